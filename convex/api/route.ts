@@ -1,0 +1,48 @@
+/** The shape of one row of the route table (see routes.ts). */
+import type { z } from "zod";
+import type { ActionCtx } from "../_generated/server";
+import type { Caller } from "../access";
+import type { ErrorCode } from "../model/errors";
+
+export type AuthMode =
+  /** `Authorization: Bearer <token>` (SPEC §3). */
+  | "bearer"
+  /** No bearer: health, OpenAPI, device start/poll, integrations (which check their own secrets). */
+  | "none";
+
+export type HandlerInput<Body, A extends AuthMode> = {
+  caller: A extends "bearer" ? Caller : null;
+  body: Body;
+  /** The raw body text, for routes that verify a signature over it. */
+  rawBody: string;
+  request: Request;
+};
+
+export type RouteSpec<Req extends z.ZodType, Res extends z.ZodType, A extends AuthMode> = {
+  method: "GET" | "POST";
+  path: string;
+  auth: A;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** Required for POST routes: the JSON body. Unknown fields are dropped, known ones checked strictly. */
+  request?: Req;
+  /** The success fields that sit next to `ok: true`. */
+  response: Res;
+  /** Error codes this route can answer beyond those every route shares. */
+  errors?: ErrorCode[];
+  /** Returns the success fields, or a whole Response for routes that are not JSON envelopes. */
+  handler: (
+    ctx: ActionCtx,
+    input: HandlerInput<z.output<Req>, A>,
+  ) => Promise<z.input<Res> | Response>;
+};
+
+export type Route = RouteSpec<z.ZodType, z.ZodType, AuthMode>;
+
+/** Declares one route with its handler typed by its schemas. */
+export function defineRoute<Req extends z.ZodType, Res extends z.ZodType, A extends AuthMode>(
+  spec: RouteSpec<Req, Res, A>,
+): Route {
+  return spec as unknown as Route;
+}

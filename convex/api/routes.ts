@@ -1,0 +1,23 @@
+/**
+ * The route table: the one source for the router (http.ts), request validation (endpoint.ts)
+ * and the OpenAPI document (openapi.ts). Rows are grouped by domain in ./routes/; to add a
+ * route, add a row there and a domain function for its handler to call.
+ */
+import { buildOpenApiDocument } from "./openapi";
+import type { Route } from "./route";
+import { authRoutes } from "./routes/auth";
+import { metaRoutes } from "./routes/meta";
+import { workspaceRoutes } from "./routes/workspaces";
+
+export const routes: readonly Route[] = [
+  ...metaRoutes(() => openApi()),
+  ...workspaceRoutes,
+  ...authRoutes,
+];
+
+let cachedDocument: ReturnType<typeof buildOpenApiDocument> | undefined;
+/** The OpenAPI document of `routes`, built once per process. */
+export function openApi() {
+  cachedDocument ??= buildOpenApiDocument(routes);
+  return cachedDocument;
+}

@@ -1,0 +1,22 @@
+/** Workspace routes. Handlers live in convex/workspaces.ts. */
+import { z } from "zod";
+import { internal } from "../../_generated/api";
+import { defineRoute } from "../route";
+import { CP, workspaceSummarySchema } from "../schemas";
+
+export const workspaceRoutes = [
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/workspaces/resolve`,
+    auth: "bearer",
+    tag: "workspaces",
+    summary: "Find a workspace by slug. Missing and inaccessible slugs both answer null.",
+    request: z.object({ slug: z.string().min(1).max(64) }),
+    response: z.object({
+      workspaceId: z.string().nullable(),
+      workspace: workspaceSummarySchema.nullable(),
+    }),
+    handler: (ctx, { caller, body }) =>
+      ctx.runQuery(internal.workspaces.resolveBySlug, { caller, slug: body.slug }),
+  }),
+];

@@ -1,0 +1,32 @@
+/** Zod building blocks shared by request and response schemas of the route table. */
+import { z } from "zod";
+import type { TableNames } from "../_generated/dataModel";
+
+/** Prefix of every worker-facing route. */
+export const CP = "/control-plane";
+
+/**
+ * A document id of `table`. Workers may send `table/<id>`; the prefix is stripped here and the
+ * id itself is checked against the table inside the domain function (`requireId`), which
+ * answers 400 when it is not an id of that table.
+ */
+export function idOf(table: TableNames) {
+  return z
+    .string()
+    .min(1)
+    .max(128)
+    .transform((raw) => (raw.startsWith(`${table}/`) ? raw.slice(table.length + 1) : raw))
+    .meta({ description: `A ${table} id (a \`${table}/\` prefix is accepted).` });
+}
+
+/** A response field holding an id (plain string on the wire). */
+export function idField(table: TableNames) {
+  return z.string().meta({ description: `A ${table} id.` });
+}
+
+export const workspaceSummarySchema = z
+  .object({ _id: idField("workspaces"), slug: z.string(), name: z.string() })
+  .meta({ description: "A workspace as workers see it." });
+
+/** Success envelope fields with nothing to report. */
+export const emptyResponse = z.object({});

@@ -1,0 +1,122 @@
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { callerValidator, canSeeWorkspace } from "./access";
+import { userMutation, userQuery, workspaceMutation } from "./functions";
+import { apiError } from "./model/errors";
+import { dataPolicyValidator, type DataPolicy } from "./model/roles";
+import { isValidSlug, SLUG_RULE } from "./model/slug";
+
+/** The public face of a workspace on the wire. */
+export function workspaceSummary(workspace: Doc<"workspaces">) {
+  return { _id: workspace._id, slug: workspace.slug, name: workspace.name };
+}
+
+async function findBySlug(ctx: QueryCtx, slug: string): Promise<Doc<"workspaces"> | null> {
+  return (await ctx.db
+    .query("workspaces")
+    .withIndex("by_slug", (q) => q.eq("slug", slug))
+    .unique());
+}
+
+/**
+ * Creates a workspace with its first owner. Shared by the Console and local-mode bootstrap.
+ * Slugs are unique: a taken slug answers CONFLICT.
+ */
+export async function createWorkspace(
+  ctx: MutationCtx,
+  fields: { slug: string; name: string; ownerId: Id<"users">; dataPolicy?: DataPolicy },
+): Promise<Id<"workspaces">> {
+  if (!isValidSlug(fields.slug)) {
+    throw apiError("INVALID_REQUEST", `slug: must be ${SLUG_RULE}.`, {
+      issues: [{ path: "slug", message: `must be ${SLUG_RULE}` }],
+    });
+  }
+  const name = fields.name.trim();
+  if (name.length === 0 || name.length > 120) {
+    throw apiError("INVALID_REQUEST", "name: must be 1–120 characters.", {
+      issues: [{ path: "name", message: "must be 1–120 characters" }],
+    });
+  }
+  if ((await findBySlug(ctx, fields.slug)) !== null) {
+    throw apiError("CONFLICT", `The slug "${fields.slug}" is taken.`);
+  }
+  const workspaceId = await ctx.db.insert("workspaces", {
+    slug: fields.slug,
+    name,
+    dataPolicy: fields.dataPolicy ?? "full",
+    createdBy: fields.ownerId,
+  });
+  await ctx.db.insert("memberships", { workspaceId, userId: fields.ownerId, role: "owner" });
+  return workspaceId;
+}
+
+// ---- HTTP layer ------------------------------------------------------------------------------
+
+/** `POST /v1/workspaces/resolve`: missing and inaccessible slugs give the same null answer. */
+export const resolveBySlug = internalQuery({
+  args: { caller: callerValidator, slug: v.string() },
+  handler: async (ctx, { caller, slug }) => {
+    const workspace = await findBySlug(ctx, slug);
+    if (workspace === null || !(await canSeeWorkspace(ctx, caller, workspace._id))) {
+      return { workspaceId: null, workspace: null };
+    }
+    return { workspaceId: workspace._id, workspace: workspaceSummary(workspace) };
+  },
+});
+
+// ---- Console ---------------------------------------------------------------------------------
+
+/** Creates a workspace; the signed-in user becomes its owner. */
+export const create = userMutation({
+  args: { slug: v.string(), name: v.string() },
+  returns: v.id("workspaces"),
+  handler: async (ctx, { slug, name }) => createWorkspace(ctx, { slug, name, ownerId: ctx.userId }),
+});
+
+/** The workspaces the signed-in user belongs to, with their role in each. */
+export const listMine = userQuery({
+  args: {},
+  handler: async (ctx) => {
+    const memberships = await ctx.db
+      .query("memberships")
+      .withIndex("by_user", (q) => q.eq("userId", ctx.userId))
+      .take(500);
+    const rows = await Promise.all(
+      memberships.map(async (membership) => {
+        const workspace = await ctx.db.get(membership.workspaceId);
+        return workspace === null
+          ? null
+          : { ...workspaceSummary(workspace), dataPolicy: workspace.dataPolicy, role: membership.role };
+      }),
+    );
+    return rows.filter((row) => row !== null);
+  },
+});
+
+/** What integration content the workspace keeps (SPEC §8). Admins only. */
+export const setDataPolicy = workspaceMutation({
+  minRole: "admin",
+  args: { dataPolicy: dataPolicyValidator },
+  handler: async (ctx, { dataPolicy }) => {
+    await ctx.db.patch(ctx.workspace.workspaceId, { dataPolicy });
+    return null;
+  },
+});
+
+// ---- Local mode ------------------------------------------------------------------------------
+
+/**
+ * Local-mode first start: a local owner user and workspace `local`. Idempotent, so every start
+ * may call it.
+ */
+export const ensureLocalWorkspace = internalMutation({
+  args: { slug: v.string() },
+  handler: async (ctx, { slug }) => {
+    const existing = await findBySlug(ctx, slug);
+    if (existing !== null) return { workspaceId: existing._id, created: false };
+    const ownerId = await ctx.db.insert("users", { name: "Local owner" });
+    const workspaceId = await createWorkspace(ctx, { slug, name: "Local workspace", ownerId });
+    return { workspaceId, created: true };
+  },
+});
