@@ -1,10 +1,10 @@
 /** Token and device-login routes. Handlers live in convex/tokens.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { defineRoute } from "../route";
+import { defineRoute, type Route } from "../route";
 import { CP } from "../schemas";
 
-export const authRoutes = [
+export const authRoutes: Route[] = [
   defineRoute({
     method: "POST",
     path: `${CP}/v1/auth/token/revoke`,

@@ -1,9 +1,9 @@
 /** Routes about the API itself: health and the OpenAPI document. */
 import { z } from "zod";
-import { defineRoute } from "../route";
+import { defineRoute, type Route } from "../route";
 import { CP, emptyResponse } from "../schemas";
 
-export const metaRoutes = (openApi: () => unknown) => [
+export const metaRoutes = (openApi: () => unknown): Route[] => [
   defineRoute({
     method: "GET",
     path: `${CP}/health`,

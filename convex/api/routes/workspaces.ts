@@ -1,10 +1,10 @@
 /** Workspace routes. Handlers live in convex/workspaces.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { defineRoute } from "../route";
+import { defineRoute, type Route } from "../route";
 import { CP, workspaceSummarySchema } from "../schemas";
 
-export const workspaceRoutes = [
+export const workspaceRoutes: Route[] = [
   defineRoute({
     method: "POST",
     path: `${CP}/v1/workspaces/resolve`,
