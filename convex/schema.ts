@@ -1,7 +1,24 @@
 import { authTables } from "@convex-dev/auth/server";
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
+import {
+  decisionOptionValidator,
+  decisionStatusValidator,
+  resolutionModeValidator,
+  uncertaintyStatusValidator,
+} from "./model/decisions";
+import { impactValidator, reversibilityValidator, tierValidator, uncertaintyKindValidator } from "./model/promotion";
+import {
+  jobEventTypeValidator,
+  jobKindValidator,
+  jobOutcomeValidator,
+  jobStatusValidator,
+  laneValidator,
+} from "./model/jobs";
+import { capabilitiesValidator, requirementsValidator } from "./model/matching";
+import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
+import { runStatusValidator } from "./model/runs";
 
 export default defineSchema({
   /** Users, sessions and accounts of Console sign-in. Written by @convex-dev/auth. */
@@ -49,4 +66,228 @@ export default defineSchema({
     .index("by_hash", ["tokenHash"])
     .index("by_user", ["userId"])
     .index("by_workspace", ["workspaceId"]),
+
+  /**
+   * Runs (goals). Written by `/v1/runs/upsert` (keyed by repo + `runRef`) and `/v2/runs/upsert`
+   * (by id) in runs.ts, and by decisions.ts (a job completed `blocked` on a decision sets
+   * `blockedByDecisionRequestId`; applying that decision clears it). Read by the Console run
+   * list and detail, by uncertainties (a run's repo receives its `apply_decision` jobs).
+   */
+  runs: defineTable({
+    workspaceId: v.id("workspaces"),
+    repoId: v.id("repos"),
+    runRef: v.string(),
+    status: runStatusValidator,
+    currentMilestone: v.optional(v.string()),
+    runStatePath: v.optional(v.string()),
+    blockedByDecisionRequestId: v.optional(v.id("decisionRequests")),
+    goal: v.optional(v.string()),
+    updatedAt: v.number(),
+  })
+    .index("by_workspace_repo_ref", ["workspaceId", "repoId", "runRef"])
+    .index("by_workspace_updated", ["workspaceId", "updatedAt"])
+    .index("by_workspace_status_updated", ["workspaceId", "status", "updatedAt"]),
+
+  /**
+   * A run's milestone history: appended by runs.ts whenever an upsert changes
+   * `currentMilestone`. Read by the Console run detail.
+   */
+  runMilestones: defineTable({
+    workspaceId: v.id("workspaces"),
+    runId: v.id("runs"),
+    milestone: v.string(),
+    runStatus: runStatusValidator,
+  }).index("by_run", ["runId"]),
+
+  /**
+   * What an agent was unsure about. Written by `/v1/uncertainties/create-with-auto-promotion`
+   * in uncertainties.ts (status `open` when promoted to a decision request, else `assumed`);
+   * each resolution (decisions.ts) sets its status. Read by add-resolution and the Inbox detail.
+   */
+  uncertainties: defineTable({
+    workspaceId: v.id("workspaces"),
+    runId: v.id("runs"),
+    jobId: v.optional(v.id("jobs")),
+    prompt: v.string(),
+    kind: uncertaintyKindValidator,
+    context: v.optional(v.string()),
+    confidence: v.number(),
+    impact: impactValidator,
+    reversibility: reversibilityValidator,
+    assumedValue: v.optional(v.string()),
+    assumedReasoning: v.optional(v.string()),
+    options: v.optional(v.array(decisionOptionValidator)),
+    autoPromoteThreshold: v.number(),
+    status: uncertaintyStatusValidator,
+    decisionRequestId: v.optional(v.id("decisionRequests")),
+    idempotencyKey: v.optional(v.string()),
+  })
+    .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
+    .index("by_run", ["runId"]),
+
+  /**
+   * Promoted uncertainties: the Inbox. Written on promotion (uncertainties.ts) and by
+   * decisions.ts (answer, dismiss, `applied` when its `apply_decision` job completes `done`).
+   * `inboxRank` (model/inbox.ts) keeps the Inbox order one index range. Read by the Console Inbox
+   * and run detail.
+   */
+  decisionRequests: defineTable({
+    workspaceId: v.id("workspaces"),
+    runId: v.id("runs"),
+    uncertaintyId: v.id("uncertainties"),
+    jobId: v.optional(v.id("jobs")),
+    prompt: v.string(),
+    kind: uncertaintyKindValidator,
+    options: v.optional(v.array(decisionOptionValidator)),
+    tier: tierValidator,
+    status: decisionStatusValidator,
+    inboxRank: v.number(),
+    resolutionId: v.optional(v.id("resolutions")),
+    answer: v.optional(v.string()),
+    answerNote: v.optional(v.string()),
+    answeredAt: v.optional(v.number()),
+    answeredBy: v.optional(v.id("users")),
+    applyJobId: v.optional(v.id("jobs")),
+    appliedAt: v.optional(v.number()),
+    dismissedAt: v.optional(v.number()),
+    dismissedBy: v.optional(v.id("users")),
+  })
+    .index("by_workspace_inbox", ["workspaceId", "inboxRank"])
+    .index("by_run", ["runId"])
+    .index("by_apply_job", ["applyJobId"]),
+
+  /**
+   * Append-only answers to uncertainties, written through decisions.ts `recordResolution` by
+   * `/v1/uncertainties/add-resolution` and the Console Inbox (answer, dismiss). Read by the Inbox detail.
+   */
+  resolutions: defineTable({
+    workspaceId: v.id("workspaces"),
+    uncertaintyId: v.id("uncertainties"),
+    decisionRequestId: v.optional(v.id("decisionRequests")),
+    mode: resolutionModeValidator,
+    value: v.string(),
+    note: v.optional(v.string()),
+    commitSha: v.optional(v.string()),
+    confidence: v.optional(v.number()),
+    createdByJobId: v.optional(v.id("jobs")),
+    createdByUserId: v.optional(v.id("users")),
+  }).index("by_uncertainty", ["uncertaintyId"]),
+
+  /**
+   * Machines that run jobs. Upserted by `/v1/workers/heartbeat` (workers.ts), keyed by
+   * (workspace, machineFingerprint), or by displayName when no fingerprint is sent. Read by
+   * claim-next (status, capabilities) and the Console worker list (online = seen in the last 60 s).
+   */
+  workers: defineTable({
+    workspaceId: v.id("workspaces"),
+    displayName: v.string(),
+    machineFingerprint: v.optional(v.string()),
+    status: workerStatusValidator,
+    capabilities: capabilitiesValidator,
+    inventory: workerInventoryValidator,
+    lastSeenAt: v.number(),
+  })
+    .index("by_workspace_identity", ["workspaceId", "machineFingerprint", "displayName"])
+    .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"]),
+
+  /**
+   * Repositories, known by the SHA-256 of their normalised remote URL. Written by
+   * `/v1/repos/upsert` (repos.ts). Read by repo routes, enqueue (the repo must be of the
+   * workspace) and runs.
+   */
+  repos: defineTable({
+    workspaceId: v.id("workspaces"),
+    remoteUrlHash: v.string(),
+    label: v.optional(v.string()),
+    status: repoStatusValidator,
+    updatedAt: v.number(),
+  }).index("by_workspace_hash", ["workspaceId", "remoteUrlHash"]),
+
+  /**
+   * The job queue (SPEC §6). Inserted by `enqueueJob` (jobs.ts); every later state change goes
+   * through leases.ts (claim, heartbeat, log, complete), recovery.ts (lost leases) or jobs.ts
+   * (cancel, retry). Read by the job routes, the Console and runs (jobs of a run).
+   * `by_queue` orders each (repo, requirements) stream of pending jobs for claim-next (queue.ts).
+   */
+  jobs: defineTable({
+    workspaceId: v.id("workspaces"),
+    repoId: v.id("repos"),
+    runId: v.optional(v.id("runs")),
+    parentJobId: v.optional(v.id("jobs")),
+    kind: jobKindValidator,
+    role: v.string(),
+    prompt: v.string(),
+    requirements: requirementsValidator,
+    /** Canonical signature of `requirements` (model/matching.ts): jobs with equal keys match the same workers. */
+    requirementsKey: v.string(),
+    priority: v.number(),
+    lane: laneValidator,
+    status: jobStatusValidator,
+    attempts: v.number(),
+    maxAttempts: v.number(),
+    claimGeneration: v.number(),
+    claimedBy: v.optional(v.id("workers")),
+    claimedAt: v.optional(v.number()),
+    /** The lease length granted at claim: heartbeats without `leaseMs` extend by this much. */
+    leaseMs: v.optional(v.number()),
+    leaseExpiresAt: v.optional(v.number()),
+    cancelRequested: v.boolean(),
+    outcome: v.optional(jobOutcomeValidator),
+    message: v.optional(v.string()),
+    outcomeReason: v.optional(v.string()),
+    evidence: v.optional(v.any()),
+    idempotencyKey: v.optional(v.string()),
+    /** complete-and-enqueue-children: the key of the completion and the children it spawned. */
+    completionKey: v.optional(v.string()),
+    spawnedJobIds: v.optional(v.array(v.id("jobs"))),
+    /** The `seq` the next event of this job gets (jobEvents.ts), so appending is O(1). */
+    nextEventSeq: v.number(),
+    finishedAt: v.optional(v.number()),
+    updatedAt: v.number(),
+  })
+    .index("by_queue", ["workspaceId", "lane", "status", "repoId", "requirementsKey", "priority"])
+    .index("by_status_lease", ["status", "leaseExpiresAt"])
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"])
+    .index("by_workspace_repo", ["workspaceId", "repoId"])
+    .index("by_workspace_repo_status", ["workspaceId", "repoId", "status"])
+    .index("by_workspace_run", ["workspaceId", "runId"])
+    .index("by_workspace_run_status", ["workspaceId", "runId", "status"])
+    .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
+    .index("by_workspace_completion_key", ["workspaceId", "completionKey"]),
+
+  /**
+   * The claim directory: one document per (workspace, lane) listing the head of every non-empty
+   * (repo, requirements) stream of pending jobs. Written by queue.ts whenever a job enters or
+   * leaves `pending`; read by claim-next, which thereby reads O(1) documents (see queue.ts).
+   */
+  jobQueues: defineTable({
+    workspaceId: v.id("workspaces"),
+    lane: laneValidator,
+    heads: v.array(
+      v.object({
+        repoId: v.id("repos"),
+        requirementsKey: v.string(),
+        requirements: requirementsValidator,
+        priority: v.number(),
+        createdAt: v.number(),
+        jobId: v.id("jobs"),
+      }),
+    ),
+  }).index("by_workspace_lane", ["workspaceId", "lane"]),
+
+  /**
+   * Append-only job timeline, `seq` counting from 1 per job. Appended by jobEvents.ts on every
+   * job state change, logged lines and heartbeats with a message. Read by
+   * `/v1/job-events/list-for-job` and the Console job detail.
+   */
+  jobEvents: defineTable({
+    workspaceId: v.id("workspaces"),
+    jobId: v.id("jobs"),
+    seq: v.number(),
+    type: jobEventTypeValidator,
+    at: v.number(),
+    message: v.optional(v.string()),
+    data: v.optional(v.any()),
+  }).index("by_job_seq", ["jobId", "seq"]),
 });

@@ -6,13 +6,21 @@
 import { buildOpenApiDocument } from "./openapi";
 import type { Route } from "./route";
 import { authRoutes } from "./routes/auth";
+import { jobRoutes } from "./routes/jobs";
 import { metaRoutes } from "./routes/meta";
+import { runRoutes } from "./routes/runs";
+import { uncertaintyRoutes } from "./routes/uncertainties";
+import { workerRoutes } from "./routes/workers";
 import { workspaceRoutes } from "./routes/workspaces";
 
 export const routes: readonly Route[] = [
   ...metaRoutes(() => openApi()),
   ...workspaceRoutes,
   ...authRoutes,
+  ...workerRoutes,
+  ...jobRoutes,
+  ...runRoutes,
+  ...uncertaintyRoutes,
 ];
 
 let cachedDocument: ReturnType<typeof buildOpenApiDocument> | undefined;

@@ -23,11 +23,15 @@ export const ERROR_STATUS = {
   WORKSPACE_NOT_FOUND: 404,
   DEVICE_SESSION_NOT_FOUND: 404,
   CONTEXT_PACK_NOT_FOUND: 404,
+  /** A decision request id (Inbox, `blockedByDecisionRequestId`) missing or of another workspace. */
+  DECISION_REQUEST_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   LEASE_MISMATCH: 409,
   CLAIM_GENERATION_MISMATCH: 409,
   INVALID_JOB_STATE: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
+  /** Answering or dismissing a decision request that is already closed another way. */
+  INVALID_DECISION_STATE: 409,
   /** Console: a slug, member or similar unique value already exists. */
   CONFLICT: 409,
   REQUEST_TOO_LARGE: 413,

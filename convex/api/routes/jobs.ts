@@ -1,0 +1,199 @@
+/**
+ * Job queue routes: /v1/jobs/*, /v1/cloud-ai-jobs/* and /v1/job-events/list-for-job.
+ * Handlers live in convex/jobs.ts (enqueue, list, get, cancel, retry), convex/leases.ts
+ * (claim, heartbeat, log, complete) and convex/jobEvents.ts.
+ */
+import { z } from "zod";
+import { internal } from "../../_generated/api";
+import type { CommittedError } from "../../leases";
+import { apiError } from "../../model/errors";
+import { JOB_STATUSES, type Lane } from "../../model/jobs";
+import { NO_CLAIM_REASONS } from "../../model/leases";
+import {
+  claimFields,
+  completeFields,
+  enqueueFields,
+  jobEventSchema,
+  jobSchema,
+  leaseMsSchema,
+  logLinesSchema,
+} from "../jobSchemas";
+import { defineRoute, type Route } from "../route";
+import { CP, idField, idOf } from "../schemas";
+
+/** Lease calls that lost the lease commit the recovery, then answer LEASE_MISMATCH. */
+async function unlessLeaseLost<T extends object>(pending: Promise<T | CommittedError>): Promise<T> {
+  const result = await pending;
+  if ("committedError" in result) throw apiError(result.committedError.code, result.committedError.message);
+  return result;
+}
+
+const LEASE_ERRORS = ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "LEASE_MISMATCH", "CLAIM_GENERATION_MISMATCH"] as const;
+
+const completionResult = z.object({
+  jobId: idField("jobs"),
+  status: z.enum(JOB_STATUSES),
+  idempotent: z.boolean().meta({ description: "True when this repeats a completion already recorded." }),
+});
+
+/** claim-next, heartbeat and complete of one lane, under `/v1/<group>/`. */
+function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
+  // The cloud AI routes only touch cloud AI jobs; the job routes accept a job of either lane by id.
+  const onlyLane = group === "cloud-ai-jobs" ? lane : undefined;
+  const tag = group;
+  return [
+    defineRoute({
+      method: "POST",
+      path: `${CP}/v1/${group}/claim-next`,
+      auth: "bearer",
+      tag,
+      summary: `Claim the next ${lane === "worker" ? "" : "cloud AI "}job this worker may take: lowest priority, then oldest.`,
+      description:
+        "When nothing is handed out, `jobId` and `job` are null and `reason` is WORKER_NOT_ONLINE, NO_REPOS_ALLOWED or NO_JOBS.",
+      request: z.object({ workspaceId: idOf("workspaces"), workerId: idOf("workers"), leaseMs: leaseMsSchema }),
+      response: z.object({
+        jobId: idField("jobs").nullable(),
+        job: jobSchema.nullable(),
+        claimGeneration: z.number().optional(),
+        leaseExpiresAt: z.number().optional(),
+        reason: z.enum(NO_CLAIM_REASONS).optional(),
+      }),
+      errors: ["WORKSPACE_NOT_FOUND", "WORKER_NOT_FOUND"],
+      handler: (ctx, { caller, body }) => ctx.runMutation(internal.leases.claimNext, { caller, ...body, lane }),
+    }),
+    defineRoute({
+      method: "POST",
+      path: `${CP}/v1/${group}/heartbeat`,
+      auth: "bearer",
+      tag,
+      summary: "Extend the lease of a claimed job; says whether a cancel was requested.",
+      request: z.object({ ...claimFields, leaseMs: leaseMsSchema, message: z.string().max(4_000).optional() }),
+      response: z.object({ leaseExpiresAt: z.number(), cancelRequested: z.boolean() }),
+      errors: [...LEASE_ERRORS],
+      handler: (ctx, { caller, body }) =>
+        unlessLeaseLost(ctx.runMutation(internal.leases.extendLeaseIfHeld, { caller, ...body, lane: onlyLane })),
+    }),
+    defineRoute({
+      method: "POST",
+      path: `${CP}/v1/${group}/complete`,
+      auth: "bearer",
+      tag,
+      summary: "Finish a claimed job with its outcome. Repeating the same completion is safe (`idempotent: true`).",
+      request: z.object(completeFields),
+      response: z.object({ result: completionResult }),
+      errors: [...LEASE_ERRORS, "RUN_NOT_FOUND"],
+      handler: (ctx, { caller, body }) =>
+        unlessLeaseLost(ctx.runMutation(internal.leases.complete, { caller, ...body, lane: onlyLane })),
+    }),
+  ];
+}
+
+export const jobRoutes: Route[] = [
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/list`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "Jobs of the workspace, newest first, optionally filtered by status, repo and run.",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      status: z.enum(JOB_STATUSES).optional(),
+      repoId: idOf("repos").optional(),
+      runId: idOf("runs").optional(),
+      limit: z.number().int().min(1).max(200).default(50),
+      cursor: z.string().min(1).max(10_000).optional().meta({ description: "`nextCursor` of the previous page." }),
+    }),
+    response: z.object({ jobs: z.array(jobSchema), nextCursor: z.string().nullable() }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobs.list, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/get`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "One job by id.",
+    request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs") }),
+    response: z.object({ job: jobSchema }),
+    errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobs.get, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/enqueue`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "Add a job to the queue. A repeated `idempotencyKey` returns the first job (`deduplicated: true`).",
+    request: z.object({ workspaceId: idOf("workspaces"), ...enqueueFields.shape }),
+    response: z.object({ jobId: idField("jobs"), deduplicated: z.boolean() }),
+    errors: ["WORKSPACE_NOT_FOUND", "REPO_NOT_FOUND", "RUN_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.enqueue, { caller, ...body }),
+  }),
+  ...leaseRoutes("jobs", "worker"),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/log`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "Append log lines to a claimed job's timeline (one `log` event).",
+    request: z.object({ ...claimFields, lines: logLinesSchema }),
+    response: z.object({ appended: z.number().int() }),
+    errors: [...LEASE_ERRORS],
+    handler: (ctx, { caller, body }) => unlessLeaseLost(ctx.runMutation(internal.leases.appendLogIfLeaseHeld, { caller, ...body })),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/complete-and-enqueue-children`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "Complete a job and enqueue its follow-up jobs in one transaction; repeats with the same key are answered once.",
+    request: z.object({
+      ...completeFields,
+      idempotencyKey: z.string().min(1).max(200),
+      children: z.array(enqueueFields).max(100),
+    }),
+    response: z.object({ result: completionResult.extend({ spawnedJobIds: z.array(idField("jobs")) }) }),
+    errors: [...LEASE_ERRORS, "RUN_NOT_FOUND", "REPO_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"],
+    handler: (ctx, { caller, body }) =>
+      unlessLeaseLost(ctx.runMutation(internal.leases.completeAndEnqueueChildren, { caller, ...body })),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/cancel`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "Cancel a pending job now, or ask the worker of a claimed job to stop (`cancelRequested`).",
+    request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs"), reason: z.string().max(1_000).optional() }),
+    response: z.object({ job: jobSchema }),
+    errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "INVALID_JOB_STATE"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.cancel, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/jobs/retry`,
+    auth: "bearer",
+    tag: "jobs",
+    summary: "Put a failed, blocked or canceled job back in the queue with one more attempt allowed.",
+    request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs") }),
+    response: z.object({ job: jobSchema }),
+    errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "INVALID_JOB_STATE"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.retry, { caller, ...body }),
+  }),
+  ...leaseRoutes("cloud-ai-jobs", "cloud_ai"),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/job-events/list-for-job`,
+    auth: "bearer",
+    tag: "job-events",
+    summary: "A job's timeline, oldest first; page with `afterSeq` (the last `seq` seen).",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      jobId: idOf("jobs"),
+      limit: z.number().int().min(1).max(500).default(50),
+      afterSeq: z.number().int().nonnegative().optional(),
+    }),
+    response: z.object({ events: z.array(jobEventSchema) }),
+    errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobEvents.listForJob, { caller, ...body }),
+  }),
+];

@@ -1,0 +1,50 @@
+/** Run routes. Handlers live in convex/runs.ts. */
+import { z } from "zod";
+import { internal } from "../../_generated/api";
+import { RUN_STATUSES } from "../../model/runs";
+import { defineRoute, type Route } from "../route";
+import { CP, idField, idOf } from "../schemas";
+
+/** Optional run fields: a value sets the field, `null` clears it, leaving it out keeps it. */
+const runFields = {
+  currentMilestone: z.string().min(1).max(200).nullable().optional(),
+  runStatePath: z.string().min(1).max(1024).nullable().optional(),
+  blockedByDecisionRequestId: idOf("decisionRequests").nullable().optional(),
+};
+
+export const runRoutes: Route[] = [
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/runs/upsert`,
+    auth: "bearer",
+    tag: "runs",
+    summary: "Create or update the run (goal) of a repo with this `runRef`; `created` says which.",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      repoId: idOf("repos"),
+      runRef: z.string().min(1).max(200),
+      status: z.enum(RUN_STATUSES),
+      ...runFields,
+      goal: z.string().min(1).max(8_000).nullable().optional(),
+    }),
+    response: z.object({ runId: idField("runs"), created: z.boolean() }),
+    errors: ["WORKSPACE_NOT_FOUND", "REPO_NOT_FOUND", "DECISION_REQUEST_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.runs.upsertByRef, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v2/runs/upsert`,
+    auth: "bearer",
+    tag: "runs",
+    summary: "Update the fields sent on a run, by id.",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      runId: idOf("runs"),
+      status: z.enum(RUN_STATUSES).optional(),
+      ...runFields,
+    }),
+    response: z.object({ runId: idField("runs") }),
+    errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND", "DECISION_REQUEST_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.runs.updateById, { caller, ...body }),
+  }),
+];

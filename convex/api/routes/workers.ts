@@ -1,0 +1,95 @@
+/** Worker and repo routes. Handlers live in convex/workers.ts and convex/repos.ts. */
+import { z } from "zod";
+import { internal } from "../../_generated/api";
+import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
+import { capabilitiesSchema } from "../jobSchemas";
+import { defineRoute, type Route } from "../route";
+import { CP, idField, idOf } from "../schemas";
+
+const repoSchema = z.object({
+  _id: idField("repos"),
+  _creationTime: z.number(),
+  workspaceId: idField("workspaces"),
+  remoteUrlHash: z.string(),
+  label: z.string().optional(),
+  status: z.enum(REPO_STATUSES),
+  updatedAt: z.number(),
+});
+
+const inventoryText = z.string().max(200).optional();
+const remoteUrlHash = z.string().min(1).max(200).meta({ description: "SHA-256 (hex) of the normalised git remote URL." });
+
+export const workerRoutes: Route[] = [
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/workers/heartbeat`,
+    auth: "bearer",
+    tag: "workers",
+    summary: "Register or refresh a worker, keyed by machineFingerprint (else displayName), with its capabilities.",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      displayName: z.string().min(1).max(200),
+      machineFingerprint: z.string().min(1).max(200).optional(),
+      status: z.enum(WORKER_STATUSES),
+      capabilities: capabilitiesSchema,
+      agentVersion: inventoryText,
+      platform: inventoryText,
+      arch: inventoryText,
+      nodeVersion: inventoryText,
+      configuredRepoIds: z.array(z.string().max(200)).max(500).optional(),
+      effectivePolicyVersion: inventoryText,
+    }),
+    response: z.object({ workerId: idField("workers") }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => {
+      const { workspaceId, displayName, machineFingerprint, status, capabilities, ...inventory } = body;
+      return ctx.runMutation(internal.workers.heartbeat, {
+        caller,
+        workspaceId,
+        displayName,
+        machineFingerprint,
+        status,
+        capabilities,
+        inventory,
+      });
+    },
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/repos/resolve`,
+    auth: "bearer",
+    tag: "repos",
+    summary: "Find a repo by its remote URL hash; nulls when unknown.",
+    request: z.object({ workspaceId: idOf("workspaces"), remoteUrlHash }),
+    response: z.object({ repoId: idField("repos").nullable(), repo: repoSchema.nullable() }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.repos.resolve, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/repos/get`,
+    auth: "bearer",
+    tag: "repos",
+    summary: "One repo by id; null when missing.",
+    request: z.object({ workspaceId: idOf("workspaces"), repoId: idOf("repos") }),
+    response: z.object({ repo: repoSchema.nullable() }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.repos.get, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/repos/upsert`,
+    auth: "bearer",
+    tag: "repos",
+    summary: "Create or update the repo with this remote URL hash; `created` says which.",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      remoteUrlHash,
+      label: z.string().min(1).max(200).optional(),
+      status: z.enum(REPO_STATUSES),
+    }),
+    response: z.object({ repoId: idField("repos"), created: z.boolean() }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.repos.upsert, { caller, ...body }),
+  }),
+];

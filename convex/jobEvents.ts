@@ -1,0 +1,67 @@
+/**
+ * The job timeline (SPEC §6 "Events"). Owns `jobEvents`. Every job state change appends here
+ * through `recordJobChange`, which takes the next `seq` from the job itself: O(1), no scan.
+ */
+import type { WithoutSystemFields } from "convex/server";
+import { v } from "convex/values";
+import type { Doc } from "./_generated/dataModel";
+import { internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireWorkspaceAccess } from "./access";
+import { requireJob } from "./jobs";
+import type { JobEventType } from "./model/jobs";
+
+export type JobEventFields = { type: JobEventType; message?: string; data?: unknown };
+export type JobPatch = Partial<WithoutSystemFields<Doc<"jobs">>>;
+
+/**
+ * The one way a job changes: patches it and, when `event` is given, appends that event with the
+ * job's next `seq` in the same write. Pass the job as read in this transaction; the returned
+ * document is the job after the change.
+ */
+export async function recordJobChange(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  patch: JobPatch,
+  event?: JobEventFields,
+): Promise<Doc<"jobs">> {
+  const now = Date.now();
+  const change: JobPatch = { ...patch, updatedAt: now };
+  if (event !== undefined) {
+    const seq = job.nextEventSeq;
+    await ctx.db.insert("jobEvents", { workspaceId: job.workspaceId, jobId: job._id, seq, at: now, ...event });
+    change.nextEventSeq = seq + 1;
+  }
+  await ctx.db.patch(job._id, change);
+  return { ...job, ...change };
+}
+
+/** Events of a job after `afterSeq` (exclusive), oldest first. */
+export async function eventsAfter(ctx: QueryCtx, job: Doc<"jobs">, afterSeq: number, limit: number) {
+  const events = await ctx.db
+    .query("jobEvents")
+    .withIndex("by_job_seq", (q) => q.eq("jobId", job._id).gt("seq", afterSeq))
+    .take(limit);
+  return events.map(eventView);
+}
+
+export function eventView(event: Doc<"jobEvents">) {
+  return { seq: event.seq, type: event.type, at: event.at, message: event.message, data: event.data };
+}
+
+// ---- HTTP layer ------------------------------------------------------------------------------
+
+/** `POST /v1/job-events/list-for-job`. */
+export const listForJob = internalQuery({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    jobId: v.string(),
+    limit: v.number(),
+    afterSeq: v.optional(v.number()),
+  },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, limit, afterSeq }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+    const job = await requireJob(ctx, workspaceId, jobId);
+    return { events: await eventsAfter(ctx, job, afterSeq ?? 0, limit) };
+  },
+});

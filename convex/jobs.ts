@@ -1,0 +1,303 @@
+/**
+ * The job queue's jobs (SPEC §6). Owns `jobs`. Here: enqueue (`enqueueJob`, also used by other
+ * domains), lookup, listing, cancel and retry. Lease state changes live in leases.ts, lost-lease
+ * recovery in recovery.ts, the claim directory in queue.ts, the timeline in jobEvents.ts.
+ */
+import { type PaginationOptions, type PaginationResult } from "convex/server";
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import { onJobFinished } from "./jobHooks";
+import { recordJobChange } from "./jobEvents";
+import { apiError } from "./model/errors";
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_PRIORITY,
+  DEFAULT_ROLE,
+  MAX_PROMPT_BYTES,
+  RETRYABLE_STATUSES,
+  jobKindValidator,
+  jobStatusValidator,
+  laneValidator,
+  utf8Bytes,
+  type JobKind,
+  type JobStatus,
+  type Lane,
+} from "./model/jobs";
+import { requirementsKey, requirementsValidator, unknownRequirementKeys, type Requirements } from "./model/matching";
+import { jobBecamePending, jobLeftPending } from "./queue";
+import { requireRepo } from "./repos";
+import { requireRun } from "./runs";
+
+/** A job as clients see it: without the queue's bookkeeping fields. */
+export function jobView(job: Doc<"jobs">) {
+  const { requirementsKey: _key, nextEventSeq: _seq, completionKey: _completion, leaseMs: _lease, ...visible } = job;
+  return visible;
+}
+export type JobView = ReturnType<typeof jobView>;
+
+/** The job `rawJobId` names in this workspace (and lane, when given); anything else is JOB_NOT_FOUND. */
+export async function requireJob(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  rawJobId: string,
+  lane?: Lane,
+): Promise<Doc<"jobs">> {
+  const job = await ctx.db.get(requireId(ctx, "jobs", rawJobId, "jobId"));
+  if (job === null || job.workspaceId !== workspaceId || (lane !== undefined && job.lane !== lane)) {
+    throw apiError("JOB_NOT_FOUND", "jobId: no job with this id in this workspace.");
+  }
+  return job;
+}
+
+/** The latest jobs of a run, newest first (runs' detail view). */
+export async function jobsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, runId: Id<"runs">, limit: number) {
+  const jobs = await ctx.db
+    .query("jobs")
+    .withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
+    .order("desc")
+    .take(limit);
+  return jobs.map(jobView);
+}
+
+export type EnqueueFields = {
+  workspaceId: Id<"workspaces">;
+  repoId: string;
+  kind: JobKind;
+  prompt: string;
+  runId?: string;
+  role?: string;
+  requirements?: Requirements;
+  priority?: number;
+  maxAttempts?: number;
+  idempotencyKey?: string;
+  lane?: Lane;
+  parentJobId?: Id<"jobs">;
+};
+
+function invalid(path: string, message: string) {
+  return apiError("INVALID_REQUEST", `${path}: ${message}`, { issues: [{ path, message }] });
+}
+
+/**
+ * Enqueues a job: the one entry point for the HTTP route, the Console and other domains
+ * (decisions enqueue `apply_decision` jobs, integrations enqueue from triggers). Call it from a
+ * mutation whose caller already passed the workspace access check. Repo and run ids (typed or
+ * raw) must belong to the workspace (REPO_NOT_FOUND / RUN_NOT_FOUND). With an `idempotencyKey`
+ * already used in the workspace it returns that job (`deduplicated: true`), or
+ * IDEMPOTENCY_KEY_REUSED when the payload differs. Reads ≤ 4 documents.
+ */
+export async function enqueueJob(
+  ctx: MutationCtx,
+  fields: EnqueueFields,
+): Promise<{ jobId: Id<"jobs">; deduplicated: boolean }> {
+  const { workspaceId } = fields;
+  const requirements = fields.requirements ?? {};
+  const unknownKeys = unknownRequirementKeys(requirements);
+  if (unknownKeys.length > 0) throw invalid("requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
+  if (utf8Bytes(fields.prompt) > MAX_PROMPT_BYTES) throw invalid("prompt", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
+  const priority = fields.priority ?? DEFAULT_PRIORITY;
+  const maxAttempts = fields.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (!Number.isSafeInteger(priority)) throw invalid("priority", "must be an integer.");
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw invalid("maxAttempts", "must be an integer ≥ 1.");
+
+  const repo = await requireRepo(ctx, workspaceId, fields.repoId);
+  const run = fields.runId === undefined ? undefined : await requireRun(ctx, workspaceId, fields.runId);
+  const job = {
+    workspaceId,
+    repoId: repo._id,
+    runId: run?._id,
+    parentJobId: fields.parentJobId,
+    kind: fields.kind,
+    role: fields.role ?? DEFAULT_ROLE,
+    prompt: fields.prompt,
+    requirements,
+    requirementsKey: requirementsKey(requirements),
+    priority,
+    lane: fields.lane ?? "worker",
+    maxAttempts,
+    idempotencyKey: fields.idempotencyKey,
+  };
+  if (fields.idempotencyKey !== undefined) {
+    const existing = await ctx.db
+      .query("jobs")
+      .withIndex("by_workspace_idempotency_key", (q) =>
+        q.eq("workspaceId", workspaceId).eq("idempotencyKey", fields.idempotencyKey),
+      )
+      .first();
+    if (existing !== null) {
+      const same = (["repoId", "runId", "kind", "role", "prompt", "requirementsKey", "priority", "lane"] as const).every(
+        (key) => existing[key] === job[key],
+      );
+      if (!same) {
+        throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for a different job.");
+      }
+      return { jobId: existing._id, deduplicated: true };
+    }
+  }
+  const now = Date.now();
+  const jobId = await ctx.db.insert("jobs", {
+    ...job,
+    status: "pending",
+    attempts: 0,
+    claimGeneration: 0,
+    cancelRequested: false,
+    nextEventSeq: 2,
+    updatedAt: now,
+  });
+  await ctx.db.insert("jobEvents", { workspaceId, jobId, seq: 1, type: "enqueued", at: now });
+  const inserted = (await ctx.db.get(jobId))!;
+  await jobBecamePending(ctx, inserted, { refuseNewStream: true });
+  return { jobId, deduplicated: false };
+}
+
+/**
+ * Cancels a job: a pending one is `canceled` at once; a claimed one gets `cancelRequested`
+ * (its worker sees it on heartbeat and completes `canceled`, or the lease runs out). A finished
+ * job answers INVALID_JOB_STATE. Canceling a claimed job twice is harmless.
+ */
+export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
+  if (job.status === "pending") {
+    const canceled = await recordJobChange(
+      ctx,
+      job,
+      { status: "canceled", outcomeReason: reason ?? "canceled", finishedAt: Date.now() },
+      { type: "canceled", message: reason },
+    );
+    await jobLeftPending(ctx, canceled);
+    await onJobFinished(ctx, canceled);
+    return canceled;
+  }
+  if (job.status === "claimed") {
+    if (job.cancelRequested) return job;
+    return await recordJobChange(ctx, job, { cancelRequested: true }, { type: "cancel_requested", message: reason });
+  }
+  throw apiError("INVALID_JOB_STATE", `Only pending or claimed jobs can be canceled; this one is ${job.status}.`);
+}
+
+/** Puts a failed, blocked or canceled job back to `pending`, allowing one more attempt. */
+export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<"jobs">> {
+  if (!RETRYABLE_STATUSES.includes(job.status)) {
+    throw apiError("INVALID_JOB_STATE", `Only failed, blocked or canceled jobs can be retried; this one is ${job.status}.`);
+  }
+  const retried = await recordJobChange(
+    ctx,
+    job,
+    {
+      status: "pending",
+      maxAttempts: Math.max(job.maxAttempts, job.attempts + 1),
+      cancelRequested: false,
+      claimedBy: undefined,
+      claimedAt: undefined,
+      leaseExpiresAt: undefined,
+      outcome: undefined,
+      outcomeReason: undefined,
+      finishedAt: undefined,
+    },
+    { type: "retried", data: { previousStatus: job.status } },
+  );
+  await jobBecamePending(ctx, retried);
+  return retried;
+}
+
+/** One page of the workspace's jobs, newest first, on the narrowest index for the filters. */
+export async function pageOfJobs(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  filters: { status?: JobStatus; repoId?: Id<"repos">; runId?: Id<"runs"> },
+  paginationOpts: PaginationOptions,
+): Promise<PaginationResult<Doc<"jobs">>> {
+  const { status, repoId, runId } = filters;
+  const jobs = ctx.db.query("jobs");
+  const query =
+    runId !== undefined
+      ? status === undefined
+        ? jobs.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
+        : jobs.withIndex("by_workspace_run_status", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status))
+      : repoId !== undefined
+        ? status === undefined
+          ? jobs.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
+          : jobs.withIndex("by_workspace_repo_status", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status))
+        : status === undefined
+          ? jobs.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
+          : jobs.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
+  return await query.order("desc").paginate(paginationOpts);
+}
+
+// ---- HTTP layer ------------------------------------------------------------------------------
+
+export const enqueueArgs = {
+  repoId: v.string(),
+  kind: jobKindValidator,
+  prompt: v.string(),
+  runId: v.optional(v.string()),
+  role: v.optional(v.string()),
+  requirements: v.optional(requirementsValidator),
+  priority: v.optional(v.number()),
+  maxAttempts: v.optional(v.number()),
+  idempotencyKey: v.optional(v.string()),
+  lane: v.optional(laneValidator),
+};
+
+/** `POST /v1/jobs/enqueue`. */
+export const enqueue = internalMutation({
+  args: { caller: callerValidator, workspaceId: v.string(), ...enqueueArgs },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, ...fields }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+    return await enqueueJob(ctx, { workspaceId, ...fields });
+  },
+});
+
+/** `POST /v1/jobs/list`: newest first; a repo and a run filter together narrow to the run. */
+export const list = internalQuery({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    status: v.optional(jobStatusValidator),
+    repoId: v.optional(v.string()),
+    runId: v.optional(v.string()),
+    limit: v.number(),
+    cursor: v.optional(v.string()),
+  },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, status, limit, cursor, ...raw }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+    const repoId = raw.repoId === undefined ? undefined : requireId(ctx, "repos", raw.repoId, "repoId");
+    const runId = raw.runId === undefined ? undefined : requireId(ctx, "runs", raw.runId, "runId");
+    let page: PaginationResult<Doc<"jobs">>;
+    try {
+      page = await pageOfJobs(ctx, workspaceId, { status, repoId, runId }, { numItems: limit, cursor: cursor ?? null });
+    } catch {
+      throw invalid("cursor", "is not a cursor this route returned for these filters.");
+    }
+    const jobs = page.page.filter((job) => repoId === undefined || job.repoId === repoId).map(jobView);
+    return { jobs, nextCursor: page.isDone ? null : page.continueCursor };
+  },
+});
+
+/** `POST /v1/jobs/get`. */
+export const get = internalQuery({
+  args: { caller: callerValidator, workspaceId: v.string(), jobId: v.string() },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+    return { job: jobView(await requireJob(ctx, workspaceId, jobId)) };
+  },
+});
+
+/** `POST /v1/jobs/cancel`. */
+export const cancel = internalMutation({
+  args: { caller: callerValidator, workspaceId: v.string(), jobId: v.string(), reason: v.optional(v.string()) },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, reason }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+    return { job: jobView(await cancelJob(ctx, await requireJob(ctx, workspaceId, jobId), reason)) };
+  },
+});
+
+/** `POST /v1/jobs/retry`. */
+export const retry = internalMutation({
+  args: { caller: callerValidator, workspaceId: v.string(), jobId: v.string() },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+    return { job: jobView(await retryJob(ctx, await requireJob(ctx, workspaceId, jobId))) };
+  },
+});

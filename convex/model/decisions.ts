@@ -1,0 +1,39 @@
+/**
+ * Statuses of uncertainties, decision requests and resolutions (SPEC §7), and the Inbox order:
+ * open requests first, then by tier (blocker, checkpoint, audit). The order is one number stored
+ * on each request (`inboxRank`), so the Inbox is a single index range, oldest first within a rank.
+ */
+import { v, type Infer } from "convex/values";
+import { TIERS, type Tier } from "./promotion";
+
+/** `open` while its decision request waits; `assumed` when not promoted (or an agent assumed). */
+export const UNCERTAINTY_STATUSES = ["open", "assumed", "answered", "dismissed"] as const;
+export const uncertaintyStatusValidator = v.union(...UNCERTAINTY_STATUSES.map((status) => v.literal(status)));
+
+/** `open → answered → applied`, or `open → dismissed`. */
+export const DECISION_STATUSES = ["open", "answered", "applied", "dismissed"] as const;
+export type DecisionStatus = (typeof DECISION_STATUSES)[number];
+export const decisionStatusValidator = v.union(...DECISION_STATUSES.map((status) => v.literal(status)));
+
+export const RESOLUTION_MODES = ["answered", "assumed", "dismissed"] as const;
+export type ResolutionMode = (typeof RESOLUTION_MODES)[number];
+export const resolutionModeValidator = v.union(...RESOLUTION_MODES.map((mode) => v.literal(mode)));
+
+/** A choice offered to the person answering: a plain string, or a value with a label. */
+export const decisionOptionValidator = v.union(
+  v.string(),
+  v.object({ value: v.string(), label: v.optional(v.string()), description: v.optional(v.string()) }),
+);
+export type DecisionOption = Infer<typeof decisionOptionValidator>;
+
+/** Ranks below this belong to open requests. */
+export const FIRST_CLOSED_RANK = TIERS.length;
+
+export function inboxRank(status: DecisionStatus, tier: Tier): number {
+  return (status === "open" ? 0 : FIRST_CLOSED_RANK) + TIERS.indexOf(tier);
+}
+
+/** The idempotency key of a decision's `apply_decision` job: one job per decision, ever. */
+export function applyDecisionJobKey(decisionRequestId: string): string {
+  return `apply_decision:${decisionRequestId}`;
+}

@@ -1,0 +1,78 @@
+/**
+ * The job queue's vocabularies (SPEC §6), each listed once: kinds, lanes, statuses, outcomes,
+ * event types. Validators for the schema and zod enums for the routes are derived from these.
+ */
+import { v } from "convex/values";
+
+export const JOB_KINDS = [
+  "work",
+  "pr_review",
+  "install_ias",
+  "create_run",
+  "init_repo_context",
+  "context_architect",
+  "update_git_policy",
+  "git_repair",
+  "screenshot",
+  "apply_decision",
+  "validate_checkpoints",
+] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** `worker`: claimed through /v1/jobs; `cloud_ai`: through /v1/cloud-ai-jobs. */
+export const LANES = ["worker", "cloud_ai"] as const;
+export type Lane = (typeof LANES)[number];
+
+export const JOB_STATUSES = ["pending", "claimed", "done", "failed", "blocked", "canceled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** What a worker may report on complete; each is also the job's final status. */
+export const JOB_OUTCOMES = ["done", "failed", "blocked", "canceled"] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+
+/** Statuses `jobs/retry` accepts. */
+export const RETRYABLE_STATUSES: readonly JobStatus[] = ["failed", "blocked", "canceled"];
+
+export function isFinished(status: JobStatus): status is JobOutcome {
+  return (JOB_OUTCOMES as readonly string[]).includes(status);
+}
+
+export const JOB_EVENT_TYPES = [
+  "enqueued",
+  "claimed",
+  "heartbeat",
+  "log",
+  "completed",
+  "failed",
+  "blocked",
+  "canceled",
+  "recovered",
+  "cancel_requested",
+  "retried",
+] as const;
+export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+
+/** The event a completion with this outcome appends. */
+export const OUTCOME_EVENT: Record<JobOutcome, JobEventType> = {
+  done: "completed",
+  failed: "failed",
+  blocked: "blocked",
+  canceled: "canceled",
+};
+
+export const DEFAULT_ROLE = "implementer";
+export const DEFAULT_PRIORITY = 0;
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const MAX_PROMPT_BYTES = 64 * 1024;
+export const MAX_LOG_LINES = 500;
+export const MAX_LOG_BYTES = 64 * 1024;
+
+export const jobKindValidator = v.union(...JOB_KINDS.map((kind) => v.literal(kind)));
+export const laneValidator = v.union(...LANES.map((lane) => v.literal(lane)));
+export const jobStatusValidator = v.union(...JOB_STATUSES.map((status) => v.literal(status)));
+export const jobOutcomeValidator = v.union(...JOB_OUTCOMES.map((outcome) => v.literal(outcome)));
+export const jobEventTypeValidator = v.union(...JOB_EVENT_TYPES.map((type) => v.literal(type)));
+
+export function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).length;
+}

@@ -1,0 +1,118 @@
+/**
+ * The claim directory: how claim-next finds the right job in O(1) documents. Owns `jobQueues`.
+ *
+ * Why: claim-next must hand out, among pending jobs of a lane, the first (priority, then age)
+ * whose repo the worker allows and whose requirements it meets, reading ≤ 64 documents in the
+ * worst case and ≤ 5 when nothing is claimable (SPEC §6), however many jobs wait. Walking jobs
+ * in claim order and skipping the ones a worker cannot take is unbounded (1,000 jobs needing a
+ * capability it lacks = 1,000 reads). Walking one index range per allowed repo is bounded by the
+ * number of repos, but still reads a document per repo whose waiting jobs the worker cannot
+ * take, and a repo's jobs with different requirements interleave in that range.
+ *
+ * So pending jobs are grouped into streams, one per (repo, requirements signature): every job of
+ * a stream matches exactly the same workers, so only a stream's first job in claim order (its
+ * head, the first entry of the `by_queue` index range) can be anyone's best choice. One directory
+ * document per (workspace, lane) lists the head of every non-empty stream. claim-next reads the
+ * directory, picks the best head the worker may take (model/queueHeads.ts), reads and claims that
+ * job, and reads the stream's next job to become its new head: 3 documents here, whatever the
+ * queue holds; jobs a worker cannot take are never read. Nothing claimable costs 1.
+ *
+ * Trade-offs: every claim (and each enqueue that starts a stream or jumps its head) writes the
+ * directory, so claims and enqueues of one workspace lane serialize on it; claims of the same
+ * head conflict anyway, and agent jobs run for minutes, so this is far from the limit. The
+ * directory grows with the number of non-empty streams; enqueue refuses a new stream beyond
+ * MAX_STREAMS (repos × distinct requirement sets waiting at once).
+ */
+import type { Doc, Id } from "./_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "./_generated/server";
+import { apiError } from "./model/errors";
+import type { Lane } from "./model/jobs";
+import type { Capabilities } from "./model/matching";
+import { bestHeadFor, offerHead, replaceHead, type QueueHead } from "./model/queueHeads";
+
+export const MAX_STREAMS = 1_000;
+
+type StoredHead = Doc<"jobQueues">["heads"][number];
+
+function headOf(job: Doc<"jobs">): StoredHead {
+  return {
+    repoId: job.repoId,
+    requirementsKey: job.requirementsKey,
+    requirements: job.requirements,
+    priority: job.priority,
+    createdAt: job._creationTime,
+    jobId: job._id,
+  };
+}
+
+async function directoryOf(ctx: QueryCtx, workspaceId: Id<"workspaces">, lane: Lane) {
+  return await ctx.db
+    .query("jobQueues")
+    .withIndex("by_workspace_lane", (q) => q.eq("workspaceId", workspaceId).eq("lane", lane))
+    .unique();
+}
+
+/** The first pending job of a stream in claim order (the `by_queue` range is sorted that way). */
+async function streamHead(ctx: QueryCtx, stream: Pick<Doc<"jobs">, "workspaceId" | "lane" | "repoId" | "requirementsKey">) {
+  const next = await ctx.db
+    .query("jobs")
+    .withIndex("by_queue", (q) =>
+      q
+        .eq("workspaceId", stream.workspaceId)
+        .eq("lane", stream.lane)
+        .eq("status", "pending")
+        .eq("repoId", stream.repoId)
+        .eq("requirementsKey", stream.requirementsKey),
+    )
+    .first();
+  return next === null ? null : headOf(next);
+}
+
+/**
+ * Call after a job was inserted or patched into `pending`. With `refuseNewStream` (enqueue), a job that
+ * would start stream number MAX_STREAMS + 1 is refused; recovery and retry always fit back in.
+ */
+export async function jobBecamePending(ctx: MutationCtx, job: Doc<"jobs">, options: { refuseNewStream?: boolean } = {}) {
+  const directory = await directoryOf(ctx, job.workspaceId, job.lane);
+  const candidate = headOf(job);
+  if (directory === null) {
+    await ctx.db.insert("jobQueues", { workspaceId: job.workspaceId, lane: job.lane, heads: [candidate] });
+    return;
+  }
+  const heads = offerHead(directory.heads, candidate) as StoredHead[] | null;
+  if (heads === null) return;
+  if (options.refuseNewStream && heads.length > directory.heads.length && heads.length > MAX_STREAMS) {
+    throw apiError(
+      "INVALID_REQUEST",
+      `This workspace already has ${MAX_STREAMS} distinct (repo, requirements) combinations waiting; ` +
+        "enqueue with the requirements of existing jobs or wait for the queue to drain.",
+    );
+  }
+  await ctx.db.patch(directory._id, { heads });
+}
+
+/**
+ * Call after a job left `pending` (claimed, canceled). When it headed its stream, the stream's
+ * next job takes its place (one read). Pass the directory when the caller already read it.
+ */
+export async function jobLeftPending(ctx: MutationCtx, job: Doc<"jobs">, directory?: Doc<"jobQueues"> | null) {
+  const current = directory ?? (await directoryOf(ctx, job.workspaceId, job.lane));
+  if (current === null) return;
+  const head = current.heads.find((entry) => entry.jobId === job._id);
+  if (head === undefined) return;
+  const next = await streamHead(ctx, job);
+  await ctx.db.patch(current._id, { heads: replaceHead(current.heads, head, next) as StoredHead[] });
+}
+
+/** The best job a worker may claim now, by its directory entry (or null), and the directory read. */
+export async function nextClaimableHead(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  lane: Lane,
+  capabilities: Capabilities,
+): Promise<{ directory: Doc<"jobQueues"> | null; head: QueueHead | null }> {
+  const directory = await directoryOf(ctx, workspaceId, lane);
+  if (directory === null) return { directory, head: null };
+  const allowed = new Set(capabilities.reposAllowed ?? []);
+  return { directory, head: bestHeadFor(directory.heads, allowed, capabilities) };
+}

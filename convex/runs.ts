@@ -1,0 +1,191 @@
+/**
+ * Runs (goals), SPEC §7. Owns `runs` and `runMilestones`. Internal functions serve
+ * `/v1/runs/upsert` (by repo + runRef) and `/v2/runs/upsert` (by id); public ones the Console.
+ */
+import { paginationOptsValidator, type WithoutSystemFields } from "convex/server";
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import { internalMutation, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import { workspaceQuery } from "./functions";
+import { jobsOfRun } from "./jobs";
+import { requireRepo } from "./repos";
+import { apiError } from "./model/errors";
+import { runStatusValidator, type RunStatus } from "./model/runs";
+
+/** The run `rawRunId` names in this workspace; another workspace's run answers like a missing one. */
+export async function requireRun(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  rawRunId: string,
+  path = "runId",
+): Promise<Doc<"runs">> {
+  const run = await ctx.db.get(requireId(ctx, "runs", rawRunId, path));
+  if (run === null || run.workspaceId !== workspaceId) {
+    throw apiError("RUN_NOT_FOUND", "No run with this id in this workspace.");
+  }
+  return run;
+}
+
+/** Optional run fields as upserts send them: a value sets it, `null` clears it, absent keeps it. */
+const clearable = v.optional(v.union(v.string(), v.null()));
+
+type RunChanges = {
+  status?: RunStatus;
+  currentMilestone?: string | null;
+  runStatePath?: string | null;
+  blockedByDecisionRequestId?: string | null;
+  goal?: string | null;
+};
+
+/** Turns upsert fields into a patch, checking that a blocking decision belongs to this workspace. */
+async function runPatch(ctx: QueryCtx, workspaceId: Id<"workspaces">, changes: RunChanges) {
+  const patch: Partial<WithoutSystemFields<Doc<"runs">>> = { updatedAt: Date.now() };
+  if (changes.status !== undefined) patch.status = changes.status;
+  for (const field of ["currentMilestone", "runStatePath", "goal"] as const) {
+    if (changes[field] !== undefined) patch[field] = changes[field] ?? undefined;
+  }
+  const rawDecisionId = changes.blockedByDecisionRequestId;
+  if (rawDecisionId === null) patch.blockedByDecisionRequestId = undefined;
+  if (typeof rawDecisionId === "string") {
+    const decisionId = requireId(ctx, "decisionRequests", rawDecisionId, "blockedByDecisionRequestId");
+    const decision = await ctx.db.get(decisionId);
+    if (decision === null || decision.workspaceId !== workspaceId) {
+      throw apiError("DECISION_REQUEST_NOT_FOUND", "blockedByDecisionRequestId: no decision request with this id in this workspace.");
+    }
+    patch.blockedByDecisionRequestId = decisionId;
+  }
+  return patch;
+}
+
+/** Appends to the milestone history when an upsert moves the run to another milestone. */
+async function recordMilestone(ctx: MutationCtx, before: Doc<"runs"> | null, after: Doc<"runs">) {
+  if (after.currentMilestone === undefined || after.currentMilestone === before?.currentMilestone) return;
+  await ctx.db.insert("runMilestones", {
+    workspaceId: after.workspaceId,
+    runId: after._id,
+    milestone: after.currentMilestone,
+    runStatus: after.status,
+  });
+}
+
+async function patchRun(ctx: MutationCtx, run: Doc<"runs">, patch: Partial<WithoutSystemFields<Doc<"runs">>>) {
+  await ctx.db.patch(run._id, patch);
+  await recordMilestone(ctx, run, (await ctx.db.get(run._id))!);
+}
+
+/** A job completed `blocked` on a decision request: the run shows what it waits for. */
+export async function markRunBlocked(ctx: MutationCtx, runId: Id<"runs">, decisionId: Id<"decisionRequests">) {
+  if ((await ctx.db.get(runId)) === null) return;
+  await ctx.db.patch(runId, { status: "blocked", blockedByDecisionRequestId: decisionId, updatedAt: Date.now() });
+}
+
+/** The decision a run was blocked by has been applied: the run continues. */
+export async function unblockRun(ctx: MutationCtx, runId: Id<"runs">, decisionId: Id<"decisionRequests">) {
+  const run = await ctx.db.get(runId);
+  if (run === null || run.blockedByDecisionRequestId !== decisionId) return;
+  await ctx.db.patch(runId, {
+    blockedByDecisionRequestId: undefined,
+    ...(run.status === "blocked" ? { status: "in_progress" as const } : {}),
+    updatedAt: Date.now(),
+  });
+}
+
+// ---- HTTP layer ------------------------------------------------------------------------------
+
+/** `POST /v1/runs/upsert`: one run per (workspace, repo, runRef); `created` says which happened. */
+export const upsertByRef = internalMutation({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    repoId: v.string(),
+    runRef: v.string(),
+    status: runStatusValidator,
+    currentMilestone: clearable,
+    runStatePath: clearable,
+    blockedByDecisionRequestId: clearable,
+    goal: clearable,
+  },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, repoId: rawRepoId, runRef, ...changes }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+    const repo = await requireRepo(ctx, workspaceId, rawRepoId);
+    const patch = await runPatch(ctx, workspaceId, changes);
+    const existing = await ctx.db
+      .query("runs")
+      .withIndex("by_workspace_repo_ref", (q) =>
+        q.eq("workspaceId", workspaceId).eq("repoId", repo._id).eq("runRef", runRef),
+      )
+      .unique();
+    if (existing !== null) {
+      await patchRun(ctx, existing, patch);
+      return { runId: existing._id, created: false };
+    }
+    const runId = await ctx.db.insert("runs", {
+      ...patch,
+      workspaceId,
+      repoId: repo._id,
+      runRef,
+      status: changes.status,
+      updatedAt: Date.now(),
+    });
+    await recordMilestone(ctx, null, (await ctx.db.get(runId))!);
+    return { runId, created: true };
+  },
+});
+
+/** `POST /v2/runs/upsert`: updates the fields sent on an existing run. */
+export const updateById = internalMutation({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    runId: v.string(),
+    status: v.optional(runStatusValidator),
+    currentMilestone: clearable,
+    runStatePath: clearable,
+    blockedByDecisionRequestId: clearable,
+  },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, runId: rawRunId, ...changes }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+    const run = await requireRun(ctx, workspaceId, rawRunId);
+    await patchRun(ctx, run, await runPatch(ctx, workspaceId, changes));
+    return { runId: run._id };
+  },
+});
+
+// ---- Console ---------------------------------------------------------------------------------
+
+const DETAIL_LIMIT = 100;
+
+/** Runs of a workspace, most recently updated first, optionally of one status. */
+export const list = workspaceQuery({
+  args: { status: v.optional(runStatusValidator), paginationOpts: paginationOptsValidator },
+  handler: async (ctx, { status, paginationOpts }) => {
+    const { workspaceId } = ctx.workspace;
+    const runs =
+      status === undefined
+        ? ctx.db.query("runs").withIndex("by_workspace_updated", (q) => q.eq("workspaceId", workspaceId))
+        : ctx.db
+            .query("runs")
+            .withIndex("by_workspace_status_updated", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
+    return await runs.order("desc").paginate(paginationOpts);
+  },
+});
+
+/**
+ * One run with its latest jobs, its decision requests and its milestone history (each the
+ * latest 100, newest first), or null when the workspace has no such run.
+ */
+export const get = workspaceQuery({
+  args: { runId: v.id("runs") },
+  handler: async (ctx, { runId }) => {
+    const run = await ctx.db.get(runId);
+    if (run === null || run.workspaceId !== ctx.workspace.workspaceId) return null;
+    const [jobs, decisions, milestones] = await Promise.all([
+      jobsOfRun(ctx, run.workspaceId, run._id, DETAIL_LIMIT),
+      ctx.db.query("decisionRequests").withIndex("by_run", (q) => q.eq("runId", runId)).order("desc").take(DETAIL_LIMIT),
+      ctx.db.query("runMilestones").withIndex("by_run", (q) => q.eq("runId", runId)).order("desc").take(DETAIL_LIMIT),
+    ]);
+    const blockedBy = run.blockedByDecisionRequestId ? await ctx.db.get(run.blockedByDecisionRequestId) : null;
+    return { run, blockedBy, jobs, decisions, milestones };
+  },
+});

@@ -1,0 +1,97 @@
+/**
+ * Workers (SPEC §6 "Workers"). Owns `workers`. `/v1/workers/heartbeat` upserts a worker;
+ * claim-next reads it through `requireWorker`; the Console lists workers with an online flag.
+ */
+import { paginationOptsValidator } from "convex/server";
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import { internalMutation, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import { workspaceQuery } from "./functions";
+import { apiError } from "./model/errors";
+import { isWorkerOnline } from "./model/leases";
+import { capabilitiesValidator, type Capabilities } from "./model/matching";
+import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
+
+/** The worker `rawWorkerId` names in this workspace; another workspace's worker answers like a missing one. */
+export async function requireWorker(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  rawWorkerId: string,
+): Promise<Doc<"workers">> {
+  const worker = await ctx.db.get(requireId(ctx, "workers", rawWorkerId, "workerId"));
+  if (worker === null || worker.workspaceId !== workspaceId) {
+    throw apiError("WORKER_NOT_FOUND", "workerId: no worker with this id in this workspace.");
+  }
+  return worker;
+}
+
+/**
+ * Keeps only `reposAllowed` entries that are repo ids at all. Entries naming repos of other
+ * workspaces (or deleted ones) stay and are ignored at claim time, where they match no queue
+ * stream; checking them here would cost a read per entry on every heartbeat.
+ */
+function normalizedCapabilities(ctx: QueryCtx, capabilities: Capabilities): Capabilities {
+  if (capabilities.reposAllowed === undefined) return capabilities;
+  const repoIds = capabilities.reposAllowed.flatMap((raw) => {
+    const id = ctx.db.normalizeId("repos", raw.startsWith("repos/") ? raw.slice("repos/".length) : raw);
+    return id === null ? [] : [id as string];
+  });
+  return { ...capabilities, reposAllowed: [...new Set(repoIds)] };
+}
+
+// ---- HTTP layer ------------------------------------------------------------------------------
+
+/**
+ * `POST /v1/workers/heartbeat`: upserts by (workspace, machineFingerprint), or by displayName
+ * when no fingerprint is sent. Reads the access check's document and at most one worker.
+ */
+export const heartbeat = internalMutation({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    displayName: v.string(),
+    machineFingerprint: v.optional(v.string()),
+    status: workerStatusValidator,
+    capabilities: capabilitiesValidator,
+    inventory: workerInventoryValidator,
+  },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, machineFingerprint, displayName, ...fields }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+    const existing = await ctx.db
+      .query("workers")
+      .withIndex("by_workspace_identity", (q) => {
+        const byFingerprint = q.eq("workspaceId", workspaceId).eq("machineFingerprint", machineFingerprint);
+        return machineFingerprint === undefined ? byFingerprint.eq("displayName", displayName) : byFingerprint;
+      })
+      .first();
+    const worker = {
+      displayName,
+      status: fields.status,
+      capabilities: normalizedCapabilities(ctx, fields.capabilities),
+      inventory: fields.inventory,
+      lastSeenAt: Date.now(),
+    };
+    if (existing !== null) {
+      await ctx.db.patch(existing._id, worker);
+      return { workerId: existing._id };
+    }
+    return { workerId: await ctx.db.insert("workers", { workspaceId, machineFingerprint, ...worker }) };
+  },
+});
+
+// ---- Console ---------------------------------------------------------------------------------
+
+/** Workers of the workspace, most recently seen first, each with `online` (seen in the last 60 s). */
+export const list = workspaceQuery({
+  args: { paginationOpts: paginationOptsValidator },
+  handler: async (ctx, { paginationOpts }) => {
+    const now = Date.now();
+    const page = await ctx.db
+      .query("workers")
+      .withIndex("by_workspace_last_seen", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
+      .order("desc")
+      .paginate(paginationOpts);
+    return { ...page, page: page.page.map((worker) => ({ ...worker, online: isWorkerOnline(worker, now) })) };
+  },
+});
