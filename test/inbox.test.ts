@@ -5,15 +5,8 @@ import type { PaginationResult } from "convex/server";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { SERVICE_TOKEN, addMember, createUser } from "./fixtures";
 import { newConvex, type TestConvex } from "./harness";
-import {
-  claimAndComplete,
-  jobsOfKind,
-  ok,
-  raise,
-  startWorker,
-  uncertaintyBody,
-  workspaceWithRun as withRun,
-} from "./runs-fixtures";
+import { claimAndComplete, jobsOfKind, ok, startWorker } from "./api";
+import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

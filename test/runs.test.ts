@@ -4,7 +4,8 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
 import { newConvex, type TestConvex } from "./harness";
-import { caller, createRepo, createRun, expectError, ok, raise, uncertaintyBody, type Call } from "./runs-fixtures";
+import { caller, createRepo, expectError, ok, type Call } from "./api";
+import { createRun, raise, uncertaintyBody } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

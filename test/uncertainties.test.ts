@@ -4,7 +4,8 @@ import type { Id } from "../convex/_generated/dataModel";
 import openApiDocument from "../openapi.json";
 import { SERVICE_TOKEN } from "./fixtures";
 import { newConvex, type TestConvex } from "./harness";
-import { expectError, jobsOfKind, ok, raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
+import { expectError, jobsOfKind, ok } from "./api";
+import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

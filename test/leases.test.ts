@@ -1,0 +1,311 @@
+/** Claiming and leases: matching, fencing, recovery, cancel of claimed jobs, complete-and-enqueue-children. */
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { internal } from "../convex/_generated/api";
+import { MIN_LEASE_MS, MAX_LEASE_MS } from "../convex/model/leases";
+import { expectError, ok } from "./api";
+import { SERVICE_TOKEN } from "./fixtures";
+import { newConvex, type Json, type TestConvex } from "./harness";
+import { eventTypes, queueWorkspace, type QueueWorkspace } from "./queue-fixtures";
+
+let t: TestConvex;
+let acme: QueueWorkspace;
+beforeEach(async () => {
+  t = newConvex();
+  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  acme = await queueWorkspace(t, "acme");
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+/** Moves the clock past `ms` and runs the scheduled functions that became due (lease timers). */
+async function elapse(ms: number) {
+  vi.advanceTimersByTime(ms);
+  await t.finishInProgressScheduledFunctions();
+}
+
+describe("claim-next matching", () => {
+  test("priority first, then age; each claim hands out a different job", async () => {
+    const late = await acme.enqueue({ prompt: "low priority" , priority: 5 });
+    const first = await acme.enqueue({ prompt: "first normal" });
+    const second = await acme.enqueue({ prompt: "second normal" });
+    const urgent = await acme.enqueue({ prompt: "urgent", priority: -1 });
+    const workerId = await acme.worker("w1");
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push((await acme.claimJob(workerId)).jobId);
+    expect(order).toEqual([urgent, first, second, late]);
+    expect(await acme.claim(workerId)).toEqual({ ok: true, jobId: null, job: null, reason: "NO_JOBS" });
+  });
+
+  test("a job of a repo the worker does not serve is not handed out", async () => {
+    const otherRepo = (await ok(acme.call, "/v1/repos/upsert", { workspaceId: acme.workspaceId, remoteUrlHash: "other", status: "active" })).repoId;
+    await acme.enqueue({ repoId: otherRepo });
+    const workerId = await acme.worker("w1");
+    expect(await acme.claim(workerId)).toMatchObject({ jobId: null, reason: "NO_JOBS" });
+  });
+
+  test("requirements: only a worker offering them gets the job, others skip it for plainer work", async () => {
+    const needy = await acme.enqueue({ requirements: { model: "opus", canWrite: true }, priority: -5 });
+    const plain = await acme.enqueue();
+    const weak = await acme.worker("weak", { models: ["haiku"], canWrite: true });
+    const strong = await acme.worker("strong", { models: ["opus"], canWrite: true });
+    expect((await acme.claimJob(weak)).jobId).toBe(plain);
+    expect(await acme.claim(weak)).toMatchObject({ jobId: null, reason: "NO_JOBS" });
+    expect((await acme.claimJob(strong)).jobId).toBe(needy);
+  });
+
+  test("a draining or offline worker gets WORKER_NOT_ONLINE, an empty allowlist NO_REPOS_ALLOWED", async () => {
+    await acme.enqueue();
+    const draining = await acme.worker("d", {}, "draining");
+    const offline = await acme.worker("o", {}, "offline");
+    const noRepos = await acme.worker("n", { reposAllowed: [] });
+    const unset = await ok(acme.call, "/v1/workers/heartbeat", { workspaceId: acme.workspaceId, displayName: "u", status: "online", capabilities: {} });
+    expect(await acme.claim(draining)).toMatchObject({ jobId: null, job: null, reason: "WORKER_NOT_ONLINE" });
+    expect(await acme.claim(offline)).toMatchObject({ reason: "WORKER_NOT_ONLINE" });
+    expect(await acme.claim(noRepos)).toMatchObject({ reason: "NO_REPOS_ALLOWED" });
+    expect(await acme.claim(unset.workerId)).toMatchObject({ reason: "NO_REPOS_ALLOWED" });
+  });
+
+  test("lanes are separate: cloud AI jobs only through /v1/cloud-ai-jobs, worker jobs only through /v1/jobs", async () => {
+    const cloud = await acme.enqueue({ lane: "cloud_ai", prompt: "cloud" });
+    const local = await acme.enqueue({ prompt: "local" });
+    const workerId = await acme.worker("w1");
+    expect((await acme.claimJob(workerId)).jobId).toBe(local);
+    expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
+    const claimed = await acme.claim(workerId, {}, "cloud-ai-jobs");
+    expect(claimed).toMatchObject({ jobId: cloud, job: { lane: "cloud_ai" } });
+    // The cloud AI lease routes refuse a worker-lane job by id.
+    const body = { workspaceId: acme.workspaceId, jobId: local, workerId };
+    expectError(await acme.call("/v1/cloud-ai-jobs/heartbeat", body), 404, "JOB_NOT_FOUND");
+    const done = await ok(acme.call, "/v1/cloud-ai-jobs/complete", { ...body, jobId: cloud, outcome: "done" });
+    expect(done.result).toEqual({ jobId: cloud, status: "done", idempotent: false });
+  });
+
+  test("the claim grants a clamped lease and bumps attempts and generation", async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    await acme.enqueue();
+    await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const short = await acme.claimJob(workerId, { leaseMs: 5 });
+    expect(short).toMatchObject({ claimGeneration: 1, leaseExpiresAt: 1_000_000 + MIN_LEASE_MS, job: { attempts: 1, status: "claimed", claimedBy: workerId } });
+    const long = await acme.claimJob(workerId, { leaseMs: 10 * MAX_LEASE_MS });
+    expect(long.leaseExpiresAt).toBe(1_000_000 + MAX_LEASE_MS);
+    expect(Object.keys(short.job)).toEqual(expect.arrayContaining(["_id", "kind", "role", "prompt", "requirements", "repoId"]));
+  });
+});
+
+describe("lease fencing", () => {
+  test("heartbeat, log and complete only from the claiming worker with the current generation", async () => {
+    const jobId = await acme.enqueue();
+    const owner = await acme.worker("owner");
+    const intruder = await acme.worker("intruder");
+    const { claimGeneration } = await acme.claimJob(owner);
+    for (const [route, extra] of [["heartbeat", {}], ["log", { lines: ["x"] }], ["complete", { outcome: "done" }]] as const) {
+      expectError(await acme.lease(route, jobId, intruder, extra), 409, "LEASE_MISMATCH");
+      expectError(await acme.lease(route, jobId, owner, { ...extra, claimGeneration: claimGeneration + 1 }), 409, "CLAIM_GENERATION_MISMATCH");
+    }
+    expect(await acme.job(jobId)).toMatchObject({ status: "claimed", claimedBy: owner });
+    const beat = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId: owner, claimGeneration });
+    expect(beat.cancelRequested).toBe(false);
+  });
+
+  test("a repeated completion is idempotent; a different outcome afterwards is refused", async () => {
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const { claimGeneration } = await acme.claimJob(workerId);
+    const body = { claimGeneration, outcome: "done", evidence: { headSha: "abc" } };
+    expect((await acme.lease("complete", jobId, workerId, body)).body.result).toEqual({ jobId, status: "done", idempotent: false });
+    expect((await acme.lease("complete", jobId, workerId, body)).body.result).toEqual({ jobId, status: "done", idempotent: true });
+    expectError(await acme.lease("complete", jobId, workerId, { ...body, outcome: "failed" }), 409, "LEASE_MISMATCH");
+    expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "completed"]);
+    expect(await acme.job(jobId)).toMatchObject({ outcome: "done", evidence: { headSha: "abc" } });
+  });
+
+  test("a heartbeat that arrives after expiry loses the lease and recovers the job in that call", async () => {
+    vi.useFakeTimers({ now: 5_000_000 });
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const { claimGeneration } = await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS });
+    vi.advanceTimersByTime(MIN_LEASE_MS); // the lease timer has not run yet
+    expectError(await acme.lease("heartbeat", jobId, workerId, { claimGeneration }), 409, "LEASE_MISMATCH");
+    expect(await acme.job(jobId)).toMatchObject({ status: "pending", attempts: 1 });
+    expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "recovered"]);
+    await t.finishInProgressScheduledFunctions(); // the timer then finds nothing to do
+    expect(await eventTypes(acme, jobId)).toHaveLength(3);
+  });
+});
+
+describe("recovery", () => {
+  test("a worker that stops heartbeating loses the job once; its late calls are refused", async () => {
+    vi.useFakeTimers({ now: 10_000_000 });
+    const jobId = await acme.enqueue();
+    const first = await acme.worker("first");
+    const second = await acme.worker("second");
+    const claim = await acme.claimJob(first, { leaseMs: MIN_LEASE_MS });
+    await elapse(MIN_LEASE_MS + 1);
+    const recovered = await acme.job(jobId);
+    expect(recovered).toMatchObject({ status: "pending", attempts: 1, claimGeneration: 1 });
+    expect(recovered.claimedBy).toBeUndefined();
+    const events = await acme.events(jobId);
+    expect(events.filter((event) => event.type === "recovered")).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: "recovered", data: { workerId: first, claimGeneration: 1, attempt: 1, status: "pending" } });
+
+    const reclaimed = await acme.claimJob(second);
+    expect(reclaimed).toMatchObject({ jobId, claimGeneration: 2, job: { attempts: 2 } });
+    expectError(await acme.lease("heartbeat", jobId, first, { claimGeneration: claim.claimGeneration }), 409, "LEASE_MISMATCH");
+    expectError(await acme.lease("complete", jobId, first, { claimGeneration: claim.claimGeneration, outcome: "done" }), 409, "LEASE_MISMATCH");
+    // The same worker coming back with a stale generation after claiming again is fenced too.
+    await ok(acme.call, "/v1/jobs/complete", { workspaceId: acme.workspaceId, jobId, workerId: second, outcome: "failed" });
+    await ok(acme.call, "/v1/jobs/retry", { workspaceId: acme.workspaceId, jobId });
+    const third = await acme.claimJob(second);
+    expectError(await acme.lease("complete", jobId, second, { claimGeneration: 2, outcome: "done" }), 409, "CLAIM_GENERATION_MISMATCH");
+    expect(third.claimGeneration).toBe(3);
+  });
+
+  test("a long job that keeps heartbeating is never recovered", async () => {
+    vi.useFakeTimers({ now: 20_000_000 });
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const { claimGeneration } = await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS });
+    for (let beat = 0; beat < 30; beat++) {
+      await elapse(MIN_LEASE_MS / 3);
+      await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration });
+      await t.mutation(internal.recovery.sweepExpiredLeases, {});
+    }
+    expect(await acme.job(jobId)).toMatchObject({ status: "claimed", attempts: 1 });
+    expect(await eventTypes(acme, jobId)).not.toContain("recovered");
+    // Only one lease timer is pending however often it heartbeat (it re-arms itself when it fires early).
+    const timers = await t.run((ctx) => ctx.db.system.query("_scheduled_functions").collect());
+    expect(timers.filter((timer) => timer.state.kind === "pending")).toHaveLength(1);
+  });
+
+  test("a poison job that keeps losing its lease ends failed after maxAttempts, every attempt in the timeline", async () => {
+    vi.useFakeTimers({ now: 30_000_000 });
+    const jobId = await acme.enqueue({ maxAttempts: 3 });
+    const workerId = await acme.worker("w1");
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect((await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS })).job.attempts).toBe(attempt);
+      await elapse(MIN_LEASE_MS);
+    }
+    expect(await acme.job(jobId)).toMatchObject({ status: "failed", attempts: 3, outcomeReason: "lease_expired" });
+    const events = await acme.events(jobId);
+    expect(events.map((event) => event.type)).toEqual(["enqueued", "claimed", "recovered", "claimed", "recovered", "claimed", "recovered"]);
+    expect(events.filter((event) => event.type === "recovered").map((event) => event.data.status)).toEqual(["pending", "pending", "failed"]);
+    expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
+  });
+
+  test("the timer of a finished or re-claimed job does nothing", async () => {
+    vi.useFakeTimers({ now: 35_000_000 });
+    const finished = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS });
+    await ok(acme.call, "/v1/jobs/complete", { workspaceId: acme.workspaceId, jobId: finished, workerId, outcome: "done" });
+    await elapse(MIN_LEASE_MS * 2);
+    expect(await acme.job(finished)).toMatchObject({ status: "done" });
+    expect(await eventTypes(acme, finished)).toEqual(["enqueued", "claimed", "completed"]);
+  });
+
+  test("the cron sweep recovers leases whose timers were lost", async () => {
+    const jobIds = [await acme.enqueue(), await acme.enqueue()];
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId);
+    await acme.claimJob(workerId);
+    // Backdate both leases and drop their timers, as after a crash.
+    await t.run(async (ctx) => {
+      for (const jobId of jobIds) await ctx.db.patch(jobId as never, { leaseExpiresAt: Date.now() - 1 });
+      for (const timer of await ctx.db.system.query("_scheduled_functions").collect()) await ctx.scheduler.cancel(timer._id);
+    });
+    expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 2 });
+    for (const jobId of jobIds) expect(await acme.job(jobId)).toMatchObject({ status: "pending" });
+    expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 0 });
+  });
+});
+
+describe("cancel of a claimed job", () => {
+  test("the flag reaches the worker on heartbeat; completing canceled ends it", async () => {
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const { claimGeneration } = await acme.claimJob(workerId);
+    const { job } = await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId, reason: "wrong branch" });
+    expect(job).toMatchObject({ status: "claimed", cancelRequested: true });
+    await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId }); // twice is harmless
+    const beat = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration });
+    expect(beat.cancelRequested).toBe(true);
+    const done = await ok(acme.call, "/v1/jobs/complete", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration, outcome: "canceled" });
+    expect(done.result).toMatchObject({ status: "canceled" });
+    expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "cancel_requested", "canceled"]);
+  });
+
+  test("when the lease runs out instead, the job ends canceled, not pending", async () => {
+    vi.useFakeTimers({ now: 40_000_000 });
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS });
+    await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId });
+    await elapse(MIN_LEASE_MS);
+    expect(await acme.job(jobId)).toMatchObject({ status: "canceled", outcomeReason: "lease_expired" });
+  });
+});
+
+describe("complete-and-enqueue-children", () => {
+  async function claimed() {
+    const jobId = await acme.enqueue({ prompt: "plan" });
+    const workerId = await acme.worker("w1");
+    const { claimGeneration } = await acme.claimJob(workerId);
+    const body = (children: Json[], key = "plan-done") => ({
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId,
+      claimGeneration,
+      outcome: "done",
+      idempotencyKey: key,
+      children,
+    });
+    return { jobId, workerId, body };
+  }
+
+  test("spawns the children once, however often it is repeated", async () => {
+    const { jobId, body } = await claimed();
+    const children = [
+      { repoId: acme.repoId, kind: "work", prompt: "step 1" },
+      { repoId: acme.repoId, kind: "pr_review", prompt: "step 2", priority: -1 },
+    ];
+    const first = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body(children));
+    expect(first.result).toMatchObject({ jobId, status: "done", idempotent: false });
+    expect(first.result.spawnedJobIds).toHaveLength(2);
+    for (let i = 0; i < 3; i++) {
+      const again = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body(children));
+      expect(again.result).toEqual({ ...first.result, idempotent: true });
+    }
+    const all = (await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId })).jobs;
+    expect(all).toHaveLength(3);
+    const child = await acme.job(first.result.spawnedJobIds[1]);
+    expect(child).toMatchObject({ parentJobId: jobId, kind: "pr_review", status: "pending", priority: -1 });
+  });
+
+  test("all or nothing: one bad child leaves the job claimed and spawns nothing", async () => {
+    const { jobId, body } = await claimed();
+    const other = await queueWorkspace(t, "other");
+    const response = await acme.call(
+      "/v1/jobs/complete-and-enqueue-children",
+      body([
+        { repoId: acme.repoId, kind: "work", prompt: "fine" },
+        { repoId: other.repoId, kind: "work", prompt: "foreign repo" },
+      ]),
+    );
+    expectError(response, 404, "REPO_NOT_FOUND");
+    expect(await acme.job(jobId)).toMatchObject({ status: "claimed" });
+    expect((await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId })).jobs).toHaveLength(1);
+  });
+
+  test("the key of another completion is refused", async () => {
+    const { body } = await claimed();
+    await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
+    const otherJob = await acme.enqueue({ prompt: "second" });
+    const workerId = await acme.worker("w2");
+    await acme.claimJob(workerId);
+    const response = await acme.call("/v1/jobs/complete-and-enqueue-children", { ...body([]), jobId: otherJob, workerId, claimGeneration: 1 });
+    expectError(response, 409, "IDEMPOTENCY_KEY_REUSED");
+  });
+});

@@ -1,0 +1,159 @@
+/** Pure job-queue logic: requirement matching, lease arithmetic and fencing, the claim directory. */
+import { describe, expect, test } from "vitest";
+import {
+  afterLeaseLoss,
+  checkLease,
+  clampLeaseMs,
+  isLeaseExpired,
+  isWorkerOnline,
+  DEFAULT_LEASE_MS,
+  MAX_LEASE_MS,
+  MIN_LEASE_MS,
+} from "../convex/model/leases";
+import { meetsRequirements, requirementsKey, unknownRequirementKeys, type Capabilities } from "../convex/model/matching";
+import { bestHeadFor, compareClaimOrder, offerHead, replaceHead, type QueueHead } from "../convex/model/queueHeads";
+
+describe("meetsRequirements", () => {
+  const full: Capabilities = {
+    executionModes: ["local", "container"],
+    models: ["claude-sonnet"],
+    canWrite: true,
+    canUseNetwork: true,
+    supportedEgressModes: ["proxy"],
+    supportsRunTests: true,
+  };
+
+  test("no requirements: any worker, even one that offers nothing", () => {
+    expect(meetsRequirements({}, {})).toBe(true);
+  });
+
+  test.each([
+    ["executionMode", { executionMode: "local" }, { executionModes: ["container"] }],
+    ["executionMode without a list", { executionMode: "local" }, {}],
+    ["model", { model: "claude-sonnet" }, { models: ["gpt"] }],
+    ["canWrite", { canWrite: true }, { canWrite: false }],
+    ["canWrite not offered", { canWrite: true }, {}],
+    ["canUseNetwork", { canUseNetwork: true }, {}],
+    ["egressMode", { egressMode: "proxy" }, { supportedEgressModes: ["direct"] }],
+    ["runTests", { runTests: true }, { supportsRunTests: false }],
+  ])("missing %s: refused", (_name, requirements, capabilities) => {
+    expect(meetsRequirements(requirements, capabilities)).toBe(false);
+    expect(meetsRequirements(requirements, full)).toBe(true);
+  });
+
+  test("false flags demand nothing", () => {
+    expect(meetsRequirements({ canWrite: false, canUseNetwork: false, runTests: false }, {})).toBe(true);
+  });
+
+  test("every requirement at once", () => {
+    const all = { executionMode: "container", model: "claude-sonnet", canWrite: true, canUseNetwork: true, egressMode: "proxy", runTests: true };
+    expect(meetsRequirements(all, full)).toBe(true);
+    expect(meetsRequirements(all, { ...full, supportsRunTests: undefined })).toBe(false);
+  });
+});
+
+describe("requirementsKey", () => {
+  test("equal demands give equal keys, whatever the key order or false flags", () => {
+    expect(requirementsKey({ model: "m", canWrite: true })).toBe(requirementsKey({ canWrite: true, model: "m" }));
+    expect(requirementsKey({ canWrite: false })).toBe(requirementsKey({}));
+    expect(requirementsKey({ canWrite: true })).not.toBe(requirementsKey({}));
+    expect(requirementsKey({ model: "a" })).not.toBe(requirementsKey({ model: "b" }));
+  });
+
+  test("unknown keys are found", () => {
+    expect(unknownRequirementKeys({ model: "m", gpu: true, region: "eu" })).toEqual(["gpu", "region"]);
+    expect(unknownRequirementKeys({ runTests: true })).toEqual([]);
+  });
+});
+
+describe("lease arithmetic", () => {
+  test("clampLeaseMs: default, bounds, rounding, fallback", () => {
+    expect(clampLeaseMs(undefined)).toBe(DEFAULT_LEASE_MS);
+    expect(clampLeaseMs(1)).toBe(MIN_LEASE_MS);
+    expect(clampLeaseMs(10 * MAX_LEASE_MS)).toBe(MAX_LEASE_MS);
+    expect(clampLeaseMs(20_000.4)).toBe(20_000);
+    expect(clampLeaseMs(undefined, 30_000)).toBe(30_000);
+    expect(clampLeaseMs(Number.NaN)).toBe(DEFAULT_LEASE_MS);
+  });
+
+  test("a lease is lost at its expiry instant", () => {
+    expect(isLeaseExpired(1_000, 999)).toBe(false);
+    expect(isLeaseExpired(1_000, 1_000)).toBe(true);
+    expect(isLeaseExpired(undefined, 0)).toBe(true);
+  });
+
+  test("afterLeaseLoss: retry while attempts remain, then failed; a requested cancel wins", () => {
+    expect(afterLeaseLoss({ attempts: 1, maxAttempts: 3, cancelRequested: false })).toBe("pending");
+    expect(afterLeaseLoss({ attempts: 3, maxAttempts: 3, cancelRequested: false })).toBe("failed");
+    expect(afterLeaseLoss({ attempts: 1, maxAttempts: 3, cancelRequested: true })).toBe("canceled");
+  });
+
+  test("online means status online and seen in the last 60 s", () => {
+    expect(isWorkerOnline({ status: "online", lastSeenAt: 1_000 }, 60_999)).toBe(true);
+    expect(isWorkerOnline({ status: "online", lastSeenAt: 1_000 }, 61_000)).toBe(false);
+    expect(isWorkerOnline({ status: "draining", lastSeenAt: 1_000 }, 1_000)).toBe(false);
+  });
+});
+
+describe("checkLease", () => {
+  const job = { status: "claimed", claimedBy: "w1", claimGeneration: 4, leaseExpiresAt: 10_000 };
+
+  test("held by the claiming worker, with or without its generation", () => {
+    expect(checkLease(job, { workerId: "w1", claimGeneration: 4 }, 9_999)).toEqual({ held: true });
+    expect(checkLease(job, { workerId: "w1" }, 9_999)).toEqual({ held: true });
+  });
+
+  test("another worker, a job no longer claimed, a stale generation", () => {
+    expect(checkLease(job, { workerId: "w2" }, 0)).toMatchObject({ held: false, code: "LEASE_MISMATCH" });
+    expect(checkLease({ ...job, status: "pending" }, { workerId: "w1" }, 0)).toMatchObject({ code: "LEASE_MISMATCH" });
+    expect(checkLease(job, { workerId: "w1", claimGeneration: 3 }, 0)).toMatchObject({ code: "CLAIM_GENERATION_MISMATCH" });
+  });
+
+  test("the right holder after expiry has lost it (the caller recovers the job)", () => {
+    expect(checkLease(job, { workerId: "w1", claimGeneration: 4 }, 10_000)).toEqual({ held: false, expired: true });
+  });
+});
+
+describe("claim directory", () => {
+  const head = (jobId: string, repoId: string, priority: number, createdAt: number, requirements = {}): QueueHead => ({
+    jobId,
+    repoId,
+    requirements,
+    requirementsKey: requirementsKey(requirements),
+    priority,
+    createdAt,
+  });
+
+  test("claim order: priority, then age, then id", () => {
+    expect(compareClaimOrder(head("a", "r", 0, 5), head("b", "r", 1, 1))).toBeLessThan(0);
+    expect(compareClaimOrder(head("a", "r", 0, 5), head("b", "r", 0, 1))).toBeGreaterThan(0);
+    expect(compareClaimOrder(head("a", "r", 0, 1), head("b", "r", 0, 1))).toBeLessThan(0);
+  });
+
+  test("bestHeadFor skips repos not allowed and requirements not met", () => {
+    const heads = [
+      head("urgent-other-repo", "r2", -10, 1),
+      head("needs-gpu-model", "r1", -5, 1, { model: "big" }),
+      head("plain", "r1", 0, 2),
+      head("plain-newer", "r3", 0, 3),
+    ];
+    expect(bestHeadFor(heads, new Set(["r1", "r3"]), {})?.jobId).toBe("plain");
+    expect(bestHeadFor(heads, new Set(["r1", "r3"]), { models: ["big"] })?.jobId).toBe("needs-gpu-model");
+    expect(bestHeadFor(heads, new Set(["r2"]), {})?.jobId).toBe("urgent-other-repo");
+    expect(bestHeadFor(heads, new Set(["r9"]), {})).toBeNull();
+  });
+
+  test("offerHead: a new stream is added, a better job replaces its stream's head, a worse one changes nothing", () => {
+    const heads = [head("a", "r1", 0, 10)];
+    expect(offerHead(heads, head("b", "r2", 0, 20))).toHaveLength(2);
+    expect(offerHead(heads, head("c", "r1", 0, 30))).toBeNull();
+    expect(offerHead(heads, head("d", "r1", -1, 30))?.map((h) => h.jobId)).toEqual(["d"]);
+    expect(offerHead(heads, head("e", "r1", 0, 5, { canWrite: true }))).toHaveLength(2);
+  });
+
+  test("replaceHead: next job takes the place, or the stream goes", () => {
+    const heads = [head("a", "r1", 0, 10), head("b", "r2", 0, 20)];
+    expect(replaceHead(heads, heads[0]!, head("a2", "r1", 0, 11)).map((h) => h.jobId)).toEqual(["a2", "b"]);
+    expect(replaceHead(heads, heads[0]!, null).map((h) => h.jobId)).toEqual(["b"]);
+  });
+});
