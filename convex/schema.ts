@@ -128,7 +128,7 @@ export default defineSchema({
   /**
    * Promoted uncertainties: the Inbox. Written on promotion (uncertainties.ts) and by
    * decisions.ts (answer, dismiss, `applied` when its `apply_decision` job completes `done`).
-   * `inboxRank` (model/inbox.ts) keeps the Inbox order one index range. Read by the Console Inbox
+   * `inboxRank` (model/decisions.ts) keeps the Inbox order one index range. Read by the Console Inbox
    * and run detail.
    */
   decisionRequests: defineTable({

@@ -16,7 +16,7 @@ export const REVERSIBILITIES = ["easy", "moderate", "hard"] as const;
 export type Reversibility = (typeof REVERSIBILITIES)[number];
 export const reversibilityValidator = v.union(...REVERSIBILITIES.map((r) => v.literal(r)));
 
-/** Inbox tiers, most urgent first: this order is also the Inbox order (see model/inbox.ts). */
+/** Inbox tiers, most urgent first: this order is also the Inbox order (see `inboxRank` in model/decisions.ts). */
 export const TIERS = ["blocker", "checkpoint", "audit"] as const;
 export type Tier = (typeof TIERS)[number];
 export const tierValidator = v.union(...TIERS.map((tier) => v.literal(tier)));
