@@ -17,7 +17,7 @@ import { enqueueJob, jobView, requireJob, type EnqueueFields } from "./jobs";
 import { apiError } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator, type JobOutcome } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
-import { jobLeftPending, nextClaimableHead } from "./queue";
+import { jobLeftPending, nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { requireWorker } from "./workers";
@@ -65,7 +65,10 @@ async function leaseStillHeld(ctx: MutationCtx, job: Doc<"jobs">, holder: LeaseH
   throw apiError(check.code, check.message);
 }
 
-/** `POST /v1/jobs/claim-next` (and the cloud AI lane's): reads ≤ 5 documents, 3 when nothing is claimable. */
+/**
+ * `POST /v1/jobs/claim-next` (and the cloud AI lane's): 7 document reads (patched documents
+ * count), 3 when nothing is claimable, whatever the queue holds (see queue.ts).
+ */
 export const claimNext = internalMutation({
   args: {
     caller: callerValidator,
@@ -80,13 +83,9 @@ export const claimNext = internalMutation({
     const none = (reason: NoClaimReason) => ({ jobId: null, job: null, reason });
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
     if ((worker.capabilities.reposAllowed ?? []).length === 0) return none("NO_REPOS_ALLOWED");
-    const { directory, head } = await nextClaimableHead(ctx, workspaceId, lane, worker.capabilities);
-    if (head === null) return none("NO_JOBS");
-
-    const job = await ctx.db.get(head.jobId as Id<"jobs">);
-    if (job === null || job.status !== "pending") {
-      throw new Error(`Claim directory out of step: head ${head.jobId} is not a pending job.`);
-    }
+    const claimable = await nextClaimableJob(ctx, workspaceId, lane, worker.capabilities);
+    if (claimable === null) return none("NO_JOBS");
+    const { directory, job } = claimable;
     const now = Date.now();
     const grantedMs = clampLeaseMs(leaseMs);
     const leaseExpiresAt = now + grantedMs;

@@ -104,15 +104,31 @@ export async function jobLeftPending(ctx: MutationCtx, job: Doc<"jobs">, directo
   await ctx.db.patch(current._id, { heads: replaceHead(current.heads, head, next) as StoredHead[] });
 }
 
-/** The best job a worker may claim now, by its directory entry (or null), and the directory read. */
-export async function nextClaimableHead(
-  ctx: QueryCtx,
+/** Stale directory entries claim-next repairs in one call before it gives up. */
+const MAX_REPAIRS = 3;
+
+/**
+ * The best pending job a worker may claim now (or null), with the directory read. Every change of
+ * a job's status goes through this file's hooks, so a head is always a pending job; should one not
+ * be (a job edited by hand in the dashboard), its stream's entry is repaired and the pick repeated.
+ */
+export async function nextClaimableJob(
+  ctx: MutationCtx,
   workspaceId: Id<"workspaces">,
   lane: Lane,
   capabilities: Capabilities,
-): Promise<{ directory: Doc<"jobQueues"> | null; head: QueueHead | null }> {
-  const directory = await directoryOf(ctx, workspaceId, lane);
-  if (directory === null) return { directory, head: null };
+): Promise<{ directory: Doc<"jobQueues">; job: Doc<"jobs"> } | null> {
+  let directory = await directoryOf(ctx, workspaceId, lane);
+  if (directory === null) return null;
   const allowed = new Set(capabilities.reposAllowed ?? []);
-  return { directory, head: bestHeadFor(directory.heads, allowed, capabilities) };
+  for (let repairs = 0; repairs <= MAX_REPAIRS; repairs++) {
+    const head = bestHeadFor(directory.heads, allowed, capabilities);
+    if (head === null) return null;
+    const job = await ctx.db.get(head.jobId as Id<"jobs">);
+    if (job !== null && job.status === "pending") return { directory, job };
+    const next = await streamHead(ctx, { workspaceId, lane, repoId: head.repoId as Id<"repos">, requirementsKey: head.requirementsKey });
+    directory = { ...directory, heads: replaceHead(directory.heads, head, next) as StoredHead[] };
+    await ctx.db.patch(directory._id, { heads: directory.heads });
+  }
+  throw new Error(`Claim directory of workspace ${workspaceId} lane ${lane} is out of step after ${MAX_REPAIRS} repairs.`);
 }

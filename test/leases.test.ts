@@ -309,3 +309,12 @@ describe("complete-and-enqueue-children", () => {
     expectError(response, 409, "IDEMPOTENCY_KEY_REUSED");
   });
 });
+
+test("a directory entry whose job was changed behind the queue's back is repaired by the next claim", async () => {
+  const edited = await acme.enqueue({ prompt: "edited by hand", priority: -1 });
+  const next = await acme.enqueue({ prompt: "next in line" });
+  await t.run((ctx) => ctx.db.patch(edited as never, { status: "done" }));
+  const workerId = await acme.worker("w1");
+  expect((await acme.claimJob(workerId)).jobId).toBe(next);
+  expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
+});
