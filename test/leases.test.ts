@@ -318,3 +318,18 @@ test("a directory entry whose job was changed behind the queue's back is repaire
   expect((await acme.claimJob(workerId)).jobId).toBe(next);
   expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
 });
+
+test.each([
+  ["a key starting with $", { $where: 1 }],
+  ["a nested non-ASCII key", { files: [{ "naïve.ts": "changed" }] }],
+  ["an empty key", { "": 1 }],
+  ["nesting 20 deep", JSON.parse(`${'{"a":'.repeat(20)}1${"}".repeat(20)}`)],
+])("evidence Convex cannot store (%s) is a 400 and the job stays claimed", async (_name, evidence) => {
+  const jobId = await acme.enqueue();
+  const workerId = await acme.worker("w1");
+  await acme.claimJob(workerId);
+  const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence });
+  expectError(response, 400, "INVALID_REQUEST");
+  expect(response.body.issues[0].path).toBe("evidence");
+  expect(await acme.job(jobId)).toMatchObject({ status: "claimed" });
+});

@@ -15,7 +15,7 @@ import {
   utf8Bytes,
 } from "../model/jobs";
 import { DEFAULT_LEASE_MS, MAX_LEASE_MS, MIN_LEASE_MS } from "../model/leases";
-import { idField, idOf } from "./schemas";
+import { idField, idOf, storableJsonObject } from "./schemas";
 
 const shortText = (max: number) => z.string().min(1).max(max);
 
@@ -131,7 +131,7 @@ export const completeFields = {
   runId: idOf("runs").optional(),
   message: z.string().max(16_000).optional(),
   outcomeReason: z.string().max(1_000).optional(),
-  evidence: z.record(z.string(), z.unknown()).optional(),
+  evidence: storableJsonObject.optional(),
 };
 
 export const logLinesSchema = z
