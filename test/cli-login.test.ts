@@ -1,0 +1,101 @@
+// @vitest-environment node
+/**
+ * `ias auth login` (device flow) end to end against the local server over real sockets: the CLI
+ * prints the approval URL and user code, the local approval page shows the same code and its
+ * form approves, the CLI stores the token (mode 0600); then the token works, and logout
+ * revokes it on the server.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { killCliProcesses, runCli, startCli } from "./cli-process";
+import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+
+let server: LocalProcess;
+const home = makeTempDir("ias-cli-login-");
+
+beforeAll(async () => {
+  server = await spawnLocalServer();
+});
+
+afterAll(async () => {
+  await killCliProcesses();
+  await server?.kill("SIGKILL");
+  removeTempDirs();
+});
+
+describe("ias auth", () => {
+  test("commands that need a login say so with exit code 3", async () => {
+    const result = await runCli(["jobs", "list", "--json"], { home });
+    expect(result.code).toBe(3);
+    expect(result.json()).toMatchObject({ ok: false, error: "NOT_LOGGED_IN" });
+    expect(result.stderr).toContain("ias auth login --url");
+  });
+
+  test("an unknown workspace is refused before anything is stored", async () => {
+    const result = await runCli(["auth", "login", "--url", server.baseUrl, "--workspace", "no-such-workspace"], { home });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("WORKSPACE_NOT_FOUND");
+  });
+
+  test("device login: approve on the local page, token stored 0600, usable, then revoked by logout", async () => {
+    // The API URL works too: it is normalised to the site URL that keys the login.
+    const login = startCli(["auth", "login", "--url", server.apiUrl, "--workspace", "local", "--machine-name", "test-box"], { home });
+    await login.waitFor((cli) => /code:\s+\S+/.test(cli.stdout()), "the approval URL and code");
+    const approvalUrl = /(http:\/\/127\.0\.0\.1:\d+\/local\/device\?id=\S+)/.exec(login.stdout())![1]!;
+    const userCode = /code:\s+(\S+)/.exec(login.stdout())![1]!;
+    expect(userCode).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+
+    const page = await fetch(approvalUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(userCode);
+    const deviceId = new URL(approvalUrl).searchParams.get("id")!;
+    const approve = await fetch(`${server.baseUrl}/local/device/approve`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ id: deviceId }).toString(),
+    });
+    expect(approve.status).toBeLessThan(400);
+
+    expect(await login.exited).toEqual({ code: 0, signal: null });
+    expect(login.stdout()).toContain(`Logged in to workspace "local"`);
+    const authFile = join(home, "auth.json");
+    expect(statSync(authFile).mode & 0o777).toBe(0o600);
+    const stored = JSON.parse(readFileSync(authFile, "utf8"));
+    const entry = stored.logins[`${server.baseUrl}#local`];
+    expect(entry).toMatchObject({ siteUrl: server.baseUrl, workspaceSlug: "local", source: "device" });
+    expect(entry.token).toMatch(/^ias_/);
+    expect(login.stdout()).not.toContain(entry.token);
+
+    const resolved = await runCli(["workspace", "resolve", "--json"], { home });
+    expect(resolved.json()).toMatchObject({ workspaceId: entry.workspaceId, workspace: { slug: "local" } });
+    const openApi = await runCli(["cp", "openapi-url"], { home });
+    expect(openApi.stdout.trim()).toBe(`${server.apiUrl}/openapi.json`);
+    const status = await runCli(["auth", "status"], { home });
+    expect(status.stdout).toContain("local");
+    expect(status.stdout).not.toContain(entry.token);
+
+    // The developer flow with the device token: link a checkout, queue a job, run it.
+    const checkout = makeTempDir("ias-cli-login-repo-");
+    for (const args of [["init", "-q"], ["remote", "add", "origin", "https://example.com/team/app.git"], ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"]]) {
+      execFileSync("git", args, { cwd: checkout });
+    }
+    expect((await runCli(["repo", "link"], { home, cwd: checkout })).code).toBe(0);
+    const queued = await runCli(["jobs", "enqueue", "--prompt", "hello from a device login", "--json"], { home, cwd: checkout });
+    const worker = await runCli(["worker", "start", "--once", "--command", 'test "$IAS_JOB_PROMPT" = "hello from a device login"'], { home });
+    expect(worker.code, worker.stderr).toBe(0);
+    const job = await runCli(["jobs", "get", queued.json().jobId, "--json"], { home });
+    expect(job.json().job).toMatchObject({ status: "done" });
+
+    const logout = await runCli(["auth", "logout", "--json"], { home });
+    expect(logout.json()).toMatchObject({ ok: true, revoked: true });
+    expect(JSON.parse(readFileSync(authFile, "utf8")).logins).toEqual({});
+    const afterLogout = await fetch(`${server.apiUrl}/v1/workspaces/resolve`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${entry.token}` },
+      body: JSON.stringify({ slug: "local" }),
+    });
+    expect(afterLogout.status).toBe(401);
+  });
+});

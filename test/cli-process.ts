@@ -1,0 +1,106 @@
+/**
+ * Runs the `ias` CLI (scripts/cli/bin.mjs, as `npx ias` does) as a child process for end-to-end
+ * tests, with `IAS_HOME` in a temporary directory. Every process started here is tracked, and
+ * `killCliProcesses()` (afterAll/afterEach) ends whatever is still running.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("../scripts/cli/bin.mjs", import.meta.url));
+
+export type CliOptions = { home: string; cwd?: string; env?: Record<string, string>; input?: string };
+
+export type CliProcess = {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout parsed as JSON lines (--json output); lines that are not JSON are skipped. */
+  events(): Array<Record<string, any>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once `predicate` holds for the output so far (polled on every chunk). */
+  waitFor(predicate: (process: CliProcess) => boolean, what: string, timeoutMs?: number): Promise<void>;
+};
+
+const running = new Set<ChildProcess>();
+
+export function startCli(args: string[], options: CliOptions): CliProcess {
+  const proc = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? options.home,
+    env: { ...process.env, IAS_HOME: options.home, IAS_URL: "", IAS_WORKSPACE: "", ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  running.add(proc);
+  let out = "";
+  let err = "";
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => ((out += chunk), notify()));
+  proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => ((err += chunk), notify()));
+  proc.stdin!.end(options.input ?? "");
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
+      running.delete(proc);
+      resolve({ code, signal });
+      notify();
+    }),
+  );
+  const cli: CliProcess = {
+    proc,
+    stdout: () => out,
+    stderr: () => err,
+    events: () =>
+      out
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line)];
+          } catch {
+            return [];
+          }
+        }),
+    exited,
+    waitFor(predicate, what, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (predicate(cli)) return finish(resolve);
+          if (proc.exitCode !== null || proc.signalCode !== null) finish(() => reject(new Error(`CLI exited before ${what}.\nstdout:\n${out}\nstderr:\n${err}`)));
+        };
+        const timer = setTimeout(() => finish(() => reject(new Error(`Timed out waiting for ${what}.\nstdout:\n${out}\nstderr:\n${err}`))), timeoutMs);
+        const finish = (then: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          then();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+  return cli;
+}
+
+/** Runs a CLI command to completion. */
+export async function runCli(args: string[], options: CliOptions, timeoutMs = 30_000) {
+  const cli = startCli(args, options);
+  const timer = setTimeout(() => cli.proc.kill("SIGKILL"), timeoutMs);
+  const { code } = await cli.exited;
+  clearTimeout(timer);
+  return { code, stdout: cli.stdout(), stderr: cli.stderr(), json: () => JSON.parse(cli.stdout()) as Record<string, any> };
+}
+
+export async function killCliProcesses() {
+  const exits = [...running].map((proc) => new Promise((resolve) => (proc.once("close", resolve), proc.kill("SIGKILL"))));
+  await Promise.all(exits);
+}
+
+/** Polls `probe` until it returns a value other than undefined (no fixed sleeps in tests). */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -1,0 +1,284 @@
+// @vitest-environment node
+/**
+ * `ias repo link` and `ias worker start` end to end: the local server and the CLI as real
+ * processes over real sockets, a temporary git checkout, and a job command (job.sh) that acts
+ * on the job's prompt: commit a file, fail, wait to be canceled, wait for a gate, hang on the
+ * first attempt.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { remoteUrlHash } from "../scripts/cli/remote";
+import { eventually, killCliProcesses, runCli, startCli } from "./cli-process";
+import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+
+const JOB_SCRIPT = `#!/bin/bash
+set -e
+case "$IAS_JOB_PROMPT" in
+  commit*)
+    cat > "$SCRATCH/stdin-$IAS_JOB_ID.json"
+    echo "committing for $IAS_JOB_KIND job $IAS_JOB_ID"
+    echo "$IAS_JOB_ID" > result.txt
+    git add result.txt
+    git -c user.email=worker@example.com -c user.name=worker commit -qm "job $IAS_JOB_ID"
+    ;;
+  fail*)
+    echo "about to fail"
+    echo "something broke" >&2
+    exit 3
+    ;;
+  wait*)
+    sleep 60 & echo "$$ $!" > "$SCRATCH/pids-$IAS_JOB_ID"
+    echo waiting
+    wait
+    ;;
+  gate*)
+    echo "$$" > "$SCRATCH/pids-$IAS_JOB_ID"
+    while [ ! -e "$SCRATCH/gate-$IAS_JOB_ID" ]; do sleep 0.05; done
+    echo released
+    ;;
+  recover*)
+    if [ "$IAS_JOB_ATTEMPT" = "1" ]; then
+      sleep 60 & echo "$$ $!" > "$SCRATCH/pids-$IAS_JOB_ID"
+      wait
+    fi
+    echo "attempt $IAS_JOB_ATTEMPT finished"
+    ;;
+esac
+`;
+
+let server: LocalProcess;
+let workspaceId: string;
+let repoId: string;
+const home = makeTempDir("ias-cli-home-");
+const scratch = makeTempDir("ias-cli-scratch-");
+const checkout = join(makeTempDir("ias-cli-repo-"), "widgets");
+const orphanGroups: number[] = [];
+const cli = { home, cwd: checkout, env: { SCRATCH: scratch } };
+
+async function api(route: string, body: object) {
+  const response = await fetch(`${server.apiUrl}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${server.serviceToken}` },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as Record<string, any>;
+}
+const getJob = async (jobId: string) => (await api("/v1/jobs/get", { workspaceId, jobId })).job;
+const eventsOf = async (jobId: string) => (await api("/v1/job-events/list-for-job", { workspaceId, jobId, limit: 500 })).events as Array<Record<string, any>>;
+const git = (...args: string[]) => execFileSync("git", args, { cwd: checkout, encoding: "utf8" }).trim();
+
+async function enqueue(prompt: string): Promise<string> {
+  const result = await runCli(["jobs", "enqueue", "--prompt", prompt, "--repo", repoId, "--json"], cli);
+  expect(result.code, result.stderr).toBe(0);
+  return result.json().jobId;
+}
+
+/** pids written by job.sh; their process groups are killed after the tests if still alive. */
+async function pidsOf(jobId: string): Promise<number[]> {
+  const file = join(scratch, `pids-${jobId}`);
+  const pids = await eventually(async () => (existsSync(file) && readFileSync(file, "utf8").trim() ? readFileSync(file, "utf8").trim().split(" ").map(Number) : undefined), `job ${jobId} to start`);
+  orphanGroups.push(pids[0]!);
+  return pids;
+}
+
+/** A zombie (exited, not yet reaped by whoever inherited it) counts as gone. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = `/proc/${pid}/stat`;
+  return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8"));
+}
+
+beforeAll(async () => {
+  server = await spawnLocalServer();
+  mkdirSync(checkout, { recursive: true });
+  git("init", "-q");
+  git("remote", "add", "origin", "git@GitHub.com:acme/widgets.git");
+  writeFileSync(join(checkout, "README.md"), "widgets\n");
+  git("add", "README.md");
+  git("-c", "user.email=dev@example.com", "-c", "user.name=dev", "commit", "-qm", "initial");
+  writeFileSync(join(scratch, "job.sh"), JOB_SCRIPT, { mode: 0o755 });
+  const login = await runCli(["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"], { ...cli, input: server.serviceToken });
+  expect(login.code, login.stderr).toBe(0);
+  workspaceId = login.json().workspaceId;
+});
+
+afterEach(async () => {
+  await killCliProcesses();
+});
+
+afterAll(async () => {
+  await killCliProcesses();
+  for (const group of orphanGroups) {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  await server?.kill("SIGKILL");
+  removeTempDirs();
+});
+
+describe("ias repo link", () => {
+  test("hashes the normalised origin, registers the repo once and maps it to the checkout", async () => {
+    const first = await runCli(["repo", "link", "--json"], cli);
+    expect(first.code, first.stderr).toBe(0);
+    const linked = first.json();
+    expect(linked).toMatchObject({ created: true, path: checkout, label: "widgets", remoteUrlHash: remoteUrlHash("https://github.com/acme/widgets") });
+    repoId = linked.repoId;
+
+    // Another clone form of the same repository resolves to the same repo on the server.
+    const resolved = await api("/v1/repos/resolve", { workspaceId, remoteUrlHash: remoteUrlHash("https://github.com/acme/widgets.git") });
+    expect(resolved.repoId).toBe(repoId);
+
+    const again = await runCli(["repo", "link", checkout, "--json"], { ...cli, cwd: home });
+    expect(again.json()).toMatchObject({ repoId, created: false });
+    const config = JSON.parse(readFileSync(join(home, "worker.json"), "utf8"));
+    expect(config.repos.mappings).toEqual([expect.objectContaining({ repoId, path: checkout, workspaceId, siteUrl: server.baseUrl })]);
+
+    // The worker settings the following tests use: a short lease, quick idle polling.
+    config.command = ["bash", join(scratch, "job.sh")];
+    config.leaseMs = 10_000;
+    config.cancelGraceMs = 2_000;
+    config.idleBackoffMs = { min: 100, max: 300 };
+    writeFileSync(join(home, "worker.json"), JSON.stringify(config));
+    const noOrigin = join(makeTempDir("ias-cli-no-origin-"));
+    execFileSync("git", ["init", "-q"], { cwd: noOrigin });
+    const refused = await runCli(["repo", "link", noOrigin], cli);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('has no "origin" remote');
+
+    const doctor = await runCli(["doctor", "--json"], cli);
+    expect(doctor.json(), doctor.stderr).toMatchObject({ ok: true });
+  });
+});
+
+describe("ias worker start", () => {
+  test("runs a job whose command commits a file; evidence carries that commit", async () => {
+    const baseSha = git("rev-parse", "HEAD");
+    const jobId = await enqueue("commit a result file");
+    const worker = startCli(["worker", "start", "--once", "--json"], cli);
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+
+    const job = await getJob(jobId);
+    expect(job).toMatchObject({ status: "done", outcome: "done" });
+    expect(job.evidence).toEqual({ headSha: git("rev-parse", "HEAD"), baseSha, changedFiles: ["result.txt"], exitCode: 0, signal: null });
+    expect(job.evidence.headSha).not.toBe(baseSha);
+    expect(git("log", "-1", "--format=%s")).toBe(`job ${jobId}`);
+
+    const stdinJob = JSON.parse(readFileSync(join(scratch, `stdin-${jobId}.json`), "utf8"));
+    expect(stdinJob).toMatchObject({ _id: jobId, kind: "work", prompt: "commit a result file", repoId });
+    const logged = (await eventsOf(jobId)).filter((event) => event.type === "log").flatMap((event) => event.data.lines);
+    expect(logged).toContain(`committing for work job ${jobId}`);
+    expect(worker.events().map((event) => event.event)).toEqual(["online", "claimed", "finished", "offline"]);
+  });
+
+  test("a command that exits non-zero fails the job with its exit code and stderr", async () => {
+    const jobId = await enqueue("fail on purpose");
+    const worker = startCli(["worker", "start", "--once", "--json"], cli);
+    expect((await worker.exited).code).toBe(1);
+
+    const job = await getJob(jobId);
+    expect(job).toMatchObject({ status: "failed", outcomeReason: "exit_code_3", message: "The command exited with code 3: something broke" });
+    expect(job.evidence).toMatchObject({ exitCode: 3, changedFiles: [] });
+    const logged = (await eventsOf(jobId)).filter((event) => event.type === "log").flatMap((event) => event.data.lines);
+    expect(logged).toEqual(["about to fail", "[stderr] something broke"]);
+  });
+
+  test("jobs list, get, events, retry and cancel through the CLI", async () => {
+    const failed = await runCli(["jobs", "list", "--status", "failed", "--json"], cli);
+    const [job] = failed.json().jobs;
+    expect(job).toMatchObject({ status: "failed", prompt: "fail on purpose" });
+    const shown = await runCli(["jobs", "get", job._id], cli);
+    expect(shown.stdout).toContain(`Job ${job._id}: failed (failed), work, attempt 1/3`);
+    const timeline = await runCli(["jobs", "events", job._id], cli);
+    expect(timeline.stdout).toMatch(/#\d+ \S+ log\n {4}about to fail\n {4}\[stderr\] something broke/);
+    const retried = await runCli(["jobs", "retry", job._id, "--json"], cli);
+    expect(retried.json().job).toMatchObject({ _id: job._id, status: "pending" });
+    const canceled = await runCli(["jobs", "cancel", job._id], cli);
+    expect(canceled.stdout).toBe(`Job ${job._id} canceled.\n`);
+    const again = await runCli(["jobs", "cancel", job._id, "--json"], cli);
+    expect(again.code).toBe(1);
+    expect(again.json()).toMatchObject({ ok: false, error: "INVALID_JOB_STATE" });
+  });
+
+  test("a job canceled mid-run: its processes are stopped and it ends canceled", async () => {
+    const jobId = await enqueue("wait until canceled");
+    const worker = startCli(["worker", "start", "--once", "--json"], cli);
+    const [shellPid, sleepPid] = await pidsOf(jobId);
+    expect(isAlive(shellPid!) && isAlive(sleepPid!)).toBe(true);
+
+    const cancel = await runCli(["jobs", "cancel", jobId, "--reason", "no longer needed"], cli);
+    expect(cancel.stdout).toContain("Cancel requested");
+    expect((await worker.exited).code).toBe(1);
+
+    expect(await getJob(jobId)).toMatchObject({ status: "canceled", outcome: "canceled", outcomeReason: "cancel_requested" });
+    expect(isAlive(shellPid!)).toBe(false);
+    expect(isAlive(sleepPid!)).toBe(false); // the whole process group, not just the shell
+  });
+
+  test("SIGINT drains: no new claims, the running job finishes, then offline and exit 0", async () => {
+    const jobId = await enqueue("gate: finish when released");
+    const worker = startCli(["worker", "start", "--json"], cli);
+    await pidsOf(jobId);
+    const workerId = worker.events().find((event) => event.event === "online")!.workerId;
+
+    worker.proc.kill("SIGINT");
+    await worker.waitFor((process) => process.events().some((event) => event.event === "draining"), "the draining event");
+    // The server sees the worker draining: it hands out nothing, even with a job waiting.
+    await eventually(async () => ((await api("/v1/jobs/claim-next", { workspaceId, workerId })).reason === "WORKER_NOT_ONLINE" ? true : undefined), "status draining");
+    const waiting = await enqueue("commit: must stay queued while draining");
+
+    writeFileSync(join(scratch, `gate-${jobId}`), "");
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(worker.events().map((event) => event.event)).toEqual(["online", "claimed", "draining", "finished", "offline"]);
+    expect(await getJob(jobId)).toMatchObject({ status: "done" });
+    expect(await getJob(waiting)).toMatchObject({ status: "pending", attempts: 0 });
+    expect((await api("/v1/jobs/claim-next", { workspaceId, workerId })).reason).toBe("WORKER_NOT_ONLINE");
+    await api("/v1/jobs/cancel", { workspaceId, jobId: waiting });
+  });
+
+  test("a worker killed mid-job: the lease expires and a second worker finishes the job", async () => {
+    const jobId = await enqueue("recover after the first worker dies");
+    const first = startCli(["worker", "start", "--json", "--name", "first"], cli);
+    await pidsOf(jobId);
+    const firstWorkerId = first.events().find((event) => event.event === "online")!.workerId;
+    first.proc.kill("SIGKILL");
+    await first.exited;
+
+    const second = startCli(["worker", "start", "--once", "--json", "--name", "second"], cli);
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    const secondWorkerId = second.events().find((event) => event.event === "online")!.workerId;
+    expect(secondWorkerId).not.toBe(firstWorkerId);
+    expect(await getJob(jobId)).toMatchObject({ status: "done", attempts: 2 });
+    const events = await eventsOf(jobId);
+    const claims = events.filter((event) => event.type === "claimed").map((event) => event.data.workerId);
+    expect(claims).toEqual([firstWorkerId, secondWorkerId]);
+    expect(events.map((event) => event.type).filter((type) => ["claimed", "recovered", "completed"].includes(type))).toEqual(["claimed", "recovered", "claimed", "completed"]);
+    const logged = events.filter((event) => event.type === "log").flatMap((event) => event.data.lines);
+    expect(logged).toEqual(["attempt 2 finished"]);
+  });
+
+  test("a worker that lost its lease (paused past expiry) stops its command and abandons the job", async () => {
+    const jobId = await enqueue("recover after the first worker stalls");
+    const stalled = startCli(["worker", "start", "--once", "--json", "--name", "stalled"], cli);
+    const [shellPid, sleepPid] = await pidsOf(jobId);
+    stalled.proc.kill("SIGSTOP");
+
+    const healthy = startCli(["worker", "start", "--once", "--json", "--name", "healthy"], cli);
+    expect((await healthy.exited).code).toBe(0);
+    expect(await getJob(jobId)).toMatchObject({ status: "done", attempts: 2 });
+
+    stalled.proc.kill("SIGCONT"); // its next job heartbeat answers LEASE_MISMATCH
+    expect((await stalled.exited).code).toBe(1);
+    expect(stalled.events().find((event) => event.event === "finished")).toMatchObject({ jobId, outcome: "abandoned" });
+    expect(isAlive(shellPid!) || isAlive(sleepPid!)).toBe(false);
+    expect(await getJob(jobId)).toMatchObject({ status: "done", attempts: 2 }); // nothing overwrote the second worker's result
+  });
+});
