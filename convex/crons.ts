@@ -5,5 +5,9 @@ const crons = cronJobs();
 
 // Safety net for lost-lease timers (recovery.ts): expired leases are recovered within 5 s.
 crons.interval("recover expired leases", { seconds: 5 }, internal.recovery.sweepExpiredLeases, {});
+// Device logins and their secret hashes are deleted an hour after they expire (deviceSessions.ts).
+crons.interval("scrub finished device logins", { minutes: 10 }, internal.deviceSessions.scrubFinished, {});
+// Rate-limit buckets idle long enough to be full again carry no information (rateLimits.ts).
+crons.interval("sweep idle rate-limit buckets", { minutes: 10 }, internal.rateLimits.sweepIdleBuckets, {});
 
 export default crons;

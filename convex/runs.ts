@@ -109,29 +109,41 @@ export const upsertByRef = internalMutation({
   handler: async (ctx, { caller, workspaceId: rawWorkspaceId, repoId: rawRepoId, runRef, ...changes }) => {
     const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
     const repo = await requireRepo(ctx, workspaceId, rawRepoId);
-    const patch = await runPatch(ctx, workspaceId, changes);
-    const existing = await ctx.db
-      .query("runs")
-      .withIndex("by_workspace_repo_ref", (q) =>
-        q.eq("workspaceId", workspaceId).eq("repoId", repo._id).eq("runRef", runRef),
-      )
-      .unique();
-    if (existing !== null) {
-      await patchRun(ctx, existing, patch);
-      return { runId: existing._id, created: false };
-    }
-    const runId = await ctx.db.insert("runs", {
-      ...patch,
-      workspaceId,
-      repoId: repo._id,
-      runRef,
-      status: changes.status,
-      updatedAt: Date.now(),
-    });
-    await recordMilestone(ctx, null, (await ctx.db.get(runId))!);
-    return { runId, created: true };
+    return await upsertRunByRef(ctx, workspaceId, repo._id, runRef, changes);
   },
 });
+
+/**
+ * The one run upsert keyed by (workspace, repo, runRef), shared by `/v1/runs/upsert` and run
+ * triggers (integrations.ts). The caller has checked access and that the repo is the workspace's.
+ */
+export async function upsertRunByRef(
+  ctx: MutationCtx,
+  workspaceId: Id<"workspaces">,
+  repoId: Id<"repos">,
+  runRef: string,
+  changes: RunChanges & { status: RunStatus },
+): Promise<{ runId: Id<"runs">; created: boolean }> {
+  const patch = await runPatch(ctx, workspaceId, changes);
+  const existing = await ctx.db
+    .query("runs")
+    .withIndex("by_workspace_repo_ref", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("runRef", runRef))
+    .unique();
+  if (existing !== null) {
+    await patchRun(ctx, existing, patch);
+    return { runId: existing._id, created: false };
+  }
+  const runId = await ctx.db.insert("runs", {
+    ...patch,
+    workspaceId,
+    repoId,
+    runRef,
+    status: changes.status,
+    updatedAt: Date.now(),
+  });
+  await recordMilestone(ctx, null, (await ctx.db.get(runId))!);
+  return { runId, created: true };
+}
 
 /** `POST /v2/runs/upsert`: updates the fields sent on an existing run. */
 export const updateById = internalMutation({

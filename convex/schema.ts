@@ -18,7 +18,12 @@ import {
 import { capabilitiesValidator, requirementsValidator } from "./model/matching";
 import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
+import { auditActionValidator, auditActorValidator, auditDetailsValidator } from "./model/audit";
+import { storedDeviceStatusValidator } from "./model/deviceCodes";
 import { runStatusValidator } from "./model/runs";
+import { promotionStateValidator } from "./model/contextLake";
+import { packEntryValidator } from "./model/contextPacks";
+import { triggerActionValidator, triggerOutcomeValidator } from "./model/runTriggers";
 
 export default defineSchema({
   /** Users, sessions and accounts of Console sign-in. Written by @convex-dev/auth. */
@@ -45,7 +50,8 @@ export default defineSchema({
     role: roleValidator,
   })
     .index("by_workspace_user", ["workspaceId", "userId"])
-    .index("by_user", ["userId"]),
+    .index("by_user", ["userId"])
+    .index("by_workspace_role", ["workspaceId", "role"]),
 
   /**
    * Tokens this deployment minted (device and workspace service tokens), stored only as a
@@ -65,7 +71,57 @@ export default defineSchema({
   })
     .index("by_hash", ["tokenHash"])
     .index("by_user", ["userId"])
-    .index("by_workspace", ["workspaceId"]),
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_kind", ["workspaceId", "kind"]),
+
+  /**
+   * Device logins (SPEC §5). Inserted by `/v1/auth/device/start`; decided by the Console
+   * (`deviceSessions.approve`/`deny`) or the local approval page; `/v1/auth/device/poll` mints
+   * the token of an approved session once and marks it consumed. Deleted by the cron an hour
+   * after `expiresAt`. The device secret is stored only as its SHA-256 hash.
+   */
+  deviceSessions: defineTable({
+    deviceId: v.string(),
+    secretHash: v.string(),
+    userCode: v.string(),
+    workspaceId: v.id("workspaces"),
+    machineName: v.optional(v.string()),
+    status: storedDeviceStatusValidator,
+    expiresAt: v.number(),
+    decidedBy: v.optional(v.id("users")),
+    decidedAt: v.optional(v.number()),
+    tokenId: v.optional(v.id("apiTokens")),
+  })
+    .index("by_device_id", ["deviceId"])
+    .index("by_expires", ["expiresAt"]),
+
+  /**
+   * Token buckets of the rate limiter (rateLimits.ts), one per key such as
+   * `device_poll:<deviceId>`. Written on every throttled request, refused ones included; rows
+   * untouched long enough to be full again are deleted by the cron.
+   */
+  rateLimits: defineTable({
+    key: v.string(),
+    tokens: v.number(),
+    updatedAt: v.number(),
+  })
+    .index("by_key", ["key"])
+    .index("by_updated", ["updatedAt"]),
+
+  /**
+   * Security events (SPEC §9): device approvals and denials, token creation and revocation,
+   * member and role changes, data-policy changes. Appended only, through `recordAudit`
+   * (audit.ts); read by the Console audit list (admins). Never holds a token value or secret.
+   */
+  auditLog: defineTable({
+    workspaceId: v.id("workspaces"),
+    action: auditActionValidator,
+    actor: auditActorValidator,
+    targetUserId: v.optional(v.id("users")),
+    tokenId: v.optional(v.id("apiTokens")),
+    deviceId: v.optional(v.string()),
+    details: v.optional(auditDetailsValidator),
+  }).index("by_workspace", ["workspaceId"]),
 
   /**
    * Runs (goals). Written by `/v1/runs/upsert` (keyed by repo + `runRef`) and `/v2/runs/upsert`
@@ -290,4 +346,114 @@ export default defineSchema({
     message: v.optional(v.string()),
     data: v.optional(v.any()),
   }).index("by_job_seq", ["jobId", "seq"]),
+
+  /**
+   * Integration events (SPEC §8), one per (workspace, idempotencyKey). Inserted by
+   * integrations.ts `ingestEvent` (ingest route and Slack), holding only what the workspace data
+   * policy allowed (`none`: just the idempotency record); `triggers` is updated as each fired run
+   * trigger finishes. Read by repeats of the same key and by trigger firing (template values).
+   */
+  integrationEvents: defineTable({
+    workspaceId: v.id("workspaces"),
+    source: v.string(),
+    eventType: v.string(),
+    idempotencyKey: v.string(),
+    /** The policy in force when it was stored. */
+    dataPolicy: dataPolicyValidator,
+    receivedAt: v.number(),
+    occurredAt: v.optional(v.number()),
+    externalId: v.optional(v.string()),
+    title: v.optional(v.string()),
+    url: v.optional(v.string()),
+    text: v.optional(v.string()),
+    /** The payload as JSON text: any keys are allowed, which Convex field names are not. */
+    payloadJson: v.optional(v.string()),
+    contextItemId: v.optional(v.id("contextItems")),
+    triggers: v.array(triggerOutcomeValidator),
+  })
+    .index("by_workspace_key", ["workspaceId", "idempotencyKey"])
+    .index("by_workspace_received", ["workspaceId", "receivedAt"]),
+
+  /**
+   * Run triggers of type `event`: managed by admins in the Console (runTriggers.ts). Read by
+   * ingest (matching source and eventType, enabled) and when a fired trigger runs.
+   */
+  runTriggers: defineTable({
+    workspaceId: v.id("workspaces"),
+    name: v.string(),
+    type: v.literal("event"),
+    source: v.string(),
+    eventType: v.string(),
+    enabled: v.boolean(),
+    action: triggerActionValidator,
+    createdBy: v.optional(v.id("users")),
+    updatedAt: v.number(),
+  }).index("by_workspace_match", ["workspaceId", "type", "source", "eventType", "enabled"]),
+
+  /** Slack team -> workspace. Managed by admins in the Console (slack.ts); read by the Slack route. */
+  slackBindings: defineTable({
+    teamId: v.string(),
+    workspaceId: v.id("workspaces"),
+    createdBy: v.optional(v.id("users")),
+    updatedAt: v.number(),
+  })
+    .index("by_team", ["teamId"])
+    .index("by_workspace", ["workspaceId"]),
+
+  /**
+   * The Context Lake (SPEC §8). Upserted by ingest (by source + externalId) and the Console
+   * (contextLake.ts: create, edit, pin, promotion state). Read by pack building (contextPacks.ts)
+   * and the Console. `searchText` (title + stored text) feeds the search index.
+   */
+  contextItems: defineTable({
+    workspaceId: v.id("workspaces"),
+    repoId: v.optional(v.id("repos")),
+    runId: v.optional(v.id("runs")),
+    source: v.string(),
+    kind: v.string(),
+    externalId: v.optional(v.string()),
+    title: v.string(),
+    text: v.optional(v.string()),
+    url: v.optional(v.string()),
+    pinned: v.boolean(),
+    promotionState: promotionStateValidator,
+    searchText: v.string(),
+    updatedAt: v.number(),
+  })
+    .index("by_workspace_source_external", ["workspaceId", "source", "externalId"])
+    .index("by_workspace_updated", ["workspaceId", "updatedAt"])
+    .index("by_workspace_state_updated", ["workspaceId", "promotionState", "updatedAt"])
+    .index("by_workspace_pinned_repo", ["workspaceId", "pinned", "repoId"])
+    .index("by_workspace_run", ["workspaceId", "runId"])
+    .searchIndex("search_text", { searchField: "searchText", filterFields: ["workspaceId"] }),
+
+  /**
+   * Context packs: written by `/v1/context-packs/build-run-v1` (contextPacks.ts) with every item
+   * considered and its status; read by resolve-run-v1 (the latest of a run when no id is given).
+   */
+  contextPacks: defineTable({
+    workspaceId: v.id("workspaces"),
+    runId: v.id("runs"),
+    items: v.array(packEntryValidator),
+    maxItems: v.number(),
+    maxTextBytes: v.number(),
+    /** Hints given at build (`fresh_v1`), applied again by every resolve of this pack. */
+    expansionHints: v.array(v.string()),
+  }).index("by_workspace_run", ["workspaceId", "runId"]),
+
+  /**
+   * Files stored by the Console (uploads.ts: generate upload URL, record). Read by
+   * `/v1/uploads/get-download-url` and the Console.
+   */
+  uploads: defineTable({
+    workspaceId: v.id("workspaces"),
+    runId: v.optional(v.id("runs")),
+    storageId: v.id("_storage"),
+    fileName: v.string(),
+    contentType: v.string(),
+    sizeBytes: v.number(),
+    uploadedBy: v.optional(v.id("users")),
+  })
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_run", ["workspaceId", "runId"]),
 });

@@ -1,7 +1,10 @@
 import { v } from "convex/values";
 import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
-import type { Id } from "./_generated/dataModel";
+import type { Doc, Id } from "./_generated/dataModel";
 import { callerValidator } from "./access";
+import { auditActorOf, recordAudit } from "./audit";
+import { userMutation, userQuery, workspaceMutation, workspaceQuery } from "./functions";
+import type { AuditActor } from "./model/audit";
 import { apiError } from "./model/errors";
 import {
   DEFAULT_TOKEN_TTL_MS,
@@ -65,16 +68,15 @@ export const revokeOwnToken = internalMutation({
       );
     }
     const token = await ctx.db.get(caller.tokenId);
-    if (token !== null && token.revokedAt === undefined) {
-      await ctx.db.patch(caller.tokenId, { revokedAt: Date.now() });
-    }
+    if (token !== null) await revokeToken(ctx, token, auditActorOf(caller), "logout");
     return { revoked: true as const };
   },
 });
 
 /**
  * Mints a token and stores only its hash. The clear token is returned once, to be shown once.
- * Used by device approval and by Console-created workspace service tokens.
+ * Used by device login (deviceSessions.poll) and by Console-created workspace service tokens;
+ * each caller records the `token.created` audit event with its own actor.
  */
 export async function insertToken(
   ctx: MutationCtx,
@@ -85,14 +87,131 @@ export async function insertToken(
     label: string;
     ttlMs?: number;
   },
-): Promise<{ token: string; tokenId: Id<"apiTokens"> }> {
+): Promise<{ token: string; tokenId: Id<"apiTokens">; prefix: string; expiresAt: number }> {
   const { token, prefix } = mintToken();
   const { ttlMs = DEFAULT_TOKEN_TTL_MS, ...rest } = fields;
-  const tokenId = await ctx.db.insert("apiTokens", {
-    ...rest,
-    tokenHash: await sha256Hex(token),
-    prefix,
-    expiresAt: Date.now() + ttlMs,
-  });
-  return { token, tokenId };
+  const expiresAt = Date.now() + ttlMs;
+  const tokenId = await ctx.db.insert("apiTokens", { ...rest, tokenHash: await sha256Hex(token), prefix, expiresAt });
+  return { token, tokenId, prefix, expiresAt };
 }
+
+/** Revokes a token (no-op when already revoked) and records who did it and why. */
+export async function revokeToken(ctx: MutationCtx, token: Doc<"apiTokens">, actor: AuditActor, reason: string) {
+  if (token.revokedAt !== undefined) return;
+  await ctx.db.patch(token._id, { revokedAt: Date.now() });
+  await recordAudit(ctx, {
+    workspaceId: token.workspaceId,
+    action: "token.revoked",
+    actor,
+    ...(token.userId === undefined ? {} : { targetUserId: token.userId }),
+    tokenId: token._id,
+    details: { kind: token.kind, label: token.label, prefix: token.prefix, reason },
+  });
+}
+
+// ---- Console ---------------------------------------------------------------------------------
+
+const CONSOLE_LIST_LIMIT = 200;
+
+/** A token as the Console lists it: never its value or hash. */
+function tokenSummary(token: Doc<"apiTokens">, now: number) {
+  const status = token.revokedAt !== undefined ? "revoked" : token.expiresAt <= now ? "expired" : "active";
+  return {
+    tokenId: token._id,
+    kind: token.kind,
+    workspaceId: token.workspaceId,
+    prefix: token.prefix,
+    label: token.label,
+    createdAt: token._creationTime,
+    lastUsedAt: token.lastUsedAt ?? null,
+    expiresAt: token.expiresAt,
+    revokedAt: token.revokedAt ?? null,
+    status,
+  };
+}
+
+/** The signed-in user's device tokens in every workspace, newest first. */
+export const listMine = userQuery({
+  args: {},
+  handler: async (ctx) => {
+    const tokens = await ctx.db
+      .query("apiTokens")
+      .withIndex("by_user", (q) => q.eq("userId", ctx.userId))
+      .order("desc")
+      .take(CONSOLE_LIST_LIMIT);
+    const now = Date.now();
+    return tokens.map((token) => tokenSummary(token, now));
+  },
+});
+
+/** Revokes one of the signed-in user's tokens; anyone else's looks missing. */
+export const revokeMine = userMutation({
+  args: { tokenId: v.id("apiTokens") },
+  handler: async (ctx, { tokenId }) => {
+    const token = await ctx.db.get(tokenId);
+    if (token === null || token.userId !== ctx.userId) throw apiError("TOKEN_NOT_FOUND", "You have no token with this id.");
+    await revokeToken(ctx, token, { kind: "user", userId: ctx.userId }, "revoked_in_console");
+    return null;
+  },
+});
+
+const MAX_SERVICE_TOKEN_DAYS = 3_650;
+
+/**
+ * Admins: a workspace service token (CI, automation) acting as admin of this workspace only,
+ * the per-workspace alternative to the deployment-wide env token. The value is returned once.
+ */
+export const createServiceToken = workspaceMutation({
+  minRole: "admin",
+  args: { label: v.string(), expiresInDays: v.optional(v.number()) },
+  handler: async (ctx, { label: rawLabel, expiresInDays }) => {
+    const label = rawLabel.trim();
+    if (label.length === 0 || label.length > 120) {
+      throw apiError("INVALID_REQUEST", "label: must be 1–120 characters.", { issues: [{ path: "label", message: "must be 1–120 characters" }] });
+    }
+    const days = expiresInDays ?? DEFAULT_TOKEN_TTL_MS / 86_400_000;
+    if (!Number.isInteger(days) || days < 1 || days > MAX_SERVICE_TOKEN_DAYS) {
+      const message = `must be a whole number of days from 1 to ${MAX_SERVICE_TOKEN_DAYS}`;
+      throw apiError("INVALID_REQUEST", `expiresInDays: ${message}.`, { issues: [{ path: "expiresInDays", message }] });
+    }
+    const workspaceId = ctx.workspace.workspaceId;
+    const minted = await insertToken(ctx, { kind: "service", workspaceId, label, ttlMs: days * 86_400_000 });
+    await recordAudit(ctx, {
+      workspaceId,
+      action: "token.created",
+      actor: { kind: "user", userId: ctx.userId },
+      tokenId: minted.tokenId,
+      details: { kind: "service", label, prefix: minted.prefix },
+    });
+    return minted;
+  },
+});
+
+/** Admins: the workspace's service tokens, newest first. */
+export const listServiceTokens = workspaceQuery({
+  minRole: "admin",
+  args: {},
+  handler: async (ctx) => {
+    const tokens = await ctx.db
+      .query("apiTokens")
+      .withIndex("by_workspace_kind", (q) => q.eq("workspaceId", ctx.workspace.workspaceId).eq("kind", "service"))
+      .order("desc")
+      .take(CONSOLE_LIST_LIMIT);
+    const now = Date.now();
+    return tokens.map((token) => tokenSummary(token, now));
+  },
+});
+
+/** Admins: revokes a service token of this workspace. */
+export const revokeServiceToken = workspaceMutation({
+  minRole: "admin",
+  args: { tokenId: v.id("apiTokens") },
+  handler: async (ctx, { tokenId }) => {
+    const token = await ctx.db.get(tokenId);
+    if (token === null || token.kind !== "service" || token.workspaceId !== ctx.workspace.workspaceId) {
+      throw apiError("TOKEN_NOT_FOUND", "This workspace has no service token with this id.");
+    }
+    await revokeToken(ctx, token, { kind: "user", userId: ctx.userId }, "revoked_in_console");
+    return null;
+  },
+});

@@ -2,6 +2,7 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, canSeeWorkspace } from "./access";
+import { recordAudit } from "./audit";
 import { userMutation, userQuery, workspaceMutation } from "./functions";
 import { apiError } from "./model/errors";
 import { dataPolicyValidator, type DataPolicy } from "./model/roles";
@@ -12,7 +13,7 @@ export function workspaceSummary(workspace: Doc<"workspaces">) {
   return { _id: workspace._id, slug: workspace.slug, name: workspace.name };
 }
 
-async function findBySlug(ctx: QueryCtx, slug: string): Promise<Doc<"workspaces"> | null> {
+export async function findBySlug(ctx: QueryCtx, slug: string): Promise<Doc<"workspaces"> | null> {
   return (await ctx.db
     .query("workspaces")
     .withIndex("by_slug", (q) => q.eq("slug", slug))
@@ -99,7 +100,15 @@ export const setDataPolicy = workspaceMutation({
   minRole: "admin",
   args: { dataPolicy: dataPolicyValidator },
   handler: async (ctx, { dataPolicy }) => {
-    await ctx.db.patch(ctx.workspace.workspaceId, { dataPolicy });
+    const workspace = (await ctx.db.get(ctx.workspace.workspaceId))!;
+    if (workspace.dataPolicy === dataPolicy) return null;
+    await ctx.db.patch(workspace._id, { dataPolicy });
+    await recordAudit(ctx, {
+      workspaceId: workspace._id,
+      action: "workspace.data_policy_changed",
+      actor: { kind: "user", userId: ctx.userId },
+      details: { from: workspace.dataPolicy, to: dataPolicy },
+    });
     return null;
   },
 });

@@ -1,6 +1,7 @@
 /**
  * The single wrapper every route goes through, in this order:
- *   body size limit -> JSON parse -> bearer auth -> zod validation -> handler -> envelope.
+ *   body size limit -> JSON parse -> bearer auth (or the route's own `verify`) -> zod validation
+ *   -> handler -> envelope.
  * Workspace access and role are checked by the domain function the handler calls, inside its
  * own transaction (see access.ts), so they can never be stale.
  */
@@ -28,6 +29,7 @@ export function endpoint(route: Route) {
       const rawBody = route.method === "POST" ? await readBodyText(request) : "";
       const json = route.method === "POST" ? parseJson(rawBody) : {};
       const caller = route.auth === "bearer" ? await identify(ctx, request) : null;
+      await route.verify?.({ request, rawBody });
       const body = route.request ? validate(route.request, json) : {};
       const result = await route.handler(ctx, { caller: caller as never, body, rawBody, request });
       if (result instanceof Response) {

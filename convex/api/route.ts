@@ -29,6 +29,12 @@ export type RouteSpec<Req extends z.ZodType, Res extends z.ZodType, A extends Au
   request?: Req;
   /** The success fields that sit next to `ok: true`. */
   response: Res;
+  /**
+   * For routes with `auth: "none"` that carry their own secret (integrations): checked where bearer
+   * auth would be, after the JSON parse and before validation, so an unauthenticated caller learns
+   * nothing about the body it sent. Throws an `apiError` to refuse.
+   */
+  verify?: (input: { request: Request; rawBody: string }) => Promise<void>;
   /** Error codes this route can answer beyond those every route shares. */
   errors?: ErrorCode[];
   /** Returns the success fields, or a whole Response for routes that are not JSON envelopes. */

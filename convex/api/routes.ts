@@ -6,10 +6,13 @@
 import { buildOpenApiDocument } from "./openapi";
 import type { Route } from "./route";
 import { authRoutes } from "./routes/auth";
+import { contextPackRoutes } from "./routes/contextPacks";
+import { integrationRoutes } from "./routes/integrations";
 import { jobRoutes } from "./routes/jobs";
 import { metaRoutes } from "./routes/meta";
 import { runRoutes } from "./routes/runs";
 import { uncertaintyRoutes } from "./routes/uncertainties";
+import { uploadRoutes } from "./routes/uploads";
 import { workerRoutes } from "./routes/workers";
 import { workspaceRoutes } from "./routes/workspaces";
 
@@ -21,6 +24,9 @@ export const routes: readonly Route[] = [
   ...jobRoutes,
   ...runRoutes,
   ...uncertaintyRoutes,
+  ...contextPackRoutes,
+  ...uploadRoutes,
+  ...integrationRoutes,
 ];
 
 let cachedDocument: ReturnType<typeof buildOpenApiDocument> | undefined;

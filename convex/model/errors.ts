@@ -12,6 +12,10 @@ export const ERROR_STATUS = {
   EXPIRED_TOKEN: 401,
   /** Console functions called without a signed-in user. */
   UNAUTHENTICATED: 401,
+  /** `/integrations/events/v1/ingest`: `x-ias-integration-event-secret` missing or wrong. */
+  INVALID_INTEGRATION_SECRET: 401,
+  /** Slack events: `X-Slack-Signature` missing or wrong, or its timestamp more than 5 minutes off. */
+  INVALID_SIGNATURE: 401,
   FORBIDDEN: 403,
   ROUTE_NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
@@ -23,8 +27,18 @@ export const ERROR_STATUS = {
   WORKSPACE_NOT_FOUND: 404,
   DEVICE_SESSION_NOT_FOUND: 404,
   CONTEXT_PACK_NOT_FOUND: 404,
+  /** Console: a Context Lake item, run trigger or Slack binding missing or of another workspace. */
+  CONTEXT_ITEM_NOT_FOUND: 404,
+  RUN_TRIGGER_NOT_FOUND: 404,
+  SLACK_BINDING_NOT_FOUND: 404,
   /** A decision request id (Inbox, `blockedByDecisionRequestId`) missing or of another workspace. */
   DECISION_REQUEST_NOT_FOUND: 404,
+  /** Console: no account has that email or id (adding a member). */
+  USER_NOT_FOUND: 404,
+  /** Console: that user is not a member of the workspace. */
+  MEMBER_NOT_FOUND: 404,
+  /** Console: a token that is not yours (or not a service token of that workspace) or does not exist. */
+  TOKEN_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   LEASE_MISMATCH: 409,
   CLAIM_GENERATION_MISMATCH: 409,
@@ -32,6 +46,10 @@ export const ERROR_STATUS = {
   IDEMPOTENCY_KEY_REUSED: 409,
   /** Answering or dismissing a decision request that is already closed another way. */
   INVALID_DECISION_STATE: 409,
+  /** Approving or denying a device login that is already decided the other way, or expired. */
+  INVALID_DEVICE_SESSION_STATE: 409,
+  /** Removing or demoting the only owner of a workspace. */
+  LAST_OWNER: 409,
   /** Console: a slug, member or similar unique value already exists. */
   CONFLICT: 409,
   REQUEST_TOO_LARGE: 413,
@@ -70,4 +88,21 @@ export function isApiErrorData(value: unknown): value is ApiErrorData {
     (value as { code: string }).code in ERROR_STATUS &&
     typeof (value as { message?: unknown }).message === "string"
   );
+}
+
+/**
+ * An error a mutation returns instead of throwing, so what it wrote before deciding (a
+ * rate-limit count) still commits. The route handler turns it back into a throw with
+ * `unlessRefused`.
+ */
+export type Refusal = { refused: ApiErrorData };
+
+export function refusal(code: ErrorCode, message: string, extra: Omit<ApiErrorData, "code" | "message"> = {}): Refusal {
+  return { refused: { code, message, ...extra } };
+}
+
+export async function unlessRefused<T extends object>(pending: Promise<T | Refusal>): Promise<T> {
+  const result = await pending;
+  if ("refused" in result) throw new ConvexError<ApiErrorData>(result.refused);
+  return result;
 }

@@ -11,6 +11,8 @@ import { convexModuleMap, type ModuleMap } from "./modules";
 import { startCronRunner, type CronSpec } from "./crons";
 import { rearmScheduledFunctions } from "./scheduled";
 import { openJournalStore } from "./store";
+import { answerLocalFiles } from "./files";
+import { answerDevicePage } from "./devicePage";
 
 export const HOST = "127.0.0.1";
 export const LOCAL_WORKSPACE_SLUG = "local";
@@ -133,6 +135,8 @@ const HOP_BY_HOP = new Set(["host", "connection", "keep-alive", "transfer-encodi
 
 async function answer(engine: Engine, request: IncomingMessage, response: ServerResponse, log: (message: string) => void) {
   try {
+    if (await answerLocalFiles(engine, request, response)) return;
+    if (await answerDevicePage(engine, request, response)) return;
     const method = request.method ?? "GET";
     const headers = new Headers();
     for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {

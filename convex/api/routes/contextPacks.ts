@@ -1,0 +1,111 @@
+/** Context pack routes (SPEC §8). Handlers live in convex/contextPacks.ts; live fetch in convex/liveFetch.ts. */
+import { z } from "zod";
+import { internal } from "../../_generated/api";
+import { FRESH_HINT } from "../../contextPacks";
+import { fetchLiveAll } from "../../liveFetch";
+import {
+  DEFAULT_PACK_MAX_ITEMS,
+  DEFAULT_PACK_MAX_TEXT_BYTES,
+  MAX_REQUESTED_ITEMS,
+  PACK_ITEM_STATUSES,
+  PACK_ORIGINS,
+  PACK_REASONS,
+} from "../../model/contextPacks";
+import { LIVE_FETCH_ERRORS, liveFetchPolicyOf } from "../../model/liveFetch";
+import { defineRoute, type Route } from "../route";
+import { CP, idField, idOf } from "../schemas";
+
+const expansionHints = z
+  .array(z.string().min(1).max(50))
+  .max(10)
+  .optional()
+  .meta({ description: `\`${FRESH_HINT}\`: fetch items without stored text live from their https URL. Unknown hints are ignored.` });
+
+const packItemFields = {
+  id: z.string().meta({ description: "A contextItems id (for `missing`, the id as requested)" }),
+  status: z.enum(PACK_ITEM_STATUSES),
+  origin: z.enum(PACK_ORIGINS),
+  reason: z.enum(PACK_REASONS),
+};
+
+const liveFetchError = z.object({ code: z.enum(LIVE_FETCH_ERRORS), message: z.string() });
+
+export const contextPackRoutes: Route[] = [
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/context-packs/build-run-v1`,
+    auth: "bearer",
+    tag: "context-packs",
+    summary: "Select and store a context pack for a run: requested, pinned, run items, then goal matches, within a budget.",
+    description: `Default budget: ${DEFAULT_PACK_MAX_ITEMS} items and ${DEFAULT_PACK_MAX_TEXT_BYTES} bytes of text. Every item considered is listed with its status, origin and reason.`,
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      runId: idOf("runs"),
+      requestedContextItemIds: z.array(idOf("contextItems")).max(MAX_REQUESTED_ITEMS).optional(),
+      expansionHints,
+      maxItems: z.number().int().min(1).max(200).optional(),
+      maxTextBytes: z.number().int().min(1).max(1024 * 1024).optional(),
+    }),
+    response: z.object({
+      contextPackId: idField("contextPacks"),
+      items: z.array(z.object({ ...packItemFields, textBytes: z.number().int() })),
+    }),
+    errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runMutation(internal.contextPacks.build, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/context-packs/resolve-run-v1`,
+    auth: "bearer",
+    tag: "context-packs",
+    summary: "The selected items of a run's pack (the latest when no id is given) with their content.",
+    description:
+      `With \`${FRESH_HINT}\` (here or at build), items without stored text but with an https URL on a host in ` +
+      "IAS_LIVE_FETCH_ALLOWED_HOSTS are fetched live (10 s, 1 MiB each); a failed fetch sets that item's `fetchError` only.",
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      runId: idOf("runs"),
+      contextPackId: idOf("contextPacks").optional(),
+      expansionHints,
+    }),
+    response: z.object({
+      contextPackId: idField("contextPacks"),
+      items: z.array(
+        z.object({
+          ...packItemFields,
+          title: z.string().nullable(),
+          kind: z.string().nullable(),
+          source: z.string().nullable(),
+          url: z.string().nullable(),
+          content: z.string().nullable(),
+          contentSource: z.enum(["stored", "live", "none"]),
+          fetchError: liveFetchError.nullable(),
+        }),
+      ),
+    }),
+    errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND", "CONTEXT_PACK_NOT_FOUND"],
+    handler: async (ctx, { caller, body }) => {
+      const { expansionHints: hints = [], ...lookup } = body;
+      const pack = await ctx.runQuery(internal.contextPacks.pack, { caller, ...lookup });
+      const fresh = hints.includes(FRESH_HINT) || pack.expansionHints.includes(FRESH_HINT);
+      const live = pack.items.filter((item) => fresh && item.content === null && item.url !== null);
+      const fetched = await fetchLiveAll(
+        live.map((item) => item.url!),
+        liveFetchPolicyOf(process.env),
+      );
+      const liveResults = new Map(live.map((item, index) => [item, fetched[index]!]));
+      return {
+        contextPackId: pack.contextPackId,
+        items: pack.items.map((item) => {
+          const result = liveResults.get(item);
+          if (result === undefined) {
+            return { ...item, contentSource: item.content === null ? ("none" as const) : ("stored" as const), fetchError: null };
+          }
+          return result.ok
+            ? { ...item, content: result.text, contentSource: "live" as const, fetchError: null }
+            : { ...item, contentSource: "none" as const, fetchError: { code: result.error, message: result.message } };
+        }),
+      };
+    },
+  }),
+];

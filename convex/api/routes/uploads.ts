@@ -1,0 +1,28 @@
+/** Upload routes (SPEC §8). Handlers live in convex/uploads.ts. */
+import { z } from "zod";
+import { internal } from "../../_generated/api";
+import { downloadUrlOf } from "../../uploads";
+import { defineRoute, type Route } from "../route";
+import { CP, idOf } from "../schemas";
+
+export const uploadRoutes: Route[] = [
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/uploads/get-download-url`,
+    auth: "bearer",
+    tag: "uploads",
+    summary: "A temporary URL to download a file uploaded in the Console, with its name, type and size.",
+    request: z.object({ workspaceId: idOf("workspaces"), uploadId: idOf("uploads") }),
+    response: z.object({
+      downloadUrl: z.string(),
+      fileName: z.string(),
+      contentType: z.string(),
+      sizeBytes: z.number().int(),
+    }),
+    errors: ["WORKSPACE_NOT_FOUND", "UPLOAD_NOT_FOUND", "NOT_CONFIGURED"],
+    handler: async (ctx, { caller, body }) => {
+      const { storageId, ...upload } = await ctx.runQuery(internal.uploads.forDownload, { caller, ...body });
+      return { downloadUrl: await downloadUrlOf(ctx, storageId), ...upload };
+    },
+  }),
+];

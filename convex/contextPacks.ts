@@ -1,0 +1,141 @@
+/**
+ * Context packs (SPEC §8). Owns `contextPacks`. `build` gathers candidates from the Context Lake
+ * in priority order and lets `selectPackItems` (model/contextPacks.ts) apply the budget; `pack`
+ * serves resolve-run-v1, whose route adds live content (liveFetch.ts) for `fresh_v1`.
+ */
+import { v } from "convex/values";
+import type { Doc, Id } from "./_generated/dataModel";
+import { internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import { itemOfWorkspace, itemsOfRun, pinnedItems, searchItems } from "./contextLake";
+import {
+  DEFAULT_PACK_MAX_ITEMS,
+  DEFAULT_PACK_MAX_TEXT_BYTES,
+  selectPackItems,
+  type PackCandidate,
+  type PackEntry,
+} from "./model/contextPacks";
+import { apiError } from "./model/errors";
+import { utf8Bytes } from "./model/jobs";
+import { requireRun } from "./runs";
+
+/** Candidates read per source (pinned, run, search): bounds every build's reads. */
+const CANDIDATES_PER_SOURCE = 100;
+const SEARCH_MATCHES = 50;
+/** Convex text search uses at most this many terms of a query. */
+const SEARCH_TERMS = 16;
+
+export const FRESH_HINT = "fresh_v1";
+
+function candidate(item: Doc<"contextItems">, origin: PackCandidate["origin"], foundBy: PackCandidate["foundBy"]): PackCandidate {
+  const textBytes = item.text === undefined ? 0 : utf8Bytes(item.text);
+  return { id: item._id, origin, foundBy, item: { textBytes, promotionState: item.promotionState } };
+}
+
+/** Every candidate for a run's pack, highest priority first (duplicates are dropped by selection). */
+async function candidatesFor(ctx: QueryCtx, run: Doc<"runs">, requestedIds: string[]): Promise<PackCandidate[]> {
+  const { workspaceId } = run;
+  const candidates: PackCandidate[] = [];
+  for (const rawId of requestedIds) {
+    const item = await itemOfWorkspace(ctx, workspaceId, rawId);
+    candidates.push(
+      item === null
+        ? { id: rawId, origin: "requested", foundBy: "requested", item: null }
+        : candidate(item, "requested", "requested"),
+    );
+  }
+  const pinned = await pinnedItems(ctx, workspaceId, run.repoId, CANDIDATES_PER_SOURCE);
+  candidates.push(...pinned.workspaceWide.map((item) => candidate(item, "pinned", "pinned_workspace")));
+  candidates.push(...pinned.ofRepo.map((item) => candidate(item, "pinned", "pinned_repo")));
+  const ofRun = await itemsOfRun(ctx, workspaceId, run._id, CANDIDATES_PER_SOURCE);
+  candidates.push(...ofRun.map((item) => candidate(item, "run", "run_item")));
+  const goalTerms = (run.goal ?? "").split(/\s+/).filter(Boolean).slice(0, SEARCH_TERMS).join(" ");
+  const matches = await searchItems(ctx, workspaceId, goalTerms, SEARCH_MATCHES);
+  // Items of another repo are not context for this run, however well they match.
+  const relevant = matches.filter((item) => item.repoId === undefined || item.repoId === run.repoId);
+  candidates.push(...relevant.map((item) => candidate(item, "search", "goal_match")));
+  return candidates;
+}
+
+function entryView(entry: PackEntry) {
+  return { id: entry.contextItemId, status: entry.status, origin: entry.origin, reason: entry.reason, textBytes: entry.textBytes };
+}
+
+/** `POST /v1/context-packs/build-run-v1`: selects, stores and returns a pack for the run. */
+export const build = internalMutation({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    runId: v.string(),
+    requestedContextItemIds: v.optional(v.array(v.string())),
+    expansionHints: v.optional(v.array(v.string())),
+    maxItems: v.optional(v.number()),
+    maxTextBytes: v.optional(v.number()),
+  },
+  handler: async (ctx, args) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "member");
+    const run = await requireRun(ctx, workspaceId, args.runId);
+    const budget = {
+      maxItems: args.maxItems ?? DEFAULT_PACK_MAX_ITEMS,
+      maxTextBytes: args.maxTextBytes ?? DEFAULT_PACK_MAX_TEXT_BYTES,
+    };
+    const entries = selectPackItems(await candidatesFor(ctx, run, args.requestedContextItemIds ?? []), budget);
+    const contextPackId = await ctx.db.insert("contextPacks", {
+      workspaceId,
+      runId: run._id,
+      items: entries,
+      ...budget,
+      expansionHints: args.expansionHints ?? [],
+    });
+    return { contextPackId, items: entries.map(entryView) };
+  },
+});
+
+async function requirePack(ctx: QueryCtx, run: Doc<"runs">, rawPackId: string | undefined) {
+  const pack =
+    rawPackId === undefined
+      ? await ctx.db
+          .query("contextPacks")
+          .withIndex("by_workspace_run", (q) => q.eq("workspaceId", run.workspaceId).eq("runId", run._id))
+          .order("desc")
+          .first()
+      : await ctx.db.get(requireId(ctx, "contextPacks", rawPackId, "contextPackId"));
+  if (pack === null || pack.workspaceId !== run.workspaceId || pack.runId !== run._id) {
+    throw apiError("CONTEXT_PACK_NOT_FOUND", rawPackId === undefined ? "This run has no context pack yet; build one first." : "No context pack with this id for this run.");
+  }
+  return pack;
+}
+
+/**
+ * resolve-run-v1 without live content: the pack's selected items with their current stored
+ * text. An item deleted since the build is reported `missing`.
+ */
+export const pack = internalQuery({
+  args: { caller: callerValidator, workspaceId: v.string(), runId: v.string(), contextPackId: v.optional(v.string()) },
+  handler: async (ctx, args) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "viewer");
+    const run = await requireRun(ctx, workspaceId, args.runId);
+    const found = await requirePack(ctx, run, args.contextPackId);
+    const selected = found.items.filter((entry) => entry.status === "selected");
+    const items = await Promise.all(
+      selected.map(async (entry) => {
+        const item = await ctx.db.get(entry.contextItemId as Id<"contextItems">);
+        const base = { id: entry.contextItemId, origin: entry.origin };
+        if (item === null) {
+          return { ...base, status: "missing" as const, reason: "not_found" as const, title: null, kind: null, source: null, url: null, content: null };
+        }
+        return {
+          ...base,
+          status: "selected" as const,
+          reason: entry.reason,
+          title: item.title,
+          kind: item.kind,
+          source: item.source,
+          url: item.url ?? null,
+          content: item.text ?? null,
+        };
+      }),
+    );
+    return { contextPackId: found._id, expansionHints: found.expansionHints, items };
+  },
+});

@@ -1,0 +1,42 @@
+/**
+ * The security events the audit log records (SPEC §9) and what a row may hold. Rows name
+ * tokens by id and visible prefix only: a token value or secret never belongs in one.
+ */
+import { v, type Infer } from "convex/values";
+import { TOKEN_PREFIX, VISIBLE_PREFIX_LENGTH } from "./tokens";
+
+export const AUDIT_ACTIONS = [
+  "device.approved",
+  "device.denied",
+  "token.created",
+  "token.revoked",
+  "member.added",
+  "member.removed",
+  "member.role_changed",
+  "workspace.data_policy_changed",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export const auditActionValidator = v.union(...AUDIT_ACTIONS.map((action) => v.literal(action)));
+
+/** Who did it: a Console user, a minted token, the deployment service token, or dev mode. */
+export const auditActorValidator = v.union(
+  v.object({ kind: v.literal("user"), userId: v.id("users") }),
+  v.object({ kind: v.literal("token"), tokenId: v.id("apiTokens"), userId: v.optional(v.id("users")) }),
+  v.object({ kind: v.literal("service") }),
+  v.object({ kind: v.literal("dev") }),
+);
+export type AuditActor = Infer<typeof auditActorValidator>;
+
+/** Small facts about the event (a role before and after, a token label, ...). */
+export const auditDetailsValidator = v.record(v.string(), v.union(v.string(), v.number(), v.boolean(), v.null()));
+export type AuditDetails = Infer<typeof auditDetailsValidator>;
+
+/**
+ * A string that carries more of a minted token than its visible prefix. recordAudit refuses
+ * such details, so a careless caller cannot put a token into the log.
+ */
+export function looksLikeToken(text: string): boolean {
+  const at = text.indexOf(TOKEN_PREFIX);
+  if (at === -1) return false;
+  return /^[A-Za-z0-9_-]*/.exec(text.slice(at + TOKEN_PREFIX.length))![0].length > VISIBLE_PREFIX_LENGTH - TOKEN_PREFIX.length;
+}

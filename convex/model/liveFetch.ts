@@ -1,0 +1,64 @@
+/**
+ * Which URLs `fresh_v1` may fetch live (SPEC §8): https only, and only hosts listed in
+ * `IAS_LIVE_FETCH_ALLOWED_HOSTS` (comma-separated, exact host names; none listed: nothing).
+ *
+ * Test-only escape hatch: with `IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST=true`, plain `http` is
+ * also accepted for `127.0.0.1` and `localhost`, and still only when that host is listed. It
+ * exists so tests can stand a local HTTP server in for a source; never set it in production.
+ */
+
+export const LIVE_FETCH_TIMEOUT_MS = 10_000;
+export const LIVE_FETCH_MAX_BYTES = 1024 * 1024;
+/** Live content one resolve call may add in total, so its answer stays well under Convex's limits. */
+export const LIVE_FETCH_TOTAL_BYTES = 8 * 1024 * 1024;
+/** Fetches in flight at once per resolve call. */
+export const LIVE_FETCH_CONCURRENCY = 4;
+
+/** Why a live fetch of one item failed; the item carries it, the call still succeeds. */
+export const LIVE_FETCH_ERRORS = [
+  "INVALID_URL",
+  "NOT_HTTPS",
+  "HOST_NOT_ALLOWED",
+  "TIMEOUT",
+  "TOO_LARGE",
+  "TOTAL_BUDGET_EXHAUSTED",
+  "HTTP_STATUS",
+  "REDIRECT_NOT_FOLLOWED",
+  "NETWORK_ERROR",
+] as const;
+export type LiveFetchError = (typeof LIVE_FETCH_ERRORS)[number];
+export type LiveFetchFailure = { ok: false; error: LiveFetchError; message: string };
+
+export type LiveFetchPolicy = { allowedHosts: string[]; allowInsecureLocalhost: boolean };
+
+const LOCALHOSTS = new Set(["127.0.0.1", "localhost"]);
+
+export function liveFetchPolicyOf(env: Record<string, string | undefined>): LiveFetchPolicy {
+  return {
+    allowedHosts: (env.IAS_LIVE_FETCH_ALLOWED_HOSTS ?? "")
+      .split(",")
+      .map((host) => host.trim().toLowerCase())
+      .filter(Boolean),
+    allowInsecureLocalhost: env.IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST === "true",
+  };
+}
+
+/** The URL to fetch, or why it may not be fetched. A listed host matches with or without its port. */
+export function checkLiveFetchUrl(raw: string, policy: LiveFetchPolicy): { ok: true; url: URL } | LiveFetchFailure {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { ok: false, error: "INVALID_URL", message: "The item's url is not a valid URL." };
+  }
+  const hostname = url.hostname.toLowerCase();
+  const allowed = policy.allowedHosts.includes(hostname) || policy.allowedHosts.includes(url.host.toLowerCase());
+  const insecureLocal = url.protocol === "http:" && policy.allowInsecureLocalhost && LOCALHOSTS.has(hostname);
+  if (url.protocol !== "https:" && !insecureLocal) {
+    return { ok: false, error: "NOT_HTTPS", message: "Only https URLs are fetched live." };
+  }
+  if (!allowed) {
+    return { ok: false, error: "HOST_NOT_ALLOWED", message: `${hostname} is not in IAS_LIVE_FETCH_ALLOWED_HOSTS.` };
+  }
+  return { ok: true, url };
+}

@@ -1,0 +1,141 @@
+/**
+ * Local mode's device approval page (SPEC §5, §10): the `approvalUrl` of a local device login.
+ *
+ *   GET  /local/device?id=<deviceId>   user code, machine name, workspace, Approve / Deny forms
+ *   POST /local/device/approve         form body `id=<deviceId>`: approve as the local owner
+ *   POST /local/device/deny            likewise, deny
+ *
+ * Served by the local server itself rather than convex/http.ts, so no deployment can ever
+ * answer these paths. Local mode has one person, so whoever can reach 127.0.0.1 approves; a
+ * web page the person visits must not, hence the Origin / Sec-Fetch-Site / Host checks on
+ * posts and the no-framing headers (the approve form would otherwise be a one-click CSRF).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { internal } from "../../convex/_generated/api";
+import type { Engine } from "./engine";
+
+export const DEVICE_PAGE_PATH = "/local/device";
+const FORM_LIMIT_BYTES = 4_096;
+
+type Page = { status: number; title: string; body: string };
+
+function isDevicePagePath(pathname: string): boolean {
+  return pathname === DEVICE_PAGE_PATH || pathname === `${DEVICE_PAGE_PATH}/approve` || pathname === `${DEVICE_PAGE_PATH}/deny`;
+}
+
+/** Answers the request when it is one of the paths above; false leaves it to the router. */
+export async function answerDevicePage(engine: Engine, request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+  const url = new URL(request.url ?? "/", "http://127.0.0.1");
+  if (!isDevicePagePath(url.pathname)) return false;
+  const page = await pageFor(engine, request, url);
+  response.writeHead(page.status, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+  });
+  response.end(render(page));
+  return true;
+}
+
+async function pageFor(engine: Engine, request: IncomingMessage, url: URL): Promise<Page> {
+  const method = request.method ?? "GET";
+  if (url.pathname === DEVICE_PAGE_PATH) {
+    if (method !== "GET" && method !== "HEAD") return message(405, "Method not allowed", "Open this page with GET.");
+    return await approvalPage(engine, url.searchParams.get("id") ?? "");
+  }
+  if (method !== "POST") return message(405, "Method not allowed", "Approve or deny with the form's POST.");
+  const crossSite = crossSiteProblem(request);
+  if (crossSite !== null) return message(403, "Refused", crossSite);
+  const form = await readForm(request);
+  if (form === null) return message(413, "Too large", "The form body is too large.");
+  const decision = url.pathname.endsWith("/approve") ? "approve" : "deny";
+  const result = await engine.t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: form.get("id") ?? "", decision });
+  if (result.outcome === "not_found" || result.status === "expired") return notFound();
+  if (result.outcome === "refused") {
+    return message(409, "Already decided", `This device login is ${result.status}; it can no longer be ${decision === "approve" ? "approved" : "denied"}.`);
+  }
+  return decision === "approve"
+    ? message(200, "Device approved", "The device login is approved. You can close this tab; the CLI finishes logging in on its next poll.")
+    : message(200, "Device login denied", "The device login was denied. The CLI will stop waiting.");
+}
+
+async function approvalPage(engine: Engine, deviceId: string): Promise<Page> {
+  const session = deviceId === "" ? null : await engine.t.query(internal.deviceSessions.localView, { deviceId });
+  if (session === null || session.status === "expired") return notFound();
+  const details = `<dl>
+  <dt>Code</dt><dd class="code">${escapeHtml(session.userCode)}</dd>
+  <dt>Machine</dt><dd>${escapeHtml(session.machineName ?? "(not given)")}</dd>
+  <dt>Workspace</dt><dd>${session.workspace ? `${escapeHtml(session.workspace.name)} (${escapeHtml(session.workspace.slug)})` : "(deleted)"}</dd>
+</dl>`;
+  if (session.status !== "pending") {
+    const state = session.status === "denied" ? "was denied" : "is already approved";
+    return { status: 200, title: "Device login", body: `${details}<p>This device login ${state}.</p>` };
+  }
+  const id = escapeHtml(session.deviceId);
+  return {
+    status: 200,
+    title: "Approve device login",
+    body: `<p>A command line asks to act in this workspace as you. Approve only if it shows the same code.</p>
+${details}
+<form method="post" action="${DEVICE_PAGE_PATH}/approve"><input type="hidden" name="id" value="${id}"><button type="submit">Approve</button></form>
+<form method="post" action="${DEVICE_PAGE_PATH}/deny"><input type="hidden" name="id" value="${id}"><button type="submit">Deny</button></form>`,
+  };
+}
+
+function notFound(): Page {
+  return message(404, "Not found", "No device login with this id, or it has expired. Run the login command again.");
+}
+
+function message(status: number, title: string, text: string): Page {
+  return { status, title, body: `<p>${escapeHtml(text)}</p>` };
+}
+
+/**
+ * Why a post must be refused as coming from another site, or null. Browsers send Origin (and
+ * Sec-Fetch-Site) on cross-site form posts; scripts such as the CLI send neither. The Host
+ * check stops DNS rebinding, where a foreign name resolves to 127.0.0.1.
+ */
+function crossSiteProblem(request: IncomingMessage): string | null {
+  const own = new URL(process.env.IAS_LOCAL_BASE_URL ?? "http://127.0.0.1");
+  const sameHost = (host: string) => host === own.host || host === `localhost:${own.port}`;
+  if (!sameHost(request.headers.host ?? "")) return "This page only answers on its own address.";
+  const origin = request.headers.origin;
+  if (origin !== undefined && (origin === "null" || !sameHost(safeHost(origin)))) return "Approvals must come from this page.";
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") return "Approvals must come from this page.";
+  return null;
+}
+
+function safeHost(origin: string): string {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return "";
+  }
+}
+
+/** The url-encoded form body, or null when it is over the limit. */
+async function readForm(request: IncomingMessage): Promise<URLSearchParams | null> {
+  let text = "";
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    text += chunk.toString("utf8");
+    if (text.length > FORM_LIMIT_BYTES) return null;
+  }
+  return new URLSearchParams(text);
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function render(page: Page): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(page.title)} · IAS local</title>
+<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}dt{font-weight:600}dd{margin:0 0 .75rem}.code{font:700 1.6rem ui-monospace,monospace;letter-spacing:.1em}form{display:inline-block;margin-right:.5rem}button{font-size:1rem;padding:.4rem 1.2rem}</style>
+</head><body><h1>${escapeHtml(page.title)}</h1>
+${page.body}
+</body></html>
+`;
+}

@@ -1,0 +1,166 @@
+// @vitest-environment node
+/**
+ * `fresh_v1` live fetch (SPEC §8) against a local HTTP server standing in for the source:
+ * success, timeout, oversize, host not allowed, and failures that mark one item only. Plain http
+ * to 127.0.0.1 is allowed here through the test-only IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
+import { api } from "../convex/_generated/api";
+import type { Id } from "../convex/_generated/dataModel";
+import { LIVE_FETCH_MAX_BYTES } from "../convex/model/liveFetch";
+import { SERVICE_TOKEN } from "./fixtures";
+import { newConvex, type Json, type TestConvex } from "./harness";
+import { ok } from "./api";
+import { workspaceWithRun } from "./runs-fixtures";
+
+let source: Server;
+let origin: string;
+const requested: string[] = [];
+let slowRequestArrived: () => void = () => undefined;
+
+beforeAll(async () => {
+  source = createServer((request, response) => {
+    requested.push(request.url ?? "");
+    switch (request.url) {
+      case "/doc":
+        response.writeHead(200, { "content-type": "text/markdown; charset=utf-8" });
+        return response.end("# Spec\nUsers can change their settings. ✓");
+      case "/exactly-max":
+        return response.end("a".repeat(LIVE_FETCH_MAX_BYTES));
+      case "/huge-streamed": {
+        // No content-length: the cap must be enforced while reading.
+        response.writeHead(200, { "content-type": "text/plain" });
+        const chunk = "b".repeat(64 * 1024);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 2 * LIVE_FETCH_MAX_BYTES) {
+            sent += chunk.length;
+            if (!response.write(chunk)) return void response.once("drain", pump);
+          }
+          response.end();
+        };
+        return pump();
+      }
+      case "/huge-declared":
+        response.writeHead(200, { "content-length": String(LIVE_FETCH_MAX_BYTES + 1) });
+        return response.end("c".repeat(LIVE_FETCH_MAX_BYTES + 1));
+      case "/slow":
+        slowRequestArrived();
+        return; // never answers
+      case "/moved":
+        response.writeHead(302, { location: "https://elsewhere.example/" });
+        return response.end();
+      default:
+        response.writeHead(404);
+        return response.end("nope");
+    }
+  });
+  await new Promise<void>((resolve) => source.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(source.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  source.closeAllConnections();
+  await new Promise((resolve) => source.close(resolve));
+});
+
+let t: TestConvex;
+beforeEach(() => {
+  t = newConvex();
+  requested.length = 0;
+  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  vi.stubEnv("IAS_LIVE_FETCH_ALLOWED_HOSTS", "docs.example.com,127.0.0.1");
+  vi.stubEnv("IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST", "true");
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+/** A run whose pack selects one item per URL (no stored text), in this order. */
+async function packOf(urls: string[], extra: { text?: string } = {}) {
+  const acme = await workspaceWithRun(t);
+  for (const [index, url] of urls.entries()) {
+    await acme.console.mutation(api.contextLake.create, {
+      workspaceId: acme.workspaceId,
+      title: `item ${index}`,
+      url,
+      runId: acme.runId as Id<"runs">,
+      ...extra,
+    });
+  }
+  const resolve = (body: Json = {}) =>
+    ok(acme.call, "/v1/context-packs/resolve-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId, ...body });
+  const build = (body: Json = {}) => ok(acme.call, "/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId, ...body });
+  return { ...acme, resolve, build };
+}
+
+const outcome = (item: Json) => (item.fetchError ? item.fetchError.code : item.contentSource);
+
+describe("fresh_v1", () => {
+  test("fetches items without stored text; each failure marks only its item", async () => {
+    const { build, resolve } = await packOf([
+      `${origin}/doc`,
+      `${origin}/exactly-max`,
+      `${origin}/huge-streamed`,
+      `${origin}/huge-declared`,
+      `${origin}/missing`,
+      `${origin}/moved`,
+      `http://localhost:${new URL(origin).port}/doc`,
+      "https://not-listed.example.com/doc",
+    ]);
+    await build();
+    const plain = await resolve();
+    expect(plain.items.map(outcome)).toEqual(Array(8).fill("none"));
+    expect(requested).toEqual([]);
+
+    const fresh = await resolve({ expansionHints: ["fresh_v1", "some_future_hint"] });
+    expect(fresh.items.map(outcome)).toEqual([
+      "live",
+      "live",
+      "TOO_LARGE",
+      "TOO_LARGE",
+      "HTTP_STATUS",
+      "REDIRECT_NOT_FOLLOWED",
+      "HOST_NOT_ALLOWED",
+      "HOST_NOT_ALLOWED",
+    ]);
+    expect(fresh.items[0]).toMatchObject({ content: "# Spec\nUsers can change their settings. ✓", contentSource: "live", fetchError: null });
+    expect(fresh.items[1].content).toHaveLength(LIVE_FETCH_MAX_BYTES);
+    expect(fresh.items[2]).toMatchObject({ content: null, contentSource: "none" });
+    // Refused hosts were never contacted; redirects were not followed.
+    expect(requested.sort()).toEqual(["/doc", "/exactly-max", "/huge-declared", "/huge-streamed", "/missing", "/moved"]);
+  });
+
+  test("stored text wins; the hint given at build applies to every resolve", async () => {
+    const { build, resolve } = await packOf([`${origin}/doc`], { text: "stored copy" });
+    await build({ expansionHints: ["fresh_v1"] });
+    expect((await resolve()).items[0]).toMatchObject({ content: "stored copy", contentSource: "stored" });
+    expect(requested).toEqual([]);
+  });
+
+  test("https only: without the test-only switch plain http is refused", async () => {
+    vi.stubEnv("IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST", "");
+    const { build, resolve } = await packOf([`${origin}/doc`]);
+    await build();
+    expect((await resolve({ expansionHints: ["fresh_v1"] })).items[0].fetchError).toMatchObject({ code: "NOT_HTTPS" });
+    expect(requested).toEqual([]);
+  });
+
+  test("a source that does not answer times out after 10 s, and only that item fails", async () => {
+    const { build, resolve } = await packOf([`${origin}/slow`, `${origin}/doc`]);
+    await build();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const arrived = new Promise<void>((resolve) => (slowRequestArrived = resolve));
+    let settled = false;
+    const pending = resolve({ expansionHints: ["fresh_v1"] }).finally(() => (settled = true));
+    await arrived;
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const answer = await pending;
+    expect(answer.items.map(outcome)).toEqual(["TIMEOUT", "live"]);
+    expect(answer.items[0].fetchError.message).toMatch(/10000 ms/);
+  });
+});
