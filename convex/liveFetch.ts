@@ -4,6 +4,7 @@
  * failure describes that one item; it never fails the call. Which URLs may be fetched is
  * decided by model/liveFetch.ts.
  */
+import { readBodyWithin } from "./api/http-util";
 import {
   LIVE_FETCH_CONCURRENCY,
   LIVE_FETCH_MAX_BYTES,
@@ -38,7 +39,7 @@ export async function fetchLive(
       await response.body?.cancel();
       return { ok: false, error: "HTTP_STATUS", message: `The source answered HTTP ${response.status}.` };
     }
-    const bytes = await readWithin(response, limits.maxBytes);
+    const bytes = await readBodyWithin(response, limits.maxBytes);
     if (bytes === "too_large") {
       return { ok: false, error: "TOO_LARGE", message: `The content is larger than ${limits.maxBytes} bytes.` };
     }
@@ -51,36 +52,6 @@ export async function fetchLive(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Reads the body, stopping (and cancelling the stream) as soon as it passes `maxBytes`. */
-async function readWithin(response: Response, maxBytes: number): Promise<Uint8Array | "too_large"> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    return "too_large";
-  }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return "too_large";
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }
 
 /**

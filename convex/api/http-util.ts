@@ -46,14 +46,17 @@ export function errorOf(code: ErrorCode, message: string, extra: Omit<ApiErrorDa
 }
 
 /**
- * Reads at most `limit` bytes of the body. Stops (and cancels the stream) as soon as the
- * limit is passed, so an oversized body is never held in memory whole.
+ * Reads at most `limit` bytes of a request's or response's body. Stops (and cancels the stream)
+ * as soon as the limit is passed, so an oversized body is never held in memory whole.
  */
-export async function readBodyWithin(request: Request, limit: number): Promise<Uint8Array | "too_large"> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) return "too_large";
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+export async function readBodyWithin(message: Request | Response, limit: number): Promise<Uint8Array | "too_large"> {
+  const declared = message.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    await message.body?.cancel().catch(() => undefined);
+    return "too_large";
+  }
+  if (message.body === null) return new Uint8Array(0);
+  const reader = message.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
