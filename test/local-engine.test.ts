@@ -32,6 +32,37 @@ async function open(dir: string): Promise<{ engine: Engine; store: JournalStore 
 type RawDb = { insert(table: string, value: Record<string, unknown>): string };
 
 describe("durable engine", () => {
+  test("queries see each table's committed, pending and deleted documents exactly, across a restart", async () => {
+    const dir = makeTempDir();
+    const first = await open(dir);
+    const [keep, drop] = await first.engine.t.run(async (ctx) => [
+      await ctx.db.insert("users", { name: "Keep" }),
+      await ctx.db.insert("users", { name: "Drop" }),
+    ]);
+    await first.engine.t.run((ctx) => ctx.db.insert("workspaces", { slug: "other", name: "Other", dataPolicy: "full" }));
+    await first.engine.t.run((ctx) => ctx.db.delete(drop));
+    const seenInTransaction = await first.engine.t.run(async (ctx) => {
+      await ctx.db.insert("users", { name: "Pending" });
+      await ctx.db.patch(keep, { name: "Kept" });
+      return (await ctx.db.query("users").collect()).map((user) => user.name);
+    });
+    expect(seenInTransaction).toEqual(["Kept", "Pending"]);
+    await expect(
+      first.engine.t.run(async (ctx) => {
+        await ctx.db.insert("users", { name: "Rolled back" });
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    first.store.close();
+
+    const second = await open(dir);
+    const names = await second.engine.t.run(async (ctx) => (await ctx.db.query("users").collect()).map((user) => user.name));
+    expect(names).toEqual(["Kept", "Pending"]);
+    const slugs = await second.engine.t.run(async (ctx) => (await ctx.db.query("workspaces").collect()).map((w) => w.slug));
+    expect(slugs).toEqual(["other"]);
+    second.store.close();
+  });
+
   test("committed writes survive a restart; ids and creation times keep increasing", async () => {
     const dir = makeTempDir();
     const first = await open(dir);
