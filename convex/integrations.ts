@@ -12,6 +12,7 @@ import { requireId } from "./access";
 import { upsertIntegrationItem } from "./contextLake";
 import { applyDataPolicy, type IncomingEvent } from "./model/dataPolicy";
 import { apiError, isApiErrorData } from "./model/errors";
+import { systemIdempotencyKey } from "./model/jobs";
 import type { TriggerOutcome } from "./model/runTriggers";
 import type { TemplateContext } from "./model/templates";
 import { executeTriggerAction, matchingEventTriggers } from "./runTriggers";
@@ -150,7 +151,7 @@ export const applyTrigger = internalMutation({
     if (event.triggers.find((entry) => entry.runTriggerId === runTriggerId)?.status !== "scheduled") return;
     const trigger = await ctx.db.get(runTriggerId);
     if (trigger === null) throw apiError("RUN_TRIGGER_NOT_FOUND", "The run trigger was deleted before it ran.");
-    const { runId, jobId } = await executeTriggerAction(ctx, trigger, templateContextOf(event), `trigger:${trigger._id}:${event._id}`);
+    const { runId, jobId } = await executeTriggerAction(ctx, trigger, templateContextOf(event), systemIdempotencyKey("trigger", trigger._id, event._id));
     await recordOutcome(ctx, event, { runTriggerId, status: "done", runId, jobId });
   },
 });

@@ -7,7 +7,8 @@ import { v } from "convex/values";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { eventsAfter } from "./jobEvents";
 import { cancelJob, enqueueArgs, enqueueJob, jobView, pageOfJobs, requireJob, retryJob } from "./jobs";
-import { jobStatusValidator } from "./model/jobs";
+import { apiError } from "./model/errors";
+import { SYSTEM_KEY_PREFIX, isSystemIdempotencyKey, jobStatusValidator } from "./model/jobs";
 
 /** Jobs of the workspace, newest first, optionally of one status. */
 export const list = workspaceQuery({
@@ -30,8 +31,12 @@ export const get = workspaceQuery({
 
 export const enqueue = workspaceMutation({
   args: enqueueArgs,
-  handler: async (ctx, { workspaceId: _checked, ...fields }) =>
-    await enqueueJob(ctx, { ...fields, workspaceId: ctx.workspace.workspaceId }),
+  handler: async (ctx, { workspaceId: _checked, ...fields }) => {
+    if (fields.idempotencyKey !== undefined && isSystemIdempotencyKey(fields.idempotencyKey)) {
+      throw apiError("INVALID_REQUEST", `idempotencyKey: must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues).`);
+    }
+    return await enqueueJob(ctx, { ...fields, workspaceId: ctx.workspace.workspaceId });
+  },
 });
 
 export const cancel = workspaceMutation({

@@ -59,14 +59,16 @@ describe("Console audit list", () => {
     }
   });
 
-  test("recordAudit refuses details that carry a token value, and says so without the value", async () => {
+  test("recordAudit cuts anything that looks like a token back to its visible prefix", async () => {
     const { workspaceId, owner } = await workspaceWithMember(t, "acme", "owner");
     const { token } = await loginThroughDevice(t, owner, "acme");
-    const attempt = t.run((ctx) =>
+    await t.run((ctx) =>
       recordAudit(ctx, { workspaceId, action: "token.created", actor: { kind: "service" }, details: { label: `oops ${token}` } }),
     );
-    await expect(attempt).rejects.toThrow(/Refusing to record a token value/);
-    await expect(attempt).rejects.not.toThrow(token);
+    const rows = await t.run((ctx) => ctx.db.query("auditLog").collect());
+    const stored = JSON.stringify(rows);
+    expect(stored).not.toContain(token);
+    expect(stored).toContain(`oops ${token.slice(0, 12)}…`);
   });
 });
 

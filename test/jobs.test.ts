@@ -1,5 +1,6 @@
 /** Job routes without leases: enqueue, idempotency, get, list, events, cancel, retry, isolation. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { api } from "../convex/_generated/api";
 import { caller, expectError, ok } from "./api";
 import { SERVICE_TOKEN } from "./fixtures";
 import { newConvex, type Json, type TestConvex } from "./harness";
@@ -253,4 +254,15 @@ describe("workers and repos", () => {
     const resolved = await ok(acme.call, "/v1/repos/resolve", { workspaceId: acme.workspaceId, remoteUrlHash: "h2" });
     expect(resolved).toMatchObject({ repoId: first.repoId, repo: { label: "api", status: "archived" } });
   });
+});
+
+test("clients cannot use the idempotency keys the system enqueues under", async () => {
+  const body = { workspaceId: acme.workspaceId, repoId: acme.repoId, kind: "work", prompt: "p", idempotencyKey: "ias:apply_decision:x" };
+  const response = await acme.call("/v1/jobs/enqueue", body);
+  expectError(response, 400, "INVALID_REQUEST");
+  expect(response.body.issues[0].path).toBe("idempotencyKey");
+  const { workspaceId: _workspace, ...fields } = body;
+  await expect(
+    t.withIdentity(acme.member.identity).mutation(api.jobsConsole.enqueue, { ...fields, workspaceId: acme.workspaceId, kind: "work" }),
+  ).rejects.toThrow(/reserved/);
 });

@@ -102,4 +102,20 @@ describe("local mode uploads", () => {
     const expired = await localFileUrl(server.baseUrl, server.serviceToken, { kind: "upload" }, Date.now() - 1);
     expect((await fetch(expired, { method: "POST", body: "x" })).status).toBe(403);
   });
+
+  test("an uploaded HTML file downloads as an attachment that cannot run on the local origin", async () => {
+    const server = await start();
+    const uploadUrl = await localFileUrl(server.baseUrl, server.serviceToken, { kind: "upload" }, Date.now() + 60_000);
+    const html = "<script>fetch('/local/device/approve', {method: 'POST'})</script>";
+    const { storageId } = await (await fetch(uploadUrl, { method: "POST", headers: { "content-type": "text/html" }, body: html })).json();
+    const response = await fetch(await localFileUrl(server.baseUrl, server.serviceToken, { kind: "download", storageId }, Date.now() + 60_000));
+    expect(response.headers.get("content-disposition")).toBe("attachment");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("content-security-policy")).toContain("sandbox");
+    expect(await response.text()).toBe(html);
+
+    const garbled = await fetch(`${server.baseUrl}/local/files/%E0%A4%A?signature=x`);
+    expect(garbled.status).toBe(403);
+    expect(server.output()).not.toContain("signature=");
+  });
 });

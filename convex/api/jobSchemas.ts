@@ -12,6 +12,8 @@ import {
   MAX_LOG_BYTES,
   MAX_LOG_LINES,
   MAX_PROMPT_BYTES,
+  SYSTEM_KEY_PREFIX,
+  isSystemIdempotencyKey,
   utf8Bytes,
 } from "../model/jobs";
 import { DEFAULT_LEASE_MS, MAX_LEASE_MS, MIN_LEASE_MS } from "../model/leases";
@@ -61,6 +63,11 @@ export const promptSchema = z
   .min(1)
   .refine((prompt) => utf8Bytes(prompt) <= MAX_PROMPT_BYTES, `must be at most ${MAX_PROMPT_BYTES} bytes`);
 
+const clientIdempotencyKey = shortText(200).refine(
+  (key) => !isSystemIdempotencyKey(key),
+  `must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues)`,
+);
+
 /** An enqueue body without `workspaceId` (also the shape of complete-and-enqueue-children's children). */
 export const enqueueFields = z.object({
   repoId: idOf("repos"),
@@ -71,7 +78,7 @@ export const enqueueFields = z.object({
   runId: idOf("runs").optional(),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional().meta({ description: `Lower runs first; default ${DEFAULT_PRIORITY}.` }),
   maxAttempts: z.number().int().min(1).max(100).optional().meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
-  idempotencyKey: shortText(200).optional(),
+  idempotencyKey: clientIdempotencyKey.optional(),
   lane: z.enum(LANES).optional().meta({ description: 'Default "worker".' }),
 });
 

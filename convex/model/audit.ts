@@ -32,11 +32,10 @@ export const auditDetailsValidator = v.record(v.string(), v.union(v.string(), v.
 export type AuditDetails = Infer<typeof auditDetailsValidator>;
 
 /**
- * A string that carries more of a minted token than its visible prefix. recordAudit refuses
- * such details, so a careless caller cannot put a token into the log.
+ * `text` with every token-like run cut back to its visible prefix plus "…". Innocent text that
+ * merely looks like a token (a machine named `alias_build_machine`) is shortened, never refused.
  */
-export function looksLikeToken(text: string): boolean {
-  const at = text.indexOf(TOKEN_PREFIX);
-  if (at === -1) return false;
-  return /^[A-Za-z0-9_-]*/.exec(text.slice(at + TOKEN_PREFIX.length))![0].length > VISIBLE_PREFIX_LENGTH - TOKEN_PREFIX.length;
+export function redactTokens(text: string): string {
+  const visibleRest = VISIBLE_PREFIX_LENGTH - TOKEN_PREFIX.length;
+  return text.replace(new RegExp(`${TOKEN_PREFIX}([A-Za-z0-9_-]{${visibleRest}})[A-Za-z0-9_-]+`, "g"), `${TOKEN_PREFIX}$1…`);
 }

@@ -4,6 +4,7 @@
  * on each request (`inboxRank`), so the Inbox is a single index range, oldest first within a rank.
  */
 import { v, type Infer } from "convex/values";
+import { systemIdempotencyKey } from "./jobs";
 import { TIERS, type Tier } from "./promotion";
 
 /** `open` while its decision request waits; `assumed` when not promoted (or an agent assumed). */
@@ -35,5 +36,5 @@ export function inboxRank(status: DecisionStatus, tier: Tier): number {
 
 /** The idempotency key of a decision's `apply_decision` job: one job per decision, ever. */
 export function applyDecisionJobKey(decisionRequestId: string): string {
-  return `apply_decision:${decisionRequestId}`;
+  return systemIdempotencyKey("apply_decision", decisionRequestId);
 }

@@ -60,6 +60,20 @@ export const OUTCOME_EVENT: Record<JobOutcome, JobEventType> = {
   canceled: "canceled",
 };
 
+/**
+ * Idempotency keys the system enqueues under (a decision's apply job, a trigger's job) start with
+ * this; clients may not use it, so no client key can collide with one and block that job.
+ */
+export const SYSTEM_KEY_PREFIX = "ias:";
+
+export function systemIdempotencyKey(...parts: string[]): string {
+  return SYSTEM_KEY_PREFIX + parts.join(":");
+}
+
+export function isSystemIdempotencyKey(key: string): boolean {
+  return key.startsWith(SYSTEM_KEY_PREFIX);
+}
+
 export const DEFAULT_ROLE = "implementer";
 export const DEFAULT_PRIORITY = 0;
 export const DEFAULT_MAX_ATTEMPTS = 3;

@@ -34,9 +34,11 @@ export async function answerLocalFiles(engine: Engine, request: IncomingMessage,
   }
   if (url.pathname === LOCAL_RECORD_UPLOAD_PATH && method === "POST") return await storeAndRecord(engine, request, response, url);
   if (url.pathname.startsWith(`${LOCAL_FILES_PATH}/`) && (method === "GET" || method === "HEAD")) {
-    const storageId = decodeURIComponent(url.pathname.slice(LOCAL_FILES_PATH.length + 1));
+    const storageId = decodedOrNull(url.pathname.slice(LOCAL_FILES_PATH.length + 1));
     const granted =
-      STORAGE_ID.test(storageId) && (await localFileUrlGrants(url, serviceToken(), { kind: "download", storageId }, Date.now()));
+      storageId !== null &&
+      STORAGE_ID.test(storageId) &&
+      (await localFileUrlGrants(url, serviceToken(), { kind: "download", storageId }, Date.now()));
     if (!granted) return fail(response, "FORBIDDEN", "This download URL is invalid or has expired.");
     // t.run answers Convex values: the bytes travel as an ArrayBuffer, not a Blob.
     const file = await engine.t.run(async (ctx) => {
@@ -44,11 +46,26 @@ export async function answerLocalFiles(engine: Engine, request: IncomingMessage,
       return blob === null ? null : { bytes: await blob.arrayBuffer(), type: blob.type };
     });
     if (file === null) return fail(response, "UPLOAD_NOT_FOUND", "The file is no longer stored.");
-    response.writeHead(200, { "content-type": file.type || "application/octet-stream", "content-length": String(file.bytes.byteLength) });
+    // The file shares an origin with the local approval page: it must never run as a page there.
+    response.writeHead(200, {
+      "content-type": file.type || "application/octet-stream",
+      "content-length": String(file.bytes.byteLength),
+      "content-disposition": "attachment",
+      "x-content-type-options": "nosniff",
+      "content-security-policy": "sandbox; default-src 'none'",
+    });
     response.end(method === "HEAD" ? undefined : Buffer.from(file.bytes));
     return true;
   }
   return false;
+}
+
+function decodedOrNull(component: string): string | null {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return null;
+  }
 }
 
 async function storeAndRecord(engine: Engine, request: IncomingMessage, response: ServerResponse, url: URL) {

@@ -166,7 +166,8 @@ async function answer(engine: Engine, request: IncomingMessage, response: Server
     }
     response.end();
   } catch (error) {
-    log(`Local server: ${request.method} ${request.url} failed: ${error instanceof Error ? error.message : String(error)}`);
+    // The path only: query strings may carry signed file URLs.
+    log(`Local server: ${request.method} ${pathOf(request.url).split("?")[0]} failed: ${error instanceof Error ? error.message : String(error)}`);
     if (response.headersSent) {
       response.destroy();
       return;
