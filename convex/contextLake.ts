@@ -11,6 +11,7 @@ import { workspaceMutation, workspaceQuery } from "./functions";
 import {
   MAX_ITEM_TEXT_BYTES,
   MAX_TITLE_LENGTH,
+  ReadBudget,
   promotionStateValidator,
   searchTextOf,
 } from "./model/contextLake";
@@ -57,31 +58,44 @@ export async function itemOfWorkspace(ctx: QueryCtx, workspaceId: Id<"workspaces
   return item !== null && item.workspaceId === workspaceId ? item : null;
 }
 
-/** Pinned items of the whole workspace (no repo) and of `repoId`, workspace-wide first. */
-export async function pinnedItems(ctx: QueryCtx, workspaceId: Id<"workspaces">, repoId: Id<"repos">, limit: number) {
-  const pinnedTo = (repo: Id<"repos"> | undefined) =>
-    ctx.db
-      .query("contextItems")
-      .withIndex("by_workspace_pinned_repo", (q) => q.eq("workspaceId", workspaceId).eq("pinned", true).eq("repoId", repo))
-      .take(limit);
-  const [workspaceWide, ofRepo] = await Promise.all([pinnedTo(undefined), pinnedTo(repoId)]);
-  return { workspaceWide, ofRepo };
+/**
+ * Up to `limit` items, read one at a time while `budget` allows: an item may hold 256 KiB of
+ * text twice, so a fixed count alone could pass Convex's per-transaction read limit.
+ */
+export async function readWithin(
+  items: AsyncIterable<Doc<"contextItems">> | Iterable<Doc<"contextItems">>,
+  limit: number,
+  budget: ReadBudget,
+): Promise<Doc<"contextItems">[]> {
+  const read: Doc<"contextItems">[] = [];
+  if (!budget.allowsMore()) return read;
+  for await (const item of items) {
+    budget.charge(item);
+    read.push(item);
+    if (read.length >= limit || !budget.allowsMore()) break;
+  }
+  return read;
 }
 
-export async function itemsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, runId: Id<"runs">, limit: number) {
-  return await ctx.db
+// The queries below are single index (or search) ranges, read through `readWithin`.
+
+/** Pinned items of the whole workspace (`repoId` undefined) or of one repo. */
+export function pinnedItems(ctx: QueryCtx, workspaceId: Id<"workspaces">, repoId: Id<"repos"> | undefined) {
+  return ctx.db
     .query("contextItems")
-    .withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
-    .take(limit);
+    .withIndex("by_workspace_pinned_repo", (q) => q.eq("workspaceId", workspaceId).eq("pinned", true).eq("repoId", repoId));
 }
 
-/** Best text-search matches (title and stored text) for `query`; none for a blank query. */
-export async function searchItems(ctx: QueryCtx, workspaceId: Id<"workspaces">, query: string, limit: number) {
+export function itemsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, runId: Id<"runs">) {
+  return ctx.db.query("contextItems").withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId));
+}
+
+/** Best text-search matches (title and stored text) for `query`, best first; none for a blank query. */
+export function searchItems(ctx: QueryCtx, workspaceId: Id<"workspaces">, query: string) {
   if (query.trim() === "") return [];
-  return await ctx.db
+  return ctx.db
     .query("contextItems")
-    .withSearchIndex("search_text", (q) => q.search("searchText", query).eq("workspaceId", workspaceId))
-    .take(limit);
+    .withSearchIndex("search_text", (q) => q.search("searchText", query).eq("workspaceId", workspaceId));
 }
 
 // ---- Console ---------------------------------------------------------------------------------
@@ -128,11 +142,11 @@ export const list = workspaceQuery({
   },
 });
 
-/** Full-text search over titles and stored text, best matches first (at most 50). */
+/** Full-text search over titles and stored text, best matches first (at most 50, within the read budget). */
 export const search = workspaceQuery({
   args: { query: v.string(), limit: v.optional(v.number()) },
   handler: async (ctx, { query, limit }) =>
-    await searchItems(ctx, ctx.workspace.workspaceId, query, Math.min(Math.max(limit ?? 20, 1), 50)),
+    await readWithin(searchItems(ctx, ctx.workspace.workspaceId, query), Math.min(Math.max(limit ?? 20, 1), 50), new ReadBudget()),
 });
 
 /** A hand-written item (a note, a link). Tied to a repo or run when given. */

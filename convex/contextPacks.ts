@@ -7,7 +7,8 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { itemOfWorkspace, itemsOfRun, pinnedItems, searchItems } from "./contextLake";
+import { itemOfWorkspace, itemsOfRun, pinnedItems, readWithin, searchItems } from "./contextLake";
+import { ReadBudget } from "./model/contextLake";
 import {
   DEFAULT_PACK_MAX_ITEMS,
   DEFAULT_PACK_MAX_TEXT_BYTES,
@@ -32,28 +33,36 @@ function candidate(item: Doc<"contextItems">, origin: PackCandidate["origin"], f
   return { id: item._id, origin, foundBy, item: { textBytes, promotionState: item.promotionState } };
 }
 
-/** Every candidate for a run's pack, highest priority first (duplicates are dropped by selection). */
-async function candidatesFor(ctx: QueryCtx, run: Doc<"runs">, requestedIds: string[]): Promise<PackCandidate[]> {
+/**
+ * Every candidate for a run's pack, highest priority first (duplicates are dropped by selection).
+ * Reading stops once `reads` is spent: requested ids left unread become `read_budget` candidates,
+ * lower-priority sources are not read further (`reads.reached` tells the caller).
+ */
+async function candidatesFor(ctx: QueryCtx, run: Doc<"runs">, requestedIds: string[], reads: ReadBudget): Promise<PackCandidate[]> {
   const { workspaceId } = run;
   const candidates: PackCandidate[] = [];
   for (const rawId of requestedIds) {
+    if (!reads.allowsMore()) {
+      candidates.push({ id: rawId, origin: "requested", foundBy: "requested", item: "unread" });
+      continue;
+    }
     const item = await itemOfWorkspace(ctx, workspaceId, rawId);
+    if (item !== null) reads.charge(item);
     candidates.push(
       item === null
         ? { id: rawId, origin: "requested", foundBy: "requested", item: null }
         : candidate(item, "requested", "requested"),
     );
   }
-  const pinned = await pinnedItems(ctx, workspaceId, run.repoId, CANDIDATES_PER_SOURCE);
-  candidates.push(...pinned.workspaceWide.map((item) => candidate(item, "pinned", "pinned_workspace")));
-  candidates.push(...pinned.ofRepo.map((item) => candidate(item, "pinned", "pinned_repo")));
-  const ofRun = await itemsOfRun(ctx, workspaceId, run._id, CANDIDATES_PER_SOURCE);
-  candidates.push(...ofRun.map((item) => candidate(item, "run", "run_item")));
+  const add = (items: Doc<"contextItems">[], origin: PackCandidate["origin"], foundBy: PackCandidate["foundBy"]) =>
+    candidates.push(...items.map((item) => candidate(item, origin, foundBy)));
+  add(await readWithin(pinnedItems(ctx, workspaceId, undefined), CANDIDATES_PER_SOURCE, reads), "pinned", "pinned_workspace");
+  add(await readWithin(pinnedItems(ctx, workspaceId, run.repoId), CANDIDATES_PER_SOURCE, reads), "pinned", "pinned_repo");
+  add(await readWithin(itemsOfRun(ctx, workspaceId, run._id), CANDIDATES_PER_SOURCE, reads), "run", "run_item");
   const goalTerms = (run.goal ?? "").split(/\s+/).filter(Boolean).slice(0, SEARCH_TERMS).join(" ");
-  const matches = await searchItems(ctx, workspaceId, goalTerms, SEARCH_MATCHES);
+  const matches = await readWithin(searchItems(ctx, workspaceId, goalTerms), SEARCH_MATCHES, reads);
   // Items of another repo are not context for this run, however well they match.
-  const relevant = matches.filter((item) => item.repoId === undefined || item.repoId === run.repoId);
-  candidates.push(...relevant.map((item) => candidate(item, "search", "goal_match")));
+  add(matches.filter((item) => item.repoId === undefined || item.repoId === run.repoId), "search", "goal_match");
   return candidates;
 }
 
@@ -79,7 +88,8 @@ export const build = internalMutation({
       maxItems: args.maxItems ?? DEFAULT_PACK_MAX_ITEMS,
       maxTextBytes: args.maxTextBytes ?? DEFAULT_PACK_MAX_TEXT_BYTES,
     };
-    const entries = selectPackItems(await candidatesFor(ctx, run, args.requestedContextItemIds ?? []), budget);
+    const reads = new ReadBudget();
+    const entries = selectPackItems(await candidatesFor(ctx, run, args.requestedContextItemIds ?? [], reads), budget);
     const contextPackId = await ctx.db.insert("contextPacks", {
       workspaceId,
       runId: run._id,
@@ -87,7 +97,7 @@ export const build = internalMutation({
       ...budget,
       expansionHints: args.expansionHints ?? [],
     });
-    return { contextPackId, items: entries.map(entryView) };
+    return { contextPackId, readBudgetReached: reads.reached, items: entries.map(entryView) };
   },
 });
 
@@ -108,7 +118,8 @@ async function requirePack(ctx: QueryCtx, run: Doc<"runs">, rawPackId: string | 
 
 /**
  * resolve-run-v1 without live content: the pack's selected items with their current stored
- * text. An item deleted since the build is reported `missing`.
+ * text. An item deleted since the build is reported `missing`; items left once the read budget
+ * is spent (their text may have grown since the build) are `omitted` with `read_budget`.
  */
 export const pack = internalQuery({
   args: { caller: callerValidator, workspaceId: v.string(), runId: v.string(), contextPackId: v.optional(v.string()) },
@@ -116,26 +127,31 @@ export const pack = internalQuery({
     const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "viewer");
     const run = await requireRun(ctx, workspaceId, args.runId);
     const found = await requirePack(ctx, run, args.contextPackId);
-    const selected = found.items.filter((entry) => entry.status === "selected");
-    const items = await Promise.all(
-      selected.map(async (entry) => {
-        const item = await ctx.db.get(entry.contextItemId as Id<"contextItems">);
-        const base = { id: entry.contextItemId, origin: entry.origin };
-        if (item === null) {
-          return { ...base, status: "missing" as const, reason: "not_found" as const, title: null, kind: null, source: null, url: null, content: null };
-        }
-        return {
-          ...base,
-          status: "selected" as const,
-          reason: entry.reason,
-          title: item.title,
-          kind: item.kind,
-          source: item.source,
-          url: item.url ?? null,
-          content: item.text ?? null,
-        };
-      }),
-    );
+    const reads = new ReadBudget();
+    const items = [];
+    for (const entry of found.items.filter((entry) => entry.status === "selected")) {
+      const base = { id: entry.contextItemId, origin: entry.origin, title: null, kind: null, source: null, url: null, content: null };
+      if (!reads.allowsMore()) {
+        items.push({ ...base, status: "omitted" as const, reason: "read_budget" as const });
+        continue;
+      }
+      const item = await ctx.db.get(entry.contextItemId as Id<"contextItems">);
+      if (item === null) {
+        items.push({ ...base, status: "missing" as const, reason: "not_found" as const });
+        continue;
+      }
+      reads.charge(item);
+      items.push({
+        ...base,
+        status: "selected" as const,
+        reason: entry.reason,
+        title: item.title,
+        kind: item.kind,
+        source: item.source,
+        url: item.url ?? null,
+        content: item.text ?? null,
+      });
+    }
     return { contextPackId: found._id, expansionHints: found.expansionHints, items };
   },
 });

@@ -9,7 +9,7 @@ import { enqueueJob } from "./jobs";
 import { applyDecisionJobKey, inboxRank, type ResolutionMode } from "./model/decisions";
 import { apiError } from "./model/errors";
 import type { Tier } from "./model/promotion";
-import { markRunBlocked, unblockRun } from "./runs";
+import { markRunBlocked, unblockRunsBlockedBy } from "./runs";
 
 /** Opens the Inbox entry of a promoted uncertainty. */
 export async function openDecisionRequest(
@@ -143,14 +143,16 @@ export async function dismissDecision(
     dismissedAt: Date.now(),
     dismissedBy: fields.createdByUserId,
   });
+  await unblockRunsBlockedBy(ctx, decision._id);
   return resolutionId;
 }
 
 /**
  * The job queue calls this in the transaction that finishes a job:
- * - an `apply_decision` job done marks its decision `applied` and unblocks the run it blocked;
+ * - an `apply_decision` job done marks its decision `applied` and unblocks the runs it blocked;
  * - an outcome `blocked` whose `evidence.decisionRequestId` names a decision of the job's
- *   workspace marks the run (the job's, else the decision's) blocked by that decision.
+ *   workspace that is still open or answered marks the run (the job's, else the decision's)
+ *   blocked by that decision.
  */
 export async function onJobFinished(ctx: MutationCtx, job: Doc<"jobs">): Promise<void> {
   if (job.kind === "apply_decision" && job.status === "done") {
@@ -164,14 +166,16 @@ export async function onJobFinished(ctx: MutationCtx, job: Doc<"jobs">): Promise
       inboxRank: inboxRank("applied", decision.tier),
       appliedAt: Date.now(),
     });
-    await unblockRun(ctx, decision.runId, decision._id);
+    await unblockRunsBlockedBy(ctx, decision._id);
     return;
   }
   if (job.status === "blocked") {
     const raw = (job.evidence as { decisionRequestId?: unknown } | undefined)?.decisionRequestId;
     const decisionId = typeof raw === "string" ? ctx.db.normalizeId("decisionRequests", raw.replace(/^decisionRequests\//, "")) : null;
     const decision = decisionId === null ? null : await ctx.db.get(decisionId);
+    // Only a decision still waiting can block: nothing would ever unblock a dismissed or applied one.
     if (decision === null || decision.workspaceId !== job.workspaceId) return;
+    if (decision.status !== "open" && decision.status !== "answered") return;
     await markRunBlocked(ctx, job.runId ?? decision.runId, decision._id);
   }
 }

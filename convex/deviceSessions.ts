@@ -43,17 +43,18 @@ function isLocalMode(): boolean {
 
 // ---- HTTP layer (no bearer) ------------------------------------------------------------------
 
-/** `POST /v1/auth/device/start`. Refusals are returned, not thrown, so the rate-limit take commits. */
+/**
+ * `POST /v1/auth/device/start`. An unknown slug is refused before any bucket is touched, so a
+ * flood of made-up slugs writes nothing; an existing slug takes its own bucket. Refusals are
+ * returned, not thrown, so a take made before a later refusal commits.
+ */
 export const start = internalMutation({
   args: { workspaceSlug: v.string(), machineName: v.optional(v.string()), secretHash: v.string() },
   handler: async (ctx, { workspaceSlug, machineName, secretHash }) => {
-    const limited = await takeRateLimits(ctx, [
-      { key: "device_start", config: RATE_LIMITS.deviceStartGlobal },
-      { key: `device_start:${workspaceSlug}`, config: RATE_LIMITS.deviceStart },
-    ]);
-    if (limited) return limited;
     const workspace = await findBySlug(ctx, workspaceSlug);
     if (workspace === null) return refusal("WORKSPACE_NOT_FOUND", "No workspace has this slug.");
+    const limited = await takeRateLimits(ctx, [{ key: `device_start:${workspace.slug}`, config: RATE_LIMITS.deviceStart }]);
+    if (limited) return limited;
     const deviceId = newDeviceId();
     const approvalUrl = approvalUrlFor(
       {
@@ -82,22 +83,21 @@ export const start = internalMutation({
 });
 
 /**
- * `POST /v1/auth/device/poll`. An unknown id and a wrong secret answer alike. The first poll
- * of an approved session mints the token and marks the session consumed, so the token exists
- * in clear only in this one response.
+ * `POST /v1/auth/device/poll`. An unknown id and a wrong secret answer alike. An unknown id
+ * touches no bucket, so a flood of made-up ids writes nothing and slows no real login. A known
+ * session takes its own bucket before the secret is compared, so wrong secrets use it up too
+ * and cannot be guessed without limit. (That a known id can answer 429 and an unknown one
+ * never does reveals nothing useful: ids are 144 random bits.) The first poll of an approved
+ * session mints the token and marks it consumed, so the token is in clear only in that response.
  */
 export const poll = internalMutation({
   args: { deviceId: v.string(), secretHash: v.string() },
   handler: async (ctx, { deviceId, secretHash }) => {
-    const limited = await takeRateLimits(ctx, [
-      { key: "device_poll", config: RATE_LIMITS.devicePollGlobal },
-      { key: `device_poll:${deviceId}`, config: RATE_LIMITS.devicePoll },
-    ]);
-    if (limited) return limited;
     const session = await sessionByDeviceId(ctx, deviceId);
-    // Compared even when the session is missing, so both answers take the same path.
-    const secretMatches = await secretsEqual(secretHash, session?.secretHash ?? "");
-    if (session === null || !secretMatches) return refusal("DEVICE_SESSION_NOT_FOUND", NOT_FOUND_MESSAGE);
+    if (session === null) return refusal("DEVICE_SESSION_NOT_FOUND", NOT_FOUND_MESSAGE);
+    const limited = await takeRateLimits(ctx, [{ key: `device_poll:${deviceId}`, config: RATE_LIMITS.devicePoll }]);
+    if (limited) return limited;
+    if (!(await secretsEqual(secretHash, session.secretHash))) return refusal("DEVICE_SESSION_NOT_FOUND", NOT_FOUND_MESSAGE);
 
     const status = deviceStatusAt(session.status, session.expiresAt, Date.now());
     if (status !== "approved") return { status };

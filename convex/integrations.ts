@@ -7,13 +7,13 @@
 import { ConvexError, v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalAction, internalMutation, type MutationCtx } from "./_generated/server";
+import { internalMutation, type MutationCtx } from "./_generated/server";
 import { requireId } from "./access";
 import { upsertIntegrationItem } from "./contextLake";
 import { applyDataPolicy, type IncomingEvent } from "./model/dataPolicy";
 import { apiError, isApiErrorData } from "./model/errors";
 import { systemIdempotencyKey } from "./model/jobs";
-import type { TriggerOutcome } from "./model/runTriggers";
+import { settleTriggerOutcome, type SettledOutcome } from "./model/runTriggers";
 import type { TemplateContext } from "./model/templates";
 import { executeTriggerAction, matchingEventTriggers } from "./runTriggers";
 import { findBySlug } from "./workspaces";
@@ -75,15 +75,10 @@ function templateContextOf(event: Doc<"integrationEvents">): TemplateContext {
   };
 }
 
-async function recordOutcome(
-  ctx: MutationCtx,
-  event: Doc<"integrationEvents">,
-  outcome: Omit<TriggerOutcome, "finishedAt">,
-) {
-  const triggers = event.triggers.map((entry) =>
-    entry.runTriggerId === outcome.runTriggerId ? { ...outcome, finishedAt: Date.now() } : entry,
-  );
-  await ctx.db.patch(event._id, { triggers });
+/** Records how a fired trigger ended; only a `scheduled` outcome is replaced. */
+async function settleOutcome(ctx: MutationCtx, event: Doc<"integrationEvents">, outcome: SettledOutcome) {
+  const triggers = settleTriggerOutcome(event.triggers, outcome, Date.now());
+  if (triggers !== event.triggers) await ctx.db.patch(event._id, { triggers });
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------
@@ -123,10 +118,12 @@ export const ingest = internalMutation({
 const firedTrigger = { eventId: v.id("integrationEvents"), runTriggerId: v.id("runTriggers") };
 
 /**
- * Runs one trigger an event fired. Its work is one transaction (`applyTrigger`); when that
- * fails, nothing of it is kept and the failure is recorded on the event, which stays stored.
+ * Runs one trigger an event fired, scheduled by ingest. A scheduled mutation runs exactly once
+ * (an action would run at most once and could leave the outcome `scheduled` for good). The
+ * trigger's work is a sub-transaction (`applyTrigger`): when it throws, its writes are rolled
+ * back and this transaction records the failure on the event, which stays stored.
  */
-export const fireTrigger = internalAction({
+export const fireTrigger = internalMutation({
   args: firedTrigger,
   handler: async (ctx, args) => {
     try {
@@ -137,7 +134,8 @@ export const fireTrigger = internalAction({
           ? `${error.data.code}: ${error.data.message}`
           : "INTERNAL_ERROR: the trigger failed unexpectedly.";
       if (!(error instanceof ConvexError)) console.error(`Run trigger ${args.runTriggerId} failed: ${String(error)}`);
-      await ctx.runMutation(internal.integrations.recordTriggerFailure, { ...args, error: reason });
+      const event = await ctx.db.get(args.eventId);
+      if (event !== null) await settleOutcome(ctx, event, { runTriggerId: args.runTriggerId, status: "failed", error: reason });
     }
   },
 });
@@ -152,14 +150,6 @@ export const applyTrigger = internalMutation({
     const trigger = await ctx.db.get(runTriggerId);
     if (trigger === null) throw apiError("RUN_TRIGGER_NOT_FOUND", "The run trigger was deleted before it ran.");
     const { runId, jobId } = await executeTriggerAction(ctx, trigger, templateContextOf(event), systemIdempotencyKey("trigger", trigger._id, event._id));
-    await recordOutcome(ctx, event, { runTriggerId, status: "done", runId, jobId });
-  },
-});
-
-export const recordTriggerFailure = internalMutation({
-  args: { ...firedTrigger, error: v.string() },
-  handler: async (ctx, { eventId, runTriggerId, error }) => {
-    const event = await ctx.db.get(eventId);
-    if (event !== null) await recordOutcome(ctx, event, { runTriggerId, status: "failed", error });
+    await settleOutcome(ctx, event, { runTriggerId, status: "done", runId, jobId });
   },
 });

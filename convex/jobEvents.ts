@@ -8,7 +8,7 @@ import type { Doc } from "./_generated/dataModel";
 import { internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireWorkspaceAccess } from "./access";
 import { requireJob } from "./jobs";
-import type { JobEventType } from "./model/jobs";
+import { MAX_PAGE_BYTES, utf8Bytes, type JobEventType } from "./model/jobs";
 
 export type JobEventFields = { type: JobEventType; message?: string; data?: unknown };
 export type JobPatch = Partial<WithoutSystemFields<Doc<"jobs">>>;
@@ -35,13 +35,21 @@ export async function recordJobChange(
   return { ...job, ...change };
 }
 
-/** Events of a job after `afterSeq` (exclusive), oldest first. */
+/**
+ * Events of a job after `afterSeq` (exclusive), oldest first: at most `limit`, and fewer once they
+ * pass MAX_PAGE_BYTES (500 log events of 64 KiB would not fit a response); the caller goes on
+ * from the last `seq` it got.
+ */
 export async function eventsAfter(ctx: QueryCtx, job: Doc<"jobs">, afterSeq: number, limit: number) {
-  const events = await ctx.db
-    .query("jobEvents")
-    .withIndex("by_job_seq", (q) => q.eq("jobId", job._id).gt("seq", afterSeq))
-    .take(limit);
-  return events.map(eventView);
+  const events: ReturnType<typeof eventView>[] = [];
+  let bytes = 0;
+  const range = ctx.db.query("jobEvents").withIndex("by_job_seq", (q) => q.eq("jobId", job._id).gt("seq", afterSeq));
+  for await (const event of range) {
+    events.push(eventView(event));
+    bytes += utf8Bytes(JSON.stringify(event));
+    if (events.length >= limit || bytes >= MAX_PAGE_BYTES) break;
+  }
+  return events;
 }
 
 export function eventView(event: Doc<"jobEvents">) {

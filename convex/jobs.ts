@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
   DEFAULT_ROLE,
+  MAX_PAGE_BYTES,
   MAX_PROMPT_BYTES,
   RETRYABLE_STATUSES,
   jobKindValidator,
@@ -25,7 +26,14 @@ import {
   type JobStatus,
   type Lane,
 } from "./model/jobs";
-import { requirementsKey, requirementsValidator, unknownRequirementKeys, type Requirements } from "./model/matching";
+import {
+  MAX_REQUIREMENT_BYTES,
+  oversizedRequirement,
+  requirementsKey,
+  requirementsValidator,
+  unknownRequirementKeys,
+  type Requirements,
+} from "./model/matching";
 import { jobBecamePending, jobLeftPending } from "./queue";
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
@@ -96,6 +104,8 @@ export async function enqueueJob(
   const requirements = fields.requirements ?? {};
   const unknownKeys = unknownRequirementKeys(requirements);
   if (unknownKeys.length > 0) throw invalid("requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
+  const oversized = oversizedRequirement(requirements);
+  if (oversized !== null) throw invalid(`requirements.${oversized}`, `must be at most ${MAX_REQUIREMENT_BYTES} bytes.`);
   if (utf8Bytes(fields.prompt) > MAX_PROMPT_BYTES) throw invalid("prompt", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
   const priority = fields.priority ?? DEFAULT_PRIORITY;
   const maxAttempts = fields.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
@@ -194,6 +204,9 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
       outcome: undefined,
       outcomeReason: undefined,
       finishedAt: undefined,
+      // The next attempt completes afresh; its children (if any) stay, linked by parentJobId.
+      completionKey: undefined,
+      spawnedJobIds: undefined,
     },
     { type: "retried", data: { previousStatus: job.status } },
   );
@@ -201,7 +214,10 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
   return retried;
 }
 
-/** One page of the workspace's jobs, newest first, on the narrowest index for the filters. */
+/**
+ * One page of the workspace's jobs, newest first, on the narrowest index for the filters. A page
+ * holds fewer than `numItems` jobs when they pass MAX_PAGE_BYTES; its cursor goes on from there.
+ */
 export async function pageOfJobs(
   ctx: QueryCtx,
   workspaceId: Id<"workspaces">,
@@ -222,7 +238,8 @@ export async function pageOfJobs(
         : status === undefined
           ? jobs.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
           : jobs.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
-  return await query.order("desc").paginate(paginationOpts);
+  // Large jobs (64 KiB prompts, big evidence) end a page early rather than break the read limit.
+  return await query.order("desc").paginate({ ...paginationOpts, maximumBytesRead: MAX_PAGE_BYTES });
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------
@@ -264,11 +281,16 @@ export const list = internalQuery({
     const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
     const repoId = raw.repoId === undefined ? undefined : requireId(ctx, "repos", raw.repoId, "repoId");
     const runId = raw.runId === undefined ? undefined : requireId(ctx, "runs", raw.runId, "runId");
+    const filters = { status, repoId, runId };
     let page: PaginationResult<Doc<"jobs">>;
-    try {
-      page = await pageOfJobs(ctx, workspaceId, { status, repoId, runId }, { numItems: limit, cursor: cursor ?? null });
-    } catch {
-      throw invalid("cursor", "is not a cursor this route returned for these filters.");
+    if (cursor === undefined) {
+      page = await pageOfJobs(ctx, workspaceId, filters, { numItems: limit, cursor: null });
+    } else {
+      try {
+        page = await pageOfJobs(ctx, workspaceId, filters, { numItems: limit, cursor });
+      } catch {
+        throw invalid("cursor", "is not a cursor this route returned for these filters.");
+      }
     }
     const jobs = page.page.filter((job) => repoId === undefined || job.repoId === repoId).map(jobView);
     return { jobs, nextCursor: page.isDone ? null : page.continueCursor };

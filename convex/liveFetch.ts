@@ -1,8 +1,8 @@
 /**
- * Live fetch for `fresh_v1` context packs (SPEC §8): one URL at a time within a timeout and a
- * byte cap read while streaming, redirects refused (they could leave the allowed hosts). A
- * failure describes that one item; it never fails the call. Which URLs may be fetched is
- * decided by model/liveFetch.ts.
+ * Live fetch for `fresh_v1` context packs (SPEC §8): each URL within a timeout and a byte cap
+ * read while streaming, redirects refused (they could leave the allowed hosts), text content
+ * types only. A failure describes that one item; it never fails the call. Which URLs may be
+ * fetched, and which content types count as text, is decided by model/liveFetch.ts.
  */
 import { readBodyWithin } from "./api/http-util";
 import {
@@ -11,6 +11,8 @@ import {
   LIVE_FETCH_TIMEOUT_MS,
   LIVE_FETCH_TOTAL_BYTES,
   checkLiveFetchUrl,
+  isTextualContentType,
+  textDecoderFor,
   type LiveFetchFailure,
   type LiveFetchPolicy,
 } from "./model/liveFetch";
@@ -39,11 +41,16 @@ export async function fetchLive(
       await response.body?.cancel();
       return { ok: false, error: "HTTP_STATUS", message: `The source answered HTTP ${response.status}.` };
     }
+    const contentType = response.headers.get("content-type");
+    if (!isTextualContentType(contentType)) {
+      await response.body?.cancel();
+      return { ok: false, error: "NOT_TEXT", message: `The content type ${JSON.stringify(contentType ?? "(none)")} is not text.` };
+    }
     const bytes = await readBodyWithin(response, limits.maxBytes);
     if (bytes === "too_large") {
       return { ok: false, error: "TOO_LARGE", message: `The content is larger than ${limits.maxBytes} bytes.` };
     }
-    return { ok: true, text: new TextDecoder().decode(bytes), bytes: bytes.byteLength };
+    return { ok: true, text: textDecoderFor(contentType).decode(bytes), bytes: bytes.byteLength };
   } catch {
     if (controller.signal.aborted) {
       return { ok: false, error: "TIMEOUT", message: `The source did not answer within ${limits.timeoutMs} ms.` };
@@ -55,31 +62,46 @@ export async function fetchLive(
 }
 
 /**
- * Fetches the URLs of many items, a few at a time. Once the call's total live budget is spent,
- * the remaining items fail with TOTAL_BUDGET_EXHAUSTED instead of being fetched.
+ * Fetches the URLs of many items, a few at a time. Each fetch first reserves its byte cap from
+ * the call's total live budget (less when less is left) and returns what it did not read, so
+ * the call never reads more than `totalBytes`; an item that finds the budget spent fails with
+ * TOTAL_BUDGET_EXHAUSTED instead of being fetched.
  */
 export async function fetchLiveAll(
   urls: string[],
   policy: LiveFetchPolicy,
   limits: LiveFetchLimits = DEFAULT_LIMITS,
+  totalBytes = LIVE_FETCH_TOTAL_BYTES,
 ): Promise<LiveFetchResult[]> {
   const results: LiveFetchResult[] = [];
-  let total = 0;
-  for (let start = 0; start < urls.length; start += LIVE_FETCH_CONCURRENCY) {
-    const batch = urls.slice(start, start + LIVE_FETCH_CONCURRENCY);
-    if (total >= LIVE_FETCH_TOTAL_BYTES) {
-      results.push(
-        ...batch.map((): LiveFetchResult => ({
-          ok: false,
-          error: "TOTAL_BUDGET_EXHAUSTED",
-          message: `This call already fetched ${LIVE_FETCH_TOTAL_BYTES} bytes live.`,
-        })),
-      );
-      continue;
+  const exhausted: LiveFetchResult = {
+    ok: false,
+    error: "TOTAL_BUDGET_EXHAUSTED",
+    message: `This call's live budget of ${totalBytes} bytes is spent.`,
+  };
+  let unreserved = totalBytes;
+  let next = 0;
+  const fetchNext = async () => {
+    while (next < urls.length) {
+      const index = next++;
+      const checked = checkLiveFetchUrl(urls[index]!, policy);
+      if (!checked.ok) {
+        results[index] = checked;
+        continue;
+      }
+      const reserved = Math.min(limits.maxBytes, unreserved);
+      if (reserved === 0) {
+        results[index] = exhausted;
+        continue;
+      }
+      unreserved -= reserved;
+      const result = await fetchLive(urls[index]!, policy, { ...limits, maxBytes: reserved });
+      unreserved += reserved - (result.ok ? result.bytes : 0);
+      // Too large only for what was left of the budget, not for the per-item cap.
+      const cutByBudget = !result.ok && result.error === "TOO_LARGE" && reserved < limits.maxBytes;
+      results[index] = cutByBudget ? exhausted : result;
     }
-    const fetched = await Promise.all(batch.map((url) => fetchLive(url, policy, limits)));
-    for (const result of fetched) if (result.ok) total += result.bytes;
-    results.push(...fetched);
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(LIVE_FETCH_CONCURRENCY, urls.length) }, fetchNext));
   return results;
 }

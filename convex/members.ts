@@ -16,8 +16,12 @@ import { roleValidator, type Role } from "./model/roles";
 import { revokeToken } from "./tokens";
 
 const MEMBER_LIST_LIMIT = 500;
-/** A user's tokens read when removing them: far more than anyone holds. */
-const TOKENS_PER_USER_LIMIT = 1_000;
+/**
+ * Tokens revoked when removing a member: their unrevoked, unexpired tokens of that workspace.
+ * One token per device login, each living 90 days, so 1,000 is far more than anyone holds; the
+ * index reads only those tokens, however many revoked or expired ones the user has piled up.
+ */
+const LIVE_TOKENS_PER_MEMBER_LIMIT = 1_000;
 
 /** Everyone in the workspace with their role. Any member may see it. */
 export const list = workspaceQuery({
@@ -142,11 +146,12 @@ async function revokeDeviceTokens(
   userId: Id<"users">,
   actor: { kind: "user"; userId: Id<"users"> },
 ): Promise<number> {
-  const tokens = await ctx.db
+  const live = await ctx.db
     .query("apiTokens")
-    .withIndex("by_user", (q) => q.eq("userId", userId))
-    .take(TOKENS_PER_USER_LIMIT);
-  const live = tokens.filter((token) => token.workspaceId === workspaceId && token.revokedAt === undefined);
+    .withIndex("by_user_workspace_revoked_expires", (q) =>
+      q.eq("userId", userId).eq("workspaceId", workspaceId).eq("revokedAt", undefined).gt("expiresAt", Date.now()),
+    )
+    .take(LIVE_TOKENS_PER_MEMBER_LIMIT);
   for (const token of live) await revokeToken(ctx, token, actor, "member_removed");
   return live.length;
 }

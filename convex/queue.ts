@@ -20,17 +20,22 @@
  * Trade-offs: every claim (and each enqueue that starts a stream or jumps its head) writes the
  * directory, so claims and enqueues of one workspace lane serialize on it; claims of the same
  * head conflict anyway, and agent jobs run for minutes, so this is far from the limit. The
- * directory grows with the number of non-empty streams; enqueue refuses a new stream beyond
- * MAX_STREAMS (repos × distinct requirement sets waiting at once).
+ * directory grows with the number of non-empty streams; enqueue refuses a new stream once it
+ * passes MAX_DIRECTORY_BYTES (repos × distinct requirement sets waiting at once).
  */
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { apiError } from "./model/errors";
-import type { Lane } from "./model/jobs";
+import { utf8Bytes, type Lane } from "./model/jobs";
 import type { Capabilities } from "./model/matching";
 import { bestHeadFor, offerHead, replaceHead, type QueueHead } from "./model/queueHeads";
 
-export const MAX_STREAMS = 1_000;
+/**
+ * New streams are refused once the directory is this large (a document may hold 1 MiB). Heads
+ * are small (requirement values are capped at 200 bytes), so this is thousands of streams, and
+ * recovery and retry, which may re-add a stream whatever the size, keep far from the limit.
+ */
+export const MAX_DIRECTORY_BYTES = 512 * 1024;
 
 type StoredHead = Doc<"jobQueues">["heads"][number];
 
@@ -38,7 +43,6 @@ function headOf(job: Doc<"jobs">): StoredHead {
   return {
     repoId: job.repoId,
     requirementsKey: job.requirementsKey,
-    requirements: job.requirements,
     priority: job.priority,
     createdAt: job._creationTime,
     jobId: job._id,
@@ -70,7 +74,8 @@ async function streamHead(ctx: QueryCtx, stream: Pick<Doc<"jobs">, "workspaceId"
 
 /**
  * Call after a job was inserted or patched into `pending`. With `refuseNewStream` (enqueue), a job that
- * would start stream number MAX_STREAMS + 1 is refused; recovery and retry always fit back in.
+ * would start a new stream in a full directory (MAX_DIRECTORY_BYTES) is refused; recovery and
+ * retry always fit back in.
  */
 export async function jobBecamePending(ctx: MutationCtx, job: Doc<"jobs">, options: { refuseNewStream?: boolean } = {}) {
   const directory = await directoryOf(ctx, job.workspaceId, job.lane);
@@ -81,10 +86,10 @@ export async function jobBecamePending(ctx: MutationCtx, job: Doc<"jobs">, optio
   }
   const heads = offerHead(directory.heads, candidate) as StoredHead[] | null;
   if (heads === null) return;
-  if (options.refuseNewStream && heads.length > directory.heads.length && heads.length > MAX_STREAMS) {
+  if (options.refuseNewStream && heads.length > directory.heads.length && utf8Bytes(JSON.stringify(heads)) > MAX_DIRECTORY_BYTES) {
     throw apiError(
       "INVALID_REQUEST",
-      `This workspace already has ${MAX_STREAMS} distinct (repo, requirements) combinations waiting; ` +
+      `This workspace has too many distinct (repo, requirements) combinations waiting (${directory.heads.length}); ` +
         "enqueue with the requirements of existing jobs or wait for the queue to drain.",
     );
   }

@@ -1,8 +1,9 @@
 /**
  * The table-backed rate limiter: one token bucket per key (model/rateLimits.ts holds the math
  * and the limits). Callers take from their buckets inside their own mutation and, when refused,
- * return a `Refusal` instead of throwing, so every token taken before a later refusal (an
- * unknown slug, a wrong device secret) stays taken.
+ * return a `Refusal` instead of throwing, so every token taken before a later refusal (a wrong
+ * device secret) stays taken. Callers take a bucket only for a key that names an existing
+ * record, so the table holds at most one row per workspace and per device session.
  */
 import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";

@@ -20,7 +20,7 @@ import {
 } from "./model/runTriggers";
 import { fillTemplate, templateProblems, type TemplateContext } from "./model/templates";
 import { requireRepo } from "./repos";
-import { upsertRunByRef } from "./runs";
+import { ensureRunByRef } from "./runs";
 
 const MAX_RUN_REF_LENGTH = 200;
 const MAX_GOAL_LENGTH = 8_000;
@@ -42,8 +42,8 @@ export async function matchingEventTriggers(
 
 /**
  * Does what a trigger says for one event. `idempotencyKey` makes the job enqueue safe to repeat;
- * the run upsert is keyed by its filled runRef. Throws (and so writes nothing) when the repo, the
- * filled prompt or anything else is unacceptable.
+ * the run is found by its filled runRef, and only a new run gets the trigger's status and goal.
+ * Throws (and so writes nothing) when the repo, the filled prompt or anything else is unacceptable.
  */
 export async function executeTriggerAction(
   ctx: MutationCtx,
@@ -58,7 +58,7 @@ export async function executeTriggerAction(
     const filledRef = fillTemplate(action.createRun.runRefTemplate ?? DEFAULT_RUN_REF_TEMPLATE, context).trim();
     const runRef = (filledRef || fillTemplate(DEFAULT_RUN_REF_TEMPLATE, context)).slice(0, MAX_RUN_REF_LENGTH);
     const goal = action.createRun.goalTemplate && fillTemplate(action.createRun.goalTemplate, context).slice(0, MAX_GOAL_LENGTH);
-    ({ runId } = await upsertRunByRef(ctx, workspaceId, repo._id, runRef, {
+    ({ runId } = await ensureRunByRef(ctx, workspaceId, repo._id, runRef, {
       status: action.createRun.status ?? "queued",
       ...(goal ? { goal } : {}),
     }));

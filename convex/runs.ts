@@ -80,15 +80,22 @@ export async function markRunBlocked(ctx: MutationCtx, runId: Id<"runs">, decisi
   await ctx.db.patch(runId, { status: "blocked", blockedByDecisionRequestId: decisionId, updatedAt: Date.now() });
 }
 
-/** The decision a run was blocked by has been applied: the run continues. */
-export async function unblockRun(ctx: MutationCtx, runId: Id<"runs">, decisionId: Id<"decisionRequests">) {
-  const run = await ctx.db.get(runId);
-  if (run === null || run.blockedByDecisionRequestId !== decisionId) return;
-  await ctx.db.patch(runId, {
-    blockedByDecisionRequestId: undefined,
-    ...(run.status === "blocked" ? { status: "in_progress" as const } : {}),
-    updatedAt: Date.now(),
-  });
+/** Runs one decision may block at once: it belongs to one run, blocked jobs may name it from others. */
+const MAX_RUNS_BLOCKED_BY_ONE_DECISION = 100;
+
+/** The decision runs were blocked by has been applied or dismissed: they continue. */
+export async function unblockRunsBlockedBy(ctx: MutationCtx, decisionId: Id<"decisionRequests">) {
+  const blocked = await ctx.db
+    .query("runs")
+    .withIndex("by_blocked_by", (q) => q.eq("blockedByDecisionRequestId", decisionId))
+    .take(MAX_RUNS_BLOCKED_BY_ONE_DECISION);
+  for (const run of blocked) {
+    await ctx.db.patch(run._id, {
+      blockedByDecisionRequestId: undefined,
+      ...(run.status === "blocked" ? { status: "in_progress" as const } : {}),
+      updatedAt: Date.now(),
+    });
+  }
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------
@@ -125,10 +132,7 @@ export async function upsertRunByRef(
   changes: RunChanges & { status: RunStatus },
 ): Promise<{ runId: Id<"runs">; created: boolean }> {
   const patch = await runPatch(ctx, workspaceId, changes);
-  const existing = await ctx.db
-    .query("runs")
-    .withIndex("by_workspace_repo_ref", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("runRef", runRef))
-    .unique();
+  const existing = await runOfRef(ctx, workspaceId, repoId, runRef);
   if (existing !== null) {
     await patchRun(ctx, existing, patch);
     return { runId: existing._id, created: false };
@@ -143,6 +147,29 @@ export async function upsertRunByRef(
   });
   await recordMilestone(ctx, null, (await ctx.db.get(runId))!);
   return { runId, created: true };
+}
+
+async function runOfRef(ctx: QueryCtx, workspaceId: Id<"workspaces">, repoId: Id<"repos">, runRef: string) {
+  return await ctx.db
+    .query("runs")
+    .withIndex("by_workspace_repo_ref", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("runRef", runRef))
+    .unique();
+}
+
+/**
+ * The run keyed by (workspace, repo, runRef), created with `fields` when there is none. An
+ * existing run is left as it is: run triggers (runTriggers.ts) name a run, they do not reset it.
+ */
+export async function ensureRunByRef(
+  ctx: MutationCtx,
+  workspaceId: Id<"workspaces">,
+  repoId: Id<"repos">,
+  runRef: string,
+  fields: { status: RunStatus; goal?: string },
+): Promise<{ runId: Id<"runs">; created: boolean }> {
+  const existing = await runOfRef(ctx, workspaceId, repoId, runRef);
+  if (existing !== null) return { runId: existing._id, created: false };
+  return await upsertRunByRef(ctx, workspaceId, repoId, runRef, fields);
 }
 
 /** `POST /v2/runs/upsert`: updates the fields sent on an existing run. */

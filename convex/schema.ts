@@ -56,7 +56,9 @@ export default defineSchema({
   /**
    * Tokens this deployment minted (device and workspace service tokens), stored only as a
    * SHA-256 hash. Written when minted, revoked, or when `lastUsedAt` is refreshed (at most once a
-   * minute). Read by `tokens.authenticate` on every bearer request.
+   * minute). Read by `tokens.authenticate` on every bearer request, by the Console token lists,
+   * and by `members.remove`, which revokes the removed member's unrevoked, unexpired tokens of
+   * that workspace through `by_user_workspace_revoked_expires`.
    */
   apiTokens: defineTable({
     tokenHash: v.string(),
@@ -71,6 +73,7 @@ export default defineSchema({
   })
     .index("by_hash", ["tokenHash"])
     .index("by_user", ["userId"])
+    .index("by_user_workspace_revoked_expires", ["userId", "workspaceId", "revokedAt", "expiresAt"])
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_kind", ["workspaceId", "kind"]),
 
@@ -96,8 +99,9 @@ export default defineSchema({
     .index("by_expires", ["expiresAt"]),
 
   /**
-   * Token buckets of the rate limiter (rateLimits.ts), one per key such as
-   * `device_poll:<deviceId>`. Written on every throttled request, refused ones included; rows
+   * Token buckets of the rate limiter (rateLimits.ts): `device_start:<slug>` per existing
+   * workspace, `device_poll:<deviceId>` per existing device session (unknown ones get no row).
+   * Written by device start and poll (a poll then refused for a wrong secret still counts); rows
    * untouched long enough to be full again are deleted by the cron.
    */
   rateLimits: defineTable({
@@ -142,7 +146,8 @@ export default defineSchema({
   })
     .index("by_workspace_repo_ref", ["workspaceId", "repoId", "runRef"])
     .index("by_workspace_updated", ["workspaceId", "updatedAt"])
-    .index("by_workspace_status_updated", ["workspaceId", "status", "updatedAt"]),
+    .index("by_workspace_status_updated", ["workspaceId", "status", "updatedAt"])
+    .index("by_blocked_by", ["blockedByDecisionRequestId"]),
 
   /**
    * A run's milestone history: appended by runs.ts whenever an upsert changes
@@ -324,7 +329,6 @@ export default defineSchema({
       v.object({
         repoId: v.id("repos"),
         requirementsKey: v.string(),
-        requirements: requirementsValidator,
         priority: v.number(),
         createdAt: v.number(),
         jobId: v.id("jobs"),
@@ -455,5 +459,6 @@ export default defineSchema({
     uploadedBy: v.optional(v.id("users")),
   })
     .index("by_workspace", ["workspaceId"])
-    .index("by_workspace_run", ["workspaceId", "runId"]),
+    .index("by_workspace_run", ["workspaceId", "runId"])
+    .index("by_storage", ["storageId"]),
 });

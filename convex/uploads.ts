@@ -28,6 +28,20 @@ function checkFileName(fileName: string) {
   }
 }
 
+/**
+ * Whether another workspace's upload references the stored file. Storage ids are visible to
+ * members (`list`), so without this check a member could record another workspace's file into
+ * their own and keep downloading it after being removed there. Every upload of one file belongs
+ * to one workspace (this check keeps it so), so the first upload found decides.
+ */
+async function recordedElsewhere(ctx: MutationCtx, workspaceId: Id<"workspaces">, storageId: Id<"_storage">) {
+  const recorded = await ctx.db
+    .query("uploads")
+    .withIndex("by_storage", (q) => q.eq("storageId", storageId))
+    .first();
+  return recorded !== null && recorded.workspaceId !== workspaceId;
+}
+
 /** Records a stored file; its size comes from storage, not from the client. */
 async function insertUpload(
   ctx: MutationCtx,
@@ -36,7 +50,10 @@ async function insertUpload(
 ): Promise<Id<"uploads">> {
   checkFileName(fields.fileName);
   const stored = await ctx.db.system.get(fields.storageId);
-  if (stored === null) throw invalid("storageId", "no stored file has this id.");
+  // Another workspace's file answers like a missing one: its existence is not this caller's business.
+  if (stored === null || (await recordedElsewhere(ctx, workspaceId, fields.storageId))) {
+    throw invalid("storageId", "no stored file has this id.");
+  }
   const run = fields.runId === undefined ? undefined : await requireRun(ctx, workspaceId, fields.runId);
   return await ctx.db.insert("uploads", {
     workspaceId,

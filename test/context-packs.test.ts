@@ -1,7 +1,9 @@
-/** Context Lake Console functions and context packs (SPEC §8): selection order, budget, statuses, resolve. */
+/** Context Lake Console functions and context packs (SPEC §8): selection order, budgets, statuses, resolve. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { ITEM_READ_BUDGET_BYTES, MAX_ITEM_TEXT_BYTES, searchTextOf } from "../convex/model/contextLake";
+import { utf8Bytes } from "../convex/model/jobs";
 import { SERVICE_TOKEN, addMember, createUser, deviceToken } from "./fixtures";
 import { newConvex, type Json, type TestConvex } from "./harness";
 import { caller, createRepo, expectError, ok } from "./api";
@@ -133,6 +135,94 @@ describe("build-run-v1", () => {
     const viewerCall = caller(t, (await deviceToken(t, acme.workspaceId as Id<"workspaces">, viewer)).token);
     expectError(await viewerCall("/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId }), 403, "FORBIDDEN");
     await ok(viewerCall, "/v1/context-packs/resolve-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId });
+  });
+});
+
+describe("read budget", () => {
+  /** The largest text an item may hold (stored twice: text and searchText). */
+  const LARGE_TEXT = "needle ".repeat(MAX_ITEM_TEXT_BYTES / 7).padEnd(MAX_ITEM_TEXT_BYTES, "x");
+
+  async function insertItems(workspaceId: string, count: number, fields: { pinned?: boolean; runId?: string }, text = LARGE_TEXT) {
+    return await t.run(async (ctx) => {
+      const ids: Id<"contextItems">[] = [];
+      for (let i = 0; i < count; i++) {
+        const title = `large ${i}`;
+        ids.push(
+          await ctx.db.insert("contextItems", {
+            workspaceId: workspaceId as Id<"workspaces">,
+            runId: fields.runId as Id<"runs"> | undefined,
+            source: "test",
+            kind: "note",
+            title,
+            text,
+            pinned: fields.pinned ?? false,
+            promotionState: "proposed",
+            searchText: searchTextOf({ title, text }),
+            updatedAt: i,
+          }),
+        );
+      }
+      return ids;
+    });
+  }
+
+  /** What reading these items costs, as the read budget counts it. */
+  async function bytesOf(ids: string[]) {
+    const docs = await t.run((ctx) => Promise.all(ids.map((id) => ctx.db.get(id as Id<"contextItems">))));
+    return docs.reduce((sum, doc) => sum + (doc === null ? 0 : utf8Bytes(JSON.stringify(doc))), 0);
+  }
+
+  test("build stops reading once the budget is spent: unread requested ids are omitted, lower sources are not read", async () => {
+    const { workspaceId, runId, call, addItem } = await setUp();
+    const large = await insertItems(workspaceId, 20, { pinned: true });
+    const ofRun = await addItem({ title: "Run notes", text: "small", runId });
+    expect(await bytesOf(large)).toBeGreaterThan(ITEM_READ_BUDGET_BYTES);
+
+    const pinnedOnly = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId });
+    const considered = pinnedOnly.items.map((item: Json) => item.id);
+    expect(considered.length).toBeLessThan(large.length);
+    expect(considered).toEqual(large.slice(0, considered.length));
+    expect(considered).not.toContain(ofRun);
+    expect(pinnedOnly.readBudgetReached).toBe(true);
+    expect(await bytesOf(considered)).toBeLessThanOrEqual(ITEM_READ_BUDGET_BYTES + (await bytesOf([large[0]!])));
+
+    const requested = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId, requestedContextItemIds: large });
+    const reasons = requested.items.map((item: Json) => `${item.origin}:${item.status}:${item.reason}`);
+    expect(reasons).toEqual([
+      ...Array(considered.length).fill("requested:omitted:text_budget"),
+      ...Array(large.length - considered.length).fill("requested:omitted:read_budget"),
+    ]);
+
+    const small = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId, requestedContextItemIds: [ofRun] });
+    expect(small.readBudgetReached).toBe(true);
+    expect(view(small.items)[0]).toEqual([ofRun, "selected", "requested", "requested"]);
+  });
+
+  test("resolve stops reading once the budget is spent, even when items grew since the build", async () => {
+    const { workspaceId, runId, call } = await setUp();
+    const ids = await insertItems(workspaceId, 20, { runId }, "tiny");
+    const built = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId });
+    expect(built.items.filter((item: Json) => item.status === "selected")).toHaveLength(20);
+    expect(built.readBudgetReached).toBe(false);
+    await t.run(async (ctx) => {
+      for (const id of ids) await ctx.db.patch(id, { text: LARGE_TEXT, searchText: searchTextOf({ title: "large", text: LARGE_TEXT }) });
+    });
+
+    const resolved = await ok(call, "/v1/context-packs/resolve-run-v1", { workspaceId, runId });
+    const read = resolved.items.filter((item: Json) => item.status === "selected");
+    expect(read.length).toBeLessThan(ids.length);
+    expect(await bytesOf(read.map((item: Json) => item.id))).toBeLessThanOrEqual(ITEM_READ_BUDGET_BYTES + (await bytesOf([ids[0]!])));
+    expect(resolved.items.slice(read.length)).toEqual(
+      ids.slice(read.length).map((id) => expect.objectContaining({ id, status: "omitted", reason: "read_budget", content: null, contentSource: "none" })),
+    );
+  });
+
+  test("Console search stops reading once the budget is spent", async () => {
+    const { workspaceId, console } = await setUp();
+    const ids = await insertItems(workspaceId, 20, {});
+    const found = await console.query(api.contextLake.search, { workspaceId: workspaceId as Id<"workspaces">, query: "needle", limit: 50 });
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.length).toBeLessThan(ids.length);
   });
 });
 

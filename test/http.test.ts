@@ -119,6 +119,16 @@ describe("bodies", () => {
     expect(extra.status).toBe(200);
   });
 
+  test("a string with an unpaired surrogate escape is 400 naming its path; paired ones are fine", async () => {
+    const lone = await post(t, RESOLVE, '{"slug":"a","extra":{"list":["ok","\\ud800"]}}', { token: SERVICE_TOKEN });
+    expectError(lone, 400, "INVALID_REQUEST");
+    expect(lone.body.issues).toEqual([{ path: "extra.list.1", message: expect.stringMatching(/surrogate/) }]);
+    const key = await post(t, RESOLVE, '{"slug":"a","\\udc00":1}', { token: SERVICE_TOKEN });
+    expectError(key, 400, "INVALID_REQUEST");
+    const paired = await post(t, RESOLVE, '{"slug":"\\ud83d\\ude42"}', { token: SERVICE_TOKEN });
+    expect(paired.status).toBe(200);
+  });
+
   test("no input produces a 500 or a stack trace", async () => {
     const inputs = ["", "{}", "{\"slug\":null}", "\u0000", "{\"slug\":\"" + "a".repeat(70) + "\"}", "[[[[[[[[]]]]]]]]"];
     for (const input of inputs) {

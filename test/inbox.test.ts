@@ -179,6 +179,24 @@ describe("answer and apply", () => {
     expect(detail?.blockedBy).toMatchObject({ _id: decisionRequestId, status: "open" });
   });
 
+  test("dismissing the decision unblocks the run; a dismissed decision cannot block again", async () => {
+    const { call, console, workspaceId, runId, repoId } = await workspaceWithRun();
+    const { decisionRequestId } = await raise(call, uncertaintyBody(workspaceId, runId, "blocker"));
+    const workerId = await startWorker(call, workspaceId, repoId);
+    const blockOn = async () => {
+      await ok(call, "/v1/jobs/enqueue", { workspaceId, repoId, runId, kind: "work", prompt: "Build it" });
+      await claimAndComplete(call, workspaceId, workerId, "blocked", { runId, evidence: { decisionRequestId } });
+    };
+    const runOf = async () => (await console.query(api.runs.get, { workspaceId, runId: runId as Id<"runs"> }))?.run;
+    await blockOn();
+    expect(await runOf()).toMatchObject({ status: "blocked", blockedByDecisionRequestId: decisionRequestId });
+    await console.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId });
+    expect(await runOf()).toMatchObject({ status: "in_progress" });
+    expect((await runOf())?.blockedByDecisionRequestId).toBeUndefined();
+    await blockOn();
+    expect((await runOf())?.status).toBe("in_progress");
+  });
+
   test("blocked evidence naming another workspace's decision is ignored", async () => {
     const acme = await workspaceWithRun();
     const other = await workspaceWithRun("other");

@@ -266,3 +266,23 @@ test("clients cannot use the idempotency keys the system enqueues under", async 
     t.withIdentity(acme.member.identity).mutation(api.jobsConsole.enqueue, { ...fields, workspaceId: acme.workspaceId, kind: "work" }),
   ).rejects.toThrow(/reserved/);
 });
+
+test("pages of large jobs and events end early, and their cursors go on from there", async () => {
+  const big = "p".repeat(64 * 1024 - 10);
+  const ids: string[] = [];
+  for (let i = 0; i < 70; i++) ids.push(await acme.enqueue({ prompt: `${i} ${big}` }));
+  const first = await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId, limit: 200 });
+  expect(first.jobs.length).toBeLessThan(70);
+  expect(first.nextCursor).not.toBeNull();
+  const rest = await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId, limit: 200, cursor: first.nextCursor });
+  expect([...first.jobs, ...rest.jobs].map((job: Json) => job._id)).toEqual([...ids].reverse());
+
+  const workerId = await acme.worker("w1");
+  const { jobId, claimGeneration } = await acme.claimJob(workerId);
+  const lines = Array.from({ length: 16 }, () => "l".repeat(4 * 1024 - 1));
+  for (let i = 0; i < 70; i++) await ok(acme.call, "/v1/jobs/log", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration, lines });
+  const events = await acme.events(jobId);
+  expect(events.length).toBeLessThan(72);
+  const after = await acme.events(jobId, { afterSeq: events.at(-1)!.seq });
+  expect([...events, ...after].map((event) => event.seq)).toEqual(Array.from({ length: 72 }, (_, i) => i + 1));
+});

@@ -1,7 +1,8 @@
 /** Claiming and leases: matching, fencing, recovery, cancel of claimed jobs, complete-and-enqueue-children. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { internal } from "../convex/_generated/api";
+import { api, internal } from "../convex/_generated/api";
 import { MIN_LEASE_MS, MAX_LEASE_MS } from "../convex/model/leases";
+import { MAX_DIRECTORY_BYTES } from "../convex/queue";
 import { expectError, ok } from "./api";
 import { SERVICE_TOKEN } from "./fixtures";
 import { newConvex, type Json, type TestConvex } from "./harness";
@@ -299,6 +300,18 @@ describe("complete-and-enqueue-children", () => {
     expect((await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId })).jobs).toHaveLength(1);
   });
 
+  test("after a retry, the next attempt may complete with the same key and spawns its own children", async () => {
+    const { jobId, workerId, body } = await claimed();
+    const child = [{ repoId: acme.repoId, kind: "work", prompt: "follow-up" }];
+    await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", { ...body(child), outcome: "failed" });
+    await ok(acme.call, "/v1/jobs/retry", { workspaceId: acme.workspaceId, jobId });
+    const again = await acme.claimJob(workerId);
+    expect(again.jobId).toBe(jobId);
+    const second = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", { ...body(child), claimGeneration: again.claimGeneration });
+    expect(second.result).toMatchObject({ status: "done", idempotent: false });
+    expect(second.result.spawnedJobIds).toHaveLength(1);
+  });
+
   test("the key of another completion is refused", async () => {
     const { body } = await claimed();
     await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
@@ -324,6 +337,9 @@ test.each([
   ["a nested non-ASCII key", { files: [{ "naïve.ts": "changed" }] }],
   ["an empty key", { "": 1 }],
   ["nesting 20 deep", JSON.parse(`${'{"a":'.repeat(20)}1${"}".repeat(20)}`)],
+  ["a key starting with _", { _id: "x" }],
+  ["an array of 8,193 items", { files: Array.from({ length: 8_193 }, () => 1) }],
+  ["an object with 1,025 keys", Object.fromEntries(Array.from({ length: 1_025 }, (_, i) => [`k${i}`, i]))],
 ])("evidence Convex cannot store (%s) is a 400 and the job stays claimed", async (_name, evidence) => {
   const jobId = await acme.enqueue();
   const workerId = await acme.worker("w1");
@@ -332,4 +348,42 @@ test.each([
   expectError(response, 400, "INVALID_REQUEST");
   expect(response.body.issues[0].path).toBe("evidence");
   expect(await acme.job(jobId)).toMatchObject({ status: "claimed" });
+});
+
+test("requirement values are capped in bytes, whichever way a job is enqueued", async () => {
+  const body = { workspaceId: acme.workspaceId, repoId: acme.repoId, kind: "work", prompt: "p", requirements: { model: "é".repeat(101) } };
+  const response = await acme.call("/v1/jobs/enqueue", body);
+  expectError(response, 400, "INVALID_REQUEST");
+  expect(response.body.issues[0].path).toBe("requirements.model");
+  const { workspaceId: _workspace, ...fields } = body;
+  const viaConsole = t.withIdentity(acme.member.identity).mutation(api.jobsConsole.enqueue, {
+    ...fields,
+    kind: "work",
+    workspaceId: acme.workspaceId,
+    requirements: { model: "m".repeat(450_000) },
+  });
+  await expect(viaConsole).rejects.toThrow(/at most 200 bytes/);
+});
+
+test("a directory that would pass its byte budget refuses new streams, never existing ones", async () => {
+  const model = (i: number) => `${"m".repeat(190)}${String(i).padStart(10, "0")}`;
+  const first = await acme.enqueue({ requirements: { model: model(0) } });
+  // Fill the directory up to its budget with heads of other (synthetic) streams.
+  await t.run(async (ctx) => {
+    const directory = (await ctx.db.query("jobQueues").first())!;
+    const [head] = directory.heads;
+    const headBytes = JSON.stringify(head).length;
+    const heads = [...directory.heads];
+    for (let i = 1; JSON.stringify(heads).length + headBytes + 1 <= MAX_DIRECTORY_BYTES; i++) {
+      heads.push({ ...head!, requirementsKey: JSON.stringify({ model: model(i) }) });
+    }
+    await ctx.db.patch(directory._id, { heads });
+  });
+  const newStream = await acme.call("/v1/jobs/enqueue", {
+    workspaceId: acme.workspaceId, repoId: acme.repoId, kind: "work", prompt: "p", requirements: { model: "another" },
+  });
+  expectError(newStream, 400, "INVALID_REQUEST");
+  expect(newStream.body.message).toMatch(/too many distinct/);
+  const sameStream = await acme.enqueue({ requirements: { model: model(0) } });
+  expect(sameStream).not.toBe(first);
 });

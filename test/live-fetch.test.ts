@@ -1,15 +1,16 @@
 // @vitest-environment node
 /**
  * `fresh_v1` live fetch (SPEC §8) against a local HTTP server standing in for the source:
- * success, timeout, oversize, host not allowed, and failures that mark one item only. Plain http
- * to 127.0.0.1 is allowed here through the test-only IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST.
+ * success, timeout, oversize, host (and port) not allowed, binary content, the per-call budget,
+ * and failures that mark one item only. Plain http to 127.0.0.1 is allowed here through the
+ * test-only IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { LIVE_FETCH_MAX_BYTES } from "../convex/model/liveFetch";
+import { LIVE_FETCH_MAX_BYTES, LIVE_FETCH_TOTAL_BYTES } from "../convex/model/liveFetch";
 import { SERVICE_TOKEN } from "./fixtures";
 import { newConvex, type Json, type TestConvex } from "./harness";
 import { ok } from "./api";
@@ -28,7 +29,19 @@ beforeAll(async () => {
         response.writeHead(200, { "content-type": "text/markdown; charset=utf-8" });
         return response.end("# Spec\nUsers can change their settings. ✓");
       case "/exactly-max":
+        response.writeHead(200, { "content-type": "application/json" });
         return response.end("a".repeat(LIVE_FETCH_MAX_BYTES));
+      case "/almost-max":
+        response.writeHead(200, { "content-type": "text/plain" });
+        return response.end("a".repeat(LIVE_FETCH_MAX_BYTES - 1));
+      case "/latin1":
+        response.writeHead(200, { "content-type": "text/plain; charset=iso-8859-1" });
+        return response.end(Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+      case "/image":
+        response.writeHead(200, { "content-type": "image/png" });
+        return response.end(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]));
+      case "/untyped":
+        return response.end(Buffer.from([0x00, 0x01, 0x02]));
       case "/huge-streamed": {
         // No content-length: the cap must be enforced while reading.
         response.writeHead(200, { "content-type": "text/plain" });
@@ -44,7 +57,7 @@ beforeAll(async () => {
         return pump();
       }
       case "/huge-declared":
-        response.writeHead(200, { "content-length": String(LIVE_FETCH_MAX_BYTES + 1) });
+        response.writeHead(200, { "content-type": "text/plain", "content-length": String(LIVE_FETCH_MAX_BYTES + 1) });
         return response.end("c".repeat(LIVE_FETCH_MAX_BYTES + 1));
       case "/slow":
         slowRequestArrived();
@@ -70,7 +83,7 @@ beforeEach(() => {
   t = newConvex();
   requested.length = 0;
   vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_LIVE_FETCH_ALLOWED_HOSTS", "docs.example.com,127.0.0.1");
+  vi.stubEnv("IAS_LIVE_FETCH_ALLOWED_HOSTS", `docs.example.com,${new URL(origin).host}`);
   vi.stubEnv("IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST", "true");
 });
 afterEach(() => {
@@ -131,6 +144,36 @@ describe("fresh_v1", () => {
     expect(fresh.items[2]).toMatchObject({ content: null, contentSource: "none" });
     // Refused hosts were never contacted; redirects were not followed.
     expect(requested.sort()).toEqual(["/doc", "/exactly-max", "/huge-declared", "/huge-streamed", "/missing", "/moved"]);
+  });
+
+  test("only textual content types are decoded, in their charset; binary bodies fail that item", async () => {
+    const { build, resolve } = await packOf([`${origin}/latin1`, `${origin}/image`, `${origin}/untyped`]);
+    await build();
+    const fresh = await resolve({ expansionHints: ["fresh_v1"] });
+    expect(fresh.items.map(outcome)).toEqual(["live", "NOT_TEXT", "NOT_TEXT"]);
+    expect(fresh.items[0].content).toBe("café");
+    expect(fresh.items[1]).toMatchObject({ content: null, contentSource: "none", fetchError: { message: expect.stringContaining("image/png") } });
+  });
+
+  test("a host listed without a port is only its default port", async () => {
+    vi.stubEnv("IAS_LIVE_FETCH_ALLOWED_HOSTS", "docs.example.com,127.0.0.1");
+    const { build, resolve } = await packOf([`${origin}/doc`, "https://docs.example.com:6379/"]);
+    await build();
+    expect((await resolve({ expansionHints: ["fresh_v1"] })).items.map(outcome)).toEqual(["HOST_NOT_ALLOWED", "HOST_NOT_ALLOWED"]);
+    expect(requested).toEqual([]);
+  });
+
+  test("one call never fetches more than its total live budget", async () => {
+    const { build, resolve } = await packOf(Array.from({ length: 12 }, () => `${origin}/almost-max`));
+    await build();
+    const fresh = await resolve({ expansionHints: ["fresh_v1"] });
+    const live = fresh.items.filter((item: Json) => item.contentSource === "live");
+    const liveBytes = live.reduce((sum: number, item: Json) => sum + item.content.length, 0);
+    expect(liveBytes).toBeLessThanOrEqual(LIVE_FETCH_TOTAL_BYTES);
+    expect(live).toHaveLength(Math.floor(LIVE_FETCH_TOTAL_BYTES / LIVE_FETCH_MAX_BYTES));
+    expect(fresh.items.map(outcome).filter((code: string) => code !== "live")).toEqual(
+      Array(12 - live.length).fill("TOTAL_BUDGET_EXHAUSTED"),
+    );
   });
 
   test("stored text wins; the hint given at build applies to every resolve", async () => {

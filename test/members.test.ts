@@ -135,6 +135,9 @@ describe("Console members", () => {
   });
 });
 
+/** More than the old token-read bound (the user's oldest 1,000 tokens). */
+const OLD_REVOKED_TOKENS = 1_100;
+
 describe("removal cuts a member's machines off", () => {
   test("their device tokens stop at once and stay stopped if they are added back", async () => {
     const { workspaceId, people, as } = await team();
@@ -147,6 +150,35 @@ describe("removal cuts a member's machines off", () => {
     expectApiError(await call("/v1/workers/heartbeat", heartbeat), 401, "INVALID_TOKEN");
     await as("admin").mutation(api.members.add, { workspaceId, userId: people.member.userId, role: "member" });
     expectApiError(await call("/v1/workers/heartbeat", heartbeat), 401, "INVALID_TOKEN");
+  });
+
+  test("removal revokes the newest token however many revoked ones came before, and spares other workspaces", async () => {
+    const { workspaceId, people, as } = await team();
+    const otherWorkspaceId = await createWorkspace(t, "other", people.member);
+    // Years of old logins, all revoked, then today's login of this workspace and one of another.
+    await t.run(async (ctx) => {
+      for (let i = 0; i < OLD_REVOKED_TOKENS; i++) {
+        await ctx.db.insert("apiTokens", {
+          tokenHash: `old-${i}`,
+          prefix: "old",
+          kind: "device",
+          userId: people.member.userId,
+          workspaceId,
+          label: "old laptop",
+          expiresAt: Date.now() + 86_400_000,
+          revokedAt: Date.now(),
+        });
+      }
+    });
+    const { token } = await loginThroughDevice(t, people.member, "acme");
+    const elsewhere = await loginThroughDevice(t, people.member, "other");
+    const listJobs = { workspaceId };
+    await ok(caller(t, token), "/v1/jobs/list", listJobs);
+
+    await as("admin").mutation(api.members.remove, { workspaceId, userId: people.member.userId });
+    await as("admin").mutation(api.members.add, { workspaceId, userId: people.member.userId, role: "member" });
+    expectApiError(await caller(t, token)("/v1/jobs/list", listJobs), 401, "INVALID_TOKEN");
+    await ok(caller(t, elsewhere.token), "/v1/jobs/list", { workspaceId: otherWorkspaceId });
   });
 
   test("a token of a removed member is refused even before revocation reaches it (access re-checked per request)", async () => {

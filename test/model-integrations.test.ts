@@ -2,8 +2,10 @@
 import { describe, expect, test } from "vitest";
 import { applyDataPolicy } from "../convex/model/dataPolicy";
 import { selectPackItems, type PackCandidate } from "../convex/model/contextPacks";
-import { checkLiveFetchUrl, liveFetchPolicyOf } from "../convex/model/liveFetch";
+import { ReadBudget } from "../convex/model/contextLake";
+import { checkLiveFetchUrl, isTextualContentType, liveFetchPolicyOf, textDecoderFor } from "../convex/model/liveFetch";
 import { localFileUrl, localFileUrlGrants } from "../convex/model/localFiles";
+import { settleTriggerOutcome, type TriggerOutcome } from "../convex/model/runTriggers";
 import { slackSignatureOf, verifySlackRequest } from "../convex/model/slackSignature";
 import { fillTemplate, templateProblems } from "../convex/model/templates";
 
@@ -153,13 +155,63 @@ describe("pack selection", () => {
   });
 });
 
+describe("item read budget", () => {
+  test("allows reads until the bytes read reach the budget, then remembers it was reached", () => {
+    const budget = new ReadBudget(100);
+    expect(budget.allowsMore()).toBe(true);
+    budget.charge({ text: "x".repeat(60) });
+    expect(budget.allowsMore()).toBe(true);
+    expect(budget.reached).toBe(false);
+    budget.charge({ text: "é".repeat(30) });
+    expect(budget.allowsMore()).toBe(false);
+    expect(budget.reached).toBe(true);
+  });
+
+  test("requested items left unread are omitted with read_budget, whatever their id", () => {
+    const entries = selectPackItems(
+      [
+        { id: "a", origin: "requested", foundBy: "requested", item: { textBytes: 5, promotionState: "proposed" } },
+        { id: "b", origin: "requested", foundBy: "requested", item: "unread" },
+        { id: "not-an-id", origin: "requested", foundBy: "requested", item: "unread" },
+      ],
+      { maxItems: 50, maxTextBytes: 1000 },
+    );
+    expect(entries.map((e) => [e.contextItemId, e.status, e.reason, e.textBytes])).toEqual([
+      ["a", "selected", "requested", 5],
+      ["b", "omitted", "read_budget", 0],
+      ["not-an-id", "omitted", "read_budget", 0],
+    ]);
+  });
+});
+
+describe("live-fetch content types", () => {
+  test("text, JSON, XML, YAML and their +json/+xml kinds are text; binary and missing types are not", () => {
+    const text = ["text/plain", "text/markdown; charset=utf-8", "TEXT/HTML", "application/json", "application/vnd.api+json"];
+    const moreText = ["application/xml", "application/atom+xml", "application/yaml"];
+    const binary = [null, "", "application/octet-stream", "image/png", "application/pdf", "image/svg+xml", "application/jsonx"];
+    for (const type of [...text, ...moreText]) expect(isTextualContentType(type), type).toBe(true);
+    for (const type of binary) expect(isTextualContentType(type), String(type)).toBe(false);
+  });
+
+  test("decodes in the declared charset, UTF-8 when none or unknown", () => {
+    expect(textDecoderFor("text/plain; charset=ISO-8859-1").decode(new Uint8Array([0x63, 0x61, 0x66, 0xe9]))).toBe("café");
+    expect(textDecoderFor("text/plain").encoding).toBe("utf-8");
+    expect(textDecoderFor('text/plain; charset="no-such-charset"').encoding).toBe("utf-8");
+  });
+});
+
 describe("live-fetch URL policy", () => {
-  const policy = liveFetchPolicyOf({ IAS_LIVE_FETCH_ALLOWED_HOSTS: " docs.example.com, WIKI.example.com ,127.0.0.1" });
+  const policy = liveFetchPolicyOf({ IAS_LIVE_FETCH_ALLOWED_HOSTS: " docs.example.com, WIKI.example.com:8443 ,127.0.0.1:8080" });
 
   test("https on a listed host only", () => {
     expect(checkLiveFetchUrl("https://docs.example.com/a", policy)).toMatchObject({ ok: true });
+    expect(checkLiveFetchUrl("https://docs.example.com:443/a", policy)).toMatchObject({ ok: true });
     expect(checkLiveFetchUrl("https://wiki.EXAMPLE.com:8443/a", policy)).toMatchObject({ ok: true });
     expect(checkLiveFetchUrl("https://evil.example.com/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    // A host listed without a port is only its default https port; with a port, only that port.
+    expect(checkLiveFetchUrl("https://docs.example.com:6379/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    expect(checkLiveFetchUrl("https://wiki.example.com/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    expect(checkLiveFetchUrl("https://wiki.example.com:8444/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
     expect(checkLiveFetchUrl("https://docs.example.com.evil.test/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
     expect(checkLiveFetchUrl("http://docs.example.com/a", policy)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     expect(checkLiveFetchUrl("ftp://docs.example.com/a", policy)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
@@ -171,9 +223,27 @@ describe("live-fetch URL policy", () => {
     expect(checkLiveFetchUrl("http://127.0.0.1:8080/x", policy)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     const insecure = { ...policy, allowInsecureLocalhost: true };
     expect(checkLiveFetchUrl("http://127.0.0.1:8080/x", insecure)).toMatchObject({ ok: true });
+    expect(checkLiveFetchUrl("http://127.0.0.1:8081/x", insecure)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
     expect(checkLiveFetchUrl("http://localhost:8080/x", insecure)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
     expect(checkLiveFetchUrl("http://docs.example.com/x", insecure)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     expect(liveFetchPolicyOf({ IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST: "1" }).allowInsecureLocalhost).toBe(false);
+  });
+});
+
+describe("fired trigger outcomes", () => {
+  const a = "a" as TriggerOutcome["runTriggerId"];
+  const b = "b" as TriggerOutcome["runTriggerId"];
+
+  test("only the trigger's scheduled outcome is replaced; a settled one is kept", () => {
+    const scheduled: TriggerOutcome[] = [
+      { runTriggerId: a, status: "scheduled" },
+      { runTriggerId: b, status: "scheduled" },
+    ];
+    const done = settleTriggerOutcome(scheduled, { runTriggerId: a, status: "done" }, 5);
+    expect(done).toEqual([{ runTriggerId: a, status: "done", finishedAt: 5 }, scheduled[1]]);
+    const late = settleTriggerOutcome(done, { runTriggerId: a, status: "failed", error: "X: late" }, 9);
+    expect(late).toBe(done);
+    expect(settleTriggerOutcome(done, { runTriggerId: "c" as typeof a, status: "done" }, 9)).toBe(done);
   });
 });
 

@@ -118,7 +118,6 @@ describe("claim directory", () => {
   const head = (jobId: string, repoId: string, priority: number, createdAt: number, requirements = {}): QueueHead => ({
     jobId,
     repoId,
-    requirements,
     requirementsKey: requirementsKey(requirements),
     priority,
     createdAt,

@@ -1,6 +1,6 @@
 /** Rate limits (issue 4): the token-bucket math, and device start/poll throttling that triggers and recovers. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { internal } from "../convex/_generated/api";
+import { api, internal } from "../convex/_generated/api";
 import { LONGEST_PERIOD_MS, RATE_LIMITS, refill, takeFromAll, type BucketConfig } from "../convex/model/rateLimits";
 import { CONSOLE_URL, POLL, START, expectApiError, pollLogin, startLogin } from "./device-fixtures";
 import { SERVICE_TOKEN, workspaceWithMember } from "./fixtures";
@@ -37,6 +37,9 @@ describe("token buckets (pure)", () => {
   });
 });
 
+/** Anonymous requests naming nothing that exists: more than any shared allowance would absorb. */
+const FLOOD = 1_500;
+
 describe("device login throttling over HTTP", () => {
   let t: TestConvex;
   beforeEach(() => {
@@ -50,6 +53,7 @@ describe("device login throttling over HTTP", () => {
     vi.useRealTimers();
     vi.unstubAllEnvs();
   });
+  const bucketKeys = async () => (await t.run((ctx) => ctx.db.query("rateLimits").collect())).map((row) => row.key).sort();
 
   test("start: 429 RATE_LIMITED with retryAfterMs and Retry-After once a slug's bucket is empty; recovers with time", async () => {
     await workspaceWithMember(t, "acme", "owner");
@@ -70,13 +74,6 @@ describe("device login throttling over HTTP", () => {
     expectApiError(await post(t, START, { workspaceSlug: "acme" }), 429, "RATE_LIMITED");
   });
 
-  test("start: unknown slugs are throttled too, so they cannot be probed without limit", async () => {
-    for (let i = 0; i < RATE_LIMITS.deviceStart.capacity; i++) {
-      expectApiError(await post(t, START, { workspaceSlug: "guess" }), 404, "WORKSPACE_NOT_FOUND");
-    }
-    expectApiError(await post(t, START, { workspaceSlug: "guess" }), 429, "RATE_LIMITED");
-  });
-
   test("poll: wrong secrets use up the session's bucket, so guessing is throttled; the right secret works again later", async () => {
     await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
@@ -90,24 +87,48 @@ describe("device login throttling over HTTP", () => {
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "pending" });
   });
 
-  test("the global bucket bounds every key at once", async () => {
+  test("start: a flood of unknown slugs answers 404, writes no row and throttles no real login", async () => {
     await workspaceWithMember(t, "acme", "owner");
-    await t.run((ctx) => ctx.db.insert("rateLimits", { key: "device_start", tokens: 0, updatedAt: Date.now() }));
-    expectApiError(await post(t, START, { workspaceSlug: "acme" }), 429, "RATE_LIMITED");
-    expectApiError(await post(t, START, { workspaceSlug: "anything" }), 429, "RATE_LIMITED");
-    // Refused requests took nothing from the per-slug bucket.
-    expect(await t.run((ctx) => ctx.db.query("rateLimits").withIndex("by_key", (q) => q.eq("key", "device_start:acme")).unique())).toBeNull();
+    for (let i = 0; i < FLOOD; i++) {
+      expectApiError(await post(t, START, { workspaceSlug: `guess-${i}` }), 404, "WORKSPACE_NOT_FOUND");
+    }
+    expect(await bucketKeys()).toEqual([]);
+    await startLogin(t, "acme");
+    expect(await bucketKeys()).toEqual(["device_start:acme"]);
+  });
+
+  test("poll: a flood of unknown ids answers 404, writes no row and throttles no real login", async () => {
+    const { member } = await workspaceWithMember(t, "acme", "owner");
+    const started = await startLogin(t, "acme");
+    for (let i = 0; i < FLOOD; i++) {
+      expectApiError(await post(t, POLL, { deviceId: `dev_guess${i}`, deviceSecret: "guess" }), 404, "DEVICE_SESSION_NOT_FOUND");
+    }
+    expect(await bucketKeys()).toEqual(["device_start:acme"]);
+    expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "pending" });
+    await t.withIdentity(member.identity).mutation(api.deviceSessions.approve, { deviceId: started.deviceId });
+    expect((await pollLogin(t, started)).body).toMatchObject({ ok: true, status: "approved" });
+  });
+
+  test("poll: the CLI polling every intervalMs is never throttled, from start to expiry", async () => {
+    await workspaceWithMember(t, "acme", "owner");
+    const started = await startLogin(t, "acme");
+    // Right after start (no sleep), then every interval until the session expires.
+    for (let polls = 0; Date.now() < started.expiresAt; polls++) {
+      expect((await pollLogin(t, started)).body, `poll ${polls}`).toEqual({ ok: true, status: "pending" });
+      vi.setSystemTime(Date.now() + started.intervalMs);
+    }
+    expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "expired" });
   });
 
   test("the cron deletes buckets idle long enough to be full again", async () => {
     await workspaceWithMember(t, "acme", "owner");
-    await startLogin(t, "acme");
-    const keys = async () => (await t.run((ctx) => ctx.db.query("rateLimits").collect())).map((row) => row.key).sort();
-    expect(await keys()).toEqual(["device_start", "device_start:acme"]);
+    const started = await startLogin(t, "acme");
+    await pollLogin(t, started);
+    expect(await bucketKeys()).toEqual([`device_poll:${started.deviceId}`, "device_start:acme"]);
     vi.setSystemTime(Date.now() + LONGEST_PERIOD_MS);
     expect(await t.mutation(internal.rateLimits.sweepIdleBuckets, {})).toEqual({ deleted: 0 });
     vi.setSystemTime(Date.now() + 1);
     expect(await t.mutation(internal.rateLimits.sweepIdleBuckets, {})).toEqual({ deleted: 2 });
-    expect(await keys()).toEqual([]);
+    expect(await bucketKeys()).toEqual([]);
   });
 });

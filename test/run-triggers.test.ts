@@ -1,6 +1,6 @@
 /** Run triggers (SPEC §8): Console CRUD for admins, fan-out from ingested events, failures recorded on the event. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { api } from "../convex/_generated/api";
+import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { SERVICE_TOKEN, workspaceWithMember } from "./fixtures";
 import { newConvex, type TestConvex } from "./harness";
@@ -145,6 +145,71 @@ describe("run triggers", () => {
     expect(byTrigger[working]).toMatchObject({ status: "done", jobId: expect.any(String) });
     // The failing trigger's run was rolled back with its job: nothing half-done.
     expect(await t.run((ctx) => ctx.db.query("runs").collect())).toHaveLength(0);
+    expect(await t.run((ctx) => ctx.db.query("jobs").collect())).toHaveLength(1);
+  });
+
+  test("an event naming an existing run reuses it unchanged: status and goal apply only to a new run", async () => {
+    vi.useFakeTimers();
+    const { workspaceId, repoId, admin } = await setUp();
+    await admin.mutation(api.runTriggers.create, {
+      workspaceId,
+      name: "One run per issue",
+      source: "github",
+      eventType: "issue_opened",
+      action: {
+        repoId,
+        createRun: { runRefTemplate: "issue-{{event.externalId}}", goalTemplate: "Fix: {{event.title}}", status: "queued" },
+        enqueueJob: { kind: "work", promptTemplate: "Look at {{event.title}}" },
+      },
+    });
+    await ingest(t, { ...EVENT, workspaceId });
+    await runScheduled(t);
+    const [run] = await t.run((ctx) => ctx.db.query("runs").collect());
+    await t.run((ctx) => ctx.db.patch(run!._id, { status: "done" }));
+
+    await ingest(t, { ...EVENT, workspaceId, idempotencyKey: "gh-delivery-2", item: { ...EVENT.item, title: "Renamed issue" } });
+    await runScheduled(t);
+    const runs = await t.run((ctx) => ctx.db.query("runs").collect());
+    expect(runs).toEqual([expect.objectContaining({ _id: run!._id, status: "done", goal: "Fix: Login fails on Safari" })]);
+    const jobs = await t.run((ctx) => ctx.db.query("jobs").collect());
+    expect(jobs.map((job) => [job.runId, job.prompt])).toEqual([
+      [run!._id, "Look at Login fails on Safari"],
+      [run!._id, "Look at Renamed issue"],
+    ]);
+  });
+
+  test("a fired trigger is a scheduled mutation (exactly once); running it again changes nothing", async () => {
+    vi.useFakeTimers();
+    const { workspaceId, repoId, admin } = await setUp();
+    const runTriggerId = await admin.mutation(api.runTriggers.create, {
+      workspaceId,
+      name: "Enqueue",
+      source: "github",
+      eventType: "issue_opened",
+      action: { repoId, enqueueJob: { kind: "work", promptTemplate: "{{event.title}}" } },
+    });
+    const gone = await admin.mutation(api.runTriggers.create, {
+      workspaceId,
+      name: "Deleted before it runs",
+      source: "github",
+      eventType: "issue_opened",
+      action: { repoId, enqueueJob: { kind: "work", promptTemplate: "never" } },
+    });
+    const { body } = await ingest(t, { ...EVENT, workspaceId });
+    await admin.mutation(api.runTriggers.remove, { workspaceId, runTriggerId: gone });
+    await runScheduled(t);
+    const eventId = body.eventId as Id<"integrationEvents">;
+    const settled = (await eventDoc(t, eventId))!.triggers;
+    expect(settled).toEqual([
+      expect.objectContaining({ runTriggerId, status: "done" }),
+      expect.objectContaining({ runTriggerId: gone, status: "failed", error: expect.stringMatching(/^RUN_TRIGGER_NOT_FOUND/) }),
+    ]);
+
+    vi.advanceTimersByTime(60_000);
+    // The ids are the arguments ingest scheduled; a repeat finds both outcomes settled.
+    await t.mutation(internal.integrations.fireTrigger, { eventId, runTriggerId });
+    await t.mutation(internal.integrations.fireTrigger, { eventId, runTriggerId: gone });
+    expect((await eventDoc(t, eventId))!.triggers).toEqual(settled);
     expect(await t.run((ctx) => ctx.db.query("jobs").collect())).toHaveLength(1);
   });
 

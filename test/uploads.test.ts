@@ -81,6 +81,30 @@ describe("Console upload and get-download-url", () => {
   });
 });
 
+describe("a stored file belongs to one workspace", () => {
+  test("a member of two workspaces cannot record one's file into the other, to keep it after removal", async () => {
+    const acme = await workspaceWithMember(t, "acme");
+    const other = await workspaceWithMember(t, "other");
+    await addMember(t, other.workspaceId, acme.member, "member");
+    const storageId = await storeBytes(new Uint8Array([4, 2]));
+    const asMember = t.withIdentity(acme.member.identity);
+    await t.withIdentity(acme.owner.identity).mutation(api.uploads.record, { workspaceId: acme.workspaceId, storageId, fileName: "plan.pdf" });
+    // The member sees the storage id in Acme's list...
+    const listed = await asMember.query(api.uploads.list, { workspaceId: acme.workspaceId, paginationOpts: { numItems: 5, cursor: null } });
+    expect(listed.page[0]!.storageId).toBe(storageId);
+    // ...but cannot record that file in the other workspace, where it would outlive their Acme membership.
+    await expect(
+      asMember.mutation(api.uploads.record, { workspaceId: other.workspaceId, storageId, fileName: "copy.pdf" }),
+    ).rejects.toThrow(/storageId: no stored file has this id/);
+    const otherUploads = await t.run((ctx) =>
+      ctx.db.query("uploads").withIndex("by_workspace", (q) => q.eq("workspaceId", other.workspaceId)).collect(),
+    );
+    expect(otherUploads).toEqual([]);
+    // Recording it again in its own workspace stays possible.
+    await asMember.mutation(api.uploads.record, { workspaceId: acme.workspaceId, storageId, fileName: "plan again.pdf" });
+  });
+});
+
 describe("local mode URLs", () => {
   test("point at the local server, signed for exactly that file", async () => {
     vi.stubEnv("IAS_LOCAL_MODE", "true");

@@ -64,12 +64,35 @@ async function readBodyText(request: Request): Promise<string> {
 /** An empty body counts as `{}` so routes without fields can be called with a bare POST. */
 function parseJson(text: string): unknown {
   if (text.trim() === "") return {};
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (error) {
     const detail = error instanceof SyntaxError ? `: ${error.message}` : ".";
     throw apiError("INVALID_JSON", `The request body is not valid JSON${detail}`);
   }
+  const path = unpairedSurrogatePath(json, "");
+  if (path !== null) {
+    // JSON allows `\ud800` escapes that are not Unicode text; Convex cannot store such strings.
+    const message = "contains an unpaired UTF-16 surrogate escape";
+    throw apiError("INVALID_REQUEST", `${path || "body"}: ${message}.`, { issues: [{ path, message }] });
+  }
+  return json;
+}
+
+const UNPAIRED_SURROGATE = /\p{Cs}/u;
+
+/** The path of the first string or key holding an unpaired surrogate, or null. */
+function unpairedSurrogatePath(value: unknown, path: string): string | null {
+  if (typeof value === "string") return UNPAIRED_SURROGATE.test(value) ? path : null;
+  if (value === null || typeof value !== "object") return null;
+  for (const [key, item] of Object.entries(value)) {
+    const itemPath = path === "" ? key : `${path}.${key}`;
+    if (UNPAIRED_SURROGATE.test(key)) return itemPath;
+    const found = unpairedSurrogatePath(item, itemPath);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /** Establishes the caller (SPEC §3). Token values never reach an error message or log. */

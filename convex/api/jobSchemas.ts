@@ -145,4 +145,4 @@ export const logLinesSchema = z
   .array(z.string())
   .min(1)
   .max(MAX_LOG_LINES)
-  .refine((lines) => lines.reduce((sum, line) => sum + utf8Bytes(line) + 1, 0) <= MAX_LOG_BYTES, `must total at most ${MAX_LOG_BYTES} bytes`);
+  .refine((lines) => lines.reduce((sum, line) => sum + utf8Bytes(line), 0) <= MAX_LOG_BYTES, `must total at most ${MAX_LOG_BYTES} bytes`);

@@ -31,38 +31,43 @@ export const workspaceSummarySchema = z
 /** Success envelope fields with nothing to report. */
 export const emptyResponse = z.object({});
 
-/** How deep client-sent free-form JSON may nest (Convex itself allows more; nobody needs it). */
-const MAX_JSON_DEPTH = 16;
+/**
+ * Convex's limits on stored values (docs: data types), minus room for the document around a
+ * client's free-form JSON: nesting, array length, keys per object, key shape.
+ */
+const MAX_JSON_DEPTH = 12;
+const MAX_ARRAY_LENGTH = 8_192;
+const MAX_OBJECT_KEYS = 1_024;
 
-/** The first key, at any depth, that Convex cannot store (1–1024 printable ASCII, no leading `$`). */
-function unstorableKey(value: unknown, depth = 0): string | null {
-  if (depth > MAX_JSON_DEPTH) return `(nesting deeper than ${MAX_JSON_DEPTH})`;
+/** Why Convex could not store `value` (first problem found), or null. */
+function unstorable(value: unknown, depth = 0): string | null {
+  if (depth > MAX_JSON_DEPTH) return `nesting deeper than ${MAX_JSON_DEPTH}`;
   if (Array.isArray(value)) {
+    if (value.length > MAX_ARRAY_LENGTH) return `an array longer than ${MAX_ARRAY_LENGTH}`;
     for (const item of value) {
-      const bad = unstorableKey(item, depth + 1);
-      if (bad !== null) return bad;
+      const problem = unstorable(item, depth + 1);
+      if (problem !== null) return problem;
     }
     return null;
   }
   if (value === null || typeof value !== "object") return null;
-  for (const [key, item] of Object.entries(value)) {
-    if (key.length === 0 || key.length > 1024 || key.startsWith("$") || !/^[\x20-\x7e]*$/.test(key)) return JSON.stringify(key);
-    const bad = unstorableKey(item, depth + 1);
-    if (bad !== null) return bad;
+  const entries = Object.entries(value);
+  if (entries.length > MAX_OBJECT_KEYS) return `an object with more than ${MAX_OBJECT_KEYS} keys`;
+  for (const [key, item] of entries) {
+    if (key.length === 0 || key.length > 1024 || /^[$_]/.test(key) || !/^[\x20-\x7e]*$/.test(key)) {
+      return `key ${JSON.stringify(key)} (keys must be 1–1024 printable ASCII characters, not starting with "$" or "_")`;
+    }
+    const problem = unstorable(item, depth + 1);
+    if (problem !== null) return problem;
   }
   return null;
 }
 
 /**
- * A free-form JSON object from a client (job evidence, integration payloads), refused with a 400
- * when Convex could not store it, instead of failing later with a 500.
+ * A free-form JSON object from a client (job evidence), refused with a 400 when Convex could not
+ * store it, instead of failing later with a 500.
  */
 export const storableJsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  const bad = unstorableKey(value);
-  if (bad !== null) {
-    ctx.addIssue({
-      code: "custom",
-      message: `cannot store key ${bad}: keys must be 1–1024 printable ASCII characters not starting with "$", nested at most ${MAX_JSON_DEPTH} deep`,
-    });
-  }
+  const problem = unstorable(value);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: `cannot store ${problem}` });
 });

@@ -15,7 +15,8 @@ export const PACK_ITEM_STATUSES = ["selected", "omitted", "missing"] as const;
 export const PACK_ORIGINS = ["requested", "pinned", "run", "search"] as const;
 /**
  * Why an item got its status: how it was found (`requested`, `pinned_workspace`, `pinned_repo`,
- * `run_item`, `goal_match`) when selected, else what kept it out.
+ * `run_item`, `goal_match`) when selected, else what kept it out. `read_budget`: the item was
+ * not read because the call had already read `ITEM_READ_BUDGET_BYTES` of items.
  */
 export const PACK_REASONS = [
   "requested",
@@ -27,6 +28,7 @@ export const PACK_REASONS = [
   "item_budget",
   "text_budget",
   "rejected",
+  "read_budget",
 ] as const;
 export type PackItemStatus = (typeof PACK_ITEM_STATUSES)[number];
 export type PackOrigin = (typeof PACK_ORIGINS)[number];
@@ -46,8 +48,8 @@ export type PackCandidate = {
   origin: PackOrigin;
   /** How it was found: the reason it carries when selected. */
   foundBy: PackReason;
-  /** null: requested, but no such item in this workspace. */
-  item: { textBytes: number; promotionState: PromotionState } | null;
+  /** null: requested, but no such item in this workspace; "unread": the read budget was spent first. */
+  item: { textBytes: number; promotionState: PromotionState } | null | "unread";
 };
 
 export type PackEntry = { contextItemId: string; status: PackItemStatus; origin: PackOrigin; reason: PackReason; textBytes: number };
@@ -72,10 +74,11 @@ export function selectPackItems(candidates: PackCandidate[], budget: PackBudget)
       status,
       origin: candidate.origin,
       reason,
-      textBytes: candidate.item?.textBytes ?? 0,
+      textBytes: candidate.item === null || candidate.item === "unread" ? 0 : candidate.item.textBytes,
     });
     const { item } = candidate;
-    if (item === null) entries.push(entry("missing", "not_found"));
+    if (item === "unread") entries.push(entry("omitted", "read_budget"));
+    else if (item === null) entries.push(entry("missing", "not_found"));
     else if (item.promotionState === "rejected" && candidate.origin !== "requested") entries.push(entry("omitted", "rejected"));
     else if (selected >= budget.maxItems) entries.push(entry("omitted", "item_budget"));
     else if (textBytes + item.textBytes > budget.maxTextBytes) entries.push(entry("omitted", "text_budget"));

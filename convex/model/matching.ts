@@ -57,6 +57,23 @@ export function requirementsKey(requirements: Requirements): string {
   return JSON.stringify(Object.fromEntries(demanded));
 }
 
+/** The requirements a `requirementsKey` stands for (what the claim directory matches on). */
+export function requirementsOfKey(key: string): Requirements {
+  return JSON.parse(key) as Requirements;
+}
+
+/** Longest requirement value, in UTF-8 bytes: they are copied into the claim directory. */
+export const MAX_REQUIREMENT_BYTES = 200;
+
+/** The first string requirement longer than MAX_REQUIREMENT_BYTES, or null. */
+export function oversizedRequirement(requirements: Requirements): string | null {
+  for (const key of REQUIREMENT_KEYS) {
+    const value = requirements[key];
+    if (typeof value === "string" && new TextEncoder().encode(value).length > MAX_REQUIREMENT_BYTES) return key;
+  }
+  return null;
+}
+
 /** Keys of a client-sent object that are not requirement keys (enqueue rejects them). */
 export function unknownRequirementKeys(requirements: Record<string, unknown>): string[] {
   return Object.keys(requirements).filter((key) => !(REQUIREMENT_KEYS as readonly string[]).includes(key));

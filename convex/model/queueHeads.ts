@@ -7,12 +7,12 @@
  * keeps that first job — the stream's head — for every non-empty stream, and claim-next picks
  * the best head among the streams a worker may take.
  */
-import { meetsRequirements, type Capabilities, type Requirements } from "./matching";
+import { meetsRequirements, requirementsOfKey, type Capabilities } from "./matching";
 
 export type QueueHead = {
   repoId: string;
+  /** The stream's canonical requirements (model/matching.ts); parsed back when matching. */
   requirementsKey: string;
-  requirements: Requirements;
   priority: number;
   /** The job's `_creationTime`: "oldest first" among equal priorities. */
   createdAt: number;
@@ -40,8 +40,8 @@ export function bestHeadFor(
 ): QueueHead | null {
   let best: QueueHead | null = null;
   for (const head of heads) {
-    if (!reposAllowed.has(head.repoId) || !meetsRequirements(head.requirements, capabilities)) continue;
-    if (best === null || compareClaimOrder(head, best) < 0) best = head;
+    if (best !== null && compareClaimOrder(head, best) >= 0) continue;
+    if (reposAllowed.has(head.repoId) && meetsRequirements(requirementsOfKey(head.requirementsKey), capabilities)) best = head;
   }
   return best;
 }

@@ -8,16 +8,15 @@ export type BucketConfig = { capacity: number; periodMs: number };
 export type BucketState = { tokens: number; updatedAt: number };
 
 /**
- * The limits in force. Per-key buckets stop one script hammering one workspace or session; the
- * global bucket bounds the total, and with it the rows a caller can create by varying the key.
+ * The limits in force. Only requests naming something that exists take a bucket (an existing
+ * workspace slug, a known device session), so a caller cannot create rows by varying the key,
+ * and there is no global bucket an anonymous flood could drain for everyone.
  */
 export const RATE_LIMITS = {
-  /** Anyone may start a login for a slug: 20 per 10 minutes per slug, 600 per 10 minutes in all. */
+  /** Starting a login for an existing workspace: 20 per 10 minutes per slug (bursts allowed). */
   deviceStart: { capacity: 20, periodMs: 10 * 60_000 },
-  deviceStartGlobal: { capacity: 600, periodMs: 10 * 60_000 },
-  /** The CLI polls every 5 s: 12 a minute per session (bursts allowed), 1,200 a minute in all. */
+  /** Polling a known session, right secret or wrong: 12 a minute, so the CLI's 5 s interval always fits. */
   devicePoll: { capacity: 12, periodMs: 60_000 },
-  devicePollGlobal: { capacity: 1_200, periodMs: 60_000 },
 } as const satisfies Record<string, BucketConfig>;
 
 /** After this long untouched, every bucket is full again: a stored row says no more than a missing one. */

@@ -8,8 +8,9 @@ import { runStatusValidator } from "./runs";
 export const MAX_TRIGGERS_PER_EVENT = 20;
 
 /**
- * What a trigger does: create (or update) a run, enqueue a job, or both (the job then belongs to
- * that run). Templates are filled from the event (model/templates.ts).
+ * What a trigger does: create a run (or reuse the run its runRef names, unchanged), enqueue a
+ * job, or both (the job then belongs to that run). Templates are filled from the event
+ * (model/templates.ts); status and goal apply only to a run the trigger creates.
  */
 export const triggerActionValidator = v.object({
   repoId: v.id("repos"),
@@ -46,3 +47,15 @@ export const triggerOutcomeValidator = v.object({
   finishedAt: v.optional(v.number()),
 });
 export type TriggerOutcome = Infer<typeof triggerOutcomeValidator>;
+
+export type SettledOutcome = Omit<TriggerOutcome, "finishedAt"> & { status: "done" | "failed" };
+
+/**
+ * The event's outcomes with `outcome` recorded: only the trigger's `scheduled` entry is replaced,
+ * so a settled outcome is never overwritten. Returns the same array when nothing changes.
+ */
+export function settleTriggerOutcome(outcomes: TriggerOutcome[], outcome: SettledOutcome, now: number): TriggerOutcome[] {
+  const index = outcomes.findIndex((entry) => entry.runTriggerId === outcome.runTriggerId && entry.status === "scheduled");
+  if (index === -1) return outcomes;
+  return outcomes.map((entry, at) => (at === index ? { ...outcome, finishedAt: now } : entry));
+}

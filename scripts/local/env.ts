@@ -2,7 +2,7 @@
  * Environment for local mode: the shell, then `.env.local` in the current directory (the shell
  * wins), and a service token generated into `.env.local` when neither provides one.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mintToken } from "../../convex/model/tokens";
 
@@ -48,6 +48,7 @@ export function loadEnvironment(cwd: string, env: NodeJS.ProcessEnv = process.en
   if (existsSync(envFile)) {
     const current = readFileSync(envFile, "utf8");
     appendFileSync(envFile, (current === "" || current.endsWith("\n") ? "" : "\n") + line);
+    chmodSync(envFile, 0o600); // it holds a secret now, whatever it was before
   } else {
     writeFileSync(envFile, line, { mode: 0o600, flag: "wx" });
   }

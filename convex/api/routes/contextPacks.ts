@@ -11,6 +11,7 @@ import {
   PACK_ORIGINS,
   PACK_REASONS,
 } from "../../model/contextPacks";
+import { ITEM_READ_BUDGET_BYTES } from "../../model/contextLake";
 import { LIVE_FETCH_ERRORS, liveFetchPolicyOf } from "../../model/liveFetch";
 import { defineRoute, type Route } from "../route";
 import { CP, idField, idOf } from "../schemas";
@@ -37,7 +38,10 @@ export const contextPackRoutes: Route[] = [
     auth: "bearer",
     tag: "context-packs",
     summary: "Select and store a context pack for a run: requested, pinned, run items, then goal matches, within a budget.",
-    description: `Default budget: ${DEFAULT_PACK_MAX_ITEMS} items and ${DEFAULT_PACK_MAX_TEXT_BYTES} bytes of text. Every item considered is listed with its status, origin and reason.`,
+    description:
+      `Default budget: ${DEFAULT_PACK_MAX_ITEMS} items and ${DEFAULT_PACK_MAX_TEXT_BYTES} bytes of text. Every item considered is listed with its status, origin and reason. ` +
+      `Candidates are read until ${ITEM_READ_BUDGET_BYTES} bytes of items have been read: requested ids left unread are \`omitted\` with reason \`read_budget\`, ` +
+      "and `readBudgetReached` says lower-priority pinned, run or goal-matching items may not have been considered.",
     request: z.object({
       workspaceId: idOf("workspaces"),
       runId: idOf("runs"),
@@ -48,6 +52,7 @@ export const contextPackRoutes: Route[] = [
     }),
     response: z.object({
       contextPackId: idField("contextPacks"),
+      readBudgetReached: z.boolean(),
       items: z.array(z.object({ ...packItemFields, textBytes: z.number().int() })),
     }),
     errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND"],
@@ -61,7 +66,8 @@ export const contextPackRoutes: Route[] = [
     summary: "The selected items of a run's pack (the latest when no id is given) with their content.",
     description:
       `With \`${FRESH_HINT}\` (here or at build), items without stored text but with an https URL on a host in ` +
-      "IAS_LIVE_FETCH_ALLOWED_HOSTS are fetched live (10 s, 1 MiB each); a failed fetch sets that item's `fetchError` only.",
+      "IAS_LIVE_FETCH_ALLOWED_HOSTS are fetched live (10 s, 1 MiB each, 8 MiB per call, textual content types only); " +
+      "a failed fetch sets that item's `fetchError` only. Items past the read budget are `omitted` with reason `read_budget`.",
     request: z.object({
       workspaceId: idOf("workspaces"),
       runId: idOf("runs"),
