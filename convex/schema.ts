@@ -129,9 +129,10 @@ export default defineSchema({
 
   /**
    * Runs (goals). Written by `/v1/runs/upsert` (keyed by repo + `runRef`) and `/v2/runs/upsert`
-   * (by id) in runs.ts, and by decisions.ts (a job completed `blocked` on a decision sets
-   * `blockedByDecisionRequestId`; applying that decision clears it). Read by the Console run
-   * list and detail, by uncertainties (a run's repo receives its `apply_decision` jobs).
+   * (by id) in runs.ts, by run triggers (integrations), and by decisions.ts (a job completed
+   * `blocked` on an open decision sets `blockedByDecisionRequestId`; applying or dismissing that
+   * decision clears it, found through `by_blocked_by`). Read by the Console run list and detail,
+   * by uncertainties (a run's repo receives its `apply_decision` jobs).
    */
   runs: defineTable({
     workspaceId: v.id("workspaces"),

@@ -39,6 +39,23 @@ describe("ias auth", () => {
     expect(result.stderr).toContain("WORKSPACE_NOT_FOUND");
   });
 
+  test("a login denied on the local page ends with exit code 3 and stores nothing", async () => {
+    const denyHome = makeTempDir("ias-cli-deny-");
+    const login = startCli(["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--json"], { home: denyHome });
+    await login.waitFor((cli) => /local\/device\?id=/.test(cli.stdout() + cli.stderr()), "the approval URL");
+    const deviceId = /local\/device\?id=([\w-]+)/.exec(login.stdout() + login.stderr())![1]!;
+    const deny = await fetch(`${server.baseUrl}/local/device/deny`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ id: deviceId }).toString(),
+    });
+    expect(deny.status).toBeLessThan(400);
+    expect((await login.exited).code).toBe(3);
+    expect(login.stdout() + login.stderr()).toContain("DEVICE_DENIED");
+    const status = await runCli(["auth", "status", "--json"], { home: denyHome });
+    expect(JSON.stringify(status.json())).not.toContain("ias_");
+  });
+
   test("device login: approve on the local page, token stored 0600, usable, then revoked by logout", async () => {
     // The API URL works too: it is normalised to the site URL that keys the login.
     const login = startCli(["auth", "login", "--url", server.apiUrl, "--workspace", "local", "--machine-name", "test-box"], { home });
