@@ -1,6 +1,7 @@
 /**
- * The job timeline (SPEC §6 "Events"). Owns `jobEvents`. Every job state change appends here
- * through `recordJobChange`, which takes the next `seq` from the job itself: O(1), no scan.
+ * The job timeline (SPEC §6 "Events"). Owns `jobEvents` and the `seq` numbering: a job is born
+ * through `insertJob` (event 1) and every later change goes through `recordJobChange`, which
+ * takes the next `seq` from the job itself: O(1), no scan.
  */
 import type { WithoutSystemFields } from "convex/server";
 import { v } from "convex/values";
@@ -50,6 +51,18 @@ export async function eventsAfter(ctx: QueryCtx, job: Doc<"jobs">, afterSeq: num
     if (events.length >= limit || bytes >= MAX_PAGE_BYTES) break;
   }
   return events;
+}
+
+/** Inserts a new job with its first event (`seq` 1) and returns it as stored. */
+export async function insertJob(
+  ctx: MutationCtx,
+  fields: Omit<WithoutSystemFields<Doc<"jobs">>, "nextEventSeq" | "updatedAt">,
+  event: JobEventFields,
+): Promise<Doc<"jobs">> {
+  const now = Date.now();
+  const jobId = await ctx.db.insert("jobs", { ...fields, nextEventSeq: 2, updatedAt: now });
+  await ctx.db.insert("jobEvents", { workspaceId: fields.workspaceId, jobId, seq: 1, at: now, ...event });
+  return (await ctx.db.get(jobId))!;
 }
 
 export function eventView(event: Doc<"jobEvents">) {

@@ -9,7 +9,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { onJobFinished } from "./jobHooks";
-import { recordJobChange } from "./jobEvents";
+import { insertJob, recordJobChange } from "./jobEvents";
 import { apiError } from "./model/errors";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -146,20 +146,13 @@ export async function enqueueJob(
       return { jobId: existing._id, deduplicated: true };
     }
   }
-  const now = Date.now();
-  const jobId = await ctx.db.insert("jobs", {
-    ...job,
-    status: "pending",
-    attempts: 0,
-    claimGeneration: 0,
-    cancelRequested: false,
-    nextEventSeq: 2,
-    updatedAt: now,
-  });
-  await ctx.db.insert("jobEvents", { workspaceId, jobId, seq: 1, type: "enqueued", at: now });
-  const inserted = (await ctx.db.get(jobId))!;
+  const inserted = await insertJob(
+    ctx,
+    { ...job, status: "pending", attempts: 0, claimGeneration: 0, cancelRequested: false },
+    { type: "enqueued" },
+  );
   await jobBecamePending(ctx, inserted, { refuseNewStream: true });
-  return { jobId, deduplicated: false };
+  return { jobId: inserted._id, deduplicated: false };
 }
 
 /**
@@ -225,19 +218,19 @@ export async function pageOfJobs(
   paginationOpts: PaginationOptions,
 ): Promise<PaginationResult<Doc<"jobs">>> {
   const { status, repoId, runId } = filters;
-  const jobs = ctx.db.query("jobs");
+  const jobsTable = ctx.db.query("jobs");
   const query =
     runId !== undefined
       ? status === undefined
-        ? jobs.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
-        : jobs.withIndex("by_workspace_run_status", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status))
+        ? jobsTable.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
+        : jobsTable.withIndex("by_workspace_run_status", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status))
       : repoId !== undefined
         ? status === undefined
-          ? jobs.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
-          : jobs.withIndex("by_workspace_repo_status", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status))
+          ? jobsTable.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
+          : jobsTable.withIndex("by_workspace_repo_status", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status))
         : status === undefined
-          ? jobs.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
-          : jobs.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
+          ? jobsTable.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
+          : jobsTable.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
   // Large jobs (64 KiB prompts, big evidence) end a page early rather than break the read limit.
   return await query.order("desc").paginate({ ...paginationOpts, maximumBytesRead: MAX_PAGE_BYTES });
 }

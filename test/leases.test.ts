@@ -196,7 +196,22 @@ describe("recovery", () => {
     expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
   });
 
-  test("the timer of a finished or re-claimed job does nothing", async () => {
+  test("the timer of a lost claim does nothing to the job's next claim", async () => {
+    vi.useFakeTimers({ now: 36_000_000 });
+    const jobId = await acme.enqueue();
+    const first = await acme.worker("first");
+    const second = await acme.worker("second");
+    const { claimGeneration } = await acme.claimJob(first, { leaseMs: MIN_LEASE_MS });
+    vi.setSystemTime(36_000_000 + MIN_LEASE_MS); // expired; moving the clock alone fires no timer
+    expectError(await acme.lease("heartbeat", jobId, first, { claimGeneration }), 409, "LEASE_MISMATCH");
+    await acme.claimJob(second, { leaseMs: 10 * MIN_LEASE_MS });
+    await elapse(MIN_LEASE_MS); // the first claim's timer fires now
+    expect(await acme.job(jobId)).toMatchObject({ status: "claimed", claimedBy: second, claimGeneration: 2 });
+    const timers = await t.run((ctx) => ctx.db.system.query("_scheduled_functions").collect());
+    expect(timers.filter((timer) => timer.state.kind === "pending")).toHaveLength(1);
+  });
+
+  test("the timer of a finished job does nothing", async () => {
     vi.useFakeTimers({ now: 35_000_000 });
     const finished = await acme.enqueue();
     const workerId = await acme.worker("w1");
@@ -386,4 +401,26 @@ test("a directory that would pass its byte budget refuses new streams, never exi
   expect(newStream.body.message).toMatch(/too many distinct/);
   const sameStream = await acme.enqueue({ requirements: { model: model(0) } });
   expect(sameStream).not.toBe(first);
+});
+
+test("an internal failure answers 500 INTERNAL_ERROR with the request id, and logs no stack", async () => {
+  // A directory whose best heads all point at finished jobs, more of them than claim-next repairs.
+  const stale: string[] = [];
+  for (let i = 0; i < 5; i++) stale.push(await acme.enqueue({ requirements: { model: `m${i}` }, priority: -10 }));
+  await t.run(async (ctx) => {
+    for (const jobId of stale) await ctx.db.patch(jobId as never, { status: "done" });
+    const directory = (await ctx.db.query("jobQueues").first())!;
+    // Repairs read each stream's next pending job; make every stream look non-empty again.
+    await ctx.db.patch(directory._id, { heads: [...directory.heads, ...directory.heads] });
+  });
+  const workerId = await acme.worker("w1", { models: ["m0", "m1", "m2", "m3", "m4"] });
+  const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  const response = await acme.call("/v1/jobs/claim-next", { workspaceId: acme.workspaceId, workerId });
+  expect(response.status).toBe(500);
+  expect(response.body).toEqual({ ok: false, error: "INTERNAL_ERROR", message: expect.stringMatching(/request [\w-]+/) });
+  expect(response.body.message).not.toMatch(/Claim directory|\.ts:\d+|\n/);
+  const lines = logged.mock.calls.map((call) => call.join(" ")).join("\n");
+  expect(lines).toMatch(/claim-next failed: Error: Claim directory .* out of step/);
+  expect(lines).not.toMatch(/\n\s+at /);
+  logged.mockRestore();
 });

@@ -20,6 +20,7 @@ let source: Server;
 let origin: string;
 const requested: string[] = [];
 let slowRequestArrived: () => void = () => undefined;
+let docServed: () => void = () => undefined;
 
 beforeAll(async () => {
   source = createServer((request, response) => {
@@ -27,6 +28,7 @@ beforeAll(async () => {
     switch (request.url) {
       case "/doc":
         response.writeHead(200, { "content-type": "text/markdown; charset=utf-8" });
+        response.on("finish", () => docServed());
         return response.end("# Spec\nUsers can change their settings. ✓");
       case "/exactly-max":
         response.writeHead(200, { "content-type": "application/json" });
@@ -196,9 +198,13 @@ describe("fresh_v1", () => {
     await build();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const arrived = new Promise<void>((resolve) => (slowRequestArrived = resolve));
+    const served = new Promise<void>((resolve) => (docServed = resolve));
     let settled = false;
     const pending = resolve({ expansionHints: ["fresh_v1"] }).finally(() => (settled = true));
-    await arrived;
+    // Both fetches started on the same fake clock: let /doc's answer be read before time moves,
+    // or its own 10 s timer would fire too.
+    await Promise.all([arrived, served]);
+    for (let tick = 0; tick < 100; tick++) await new Promise((next) => setImmediate(next));
     await vi.advanceTimersByTimeAsync(9_999);
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);

@@ -57,9 +57,10 @@ test("an abandoned claim is recovered within 5 s of its expiry without any worke
     await new Promise((resolve) => setTimeout(resolve, 250));
     job = (await api("/v1/jobs/get", { workspaceId, jobId })).job;
   } while (job.status === "claimed" && Date.now() < claim.leaseExpiresAt + 8_000);
-  const recoveredAt = Date.now();
   expect(job.status).toBe("pending");
-  expect(recoveredAt - claim.leaseExpiresAt).toBeLessThan(5_000 + 250);
   const events = await api("/v1/job-events/list-for-job", { workspaceId, jobId: jobId! });
   expect(events.events.map((event: { type: string }) => event.type)).toEqual(["enqueued", "claimed", "recovered"]);
+  // Judged by the server's own timestamp of the recovery, not by when this loop noticed it.
+  expect(events.events[2].at - claim.leaseExpiresAt).toBeGreaterThanOrEqual(0);
+  expect(events.events[2].at - claim.leaseExpiresAt).toBeLessThan(5_000);
 }, 30_000);

@@ -5,8 +5,8 @@
  * Each call runs the very handler its route runs, inside one convex-test transaction, and reads
  * `ctx.meta.getTransactionMetrics()` at its end. convex-test counts the documents a query returns
  * (and each patched document), not index entries it skips, so these figures are only meaningful
- * because every hot path reads index ranges; a `.filter()` scan would look cheap here and not
- * on Convex.
+ * because every hot path reads index ranges (test/static-queries.test.ts checks the source); a
+ * `.filter()` scan would look cheap here and not on Convex.
  */
 import type { Doc, Id } from "../../convex/_generated/dataModel";
 import type { MutationCtx } from "../../convex/_generated/server";
