@@ -1,12 +1,14 @@
 /**
  * Context packs (SPEC §8). Owns `contextPacks`. `build` gathers candidates from the Context Lake
  * in priority order and lets `selectPackItems` (model/contextPacks.ts) apply the budget; `pack`
- * serves resolve-run-v1, whose route adds live content (liveFetch.ts) for `fresh_v1`.
+ * reads a pack for resolve-run-v1, and `resolvePackWithLiveContent` (run by that route's HTTP
+ * action, since fetching needs one) adds live content (liveFetch.ts) for `fresh_v1`.
  */
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import { internal } from "./_generated/api";
+import { internalMutation, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireId, requireWorkspaceAccess, type Caller } from "./access";
 import { itemOfWorkspace, itemsOfRun, pinnedItems, readWithin, searchItems } from "./contextLake";
 import { ReadBudget } from "./model/contextLake";
 import {
@@ -17,6 +19,8 @@ import {
   type PackEntry,
 } from "./model/contextPacks";
 import { apiError } from "./model/errors";
+import { liveFetchPolicyOf } from "./model/liveFetch";
+import { fetchLiveAll } from "./liveFetch";
 import { utf8Bytes } from "./model/jobs";
 import { requireRun } from "./runs";
 
@@ -155,3 +159,34 @@ export const pack = internalQuery({
     return { contextPackId: found._id, expansionHints: found.expansionHints, items };
   },
 });
+
+/**
+ * `POST /v1/context-packs/resolve-run-v1`: the pack's selected items with their stored text, and
+ * with `fresh_v1` (asked now or at build) live text for items that have none but have a URL.
+ * A failed fetch marks its item, never the call.
+ */
+export async function resolvePackWithLiveContent(
+  ctx: ActionCtx,
+  { expansionHints = [], ...lookup }: { caller: Caller; workspaceId: string; runId: string; contextPackId?: string; expansionHints?: string[] },
+) {
+  const pack = await ctx.runQuery(internal.contextPacks.pack, lookup);
+  const fresh = expansionHints.includes(FRESH_HINT) || pack.expansionHints.includes(FRESH_HINT);
+  const live = pack.items.filter((item) => fresh && item.content === null && item.url !== null);
+  const fetched = await fetchLiveAll(
+    live.map((item) => item.url!),
+    liveFetchPolicyOf(process.env),
+  );
+  const liveResults = new Map(live.map((item, index) => [item, fetched[index]!]));
+  return {
+    contextPackId: pack.contextPackId,
+    items: pack.items.map((item) => {
+      const result = liveResults.get(item);
+      if (result === undefined) {
+        return { ...item, contentSource: item.content === null ? ("none" as const) : ("stored" as const), fetchError: null };
+      }
+      return result.ok
+        ? { ...item, content: result.text, contentSource: "live" as const, fetchError: null }
+        : { ...item, contentSource: "none" as const, fetchError: { code: result.error, message: result.message } };
+    }),
+  };
+}

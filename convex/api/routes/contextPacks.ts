@@ -1,8 +1,7 @@
 /** Context pack routes (SPEC §8). Handlers live in convex/contextPacks.ts; live fetch in convex/liveFetch.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { FRESH_HINT } from "../../contextPacks";
-import { fetchLiveAll } from "../../liveFetch";
+import { FRESH_HINT, resolvePackWithLiveContent } from "../../contextPacks";
 import {
   DEFAULT_PACK_MAX_ITEMS,
   DEFAULT_PACK_MAX_TEXT_BYTES,
@@ -12,7 +11,7 @@ import {
   PACK_REASONS,
 } from "../../model/contextPacks";
 import { ITEM_READ_BUDGET_BYTES } from "../../model/contextLake";
-import { LIVE_FETCH_ERRORS, liveFetchPolicyOf } from "../../model/liveFetch";
+import { LIVE_FETCH_ERRORS } from "../../model/liveFetch";
 import { defineRoute, type Route } from "../route";
 import { CP, idField, idOf } from "../schemas";
 
@@ -90,28 +89,6 @@ export const contextPackRoutes: Route[] = [
       ),
     }),
     errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND", "CONTEXT_PACK_NOT_FOUND"],
-    handler: async (ctx, { caller, body }) => {
-      const { expansionHints: hints = [], ...lookup } = body;
-      const pack = await ctx.runQuery(internal.contextPacks.pack, { caller, ...lookup });
-      const fresh = hints.includes(FRESH_HINT) || pack.expansionHints.includes(FRESH_HINT);
-      const live = pack.items.filter((item) => fresh && item.content === null && item.url !== null);
-      const fetched = await fetchLiveAll(
-        live.map((item) => item.url!),
-        liveFetchPolicyOf(process.env),
-      );
-      const liveResults = new Map(live.map((item, index) => [item, fetched[index]!]));
-      return {
-        contextPackId: pack.contextPackId,
-        items: pack.items.map((item) => {
-          const result = liveResults.get(item);
-          if (result === undefined) {
-            return { ...item, contentSource: item.content === null ? ("none" as const) : ("stored" as const), fetchError: null };
-          }
-          return result.ok
-            ? { ...item, content: result.text, contentSource: "live" as const, fetchError: null }
-            : { ...item, contentSource: "none" as const, fetchError: { code: result.error, message: result.message } };
-        }),
-      };
-    },
+    handler: (ctx, { caller, body }) => resolvePackWithLiveContent(ctx, { caller, ...body }),
   }),
 ];
