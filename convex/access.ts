@@ -1,6 +1,7 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id, TableNames } from "./_generated/dataModel";
 import type { QueryCtx } from "./_generated/server";
+import { membershipOf } from "./memberships";
 import { apiError } from "./model/errors";
 import { roleAtLeast, type Role } from "./model/roles";
 
@@ -66,16 +67,6 @@ async function tokenRole(ctx: QueryCtx, caller: Extract<Caller, { kind: "token" 
   return membership?.role ?? null;
 }
 
-export async function membershipOf(
-  ctx: QueryCtx,
-  workspaceId: Id<"workspaces">,
-  userId: Id<"users">,
-): Promise<Doc<"memberships"> | null> {
-  return await ctx.db
-    .query("memberships")
-    .withIndex("by_workspace_user", (q) => q.eq("workspaceId", workspaceId).eq("userId", userId))
-    .unique();
-}
 
 /** Whether a caller may see a workspace at all (used where "no access" must look like "missing"). */
 export async function canSeeWorkspace(

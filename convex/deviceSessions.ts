@@ -8,7 +8,7 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { internal } from "./_generated/api";
-import { membershipOf } from "./access";
+import { membershipOf, ownersOf } from "./memberships";
 import { recordAudit } from "./audit";
 import { userMutation, userQuery } from "./functions";
 import {
@@ -226,11 +226,8 @@ export const decideAsLocalOwner = internalMutation({
   handler: async (ctx, { deviceId, decision }) => {
     const session = isLocalMode() ? await sessionByDeviceId(ctx, deviceId) : null;
     if (session === null) return { outcome: "not_found" as const };
-    const owner = await ctx.db
-      .query("memberships")
-      .withIndex("by_workspace_role", (q) => q.eq("workspaceId", session.workspaceId).eq("role", "owner"))
-      .first();
-    if (owner === null) return { outcome: "not_found" as const };
+    const [owner] = await ownersOf(ctx, session.workspaceId, 1);
+    if (owner === undefined) return { outcome: "not_found" as const };
     const result = await decide(ctx, session, owner.userId, decision, "local_page");
     return { outcome: result.ok ? ("decided" as const) : ("refused" as const), status: result.status };
   },

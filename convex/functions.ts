@@ -11,7 +11,8 @@ import { customCtx, customMutation, customQuery } from "convex-helpers/server/cu
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
 import { mutation, query, type QueryCtx } from "./_generated/server";
-import { membershipOf, type WorkspaceAccess } from "./access";
+import type { WorkspaceAccess } from "./access";
+import { membershipOf } from "./memberships";
 import { apiError } from "./model/errors";
 import { roleAtLeast, type Role } from "./model/roles";
 

@@ -7,7 +7,8 @@
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
-import { membershipOf, type WorkspaceAccess } from "./access";
+import type { WorkspaceAccess } from "./access";
+import { addMembership, membersOf, membershipOf, ownersOf, removeMembership, setMembershipRole } from "./memberships";
 import { recordAudit } from "./audit";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
@@ -27,10 +28,7 @@ const LIVE_TOKENS_PER_MEMBER_LIMIT = 1_000;
 export const list = workspaceQuery({
   args: {},
   handler: async (ctx) => {
-    const memberships = await ctx.db
-      .query("memberships")
-      .withIndex("by_workspace_user", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
-      .take(MEMBER_LIST_LIMIT);
+    const memberships = await membersOf(ctx, ctx.workspace.workspaceId, MEMBER_LIST_LIMIT);
     return await Promise.all(
       memberships.map(async ({ userId, role }) => {
         const user = await ctx.db.get(userId);
@@ -57,10 +55,7 @@ function requireAllowed(access: WorkspaceAccess, from: Role | null, to: Role | n
 
 /** Refuses to leave a workspace without an owner. */
 async function requireAnotherOwner(ctx: QueryCtx, workspaceId: Id<"workspaces">, what: string) {
-  const owners = await ctx.db
-    .query("memberships")
-    .withIndex("by_workspace_role", (q) => q.eq("workspaceId", workspaceId).eq("role", "owner"))
-    .take(2);
+  const owners = await ownersOf(ctx, workspaceId, 2);
   if (owners.length < 2) throw apiError("LAST_OWNER", `${what} would leave the workspace without an owner; make someone else owner first.`);
 }
 
@@ -83,7 +78,7 @@ export const add = workspaceMutation({
     requireAllowed(ctx.workspace, null, role);
     const workspaceId = ctx.workspace.workspaceId;
     if ((await membershipOf(ctx, workspaceId, user._id)) !== null) throw apiError("CONFLICT", "That user is already a member.");
-    await ctx.db.insert("memberships", { workspaceId, userId: user._id, role });
+    await addMembership(ctx, workspaceId, user._id, role);
     await recordAudit(ctx, {
       workspaceId,
       action: "member.added",
@@ -105,7 +100,7 @@ export const setRole = workspaceMutation({
     requireAllowed(ctx.workspace, membership.role, role);
     if (membership.role === role) return { userId, role };
     if (membership.role === "owner") await requireAnotherOwner(ctx, workspaceId, "Demoting the last owner");
-    await ctx.db.patch(membership._id, { role });
+    await setMembershipRole(ctx, membership, role);
     await recordAudit(ctx, {
       workspaceId,
       action: "member.role_changed",
@@ -126,7 +121,7 @@ export const remove = workspaceMutation({
     const membership = await requireMembership(ctx, workspaceId, userId);
     requireAllowed(ctx.workspace, membership.role, null);
     if (membership.role === "owner") await requireAnotherOwner(ctx, workspaceId, "Removing the last owner");
-    await ctx.db.delete(membership._id);
+    await removeMembership(ctx, membership);
     const actor = { kind: "user" as const, userId: ctx.userId };
     const tokensRevoked = await revokeDeviceTokens(ctx, workspaceId, userId, actor);
     await recordAudit(ctx, {

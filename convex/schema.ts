@@ -41,8 +41,9 @@ export default defineSchema({
   }).index("by_slug", ["slug"]),
 
   /**
-   * Written by `workspaces.create` (the creator as owner) and member management.
-   * Read on every request made with a device token: access is re-checked against it each time.
+   * Owned by memberships.ts (every read and write goes through its helpers). Written by
+   * `workspaces.create` (the creator as owner) and member management (members.ts). Read on every
+   * request made with a device token: access is re-checked against it each time.
    */
   memberships: defineTable({
     workspaceId: v.id("workspaces"),

@@ -4,6 +4,7 @@ import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from
 import { callerValidator, canSeeWorkspace } from "./access";
 import { recordAudit } from "./audit";
 import { userMutation, userQuery, workspaceMutation } from "./functions";
+import { addMembership, membershipsOfUser } from "./memberships";
 import { apiError } from "./model/errors";
 import { dataPolicyValidator, type DataPolicy } from "./model/roles";
 import { isValidSlug, SLUG_RULE } from "./model/slug";
@@ -48,7 +49,7 @@ export async function createWorkspace(
     dataPolicy: fields.dataPolicy ?? "full",
     createdBy: fields.ownerId,
   });
-  await ctx.db.insert("memberships", { workspaceId, userId: fields.ownerId, role: "owner" });
+  await addMembership(ctx, workspaceId, fields.ownerId, "owner");
   return workspaceId;
 }
 
@@ -79,10 +80,7 @@ export const create = userMutation({
 export const listMine = userQuery({
   args: {},
   handler: async (ctx) => {
-    const memberships = await ctx.db
-      .query("memberships")
-      .withIndex("by_user", (q) => q.eq("userId", ctx.userId))
-      .take(500);
+    const memberships = await membershipsOfUser(ctx, ctx.userId, 500);
     const rows = await Promise.all(
       memberships.map(async (membership) => {
         const workspace = await ctx.db.get(membership.workspaceId);

@@ -50,6 +50,7 @@ import type * as jobsConsole from "../jobsConsole.js";
 import type * as leases from "../leases.js";
 import type * as liveFetch from "../liveFetch.js";
 import type * as members from "../members.js";
+import type * as memberships from "../memberships.js";
 import type * as model_audit from "../model/audit.js";
 import type * as model_contextLake from "../model/contextLake.js";
 import type * as model_contextPacks from "../model/contextPacks.js";
@@ -133,6 +134,7 @@ declare const fullApi: ApiFromModules<{
   leases: typeof leases;
   liveFetch: typeof liveFetch;
   members: typeof members;
+  memberships: typeof memberships;
   "model/audit": typeof model_audit;
   "model/contextLake": typeof model_contextLake;
   "model/contextPacks": typeof model_contextPacks;
