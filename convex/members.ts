@@ -6,7 +6,7 @@
  */
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import type { MutationCtx, QueryCtx } from "./_generated/server";
+import type { QueryCtx } from "./_generated/server";
 import type { WorkspaceAccess } from "./access";
 import { addMembership, membersOf, membershipOf, ownersOf, removeMembership, setMembershipRole } from "./memberships";
 import { recordAudit } from "./audit";
@@ -14,16 +14,9 @@ import { workspaceMutation, workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
 import { membershipChangeProblem } from "./model/members";
 import { roleValidator, type Role } from "./model/roles";
-import { revokeToken } from "./tokens";
+import { revokeLiveTokensOf } from "./tokens";
 
 const MEMBER_LIST_LIMIT = 500;
-/**
- * Tokens revoked when removing a member: their unrevoked, unexpired tokens of that workspace.
- * One token per device login, each living 90 days, so 1,000 is far more than anyone holds; the
- * index reads only those tokens, however many revoked or expired ones the user has piled up.
- */
-const LIVE_TOKENS_PER_MEMBER_LIMIT = 1_000;
-
 /** Everyone in the workspace with their role. Any member may see it. */
 export const list = workspaceQuery({
   args: {},
@@ -123,7 +116,7 @@ export const remove = workspaceMutation({
     if (membership.role === "owner") await requireAnotherOwner(ctx, workspaceId, "Removing the last owner");
     await removeMembership(ctx, membership);
     const actor = { kind: "user" as const, userId: ctx.userId };
-    const tokensRevoked = await revokeDeviceTokens(ctx, workspaceId, userId, actor);
+    const tokensRevoked = await revokeLiveTokensOf(ctx, workspaceId, userId, actor, "member_removed");
     await recordAudit(ctx, {
       workspaceId,
       action: "member.removed",
@@ -134,19 +127,3 @@ export const remove = workspaceMutation({
     return null;
   },
 });
-
-async function revokeDeviceTokens(
-  ctx: MutationCtx,
-  workspaceId: Id<"workspaces">,
-  userId: Id<"users">,
-  actor: { kind: "user"; userId: Id<"users"> },
-): Promise<number> {
-  const live = await ctx.db
-    .query("apiTokens")
-    .withIndex("by_user_workspace_revoked_expires", (q) =>
-      q.eq("userId", userId).eq("workspaceId", workspaceId).eq("revokedAt", undefined).gt("expiresAt", Date.now()),
-    )
-    .take(LIVE_TOKENS_PER_MEMBER_LIMIT);
-  for (const token of live) await revokeToken(ctx, token, actor, "member_removed");
-  return live.length;
-}

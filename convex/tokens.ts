@@ -109,6 +109,31 @@ export async function revokeToken(ctx: MutationCtx, token: Doc<"apiTokens">, act
   });
 }
 
+/**
+ * How many of a user's tokens in one workspace `revokeLiveTokensOf` revokes at most: one token per
+ * device login, each living 90 days, so far more than anyone holds. The index reads only the
+ * unrevoked, unexpired ones, however many revoked or expired tokens the user has piled up.
+ */
+const LIVE_TOKENS_PER_MEMBER_LIMIT = 1_000;
+
+/** Revokes a user's live tokens of one workspace (a member was removed); returns how many. */
+export async function revokeLiveTokensOf(
+  ctx: MutationCtx,
+  workspaceId: Id<"workspaces">,
+  userId: Id<"users">,
+  actor: AuditActor,
+  reason: string,
+): Promise<number> {
+  const live = await ctx.db
+    .query("apiTokens")
+    .withIndex("by_user_workspace_revoked_expires", (q) =>
+      q.eq("userId", userId).eq("workspaceId", workspaceId).eq("revokedAt", undefined).gt("expiresAt", Date.now()),
+    )
+    .take(LIVE_TOKENS_PER_MEMBER_LIMIT);
+  for (const token of live) await revokeToken(ctx, token, actor, reason);
+  return live.length;
+}
+
 // ---- Console ---------------------------------------------------------------------------------
 
 const CONSOLE_LIST_LIMIT = 200;
