@@ -1,5 +1,5 @@
 import { v, type Infer } from "convex/values";
-import type { Doc, Id, TableNames } from "./_generated/dataModel";
+import type { Id, TableNames } from "./_generated/dataModel";
 import type { QueryCtx } from "./_generated/server";
 import { membershipOf } from "./memberships";
 import { apiError } from "./model/errors";

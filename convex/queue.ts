@@ -28,7 +28,7 @@ import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { apiError } from "./model/errors";
 import { utf8Bytes, type Lane } from "./model/jobs";
 import type { Capabilities } from "./model/matching";
-import { bestHeadFor, offerHead, replaceHead, type QueueHead } from "./model/queueHeads";
+import { bestHeadFor, offerHead, replaceHead } from "./model/queueHeads";
 
 /**
  * New streams are refused once the directory is this large (a document may hold 1 MiB). Heads
