@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { convexTest } from "convex-test";
 import { convexToJson, jsonToConvex, type Value } from "convex/values";
+import { installIndexes, type QueryableDatabase } from "./indexes";
 import type { ModuleMap } from "./modules";
 import type { JournalStore, JsonDocument } from "./store";
 
@@ -17,7 +18,6 @@ export type DatabaseFake = {
   _nextDocId: number;
   _lastCreationTime: number;
   _queryResults: Record<number, unknown[]>;
-  _iterateDocs(tableName: string, callback: (document: Record<string, Value>) => void): void;
   commit(commitTs?: bigint | null): void;
   storeFile(storageId: string, blob: Blob): void;
   getFile(storageId: string): Blob | null | undefined;
@@ -61,7 +61,7 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   restoreState(db, store);
   const pendingFiles = new Set<Promise<void>>();
   journalCommits(db, store, onFatal);
-  iterateTablesDirectly(db);
+  installIndexes(db as unknown as QueryableDatabase);
   releaseQueryResults(convexGlobal);
   persistFiles(db, store, pendingFiles, onFatal);
   const fun = (t as unknown as { fun(path: FunctionPath, args: unknown): Promise<unknown> }).fun;
@@ -144,49 +144,6 @@ function journalCommits(db: DatabaseFake, store: JournalStore, onFatal: (error: 
     } catch (error) {
       // Memory is ahead of the disk now; the only safe move is to stop before anyone hears of it.
       onFatal(error);
-    }
-  };
-}
-
-/** The table of a convex-test document id: the letters after its numeric prefix. */
-function tableOf(id: string): string {
-  return id.replace(/^[0-9]+/, "");
-}
-
-/**
- * convex-test finds a table's documents by scanning the ids of *every* document in the database
- * on each query, so one table's growth (job events) slows queries of all others. Keep the ids of
- * each table in a set, updated on every top-level commit, and scan only those (plus the ids the
- * open transaction wrote, as the original does). Same documents, same order, less work.
- */
-function iterateTablesDirectly(db: DatabaseFake) {
-  const idsByTable = new Map<string, Set<string>>();
-  const idsOf = (table: string) => {
-    let ids = idsByTable.get(table);
-    if (ids === undefined) idsByTable.set(table, (ids = new Set()));
-    return ids;
-  };
-  for (const id of Object.keys(db._documents)) idsOf(tableOf(id)).add(id);
-
-  const commit = db.commit.bind(db);
-  db.commit = (commitTs) => {
-    const written = db._writes.length === 1 ? Object.keys(db._writes[0] ?? {}) : [];
-    commit(commitTs);
-    for (const id of written) {
-      if (db._documents[id] === undefined) idsOf(tableOf(id)).delete(id);
-      else idsOf(tableOf(id)).add(id);
-    }
-  };
-
-  db._iterateDocs = (tableName, callback) => {
-    const committed = idsOf(tableName);
-    const pending = new Set<string>();
-    for (const layer of db._writes) for (const id of Object.keys(layer)) if (!committed.has(id) && tableOf(id) === tableName) pending.add(id);
-    for (const ids of [committed, pending]) {
-      for (const id of ids) {
-        const document = db.get(tableName, id);
-        if (document !== null) callback(document);
-      }
     }
   };
 }
