@@ -54,6 +54,8 @@ describe("remote URL normalisation", () => {
     expect(() => normalizeRemoteUrl("")).toThrow(RemoteUrlError);
     expect(() => normalizeRemoteUrl("not a remote")).toThrow(RemoteUrlError);
     expect(() => normalizeRemoteUrl("https://github.com/")).toThrow(/no repository path/);
+    expect(() => normalizeRemoteUrl("https://github.com/acme/%E0%A4%A")).toThrow(/invalid percent-encoding/);
+    expect(() => normalizeRemoteUrl("file:///srv/%zz.git")).toThrow(RemoteUrlError);
   });
 });
 

@@ -29,7 +29,8 @@ case "$IAS_JOB_PROMPT" in
     exit 3
     ;;
   wait*)
-    sleep 60 & echo "$$ $!" > "$SCRATCH/pids-$IAS_JOB_ID"
+    # A descendant that ignores SIGTERM (and does not hold the job's output pipes).
+    (trap '' TERM; exec sleep 60 >/dev/null 2>&1) & echo "$$ $!" > "$SCRATCH/pids-$IAS_JOB_ID"
     echo waiting
     wait
     ;;
@@ -197,7 +198,8 @@ describe("ias worker start", () => {
     expect(job).toMatchObject({ status: "failed", prompt: "fail on purpose" });
     const shown = await runCli(["jobs", "get", job._id], cli);
     expect(shown.stdout).toContain(`Job ${job._id}: failed (failed), work, attempt 1/3`);
-    const timeline = await runCli(["jobs", "events", job._id], cli);
+    // One event per page: every page is printed, not just the first.
+    const timeline = await runCli(["jobs", "events", job._id, "--limit", "1"], cli);
     expect(timeline.stdout).toMatch(/#\d+ \S+ log\n {4}about to fail\n {4}\[stderr\] something broke/);
     const retried = await runCli(["jobs", "retry", job._id, "--json"], cli);
     expect(retried.json().job).toMatchObject({ _id: job._id, status: "pending" });
@@ -206,9 +208,12 @@ describe("ias worker start", () => {
     const again = await runCli(["jobs", "cancel", job._id, "--json"], cli);
     expect(again.code).toBe(1);
     expect(again.json()).toMatchObject({ ok: false, error: "INVALID_JOB_STATE" });
+    const unreadable = await runCli(["jobs", "enqueue", "--prompt-file", join(scratch, "no-such-prompt.md")], cli);
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toContain("Cannot read --prompt-file");
   });
 
-  test("a job canceled mid-run: its processes are stopped and it ends canceled", async () => {
+  test("a job canceled mid-run: its processes, even one ignoring SIGTERM, are stopped and it ends canceled", async () => {
     const jobId = await enqueue("wait until canceled");
     const worker = startCli(["worker", "start", "--once", "--json"], cli);
     const [shellPid, sleepPid] = await pidsOf(jobId);
@@ -220,7 +225,7 @@ describe("ias worker start", () => {
 
     expect(await getJob(jobId)).toMatchObject({ status: "canceled", outcome: "canceled", outcomeReason: "cancel_requested" });
     expect(isAlive(shellPid!)).toBe(false);
-    expect(isAlive(sleepPid!)).toBe(false); // the whole process group, not just the shell
+    expect(isAlive(sleepPid!)).toBe(false); // the whole process group, SIGKILLed after the grace period
   });
 
   test("SIGINT drains: no new claims, the running job finishes, then offline and exit 0", async () => {
@@ -242,6 +247,14 @@ describe("ias worker start", () => {
     expect(await getJob(waiting)).toMatchObject({ status: "pending", attempts: 0 });
     expect((await api("/v1/jobs/claim-next", { workspaceId, workerId })).reason).toBe("WORKER_NOT_ONLINE");
     await api("/v1/jobs/cancel", { workspaceId, jobId: waiting });
+  });
+
+  test("SIGHUP (terminal closed) drains like SIGINT", async () => {
+    const worker = startCli(["worker", "start", "--json"], cli);
+    await worker.waitFor((process) => process.events().some((event) => event.event === "online"), "the online event");
+    worker.proc.kill("SIGHUP");
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(worker.events().map((event) => event.event)).toEqual(["online", "draining", "offline"]);
   });
 
   test("a worker killed mid-job: the lease expires and a second worker finishes the job", async () => {
@@ -271,14 +284,18 @@ describe("ias worker start", () => {
     const [shellPid, sleepPid] = await pidsOf(jobId);
     stalled.proc.kill("SIGSTOP");
 
+    // The job is recovered and claimed again, but the stalled worker's command still runs in the
+    // checkout (and holds its lock): the healthy worker waits for it, keeping its own lease.
     const healthy = startCli(["worker", "start", "--once", "--json", "--name", "healthy"], cli);
-    expect((await healthy.exited).code).toBe(0);
-    expect(await getJob(jobId)).toMatchObject({ status: "done", attempts: 2 });
+    await healthy.waitFor((process) => process.stderr().includes("is busy with another job"), "the healthy worker to wait for the checkout");
+    expect(healthy.events().find((event) => event.event === "claimed")).toMatchObject({ jobId });
 
-    stalled.proc.kill("SIGCONT"); // its next job heartbeat answers LEASE_MISMATCH
+    stalled.proc.kill("SIGCONT"); // its next job heartbeat answers LEASE_MISMATCH: it stops its command, frees the checkout
     expect((await stalled.exited).code).toBe(1);
     expect(stalled.events().find((event) => event.event === "finished")).toMatchObject({ jobId, outcome: "abandoned" });
     expect(isAlive(shellPid!) || isAlive(sleepPid!)).toBe(false);
-    expect(await getJob(jobId)).toMatchObject({ status: "done", attempts: 2 }); // nothing overwrote the second worker's result
+
+    expect((await healthy.exited).code).toBe(0);
+    expect(await getJob(jobId)).toMatchObject({ status: "done", attempts: 2 });
   });
 });

@@ -72,6 +72,11 @@ export class ApiClient {
     return this.request<T>("POST", route, body, callOptions);
   }
 
+  /** Whether `text` contains this client's token (so it is not handed to job commands). */
+  revealsToken(text: string): boolean {
+    return this.options.token !== undefined && this.options.token !== "" && text.includes(this.options.token);
+  }
+
   /** GET `route`; for health and the OpenAPI document. */
   async get<T = Record<string, unknown>>(route: string, callOptions: CallOptions = {}): Promise<T> {
     return this.request<T>("GET", route, undefined, callOptions);

@@ -1,5 +1,6 @@
 /** The few git facts the CLI needs, read with the git binary (no library, no network). */
 import { execFile } from "node:child_process";
+import { dirname } from "node:path";
 import { promisify } from "node:util";
 import { CliError, EXIT } from "./output";
 
@@ -8,14 +9,14 @@ const run = promisify(execFile);
 /** Changed-file lists longer than this are cut, keeping the completion body well under 256 KiB. */
 export const MAX_CHANGED_FILES = 1_000;
 
-async function git(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run("git", ["-c", "core.quotepath=off", ...args], { cwd, maxBuffer: 16 * 1024 * 1024 });
+async function git(cwd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await run("git", ["-c", "core.quotepath=off", ...args], { cwd, env, maxBuffer: 16 * 1024 * 1024 });
   return stdout;
 }
 
-async function gitOrNull(cwd: string, args: string[]): Promise<string | null> {
+async function gitOrNull(cwd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string | null> {
   try {
-    return await git(cwd, args);
+    return await git(cwd, args, env);
   } catch {
     return null;
   }
@@ -36,10 +37,24 @@ export async function originUrl(root: string): Promise<string> {
   return url.trim();
 }
 
+/**
+ * For commands about a linked checkout itself: git must not walk up to an enclosing repository
+ * when the checkout's own `.git` is gone (evidence would describe the wrong repository).
+ */
+function onlyIn(root: string): NodeJS.ProcessEnv {
+  return { ...process.env, GIT_CEILING_DIRECTORIES: dirname(root) };
+}
+
 /** HEAD's commit SHA, or null in a repository without commits (or not a repository). */
 export async function headSha(root: string): Promise<string | null> {
-  const sha = await gitOrNull(root, ["rev-parse", "--verify", "--quiet", "HEAD"]);
+  const sha = await gitOrNull(root, ["rev-parse", "--verify", "--quiet", "HEAD"], onlyIn(root));
   return sha === null || sha.trim() === "" ? null : sha.trim();
+}
+
+/** The checkout's git directory (absolute; a worktree's own), or null outside a repository. */
+export async function gitDir(root: string): Promise<string | null> {
+  const dir = await gitOrNull(root, ["rev-parse", "--absolute-git-dir"], onlyIn(root));
+  return dir === null || dir.trim() === "" ? null : dir.trim();
 }
 
 /**
@@ -47,10 +62,12 @@ export async function headSha(root: string): Promise<string | null> {
  * now. Sorted, de-duplicated, capped at MAX_CHANGED_FILES.
  */
 export async function changedFiles(root: string, baseSha: string | null): Promise<{ files: string[]; truncated: boolean }> {
+  const env = onlyIn(root);
+  // --no-renames: a rename lists its old path too (the old file is gone: a change to report).
   const lists = await Promise.all([
-    baseSha === null ? gitOrNull(root, ["ls-files", "-z"]) : gitOrNull(root, ["diff", "--name-only", "-z", baseSha, "HEAD"]),
-    gitOrNull(root, ["diff", "--name-only", "-z", "HEAD"]),
-    gitOrNull(root, ["ls-files", "--others", "--exclude-standard", "-z"]),
+    baseSha === null ? gitOrNull(root, ["ls-files", "-z"], env) : gitOrNull(root, ["diff", "--name-only", "--no-renames", "-z", baseSha, "HEAD"], env),
+    gitOrNull(root, ["diff", "--name-only", "--no-renames", "-z", "HEAD"], env),
+    gitOrNull(root, ["ls-files", "--others", "--exclude-standard", "-z"], env),
   ]);
   const files = [...new Set(lists.flatMap((list) => (list ?? "").split("\0").filter(Boolean)))].sort();
   return { files: files.slice(0, MAX_CHANGED_FILES), truncated: files.length > MAX_CHANGED_FILES };

@@ -3,13 +3,17 @@
  * and as `IAS_JOB_*` variables, output streamed to the job's timeline, the lease kept alive at a
  * third of its length, and the outcome reported with git evidence.
  *
- * The command runs in its own process group (detached), so a terminal's Ctrl-C reaches only the
- * worker (which drains) and stopping a job signals the command and everything it started.
+ * The lease is kept (job heartbeats) from the claim until the outcome is reported, including
+ * while waiting for the checkout's lock (checkout-lock.ts) and while sending the last output.
+ * The command's process group is ended with the job (job-process.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { clampLeaseMs } from "../../convex/model/leases";
+import { lockCheckout, type CheckoutLock } from "./checkout-lock";
 import { ApiError, type ApiClient } from "./client";
 import { changedFiles, headSha, MAX_CHANGED_FILES } from "./git";
+import { endGroup, exited, signalGroup, spawnGroup, started, type Exit } from "./job-process";
 import { LogBatcher } from "./log-batcher";
 import type { Output } from "./output";
 import { apiBaseUrl } from "./url";
@@ -51,56 +55,47 @@ type StopReason = "canceled" | "abandoned" | "interrupted";
 
 const LOST_LEASE = new Set(["LEASE_MISMATCH", "CLAIM_GENERATION_MISMATCH", "JOB_NOT_FOUND"]);
 const lostLease = (error: unknown) => error instanceof ApiError && LOST_LEASE.has(error.code);
-/** How long to wait for output pipes after the command exited (a daemonised grandchild may hold them). */
-const PIPE_CLOSE_GRACE_MS = 2_000;
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** Variables never passed to the job command: the worker's own credentials. */
+const WITHHELD_ENV = new Set(["IAS_TOKEN"]);
+
+/** A third of the lease the server will actually grant (it clamps what is asked). */
+export function heartbeatIntervalMs(leaseMs: number): number {
+  return Math.floor(clampLeaseMs(leaseMs) / 3);
+}
 
 export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
   const { client, out, claim, workspaceId, workerId } = options;
   const lease = { workspaceId, jobId: claim.jobId, workerId, claimGeneration: claim.claimGeneration };
-  const baseSha = await headSha(options.checkout);
   let stopReason: StopReason | undefined;
-  let lastStderr = "";
-
-  const batcher = new LogBatcher({
-    send: async (lines) => {
-      await client.call("/v1/jobs/log", { ...lease, lines });
-    },
-    onError: (error) => (lostLease(error) ? stop("abandoned") : out.warn(`log lines not sent: ${(error as Error).message}`)),
-  });
-
-  const child = spawn(options.command[0]!, options.command.slice(1), {
-    cwd: options.checkout,
-    env: jobEnvironment(options),
-    stdio: ["pipe", "pipe", "pipe"],
-    detached: true,
-  });
-  const started = new Promise<Error | null>((resolve) => {
-    child.once("spawn", () => resolve(null));
-    child.once("error", (error) => resolve(error));
-  });
-  child.stdin!.on("error", () => {}); // a command that never reads stdin closes it early
-  child.stdin!.end(`${JSON.stringify(claim.job)}\n`);
-  for (const [stream, prefix] of [[child.stdout!, ""], [child.stderr!, "[stderr] "]] as const) {
-    createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-      if (prefix) lastStderr = line;
-      batcher.push(prefix + line);
-      if (options.verbose) out.note(`  ${prefix}${line}`);
-    });
-  }
-
-  let killTimer: NodeJS.Timeout | undefined;
-  const stoppedBecause = () => stopReason; // read after awaits, where TypeScript's narrowing is stale
+  /** Set whenever the server says the lease is gone: nothing more is sent for this job. */
+  let leaseLost = false;
   let commandEnded = false;
+  let settled = false; // the job's outcome is decided: a late heartbeat failure is not worth a warning
+  let child: ChildProcess | undefined;
+  let killDeadline = 0;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stopWaiting = new AbortController();
+
   function stop(reason: StopReason) {
-    // After the exit a late heartbeat answer changes nothing (and the pid may be reused).
+    if (reason === "abandoned") leaseLost = true;
+    // After the exit a late heartbeat answer changes nothing (the group is being ended anyway).
     if (stopReason !== undefined || commandEnded) return;
     stopReason = reason;
-    signalGroup(child, "SIGTERM");
-    killTimer = setTimeout(() => signalGroup(child, "SIGKILL"), reason === "canceled" ? options.cancelGraceMs : Math.min(options.cancelGraceMs, 5_000));
+    stopWaiting.abort();
+    const group = child?.pid;
+    if (group === undefined) return; // not started yet: it will not be
+    const graceMs = reason === "canceled" ? options.cancelGraceMs : Math.min(options.cancelGraceMs, 5_000);
+    killDeadline = Date.now() + graceMs;
+    signalGroup(group, "SIGTERM");
+    killTimer = setTimeout(() => signalGroup(group, "SIGKILL"), graceMs);
   }
   const onInterrupt = () => stop("interrupted");
-  options.interrupt.addEventListener("abort", onInterrupt);
+  // A second Ctrl-C while this job was being claimed: do not start it (lease recovery re-queues it).
+  if (options.interrupt.aborted) onInterrupt();
+  else options.interrupt.addEventListener("abort", onInterrupt);
 
+  // Runs until the outcome is reported, so a slow last flush or a retried complete keeps the lease.
   let heartbeatInFlight = false;
   const heartbeat = setInterval(async () => {
     if (heartbeatInFlight) return; // a slow, retrying heartbeat must not pile up behind itself
@@ -110,54 +105,108 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
       if (answer.cancelRequested) stop("canceled");
     } catch (error) {
       if (lostLease(error)) stop("abandoned");
-      else out.warn(`job heartbeat failed: ${(error as Error).message}`);
+      else if (!settled) out.warn(`job heartbeat failed: ${errorText(error)}`);
     } finally {
       heartbeatInFlight = false;
     }
-  }, Math.max(1_000, Math.floor(options.leaseMs / 3)));
+  }, heartbeatIntervalMs(options.leaseMs));
 
-  const startError = await started;
-  const exit = startError ? null : await exited(child);
-  commandEnded = true;
-  clearInterval(heartbeat);
-  clearTimeout(killTimer);
-  options.interrupt.removeEventListener("abort", onInterrupt);
+  const batcher = new LogBatcher({
+    send: async (lines) => {
+      if (!leaseLost) await client.call("/v1/jobs/log", { ...lease, lines });
+    },
+    onError: (error) => (lostLease(error) ? stop("abandoned") : out.warn(`log lines not sent: ${errorText(error)}`)),
+  });
 
-  if (stopReason === "abandoned" || stopReason === "interrupted") {
-    const message = stopReason === "abandoned" ? "The lease was lost; the command was stopped and the job left to the server." : "Worker stopped; the job returns to the queue when its lease expires.";
-    return { outcome: stopReason, message };
+  /** Completes the job unless the lease is gone; a completion that cannot be sent abandons it. */
+  async function report(outcome: "done" | "failed" | "canceled", message: string, outcomeReason: string | undefined, exit: Exit | null, baseSha: string | null): Promise<JobRunResult> {
+    const { files, truncated } = await changedFiles(options.checkout, baseSha);
+    const evidence = {
+      headSha: await headSha(options.checkout),
+      baseSha,
+      changedFiles: files,
+      ...(truncated ? { changedFilesTruncated: true, changedFilesLimit: MAX_CHANGED_FILES } : {}),
+      exitCode: exit?.code ?? null,
+      signal: exit?.signal ?? null,
+    };
+    if (leaseLost) return { outcome: "abandoned", message: "The lease was lost before the outcome could be reported." };
+    try {
+      // Completion is idempotent on the server, so it gets a longer retry budget than other calls.
+      await client.call("/v1/jobs/complete", { ...lease, outcome, message, outcomeReason, evidence }, { attempts: 10 });
+    } catch (error) {
+      if (lostLease(error)) return { outcome: "abandoned", message: `Completion refused: ${errorText(error)}` };
+      return { outcome: "abandoned", message: `The outcome (${outcome}) could not be reported: ${errorText(error)}. The job returns to the queue when its lease expires.` };
+    }
+    return { outcome, message };
   }
-  await batcher.flush();
-  if (stoppedBecause() === "abandoned") return { outcome: "abandoned", message: "The lease was lost while sending the last output." };
 
-  const outcome = stopReason === "canceled" ? "canceled" : exit?.code === 0 ? "done" : "failed";
-  const message = startError
-    ? `Cannot start ${options.command[0]}: ${startError.message}`
-    : describeExit(outcome, exit!, lastStderr);
-  const outcomeReason = startError ? "command_not_started" : outcome === "canceled" ? "cancel_requested" : outcome === "failed" ? exitReason(exit!) : undefined;
-  const { files, truncated } = await changedFiles(options.checkout, baseSha);
-  const evidence = {
-    headSha: await headSha(options.checkout),
-    baseSha,
-    changedFiles: files,
-    ...(truncated ? { changedFilesTruncated: true, changedFilesLimit: MAX_CHANGED_FILES } : {}),
-    exitCode: exit?.code ?? null,
-    signal: exit?.signal ?? null,
-  };
+  async function runLocked(): Promise<JobRunResult> {
+    const baseSha = await headSha(options.checkout);
+    let lastStderr = "";
+    let startError: Error | null = null;
+    if (stopReason === undefined) {
+      try {
+        child = spawnGroup(options.command, options.checkout, jobEnvironment(options));
+      } catch (error) {
+        startError = error as Error; // argv or environment the OS cannot take
+      }
+    }
+    if (child !== undefined) {
+      child.stdin!.end(`${JSON.stringify(claim.job)}\n`);
+      for (const [stream, prefix] of [[child.stdout!, ""], [child.stderr!, "[stderr] "]] as const) {
+        createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+          if (prefix) lastStderr = line;
+          batcher.push(prefix + line);
+          if (options.verbose) out.note(`  ${prefix}${line}`);
+        });
+      }
+      startError = await started(child);
+    }
+    const exit = child !== undefined && startError === null ? await exited(child) : null;
+    commandEnded = true;
+    clearTimeout(killTimer);
+    if (child?.pid !== undefined) await endGroup(child.pid, stopReason === undefined ? 0 : killDeadline);
+
+    const stoppedBecause = stopReason as StopReason | undefined; // TypeScript's narrowing is stale after awaits
+    if (stoppedBecause === "abandoned" || stoppedBecause === "interrupted") {
+      const message = stoppedBecause === "abandoned" ? "The lease was lost; the command was stopped and the job left to the server." : "Worker stopped; the job returns to the queue when its lease expires.";
+      return { outcome: stoppedBecause, message };
+    }
+    await batcher.flush();
+    if (leaseLost) return { outcome: "abandoned", message: "The lease was lost while sending the last output." };
+    if (startError) return report("failed", `Cannot start ${options.command[0]}: ${startError.message}`, "command_not_started", null, baseSha);
+    if (exit === null) return report("canceled", "Canceled on request before the command started.", "cancel_requested", null, baseSha);
+    const outcome = stoppedBecause === "canceled" ? "canceled" : exit.code === 0 ? "done" : "failed";
+    const outcomeReason = outcome === "canceled" ? "cancel_requested" : outcome === "failed" ? exitReason(exit) : undefined;
+    return report(outcome, describeExit(outcome, exit, lastStderr), outcomeReason, exit, baseSha);
+  }
+
   try {
-    // Completion is idempotent on the server, so it gets a longer retry budget than other calls.
-    await client.call("/v1/jobs/complete", { ...lease, outcome, message, outcomeReason, evidence }, { attempts: 10 });
-  } catch (error) {
-    if (lostLease(error)) return { outcome: "abandoned", message: `Completion refused: ${(error as Error).message}` };
-    throw error;
+    let lock: CheckoutLock | null = null;
+    try {
+      lock = await lockCheckout(options.checkout, stopWaiting.signal, (holder) =>
+        out.warn(`checkout ${options.checkout} is busy with another job${holder ? ` (pid ${holder})` : ""}; waiting for it.`),
+      );
+    } catch (error) {
+      out.warn(`cannot lock checkout ${options.checkout}, running without the lock: ${errorText(error)}`);
+    }
+    try {
+      return await runLocked();
+    } finally {
+      lock?.release();
+    }
+  } finally {
+    settled = true;
+    clearInterval(heartbeat);
+    clearTimeout(killTimer);
+    options.interrupt.removeEventListener("abort", onInterrupt);
   }
-  return { outcome, message };
 }
 
 function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions): NodeJS.ProcessEnv {
   const { job } = claim;
-  return {
-    ...process.env,
+  const inherited = Object.entries(process.env).filter(([name, value]) => !WITHHELD_ENV.has(name) && !(value && client.revealsToken(value)));
+  const forJob = {
     IAS_JOB_ID: job._id,
     IAS_JOB_KIND: job.kind,
     IAS_JOB_ROLE: job.role,
@@ -171,38 +220,8 @@ function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions)
     IAS_WORKER_ID: workerId,
     IAS_CONTROL_PLANE_URL: apiBaseUrl(client.siteUrl),
   };
-}
-
-type Exit = { code: number | null; signal: NodeJS.Signals | null };
-
-/** Resolves on exit, after the output pipes closed (or a short grace for pipes held elsewhere). */
-function exited(child: ChildProcess): Promise<Exit> {
-  return new Promise((resolve) => {
-    let exit: Exit | undefined;
-    child.once("close", (code, signal) => resolve(exit ?? { code, signal }));
-    child.once("exit", (code, signal) => {
-      exit = { code, signal };
-      setTimeout(() => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        resolve(exit!);
-      }, PIPE_CLOSE_GRACE_MS).unref();
-    });
-  });
-}
-
-/** Signals the command's whole process group; falls back to the process if the group is gone. */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
-    }
-  }
+  // The OS refuses NUL in environment values; the exact prompt is on stdin.
+  return Object.fromEntries([...inherited, ...Object.entries(forJob).map(([name, value]) => [name, String(value ?? "").replaceAll("\0", "")])]);
 }
 
 function describeExit(outcome: string, exit: Exit, lastStderr: string): string {

@@ -25,7 +25,7 @@ export class RemoteUrlError extends Error {
 export function normalizeRemoteUrl(raw: string): string {
   const remote = raw.trim();
   if (remote === "") throw new RemoteUrlError("The remote URL is empty.");
-  if (/^file:\/\//i.test(remote)) return `file:${cleanPath(decodeURIComponent(remote.slice("file://".length)))}`;
+  if (/^file:\/\//i.test(remote)) return `file:${cleanPath(decodePath(remote, remote.slice("file://".length)))}`;
   if (remote.startsWith("/")) return `file:${cleanPath(remote)}`;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) return fromUrl(remote);
   // scp-like syntax: [user@]host:path, where host has no slash (else git treats it as a local path).
@@ -58,7 +58,15 @@ function fromUrl(remote: string): string {
     throw new RemoteUrlError(`Cannot read the remote URL "${redactCredentials(remote)}".`);
   }
   const port = url.port && url.port !== DEFAULT_PORTS[url.protocol.toLowerCase()] ? `:${url.port}` : "";
-  return joinHostPath(`${url.hostname.toLowerCase()}${port}`, decodeURIComponent(url.pathname));
+  return joinHostPath(`${url.hostname.toLowerCase()}${port}`, decodePath(remote, url.pathname));
+}
+
+function decodePath(remote: string, path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new RemoteUrlError(`The remote URL "${redactCredentials(remote)}" has an invalid percent-encoding (%XX).`);
+  }
 }
 
 function joinHostPath(host: string, path: string): string {

@@ -40,7 +40,11 @@ export class Worker {
   private readonly drained = new AbortController();
   private readonly interrupted = new AbortController();
   private lastResult: JobRunResult | undefined;
-  private heartbeatChain: Promise<void> = Promise.resolve();
+  /** The heartbeat being sent (or the last one sent); the next one waits for it. */
+  private heartbeatSending: Promise<void> = Promise.resolve();
+  /** A heartbeat waiting for the one being sent; later callers share it. */
+  private heartbeatQueued: Promise<void> | undefined;
+  private heartbeatsOutstanding = 0;
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -61,7 +65,10 @@ export class Worker {
     const { out } = this.options;
     await this.heartbeat();
     out.event("online", { workerId: this.workerId, repos: [...this.options.checkouts.keys()] }, `Worker ${this.workerId} online (${this.options.displayName}), serving ${this.options.checkouts.size} repo(s).`);
-    const timer = setInterval(() => void this.heartbeat().catch((error) => out.warn(`worker heartbeat failed: ${(error as Error).message}`)), this.options.heartbeatIntervalMs);
+    const timer = setInterval(() => {
+      if (this.heartbeatsOutstanding > 0) return; // the one still going out says the same
+      this.heartbeat().catch((error) => out.warn(`worker heartbeat failed: ${(error as Error).message}`));
+    }, this.options.heartbeatIntervalMs);
     try {
       await this.claimLoop();
     } finally {
@@ -130,15 +137,20 @@ export class Worker {
   /** The server only hands out mapped repos, but worker.json may have changed since the heartbeat. */
   private async failUnmapped(claim: Claim): Promise<JobRunResult> {
     const message = `Repo ${claim.job.repoId} is not mapped to a checkout on this worker; run "ias repo link" there.`;
-    await this.options.client.call("/v1/jobs/complete", {
-      workspaceId: this.options.workspaceId,
-      jobId: claim.jobId,
-      workerId: this.workerId,
-      claimGeneration: claim.claimGeneration,
-      outcome: "failed",
-      outcomeReason: "repo_not_mapped",
-      message,
-    });
+    try {
+      await this.options.client.call("/v1/jobs/complete", {
+        workspaceId: this.options.workspaceId,
+        jobId: claim.jobId,
+        workerId: this.workerId,
+        claimGeneration: claim.claimGeneration,
+        outcome: "failed",
+        outcomeReason: "repo_not_mapped",
+        message,
+      });
+    } catch (error) {
+      // Not worth stopping the worker for: lease recovery re-queues (and ends) the job.
+      return { outcome: "abandoned", message: `${message} Reporting that failed: ${(error as Error).message}` };
+    }
     return { outcome: "failed", message };
   }
 
@@ -155,11 +167,24 @@ export class Worker {
     throw error;
   }
 
-  /** Heartbeats go out one after another, so `draining` can never overtake the final `offline`. */
+  /**
+   * Heartbeats go out one after another, so `draining` can never overtake the final `offline`.
+   * At most one waits behind the one being sent, and it reads the status when it goes out, so
+   * callers while it waits share it: a slow server never gets a queue of stale heartbeats.
+   */
   private heartbeat(): Promise<void> {
-    const next = this.heartbeatChain.catch(() => {}).then(() => this.sendHeartbeat());
-    this.heartbeatChain = next;
-    return next;
+    if (this.heartbeatQueued) return this.heartbeatQueued;
+    this.heartbeatsOutstanding++;
+    const queued = this.heartbeatSending
+      .catch(() => {})
+      .then(() => {
+        this.heartbeatQueued = undefined;
+        return this.sendHeartbeat();
+      })
+      .finally(() => this.heartbeatsOutstanding--);
+    this.heartbeatQueued = queued;
+    this.heartbeatSending = queued;
+    return queued;
   }
 
   private async sendHeartbeat() {

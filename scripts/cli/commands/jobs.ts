@@ -32,7 +32,7 @@ const enqueue: Command = {
   async run(context) {
     const session = openSession(context);
     const promptFile = optionalString(context, "prompt-file");
-    const prompt = promptFile === undefined ? optionalString(context, "prompt") : promptFile === "-" ? await text(process.stdin) : readFileSync(promptFile, "utf8");
+    const prompt = promptFile === undefined ? optionalString(context, "prompt") : promptFile === "-" ? await text(process.stdin) : readPromptFile(promptFile);
     if (prompt === undefined || prompt === "") throw new CliError("--prompt or --prompt-file is required.", EXIT.USAGE);
     const body = {
       workspaceId: session.login.workspaceId,
@@ -93,26 +93,29 @@ const get: Command = {
 const events: Command = {
   path: ["jobs", "events"],
   summary: "Show a job's timeline (--follow: keep printing until the job finishes)",
-  usage: "<jobId> [--after-seq <n>] [--limit <1-500>] [--follow]",
+  usage: "<jobId> [--after-seq <n>] [--limit <page size, 1-500>] [--follow]",
   options: { "after-seq": { type: "string" }, limit: { type: "string" }, follow: { type: "boolean", short: "f", default: false } },
   async run(context) {
     const { client, login } = openSession(context);
     const jobId = positional(context, 0, "jobId");
     let afterSeq = optionalInt(context, "after-seq");
+    const limit = optionalInt(context, "limit") ?? 500;
     const print = (event: JobEvent) =>
       context.out.result(event, () => `#${event.seq} ${new Date(event.at).toISOString()} ${event.type}${event.message ? `: ${event.message}` : ""}${logLines(event)}`);
-    for (;;) {
-      const page = await client.call<{ events: JobEvent[] }>("/v1/job-events/list-for-job", { workspaceId: login.workspaceId, jobId, afterSeq, limit: optionalInt(context, "limit") ?? 500 });
-      page.events.forEach(print);
-      afterSeq = page.events.at(-1)?.seq ?? afterSeq;
-      if (!context.values.follow) return;
-      if (page.events.length > 0) continue;
-      const { job } = await client.call<{ job: Job }>("/v1/jobs/get", { workspaceId: login.workspaceId, jobId });
-      if (isFinished(job.status)) {
-        const rest = await client.call<{ events: JobEvent[] }>("/v1/job-events/list-for-job", { workspaceId: login.workspaceId, jobId, afterSeq, limit: 500 });
-        rest.events.forEach(print);
-        return;
+    /** Prints every event after `afterSeq`, page by page, until a page comes back empty. */
+    const printRest = async () => {
+      for (;;) {
+        const page = await client.call<{ events: JobEvent[] }>("/v1/job-events/list-for-job", { workspaceId: login.workspaceId, jobId, afterSeq, limit });
+        if (page.events.length === 0) return;
+        page.events.forEach(print);
+        afterSeq = page.events.at(-1)!.seq;
       }
+    };
+    for (;;) {
+      await printRest();
+      if (!context.values.follow) return;
+      const { job } = await client.call<{ job: Job }>("/v1/jobs/get", { workspaceId: login.workspaceId, jobId });
+      if (isFinished(job.status)) return printRest(); // events written between the last page and the status read
       await sleep(2_000);
     }
   },
@@ -147,6 +150,14 @@ function repoOfCurrentDirectory(context: CommandContext, { login, home }: Sessio
   const mapping = mappingsFor(readWorkerFile(home), login.siteUrl, login.workspaceId).find((candidate) => here === candidate.path || here.startsWith(candidate.path + sep));
   if (!mapping) throw new CliError('--repo is required outside a linked checkout (see "ias repo list").', EXIT.USAGE);
   return mapping.repoId;
+}
+
+function readPromptFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CliError(`Cannot read --prompt-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, EXIT.USAGE);
+  }
 }
 
 function parseJsonFlag(context: CommandContext, name: string): unknown {

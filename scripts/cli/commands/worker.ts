@@ -1,7 +1,9 @@
 /** `ias worker start`: run jobs of the linked repos until Ctrl-C (or one job with --once). */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
+import { releaseCheckoutLocksNow } from "../checkout-lock";
 import { ensureMachineId, mappingsFor, readWorkerFile } from "../config";
+import { killJobProcessesNow } from "../job-process";
 import { optionalInt, optionalString, type Command } from "../command";
 import { CliError, EXIT } from "../output";
 import { openSession } from "../session";
@@ -59,14 +61,18 @@ const start: Command = {
       verbose: context.values.verbose === true,
       agentVersion: `ias-cli/${CLI_VERSION}`,
     });
+    // SIGHUP (terminal closed, ssh session gone) drains like Ctrl-C rather than killing the worker
+    // with its job's processes left running.
     const stop = () => worker.stop();
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    for (const signal of signals) process.on(signal, stop);
+    // However the worker ends (a crash included), its job's processes and checkout lock go with it.
+    const cleanUp = () => (killJobProcessesNow(), releaseCheckoutLocksNow());
+    process.on("exit", cleanUp);
     try {
       return await worker.run();
     } finally {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
+      for (const signal of signals) process.off(signal, stop);
     }
   },
 };
