@@ -16,7 +16,7 @@ import { Output } from "../scripts/cli/output";
 import { Worker, type WorkerOptions } from "../scripts/cli/worker";
 import { makeTempDir, removeTempDirs } from "./local-process";
 
-type Handler = (body: Record<string, any>) => unknown;
+type Handler = (body: Record<string, any>, options?: { signal?: AbortSignal }) => unknown;
 const TOKEN = "ias_worker_secret_token";
 
 /** A stand-in for the API: records every call; routes without a handler answer like a healthy server. */
@@ -29,9 +29,9 @@ function fakeClient(handlers: Record<string, Handler> = {}) {
   const client = {
     siteUrl: "http://127.0.0.1:1",
     revealsToken: (text: string) => text.includes(TOKEN),
-    async call(route: string, body: Record<string, any>) {
+    async call(route: string, body: Record<string, any>, options?: { signal?: AbortSignal }) {
       calls.push({ route, body });
-      return (await (handlers[route] ?? defaults[route])?.(body)) ?? {};
+      return (await (handlers[route] ?? defaults[route])?.(body, options)) ?? {};
     },
   };
   const of = (route: string) => calls.filter((call) => call.route === route).map((call) => call.body);
@@ -332,3 +332,34 @@ describe("the worker loop", () => {
     expect(of("/v1/workers/heartbeat").map((body) => body.status)).toEqual(["online", "online", "offline"]);
   });
 });
+
+test("a second Ctrl-C while the outcome is being reported gives up at once; the job is left to its lease", async () => {
+  const interrupt = new AbortController();
+  const { client, of } = fakeClient({
+    // The server does not answer; the interrupt must end the wait (the real client stops retrying).
+    "/v1/jobs/complete": (_body, options) =>
+      new Promise((_resolve, reject) => {
+        options?.signal?.addEventListener("abort", () => reject(new Error("aborted")));
+        setTimeout(() => interrupt.abort(), 50);
+      }),
+  });
+  const result = await runJob(jobOptions(client, "true", { interrupt: interrupt.signal }));
+  expect(result.outcome).toBe("abandoned");
+  expect(of("/v1/jobs/complete")).toHaveLength(1);
+});
+
+test("a job canceled before its command started reports no evidence from the checkout", async () => {
+  const { client, of } = fakeClient({ "/v1/jobs/heartbeat": () => ({ cancelRequested: true }) });
+  const lockFile = join(checkout, ".git", "ias-job.lock");
+  writeFileSync(lockFile, "1\n"); // another live process (pid 1) holds the checkout
+  try {
+    writeFileSync(join(checkout, "someone-elses-work.txt"), "busy\n");
+    const result = await runJob(jobOptions(client, "true", { leaseMs: 10_000 }));
+    expect(result.outcome).toBe("canceled");
+    const [completion] = of("/v1/jobs/complete");
+    expect(completion).toMatchObject({ outcome: "canceled", evidence: { changedFiles: [], headSha: null } });
+  } finally {
+    rmSync(lockFile, { force: true });
+    rmSync(join(checkout, "someone-elses-work.txt"), { force: true });
+  }
+}, 30_000);

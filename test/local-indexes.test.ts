@@ -139,3 +139,35 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
   expect(workspaces).toHaveLength(3);
   indexed.store.close();
 });
+
+test("search results keep convex-test's order when the transaction edited a matching item", async () => {
+  const store = openJournalStore(makeTempDir());
+  const indexed = (await createEngine({ modules, store, onFatal: (error) => { throw error; } })).t;
+  const plain = convexTest(schema, import.meta.glob("../convex/**/*.*s"));
+  const answers: unknown[] = [];
+  for (const run of [(fn: any) => indexed.run(fn), (fn: any) => plain.run(fn)]) {
+    await run(async (ctx: any) => {
+      const workspaceId = await ctx.db.insert("workspaces", { slug: "s", name: "s", dataPolicy: "full" });
+      for (let i = 0; i < 4; i++) {
+        await ctx.db.insert("contextItems", {
+          workspaceId, source: "doc", kind: "note", title: `t${i}`, pinned: false,
+          promotionState: "proposed", searchText: `t${i} settings page`, updatedAt: i,
+        });
+      }
+    });
+    answers.push(
+      await run(async (ctx: any) => {
+        const second = (await ctx.db.query("contextItems").collect())[1];
+        await ctx.db.patch(second._id, { searchText: `${second.title} settings page, edited` });
+        const found = await ctx.db
+          .query("contextItems")
+          .withSearchIndex("search_text", (q: any) => q.search("searchText", "settings"))
+          .take(3);
+        return found.map((item: { title: string }) => item.title);
+      }),
+    );
+  }
+  expect(answers[0]).toEqual(answers[1]);
+  expect(answers[0]).toHaveLength(3);
+  store.close();
+});

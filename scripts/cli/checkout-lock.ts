@@ -2,10 +2,10 @@
  * One job at a time per checkout, across every worker on the machine: a lock file in the
  * checkout's git directory, created exclusively and holding the owner's pid. Claims are per
  * worker, not per repo, so a worker can be handed a job whose checkout is busy; it waits for the
- * lock (its job heartbeat keeps the lease meanwhile). A lock whose pid is dead is taken over.
+ * lock (its job heartbeat keeps the lease meanwhile). A stale lock (see `isStale`) is taken over.
  */
 import { readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, uptime } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { sleep } from "./backoff";
@@ -47,42 +47,72 @@ export function releaseCheckoutLocksNow() {
 
 /** Null when taken; else the holder's pid (0 when its file is still being written). */
 function tryTake(path: string): number | null {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: "wx" });
-      return null;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    const holder = holderOf(path);
-    if (attempt > 0 || !isStale(path, holder)) return holder ?? 0;
-    try {
-      unlinkSync(path); // its process died: take it over (once)
-    } catch {
-      /* someone else took it over first */
-    }
+  if (createExclusively(path)) return null;
+  const holder = holderOf(path);
+  if (!isStale(path, holder)) return holder ?? 0;
+  // Take a stale lock over under a second exclusive file, so two workers that both saw it stale
+  // cannot both take it (the second would delete the first one's fresh lock).
+  const marker = `${path}.takeover`;
+  if (!createExclusively(marker)) {
+    removeIfOlderThan(marker, EMPTY_LOCK_STALE_MS); // a takeover that crashed half-way
+    return holder ?? 0;
   }
-  return 0;
+  try {
+    if (holderOf(path) === holder && isStale(path, holder)) removeFile(path);
+    return createExclusively(path) ? null : (holderOf(path) ?? 0);
+  } finally {
+    removeFile(marker);
+  }
 }
 
-/** A lock is stale when its process is gone; an empty one (crash mid-write) after a while. */
-function isStale(path: string, holder: number | null): boolean {
-  if (holder !== null) return !isRunning(holder);
+function createExclusively(path: string): boolean {
   try {
-    return Date.now() - statSync(path).mtimeMs > EMPTY_LOCK_STALE_MS;
-  } catch {
+    writeFileSync(path, `${process.pid}\n`, { flag: "wx" });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     return false;
   }
 }
 
-function release(path: string) {
-  heldLocks.delete(path);
-  if (holderOf(path) !== process.pid) return;
+/**
+ * A lock is stale when its process is gone, when it names this very process without this process
+ * holding it (left by an earlier process that had the same pid, as PID 1 in a restarted
+ * container), or when it predates the last boot (its pid may have been reused since). An empty
+ * one (a crash mid-write) is stale after a while.
+ */
+function isStale(path: string, holder: number | null): boolean {
+  let modifiedAt: number;
+  try {
+    modifiedAt = statSync(path).mtimeMs;
+  } catch {
+    return false; // gone: the next attempt simply creates it
+  }
+  if (modifiedAt < Date.now() - uptime() * 1000) return true;
+  if (holder === null) return Date.now() - modifiedAt > EMPTY_LOCK_STALE_MS;
+  if (holder === process.pid) return !heldLocks.has(path);
+  return !isRunning(holder);
+}
+
+function removeIfOlderThan(path: string, ageMs: number) {
+  try {
+    if (Date.now() - statSync(path).mtimeMs > ageMs) removeFile(path);
+  } catch {
+    /* already gone */
+  }
+}
+
+function removeFile(path: string) {
   try {
     unlinkSync(path);
   } catch {
     /* already gone */
   }
+}
+
+function release(path: string) {
+  heldLocks.delete(path);
+  if (holderOf(path) === process.pid) removeFile(path);
 }
 
 function holderOf(path: string): number | null {

@@ -120,9 +120,10 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
 
   /** Completes the job unless the lease is gone; a completion that cannot be sent abandons it. */
   async function report(outcome: "done" | "failed" | "canceled", message: string, outcomeReason: string | undefined, exit: Exit | null, baseSha: string | null): Promise<JobRunResult> {
-    const { files, truncated } = await changedFiles(options.checkout, baseSha);
+    // A command that never ran changed nothing; the checkout may even be another job's right now.
+    const { files, truncated } = child === undefined ? { files: [], truncated: false } : await changedFiles(options.checkout, baseSha);
     const evidence = {
-      headSha: await headSha(options.checkout),
+      headSha: child === undefined ? null : await headSha(options.checkout),
       baseSha,
       changedFiles: files,
       ...(truncated ? { changedFilesTruncated: true, changedFilesLimit: MAX_CHANGED_FILES } : {}),
@@ -132,7 +133,8 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     if (leaseLost) return { outcome: "abandoned", message: "The lease was lost before the outcome could be reported." };
     try {
       // Completion is idempotent on the server, so it gets a longer retry budget than other calls.
-      await client.call("/v1/jobs/complete", { ...lease, outcome, message, outcomeReason, evidence }, { attempts: 10 });
+      // A second Ctrl-C cuts the retries short: the job then returns to the queue on lease expiry.
+      await client.call("/v1/jobs/complete", { ...lease, outcome, message, outcomeReason, evidence }, { attempts: 10, signal: options.interrupt });
     } catch (error) {
       if (lostLease(error)) return { outcome: "abandoned", message: `Completion refused: ${errorText(error)}` };
       return { outcome: "abandoned", message: `The outcome (${outcome}) could not be reported: ${errorText(error)}. The job returns to the queue when its lease expires.` };

@@ -32,9 +32,16 @@ export function tableOf(id: string): string {
 function fieldValue(document: Record<string, Value>, fieldPath: string): Value | undefined {
   let value: unknown = document;
   for (const part of fieldPath.split(".")) {
-    value = value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>)[part] : undefined;
+    value = isPlainObject(value) ? value[part] : undefined;
   }
   return value as Value | undefined;
+}
+
+/** Field paths step only into plain objects, as convex-test's do (not arrays or byte buffers). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /** Compares a key with a (shorter or equal) bound, field by field. */
@@ -147,8 +154,14 @@ export function installIndexes(db: QueryableDatabase) {
       const document = db.get(tableName, id);
       if (document !== null) callback(document);
     };
-    for (const id of committed) if (!written.has(id)) visit(id);
-    for (const id of written) visit(id);
+    // convex-test's own order: committed documents (in their pending version), then new ones.
+    // Search results are not sorted afterwards, so this order is part of the answer.
+    const seen = new Set<string>();
+    for (const id of committed) {
+      seen.add(id);
+      visit(id);
+    }
+    for (const id of written) if (!seen.has(id)) visit(id);
   };
 }
 
