@@ -8,6 +8,7 @@ import type { MutationCtx } from "./_generated/server";
 import type { Caller } from "./access";
 import { workspaceQuery } from "./functions";
 import { redactTokens, type AuditAction, type AuditActor, type AuditDetails } from "./model/audit";
+import { boundedPage } from "./model/pages";
 
 export type AuditEntry = {
   workspaceId: Id<"workspaces">;
@@ -45,7 +46,7 @@ export const list = workspaceQuery({
       .query("auditLog")
       .withIndex("by_workspace", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
       .order("desc")
-      .paginate(paginationOpts);
+      .paginate(boundedPage(paginationOpts));
     return { ...page, page: page.page.map(({ _id, _creationTime, workspaceId: _w, ...event }) => ({ _id, at: _creationTime, ...event })) };
   },
 });

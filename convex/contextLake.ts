@@ -20,6 +20,7 @@ import { apiError } from "./model/errors";
 import { utf8Bytes } from "./model/jobs";
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
+import { boundedPage } from "./model/pages";
 
 /** Ingest: one item per (workspace, source, externalId); a repeat refreshes its content, keeps its curation. */
 export async function upsertIntegrationItem(
@@ -138,7 +139,7 @@ export const list = workspaceQuery({
             .withIndex("by_workspace_state_updated", (q) =>
               q.eq("workspaceId", workspaceId).eq("promotionState", promotionState),
             );
-    return await items.order("desc").paginate(paginationOpts);
+    return await items.order("desc").paginate(boundedPage(paginationOpts));
   },
 });
 

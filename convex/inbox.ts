@@ -10,6 +10,7 @@ import { answerDecision, dismissDecision } from "./decisions";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { FIRST_CLOSED_RANK } from "./model/decisions";
 import { apiError } from "./model/errors";
+import { boundedPage } from "./model/pages";
 
 const MAX_ANSWER_CHARS = 8_000;
 const MAX_NOTE_CHARS = 2_000;
@@ -40,7 +41,7 @@ export const list = workspaceQuery({
       .withIndex("by_workspace_inbox", (q) =>
         openOnly ? q.eq("workspaceId", workspaceId).lt("inboxRank", FIRST_CLOSED_RANK) : q.eq("workspaceId", workspaceId),
       )
-      .paginate(paginationOpts);
+      .paginate(boundedPage(paginationOpts));
   },
 });
 

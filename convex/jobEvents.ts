@@ -9,7 +9,8 @@ import type { Doc } from "./_generated/dataModel";
 import { internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireWorkspaceAccess } from "./access";
 import { requireJob } from "./jobs";
-import { MAX_PAGE_BYTES, utf8Bytes, type JobEventType } from "./model/jobs";
+import { utf8Bytes, type JobEventType } from "./model/jobs";
+import { MAX_PAGE_BYTES } from "./model/pages";
 
 export type JobEventFields = { type: JobEventType; message?: string; data?: unknown };
 export type JobPatch = Partial<WithoutSystemFields<Doc<"jobs">>>;

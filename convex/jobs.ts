@@ -11,11 +11,11 @@ import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { onJobFinished } from "./jobHooks";
 import { insertJob, recordJobChange } from "./jobEvents";
 import { apiError } from "./model/errors";
+import { boundedPage } from "./model/pages";
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
   DEFAULT_ROLE,
-  MAX_PAGE_BYTES,
   MAX_PROMPT_BYTES,
   RETRYABLE_STATUSES,
   jobKindValidator,
@@ -209,7 +209,7 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
 
 /**
  * One page of the workspace's jobs, newest first, on the narrowest index for the filters. A page
- * holds fewer than `numItems` jobs when they pass MAX_PAGE_BYTES; its cursor goes on from there.
+ * holds fewer than `numItems` jobs when they pass MAX_PAGE_BYTES (model/pages.ts); its cursor goes on.
  */
 export async function pageOfJobs(
   ctx: QueryCtx,
@@ -232,7 +232,7 @@ export async function pageOfJobs(
           ? jobsTable.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
           : jobsTable.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
   // Large jobs (64 KiB prompts, big evidence) end a page early rather than break the read limit.
-  return await query.order("desc").paginate({ ...paginationOpts, maximumBytesRead: MAX_PAGE_BYTES });
+  return await query.order("desc").paginate(boundedPage(paginationOpts));
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
 import { repoStatusValidator } from "./model/workers";
+import { boundedPage } from "./model/pages";
 
 /** The repo `rawRepoId` names in this workspace; another workspace's repo answers like a missing one. */
 export async function requireRepo(
@@ -85,6 +86,6 @@ export const list = workspaceQuery({
     return await ctx.db
       .query("repos")
       .withIndex("by_workspace_hash", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
-      .paginate(paginationOpts);
+      .paginate(boundedPage(paginationOpts));
   },
 });

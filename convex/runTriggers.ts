@@ -21,6 +21,7 @@ import {
 import { fillTemplate, templateProblems, type TemplateContext } from "./model/templates";
 import { requireRepo } from "./repos";
 import { ensureRunByRef } from "./runs";
+import { boundedPage } from "./model/pages";
 
 const MAX_RUN_REF_LENGTH = 200;
 const MAX_GOAL_LENGTH = 8_000;
@@ -129,7 +130,7 @@ export const list = workspaceQuery({
     await ctx.db
       .query("runTriggers")
       .withIndex("by_workspace_match", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
-      .paginate(paginationOpts),
+      .paginate(boundedPage(paginationOpts)),
 });
 
 export const create = workspaceMutation({

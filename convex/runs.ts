@@ -12,6 +12,7 @@ import { jobsOfRun } from "./jobs";
 import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
 import { runStatusValidator, type RunStatus } from "./model/runs";
+import { boundedPage } from "./model/pages";
 
 /** The run `rawRunId` names in this workspace; another workspace's run answers like a missing one. */
 export async function requireRun(
@@ -206,7 +207,7 @@ export const list = workspaceQuery({
         : ctx.db
             .query("runs")
             .withIndex("by_workspace_status_updated", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
-    return await runs.order("desc").paginate(paginationOpts);
+    return await runs.order("desc").paginate(boundedPage(paginationOpts));
   },
 });
 

@@ -13,6 +13,7 @@ import { workspaceMutation, workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
 import { LOCAL_FILE_URL_TTL_MS, localFileUrl, type LocalFileGrant } from "./model/localFiles";
 import { requireRun } from "./runs";
+import { boundedPage } from "./model/pages";
 
 const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 
@@ -145,6 +146,6 @@ export const list = workspaceQuery({
       runId === undefined
         ? ctx.db.query("uploads").withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
         : ctx.db.query("uploads").withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId));
-    return await uploads.order("desc").paginate(paginationOpts);
+    return await uploads.order("desc").paginate(boundedPage(paginationOpts));
   },
 });

@@ -12,6 +12,7 @@ import { apiError } from "./model/errors";
 import { isWorkerOnline } from "./model/leases";
 import { capabilitiesValidator, type Capabilities } from "./model/matching";
 import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
+import { boundedPage } from "./model/pages";
 
 /** The worker `rawWorkerId` names in this workspace; another workspace's worker answers like a missing one. */
 export async function requireWorker(
@@ -91,7 +92,7 @@ export const list = workspaceQuery({
       .query("workers")
       .withIndex("by_workspace_last_seen", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
       .order("desc")
-      .paginate(paginationOpts);
+      .paginate(boundedPage(paginationOpts));
     return { ...page, page: page.page.map((worker) => ({ ...worker, online: isWorkerOnline(worker, now) })) };
   },
 });

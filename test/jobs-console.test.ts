@@ -2,6 +2,8 @@
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { enqueueJob } from "../convex/jobs";
+import { MAX_CONSOLE_PAGE_ITEMS } from "../convex/model/pages";
 import { ok } from "./api";
 import { addMember, createUser } from "./fixtures";
 import { newConvex, type TestConvex } from "./harness";
@@ -80,4 +82,16 @@ test("repos of the workspace only", async () => {
   const { page } = await t.withIdentity(acme.member.identity).query(api.repos.list, { workspaceId, paginationOpts: firstPage });
   expect(page.map((repo) => repo.remoteUrlHash).sort()).toEqual(["acme-origin", "second"]);
   expect(page.some((repo) => repo._id === other.repoId)).toBe(false);
+});
+
+test("a Console page holds at most 200 items whatever the client asks; the cursor goes on", async () => {
+  await t.run(async (ctx) => {
+    for (let i = 0; i < 205; i++) await enqueueJob(ctx, { workspaceId, repoId: acme.repoId, kind: "work", prompt: `job ${i}` });
+  });
+  const console = t.withIdentity(acme.member.identity);
+  const first = await console.query(api.jobsConsole.list, { workspaceId, paginationOpts: { numItems: 10_000, cursor: null } });
+  expect(first.page).toHaveLength(MAX_CONSOLE_PAGE_ITEMS);
+  expect(first.isDone).toBe(false);
+  const rest = await console.query(api.jobsConsole.list, { workspaceId, paginationOpts: { numItems: 10_000, cursor: first.continueCursor } });
+  expect(rest.page).toHaveLength(5);
 });

@@ -64,6 +64,7 @@ import type * as model_liveFetch from "../model/liveFetch.js";
 import type * as model_localFiles from "../model/localFiles.js";
 import type * as model_matching from "../model/matching.js";
 import type * as model_members from "../model/members.js";
+import type * as model_pages from "../model/pages.js";
 import type * as model_promotion from "../model/promotion.js";
 import type * as model_queueHeads from "../model/queueHeads.js";
 import type * as model_rateLimits from "../model/rateLimits.js";
@@ -148,6 +149,7 @@ declare const fullApi: ApiFromModules<{
   "model/localFiles": typeof model_localFiles;
   "model/matching": typeof model_matching;
   "model/members": typeof model_members;
+  "model/pages": typeof model_pages;
   "model/promotion": typeof model_promotion;
   "model/queueHeads": typeof model_queueHeads;
   "model/rateLimits": typeof model_rateLimits;

@@ -80,11 +80,6 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const MAX_PROMPT_BYTES = 64 * 1024;
 export const MAX_LOG_LINES = 500;
 export const MAX_LOG_BYTES = 64 * 1024;
-/**
- * Lists (jobs, a job's events) stop a page once it has read this much, so a response stays far
- * below Convex's 16 MiB per-function read and return limits however large the documents are.
- */
-export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 
 export const jobKindValidator = v.union(...JOB_KINDS.map((kind) => v.literal(kind)));
 export const laneValidator = v.union(...LANES.map((lane) => v.literal(lane)));
