@@ -6,20 +6,14 @@ import schema from "../convex/schema";
 import { VISIBLE_PREFIX_LENGTH } from "../convex/model/tokens";
 import { caller, ok } from "./api";
 import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, rejection, startLogin } from "./device-fixtures";
-import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./fixtures";
-import { newConvex, post, type Json, type TestConvex } from "./harness";
+import { addMember, createUser, workspaceWithMember } from "./fixtures";
+import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./harness";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_LOCAL_MODE", "");
-  vi.stubEnv("IAS_CONSOLE_URL", CONSOLE_URL);
+  t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 });
-afterEach(() => {
-  vi.restoreAllMocks();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 describe("Console audit list", () => {
   test("admins page through the log newest first; members and outsiders may not read it", async () => {

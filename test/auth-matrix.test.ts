@@ -12,7 +12,7 @@ import { mintToken } from "../convex/model/tokens";
 import { caller, createRepo, ok, startWorker } from "./api";
 import { expectApiError } from "./device-fixtures";
 import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
-import { newConvex, post, type TestConvex } from "./harness";
+import { freshConvex, post, type TestConvex } from "./harness";
 import { sampleBody } from "./route-samples";
 
 const bearerRoutes = routes.filter((route) => route.auth === "bearer");
@@ -74,9 +74,7 @@ async function buildWorld(t: TestConvex) {
 let t: TestConvex;
 let world: World;
 beforeAll(async () => {
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_DEV_ALLOW_UNAUTH", "");
-  t = newConvex();
+  t = freshConvex({ IAS_DEV_ALLOW_UNAUTH: "" });
   world = await buildWorld(t);
 });
 afterAll(() => {

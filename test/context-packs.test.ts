@@ -1,20 +1,19 @@
 /** Context Lake Console functions and context packs (SPEC §8): selection order, budgets, statuses, resolve. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { ITEM_READ_BUDGET_BYTES, MAX_ITEM_TEXT_BYTES, searchTextOf } from "../convex/model/contextLake";
 import { utf8Bytes } from "../convex/model/jobs";
-import { SERVICE_TOKEN, addMember, createUser, deviceToken } from "./fixtures";
-import { newConvex, type Json, type TestConvex } from "./harness";
+import { addMember, createUser, deviceToken } from "./fixtures";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
 import { caller, createRepo, expectError, ok } from "./api";
 import { workspaceWithRun } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
 });
-afterEach(() => vi.unstubAllEnvs());
+afterEach(resetTestEnvironment);
 
 /** A run (goal "Add user settings") and a Console member able to curate the Lake. */
 async function setUp() {

@@ -15,24 +15,17 @@ import {
   rejection,
   startLogin,
 } from "./device-fixtures";
-import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./fixtures";
-import { newConvex, post, type TestConvex } from "./harness";
+import { addMember, createUser, workspaceWithMember } from "./fixtures";
+import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
 
 const HEARTBEAT = "/v1/workers/heartbeat";
 const REVOKE = "/control-plane/v1/auth/token/revoke";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_DEV_ALLOW_UNAUTH", "");
-  vi.stubEnv("IAS_LOCAL_MODE", "");
-  vi.stubEnv("IAS_CONSOLE_URL", CONSOLE_URL);
+  t = freshConvex({ IAS_DEV_ALLOW_UNAUTH: "", IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 function heartbeatBody(workspaceId: string) {
   return { workspaceId, displayName: "laptop", status: "online", capabilities: {} };

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { Route } from "../convex/api/route";
 import { routes } from "../convex/api/routes";
 import { SERVICE_TOKEN } from "./fixtures";
-import { newConvex, type Json, type TestConvex } from "./harness";
+import { freshConvex, type Json, type TestConvex } from "./harness";
 import { queueWorkspace } from "./queue-fixtures";
 import { ok } from "./api";
 import { sampleBody } from "./route-samples";
@@ -33,8 +33,7 @@ const HOSTILE_VALUES: unknown[] = [
 let t: TestConvex;
 let knownIds: Record<string, string>;
 beforeAll(async () => {
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  t = newConvex();
+  t = freshConvex();
   const acme = await queueWorkspace(t, "acme");
   const workerId = await acme.worker("w1");
   const runId = (await ok(acme.call, "/v1/runs/upsert", { workspaceId: acme.workspaceId, repoId: acme.repoId, runRef: "r", status: "in_progress" })).runId;

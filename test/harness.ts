@@ -1,6 +1,8 @@
 /** Shared test set-up: a fresh in-process Convex per test and small helpers for the HTTP API. */
 import { convexTest } from "convex-test";
+import { vi } from "vitest";
 import schema from "../convex/schema";
+import { SERVICE_TOKEN } from "./fixtures";
 
 export const modules = import.meta.glob("../convex/**/*.*s");
 
@@ -8,6 +10,23 @@ export function newConvex() {
   return convexTest(schema, modules);
 }
 export type TestConvex = ReturnType<typeof newConvex>;
+
+/**
+ * The usual start of a test: a fresh in-process Convex with the env service token (and `env`)
+ * stubbed. Pair with `afterEach(resetTestEnvironment)`.
+ */
+export function freshConvex(env: Record<string, string> = {}): TestConvex {
+  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  return newConvex();
+}
+
+/** Undoes what a test may have changed: env stubs, fake timers, spies. */
+export function resetTestEnvironment() {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+}
 
 export type Json = Record<string, any>;
 

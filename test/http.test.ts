@@ -1,6 +1,6 @@
 /** The HTTP layer (SPEC §2, §3): envelope, status codes, size limit, auth variants, CORS. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { newConvex, post, type TestConvex } from "./harness";
+import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
 import { SERVICE_TOKEN, deviceToken, workspaceWithMember } from "./fixtures";
 
 const RESOLVE = "/control-plane/v1/workspaces/resolve";
@@ -8,13 +8,9 @@ const REVOKE = "/control-plane/v1/auth/token/revoke";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_DEV_ALLOW_UNAUTH", "");
+  t = freshConvex({ IAS_DEV_ALLOW_UNAUTH: "" });
 });
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 function expectError(response: { status: number; body: Record<string, any> }, status: number, code: string) {
   expect(response.status).toBe(status);

@@ -1,21 +1,18 @@
 /** The Console Inbox (SPEC §7, §9): order, answer, dismiss, applied, and blocked runs. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { PaginationResult } from "convex/server";
 import type { Doc, Id } from "../convex/_generated/dataModel";
-import { SERVICE_TOKEN, addMember, createUser } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { addMember, createUser } from "./fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { claimAndComplete, jobsOfKind, ok, startWorker } from "./api";
 import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
 });
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 const workspaceWithRun = (slug?: string) => withRun(t, slug);
 

@@ -1,8 +1,8 @@
 /** Event ingest (SPEC §8): secret, idempotency, data policies, Context Lake upsert, run-trigger fan-out. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
-import { SERVICE_TOKEN, workspaceWithMember } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { workspaceWithMember } from "./fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { expectError } from "./api";
 import {
   INTEGRATION_SECRET,
@@ -15,14 +15,9 @@ import {
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_INTEGRATION_EVENT_SECRET", INTEGRATION_SECRET);
+  t = freshConvex({ IAS_INTEGRATION_EVENT_SECRET: INTEGRATION_SECRET });
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 const EVENT = {
   source: "github",

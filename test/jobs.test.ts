@@ -1,22 +1,18 @@
 /** Job routes without leases: enqueue, idempotency, get, list, events, cancel, retry, isolation. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import { caller, expectError, ok } from "./api";
 import { SERVICE_TOKEN } from "./fixtures";
-import { newConvex, type Json, type TestConvex } from "./harness";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
 import { eventTypes, queueWorkspace, type QueueWorkspace } from "./queue-fixtures";
 
 let t: TestConvex;
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 describe("enqueue", () => {
   test("defaults: role implementer, priority 0, 3 attempts, worker lane, no requirements", async () => {

@@ -4,21 +4,16 @@ import { api, internal } from "../convex/_generated/api";
 import { MIN_LEASE_MS, MAX_LEASE_MS } from "../convex/model/leases";
 import { MAX_DIRECTORY_BYTES } from "../convex/queue";
 import { expectError, ok } from "./api";
-import { SERVICE_TOKEN } from "./fixtures";
-import { newConvex, type Json, type TestConvex } from "./harness";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
 import { eventTypes, queueWorkspace, type QueueWorkspace } from "./queue-fixtures";
 
 let t: TestConvex;
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 /** Moves the clock past `ms` and runs the scheduled functions that became due (lease timers). */
 async function elapse(ms: number) {

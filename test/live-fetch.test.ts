@@ -11,8 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi 
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { LIVE_FETCH_MAX_BYTES, LIVE_FETCH_TOTAL_BYTES } from "../convex/model/liveFetch";
-import { SERVICE_TOKEN } from "./fixtures";
-import { newConvex, type Json, type TestConvex } from "./harness";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
 import { ok } from "./api";
 import { workspaceWithRun } from "./runs-fixtures";
 
@@ -82,16 +81,13 @@ afterAll(async () => {
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
   requested.length = 0;
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_LIVE_FETCH_ALLOWED_HOSTS", `docs.example.com,${new URL(origin).host}`);
-  vi.stubEnv("IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST", "true");
+  t = freshConvex({
+    IAS_LIVE_FETCH_ALLOWED_HOSTS: `docs.example.com,${new URL(origin).host}`,
+    IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST: "true",
+  });
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 /** A run whose pack selects one item per URL (no stored text), in this order. */
 async function packOf(urls: string[], extra: { text?: string } = {}) {

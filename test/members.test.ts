@@ -1,24 +1,19 @@
 /** Members and roles (SPEC §3, §9): Console add/remove/setRole, the role rules, removal cutting tokens off. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { membershipChangeProblem } from "../convex/model/members";
 import { ROLES, type Role } from "../convex/model/roles";
 import { caller, ok } from "./api";
 import { CONSOLE_URL, expectApiError, loginThroughDevice, rejection } from "./device-fixtures";
-import { SERVICE_TOKEN, addMember, createUser, createWorkspace, type Member } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { addMember, createUser, createWorkspace, type Member } from "./fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_LOCAL_MODE", "");
-  vi.stubEnv("IAS_CONSOLE_URL", CONSOLE_URL);
+  t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 });
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 /** Workspace acme with one person of each role. */
 async function team() {

@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { LONGEST_PERIOD_MS, RATE_LIMITS, refill, takeFromAll, type BucketConfig } from "../convex/model/rateLimits";
 import { CONSOLE_URL, POLL, START, expectApiError, pollLogin, startLogin } from "./device-fixtures";
-import { SERVICE_TOKEN, workspaceWithMember } from "./fixtures";
-import { newConvex, post, type TestConvex } from "./harness";
+import { workspaceWithMember } from "./fixtures";
+import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
 
 describe("token buckets (pure)", () => {
   const config: BucketConfig = { capacity: 3, periodMs: 3_000 };
@@ -44,15 +44,9 @@ describe("device login throttling over HTTP", () => {
   let t: TestConvex;
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
-    t = newConvex();
-    vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-    vi.stubEnv("IAS_LOCAL_MODE", "");
-    vi.stubEnv("IAS_CONSOLE_URL", CONSOLE_URL);
+    t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
   });
-  afterEach(() => {
-    vi.useRealTimers();
-    vi.unstubAllEnvs();
-  });
+  afterEach(resetTestEnvironment);
   const bucketKeys = async () => (await t.run((ctx) => ctx.db.query("rateLimits").collect())).map((row) => row.key).sort();
 
   test("start: 429 RATE_LIMITED with retryAfterMs and Retry-After once a slug's bucket is empty; recovers with time", async () => {

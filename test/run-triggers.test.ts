@@ -2,21 +2,16 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { SERVICE_TOKEN, workspaceWithMember } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { workspaceWithMember } from "./fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { caller, createRepo, ok } from "./api";
 import { INTEGRATION_SECRET, eventDoc, ingest, runScheduled, setDataPolicy } from "./integration-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_INTEGRATION_EVENT_SECRET", INTEGRATION_SECRET);
+  t = freshConvex({ IAS_INTEGRATION_EVENT_SECRET: INTEGRATION_SECRET });
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 const EVENT = {
   source: "github",

@@ -2,20 +2,16 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { caller, createRepo, expectError, ok, type Call } from "./api";
 import { createRun, raise, uncertaintyBody } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 /** Two workspaces, each with a member token and a repo. */
 async function twoWorkspaces() {

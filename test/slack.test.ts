@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { slackSignatureOf } from "../convex/model/slackSignature";
-import { SERVICE_TOKEN, workspaceWithMember } from "./fixtures";
-import { newConvex, post, type Json, type TestConvex } from "./harness";
+import { workspaceWithMember } from "./fixtures";
+import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./harness";
 import { expectError } from "./api";
 import { eventDoc, itemDoc } from "./integration-fixtures";
 
@@ -12,14 +12,9 @@ const ROUTE = "/integrations/slack/events/v1";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("SLACK_SIGNING_SECRET", SIGNING_SECRET);
+  t = freshConvex({ SLACK_SIGNING_SECRET: SIGNING_SECRET });
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 const nowSeconds = () => String(Math.floor(Date.now() / 1000));
 

@@ -5,19 +5,13 @@ import { DEFAULT_TOKEN_TTL_MS } from "../convex/model/tokens";
 import { caller, ok } from "./api";
 import { CONSOLE_URL, expectApiError, loginThroughDevice, rejection } from "./device-fixtures";
 import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
-  vi.stubEnv("IAS_LOCAL_MODE", "");
-  vi.stubEnv("IAS_CONSOLE_URL", CONSOLE_URL);
+  t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 });
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 const upsertRepo = (workspaceId: string) => ({ workspaceId, remoteUrlHash: "abc", status: "active" });
 

@@ -1,20 +1,16 @@
 /** `/v1/uncertainties/create-with-auto-promotion` and `/v1/uncertainties/add-resolution` (SPEC §7). */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { Id } from "../convex/_generated/dataModel";
 import openApiDocument from "../openapi.json";
-import { SERVICE_TOKEN } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { expectError, jobsOfKind, ok } from "./api";
 import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
 });
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
+afterEach(resetTestEnvironment);
 
 const workspaceWithRun = (slug?: string) => withRun(t, slug);
 

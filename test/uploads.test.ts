@@ -4,16 +4,15 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { localFileUrlGrants } from "../convex/model/localFiles";
 import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { caller, expectError, ok } from "./api";
 import { workspaceWithRun } from "./runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
-  t = newConvex();
-  vi.stubEnv("IAS_CONTROL_PLANE_SERVICE_TOKEN", SERVICE_TOKEN);
+  t = freshConvex();
 });
-afterEach(() => vi.unstubAllEnvs());
+afterEach(resetTestEnvironment);
 
 /** What POSTing the bytes to the upload URL does on Convex (convex-test has no upload endpoint). */
 async function storeBytes(bytes: Uint8Array, type = "application/pdf") {
