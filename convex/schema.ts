@@ -5,9 +5,10 @@ import {
   decisionOptionValidator,
   decisionStatusValidator,
   resolutionModeValidator,
+  uncertaintyStatementFields,
   uncertaintyStatusValidator,
 } from "./model/decisions";
-import { impactValidator, reversibilityValidator, tierValidator, uncertaintyKindValidator } from "./model/promotion";
+import { tierValidator, uncertaintyKindValidator } from "./model/promotion";
 import {
   jobEventTypeValidator,
   jobKindValidator,
@@ -171,15 +172,7 @@ export default defineSchema({
     workspaceId: v.id("workspaces"),
     runId: v.id("runs"),
     jobId: v.optional(v.id("jobs")),
-    prompt: v.string(),
-    kind: uncertaintyKindValidator,
-    context: v.optional(v.string()),
-    confidence: v.number(),
-    impact: impactValidator,
-    reversibility: reversibilityValidator,
-    assumedValue: v.optional(v.string()),
-    assumedReasoning: v.optional(v.string()),
-    options: v.optional(v.array(decisionOptionValidator)),
+    ...uncertaintyStatementFields,
     autoPromoteThreshold: v.number(),
     status: uncertaintyStatusValidator,
     decisionRequestId: v.optional(v.id("decisionRequests")),

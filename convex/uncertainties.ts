@@ -9,15 +9,9 @@ import { internalMutation, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { answerDecision, dismissDecision, openDecisionRequest, recordResolution } from "./decisions";
 import { requireJob } from "./jobs";
-import { decisionOptionValidator, resolutionModeValidator } from "./model/decisions";
+import { resolutionModeValidator, uncertaintyStatementFields } from "./model/decisions";
 import { apiError } from "./model/errors";
-import {
-  DEFAULT_AUTO_PROMOTE_THRESHOLD,
-  impactValidator,
-  promotionOf,
-  reversibilityValidator,
-  uncertaintyKindValidator,
-} from "./model/promotion";
+import { DEFAULT_AUTO_PROMOTE_THRESHOLD, promotionOf } from "./model/promotion";
 import { requireRun } from "./runs";
 
 async function requireUncertainty(ctx: QueryCtx, workspaceId: Id<"workspaces">, raw: string) {
@@ -58,15 +52,7 @@ export const createWithAutoPromotion = internalMutation({
     workspaceId: v.string(),
     runId: v.string(),
     jobId: v.optional(v.string()),
-    prompt: v.string(),
-    kind: uncertaintyKindValidator,
-    context: v.optional(v.string()),
-    confidence: v.number(),
-    impact: impactValidator,
-    reversibility: reversibilityValidator,
-    assumedValue: v.optional(v.string()),
-    assumedReasoning: v.optional(v.string()),
-    options: v.optional(v.array(decisionOptionValidator)),
+    ...uncertaintyStatementFields,
     autoPromoteThreshold: v.optional(v.number()),
     idempotencyKey: v.optional(v.string()),
   },

@@ -5,7 +5,7 @@
  */
 import { v, type Infer } from "convex/values";
 import { systemIdempotencyKey } from "./jobs";
-import { TIERS, type Tier } from "./promotion";
+import { TIERS, impactValidator, reversibilityValidator, uncertaintyKindValidator, type Tier } from "./promotion";
 
 /** `open` while its decision request waits; `assumed` when not promoted (or an agent assumed). */
 export const UNCERTAINTY_STATUSES = ["open", "assumed", "answered", "dismissed"] as const;
@@ -26,6 +26,22 @@ export const decisionOptionValidator = v.union(
   v.object({ value: v.string(), label: v.optional(v.string()), description: v.optional(v.string()) }),
 );
 export type DecisionOption = Infer<typeof decisionOptionValidator>;
+
+/**
+ * What an agent states about an uncertainty (SPEC §7): accepted by create-with-auto-promotion and
+ * stored as sent, so the route's arguments and the table share this one list.
+ */
+export const uncertaintyStatementFields = {
+  prompt: v.string(),
+  kind: uncertaintyKindValidator,
+  context: v.optional(v.string()),
+  confidence: v.number(),
+  impact: impactValidator,
+  reversibility: reversibilityValidator,
+  assumedValue: v.optional(v.string()),
+  assumedReasoning: v.optional(v.string()),
+  options: v.optional(v.array(decisionOptionValidator)),
+};
 
 /** Ranks below this belong to open requests. */
 export const FIRST_CLOSED_RANK = TIERS.length;
