@@ -17,9 +17,21 @@ export async function ok(call: Call, route: string, body: Json): Promise<Json> {
   return response.body;
 }
 
+/** An error answer: the envelope with this code and a message, and this status. */
 export function expectError(response: { status: number; body: Json }, status: number, code: string) {
-  expect(response.body).toMatchObject({ ok: false, error: code });
+  expect(response.body, JSON.stringify(response.body)).toMatchObject({ ok: false, error: code, message: expect.any(String) });
+  expect(response.body.message.length).toBeGreaterThan(0);
   expect(response.status).toBe(status);
+}
+
+/** The `{code, message}` a Console call was refused with. */
+export async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as { data: { code: string; message: string } }).data;
+  }
+  throw new Error("expected the call to be refused");
 }
 
 export async function createRepo(call: Call, workspaceId: string, remoteUrlHash = "hash-of-origin"): Promise<string> {

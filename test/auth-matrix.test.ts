@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { routes } from "../convex/api/routes";
 import { CP } from "../convex/api/schemas";
 import { mintToken } from "../convex/model/tokens";
-import { caller, createRepo, ok, startWorker } from "./api";
-import { expectApiError } from "./device-fixtures";
+import { caller, createRepo, expectError, ok, startWorker } from "./api";
+
 import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
 import { freshConvex, post, type TestConvex } from "./harness";
 import { sampleBody } from "./route-samples";
@@ -102,20 +102,20 @@ describe.each(bearerRoutes.map((route) => [route.path, route] as const))("%s", (
   const body = () => sampleBody(route, world.ids);
 
   test("no token: 401 MISSING_TOKEN, even with a body that would not validate", async () => {
-    expectApiError(await send(path, body()), 401, "MISSING_TOKEN");
-    expectApiError(await send(path, { workspaceId: 42 }), 401, "MISSING_TOKEN");
+    expectError(await send(path, body()), 401, "MISSING_TOKEN");
+    expectError(await send(path, { workspaceId: 42 }), 401, "MISSING_TOKEN");
   });
 
   test("malformed Authorization header: 401 INVALID_TOKEN", async () => {
     for (const header of ["Token abc", "Bearer", "Bearer two words", `Basic ${btoa("a:b")}`]) {
-      expectApiError(await send(path, body(), header), 401, "INVALID_TOKEN");
+      expectError(await send(path, body(), header), 401, "INVALID_TOKEN");
     }
   });
 
   test("unknown, expired and revoked tokens: 401", async () => {
-    expectApiError(await send(path, body(), `Bearer ${world.unknown}`), 401, "INVALID_TOKEN");
-    expectApiError(await send(path, body(), `Bearer ${world.expired}`), 401, "EXPIRED_TOKEN");
-    expectApiError(await send(path, body(), `Bearer ${world.revoked}`), 401, "INVALID_TOKEN");
+    expectError(await send(path, body(), `Bearer ${world.unknown}`), 401, "INVALID_TOKEN");
+    expectError(await send(path, body(), `Bearer ${world.expired}`), 401, "EXPIRED_TOKEN");
+    expectError(await send(path, body(), `Bearer ${world.revoked}`), 401, "INVALID_TOKEN");
   });
 
   test("a token of another workspace", async () => {
@@ -126,7 +126,7 @@ describe.each(bearerRoutes.map((route) => [route.path, route] as const))("%s", (
     } else if (path in NOT_WORKSPACE_SCOPED) {
       expect(response.status).toBe(200);
     } else {
-      expectApiError(response, 403, "FORBIDDEN");
+      expectError(response, 403, "FORBIDDEN");
     }
   });
 
@@ -137,7 +137,7 @@ describe.each(bearerRoutes.map((route) => [route.path, route] as const))("%s", (
     if (isRead || path in NOT_WORKSPACE_SCOPED) {
       expect([401, 403], JSON.stringify(response.body)).not.toContain(response.status);
     } else {
-      expectApiError(response, 403, "FORBIDDEN");
+      expectError(response, 403, "FORBIDDEN");
     }
   });
 });

@@ -3,15 +3,7 @@ import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import { addMember, createUser } from "./fixtures";
 import { newConvex } from "./harness";
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as { data: { code: string; message: string } }).data;
-  }
-  throw new Error("expected the call to be refused");
-}
+import { rejection } from "./api";
 
 describe("console workspaces", () => {
   test("create makes the caller owner; listMine shows it with the role", async () => {

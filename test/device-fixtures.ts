@@ -2,7 +2,7 @@
 import { expect } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Member } from "./fixtures";
-import { post, type Json, type TestConvex } from "./harness";
+import { post, type TestConvex } from "./harness";
 
 export const START = "/control-plane/v1/auth/device/start";
 export const POLL = "/control-plane/v1/auth/device/poll";
@@ -34,19 +34,4 @@ export async function loginThroughDevice(t: TestConvex, approver: Member, worksp
   const polled = await pollLogin(t, started);
   expect(polled.body).toMatchObject({ ok: true, status: "approved" });
   return { started, token: polled.body.token as string, workspaceId: polled.body.workspaceId as string };
-}
-
-/** The `{code, message}` a Console call was refused with. */
-export async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as { data: { code: string; message: string } }).data;
-  }
-  throw new Error("expected the call to be refused");
-}
-
-export function expectApiError(response: { status: number; body: Json }, status: number, code: string) {
-  expect(response.body, JSON.stringify(response.body)).toMatchObject({ ok: false, error: code });
-  expect(response.status).toBe(status);
 }

@@ -4,17 +4,8 @@ import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { DEVICE_SESSION_RETENTION_MS, DEVICE_SESSION_TTL_MS, USER_CODE_PATTERN } from "../convex/model/deviceCodes";
 import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS } from "../convex/model/tokens";
-import { caller, ok } from "./api";
-import {
-  CONSOLE_URL,
-  POLL,
-  START,
-  expectApiError,
-  loginThroughDevice,
-  pollLogin,
-  rejection,
-  startLogin,
-} from "./device-fixtures";
+import { caller, expectError, ok, rejection } from "./api";
+import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./device-fixtures";
 import { addMember, createUser, workspaceWithMember } from "./fixtures";
 import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
 
@@ -96,7 +87,7 @@ describe("the whole flow", () => {
 
     await ok(caller(t, token), HEARTBEAT, heartbeatBody(workspaceId));
     expect((await post(t, REVOKE, {}, { token })).body).toEqual({ ok: true, revoked: true });
-    expectApiError(await caller(t, token)(HEARTBEAT, heartbeatBody(workspaceId)), 401, "INVALID_TOKEN");
+    expectError(await caller(t, token)(HEARTBEAT, heartbeatBody(workspaceId)), 401, "INVALID_TOKEN");
 
     expect(await auditActions(workspaceId)).toEqual(["device.approved", "token.created", "token.revoked"]);
   });
@@ -113,7 +104,7 @@ describe("the whole flow", () => {
     vi.stubEnv("IAS_CONSOLE_URL", "");
     await workspaceWithMember(t, "acme", "owner");
     const refused = await post(t, START, { workspaceSlug: "acme" });
-    expectApiError(refused, 503, "NOT_CONFIGURED");
+    expectError(refused, 503, "NOT_CONFIGURED");
     expect(refused.body.message).toContain("IAS_CONSOLE_URL");
   });
 });
@@ -177,7 +168,7 @@ describe("refusals", () => {
     const started = await startLogin(t, "acme");
     const wrongSecret = await post(t, POLL, { deviceId: started.deviceId, deviceSecret: `${started.deviceSecret.slice(0, -1)}x` });
     const unknownId = await post(t, POLL, { deviceId: "dev_doesnotexist", deviceSecret: started.deviceSecret });
-    expectApiError(wrongSecret, 404, "DEVICE_SESSION_NOT_FOUND");
+    expectError(wrongSecret, 404, "DEVICE_SESSION_NOT_FOUND");
     expect(unknownId.status).toBe(wrongSecret.status);
     expect(unknownId.body).toEqual(wrongSecret.body);
     // The wrong guess did not disturb the real session.
@@ -185,9 +176,9 @@ describe("refusals", () => {
   });
 
   test("start needs an existing workspace slug and a valid body", async () => {
-    expectApiError(await post(t, START, { workspaceSlug: "nope" }), 404, "WORKSPACE_NOT_FOUND");
-    expectApiError(await post(t, START, {}), 400, "INVALID_REQUEST");
-    expectApiError(await post(t, POLL, { deviceId: "x" }), 400, "INVALID_REQUEST");
+    expectError(await post(t, START, { workspaceSlug: "nope" }), 404, "WORKSPACE_NOT_FOUND");
+    expectError(await post(t, START, {}), 400, "INVALID_REQUEST");
+    expectError(await post(t, POLL, { deviceId: "x" }), 400, "INVALID_REQUEST");
   });
 
   test("the Console hides sessions of other workspaces and needs a signed-in user", async () => {
@@ -269,8 +260,8 @@ describe("retention and token use", () => {
     vi.setSystemTime(started.expiresAt + DEVICE_SESSION_RETENTION_MS + 1);
     expect(await t.mutation(internal.deviceSessions.scrubFinished, {})).toEqual({ deleted: 2 });
     expect(await t.run((ctx) => ctx.db.query("deviceSessions").collect())).toEqual([]);
-    expectApiError(await pollLogin(t, started), 404, "DEVICE_SESSION_NOT_FOUND");
-    expectApiError(await pollLogin(t, fresh), 404, "DEVICE_SESSION_NOT_FOUND");
+    expectError(await pollLogin(t, started), 404, "DEVICE_SESSION_NOT_FOUND");
+    expectError(await pollLogin(t, fresh), 404, "DEVICE_SESSION_NOT_FOUND");
   });
 
   test("lastUsedAt is written at most once a minute", async () => {

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
 import { SERVICE_TOKEN, deviceToken, workspaceWithMember } from "./fixtures";
+import { expectError } from "./api";
 
 const RESOLVE = "/control-plane/v1/workspaces/resolve";
 const REVOKE = "/control-plane/v1/auth/token/revoke";
@@ -11,14 +12,6 @@ beforeEach(() => {
   t = freshConvex({ IAS_DEV_ALLOW_UNAUTH: "" });
 });
 afterEach(resetTestEnvironment);
-
-function expectError(response: { status: number; body: Record<string, any> }, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.body.ok).toBe(false);
-  expect(response.body.error).toBe(code);
-  expect(typeof response.body.message).toBe("string");
-  expect(response.body.message.length).toBeGreaterThan(0);
-}
 
 describe("routing", () => {
   test("health answers {ok:true} without a token", async () => {

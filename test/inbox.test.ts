@@ -5,7 +5,7 @@ import type { PaginationResult } from "convex/server";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { addMember, createUser } from "./fixtures";
 import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { claimAndComplete, jobsOfKind, ok, startWorker } from "./api";
+import { claimAndComplete, jobsOfKind, ok, rejection, startWorker } from "./api";
 import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
 
 let t: TestConvex;
@@ -15,15 +15,6 @@ beforeEach(() => {
 afterEach(resetTestEnvironment);
 
 const workspaceWithRun = (slug?: string) => withRun(t, slug);
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as { data: { code: string } }).data;
-  }
-  throw new Error("expected the call to be refused");
-}
 
 const asDecisionId = (id: string) => id as Id<"decisionRequests">;
 

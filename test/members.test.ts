@@ -4,8 +4,8 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { membershipChangeProblem } from "../convex/model/members";
 import { ROLES, type Role } from "../convex/model/roles";
-import { caller, ok } from "./api";
-import { CONSOLE_URL, expectApiError, loginThroughDevice, rejection } from "./device-fixtures";
+import { caller, expectError, ok, rejection } from "./api";
+import { CONSOLE_URL, loginThroughDevice } from "./device-fixtures";
 import { addMember, createUser, createWorkspace, type Member } from "./fixtures";
 import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 
@@ -142,9 +142,9 @@ describe("removal cuts a member's machines off", () => {
     await ok(call, "/v1/workers/heartbeat", heartbeat);
 
     await as("admin").mutation(api.members.remove, { workspaceId, userId: people.member.userId });
-    expectApiError(await call("/v1/workers/heartbeat", heartbeat), 401, "INVALID_TOKEN");
+    expectError(await call("/v1/workers/heartbeat", heartbeat), 401, "INVALID_TOKEN");
     await as("admin").mutation(api.members.add, { workspaceId, userId: people.member.userId, role: "member" });
-    expectApiError(await call("/v1/workers/heartbeat", heartbeat), 401, "INVALID_TOKEN");
+    expectError(await call("/v1/workers/heartbeat", heartbeat), 401, "INVALID_TOKEN");
   });
 
   test("removal revokes the newest token however many revoked ones came before, and spares other workspaces", async () => {
@@ -172,7 +172,7 @@ describe("removal cuts a member's machines off", () => {
 
     await as("admin").mutation(api.members.remove, { workspaceId, userId: people.member.userId });
     await as("admin").mutation(api.members.add, { workspaceId, userId: people.member.userId, role: "member" });
-    expectApiError(await caller(t, token)("/v1/jobs/list", listJobs), 401, "INVALID_TOKEN");
+    expectError(await caller(t, token)("/v1/jobs/list", listJobs), 401, "INVALID_TOKEN");
     await ok(caller(t, elsewhere.token), "/v1/jobs/list", { workspaceId: otherWorkspaceId });
   });
 
@@ -184,7 +184,7 @@ describe("removal cuts a member's machines off", () => {
       const row = await ctx.db.query("memberships").withIndex("by_workspace_user", (q) => q.eq("workspaceId", workspaceId).eq("userId", people.member.userId)).unique();
       await ctx.db.delete(row!._id);
     });
-    expectApiError(await caller(t, token)("/v1/jobs/list", { workspaceId }), 403, "FORBIDDEN");
+    expectError(await caller(t, token)("/v1/jobs/list", { workspaceId }), 403, "FORBIDDEN");
   });
 
   test("a role change applies to the next request of an existing token", async () => {
@@ -194,7 +194,7 @@ describe("removal cuts a member's machines off", () => {
     const body = { workspaceId, remoteUrlHash: "abc", status: "active" };
     await ok(call, "/v1/repos/upsert", body);
     await as("owner").mutation(api.members.setRole, { workspaceId, userId: people.member.userId, role: "viewer" });
-    expectApiError(await call("/v1/repos/upsert", body), 403, "FORBIDDEN");
+    expectError(await call("/v1/repos/upsert", body), 403, "FORBIDDEN");
     await ok(call, "/v1/jobs/list", { workspaceId });
   });
 });

@@ -2,9 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { LONGEST_PERIOD_MS, RATE_LIMITS, refill, takeFromAll, type BucketConfig } from "../convex/model/rateLimits";
-import { CONSOLE_URL, POLL, START, expectApiError, pollLogin, startLogin } from "./device-fixtures";
+import { CONSOLE_URL, POLL, START, pollLogin, startLogin } from "./device-fixtures";
 import { workspaceWithMember } from "./fixtures";
 import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
+import { expectError } from "./api";
 
 describe("token buckets (pure)", () => {
   const config: BucketConfig = { capacity: 3, periodMs: 3_000 };
@@ -54,7 +55,7 @@ describe("device login throttling over HTTP", () => {
     await workspaceWithMember(t, "other", "owner");
     for (let i = 0; i < RATE_LIMITS.deviceStart.capacity; i++) await startLogin(t, "acme");
     const refused = await post(t, START, { workspaceSlug: "acme" });
-    expectApiError(refused, 429, "RATE_LIMITED");
+    expectError(refused, 429, "RATE_LIMITED");
     const refillMs = RATE_LIMITS.deviceStart.periodMs / RATE_LIMITS.deviceStart.capacity;
     expect(refused.body.retryAfterMs).toBe(refillMs);
     expect(refused.headers.get("retry-after")).toBe(String(Math.ceil(refillMs / 1000)));
@@ -62,20 +63,20 @@ describe("device login throttling over HTTP", () => {
     // Another workspace has its own bucket.
     await startLogin(t, "other");
     vi.setSystemTime(Date.now() + refillMs - 1);
-    expectApiError(await post(t, START, { workspaceSlug: "acme" }), 429, "RATE_LIMITED");
+    expectError(await post(t, START, { workspaceSlug: "acme" }), 429, "RATE_LIMITED");
     vi.setSystemTime(Date.now() + 1);
     await startLogin(t, "acme");
-    expectApiError(await post(t, START, { workspaceSlug: "acme" }), 429, "RATE_LIMITED");
+    expectError(await post(t, START, { workspaceSlug: "acme" }), 429, "RATE_LIMITED");
   });
 
   test("poll: wrong secrets use up the session's bucket, so guessing is throttled; the right secret works again later", async () => {
     await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
     for (let i = 0; i < RATE_LIMITS.devicePoll.capacity; i++) {
-      expectApiError(await post(t, POLL, { deviceId: started.deviceId, deviceSecret: `guess-${i}` }), 404, "DEVICE_SESSION_NOT_FOUND");
+      expectError(await post(t, POLL, { deviceId: started.deviceId, deviceSecret: `guess-${i}` }), 404, "DEVICE_SESSION_NOT_FOUND");
     }
     const refused = await pollLogin(t, started);
-    expectApiError(refused, 429, "RATE_LIMITED");
+    expectError(refused, 429, "RATE_LIMITED");
     expect(refused.body.retryAfterMs).toBeGreaterThan(0);
     vi.setSystemTime(Date.now() + refused.body.retryAfterMs);
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "pending" });
@@ -84,7 +85,7 @@ describe("device login throttling over HTTP", () => {
   test("start: a flood of unknown slugs answers 404, writes no row and throttles no real login", async () => {
     await workspaceWithMember(t, "acme", "owner");
     for (let i = 0; i < FLOOD; i++) {
-      expectApiError(await post(t, START, { workspaceSlug: `guess-${i}` }), 404, "WORKSPACE_NOT_FOUND");
+      expectError(await post(t, START, { workspaceSlug: `guess-${i}` }), 404, "WORKSPACE_NOT_FOUND");
     }
     expect(await bucketKeys()).toEqual([]);
     await startLogin(t, "acme");
@@ -95,7 +96,7 @@ describe("device login throttling over HTTP", () => {
     const { member } = await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
     for (let i = 0; i < FLOOD; i++) {
-      expectApiError(await post(t, POLL, { deviceId: `dev_guess${i}`, deviceSecret: "guess" }), 404, "DEVICE_SESSION_NOT_FOUND");
+      expectError(await post(t, POLL, { deviceId: `dev_guess${i}`, deviceSecret: "guess" }), 404, "DEVICE_SESSION_NOT_FOUND");
     }
     expect(await bucketKeys()).toEqual(["device_start:acme"]);
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "pending" });

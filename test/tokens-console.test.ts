@@ -2,8 +2,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { DEFAULT_TOKEN_TTL_MS } from "../convex/model/tokens";
-import { caller, ok } from "./api";
-import { CONSOLE_URL, expectApiError, loginThroughDevice, rejection } from "./device-fixtures";
+import { caller, expectError, ok, rejection } from "./api";
+import { CONSOLE_URL, loginThroughDevice } from "./device-fixtures";
 import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./fixtures";
 import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 
@@ -58,7 +58,7 @@ describe("my tokens", () => {
     await ok(caller(t, token), "/v1/jobs/list", { workspaceId: acme.workspaceId });
 
     await t.withIdentity(acme.owner.identity).mutation(api.tokens.revokeMine, { tokenId: row.tokenId });
-    expectApiError(await caller(t, token)("/v1/jobs/list", { workspaceId: acme.workspaceId }), 401, "INVALID_TOKEN");
+    expectError(await caller(t, token)("/v1/jobs/list", { workspaceId: acme.workspaceId }), 401, "INVALID_TOKEN");
     const after = (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find((r) => r.tokenId === row.tokenId)!;
     expect(after.status).toBe("revoked");
     expect(after.revokedAt).toEqual(expect.any(Number));
@@ -82,10 +82,10 @@ describe("workspace service tokens", () => {
 
     const call = caller(t, created.token);
     await ok(call, "/v1/repos/upsert", upsertRepo(workspaceId));
-    expectApiError(await call("/v1/repos/upsert", upsertRepo(other.workspaceId)), 403, "FORBIDDEN");
+    expectError(await call("/v1/repos/upsert", upsertRepo(other.workspaceId)), 403, "FORBIDDEN");
 
     await asAdmin.mutation(api.tokens.revokeServiceToken, { workspaceId, tokenId: created.tokenId });
-    expectApiError(await call("/v1/repos/upsert", upsertRepo(workspaceId)), 401, "INVALID_TOKEN");
+    expectError(await call("/v1/repos/upsert", upsertRepo(workspaceId)), 401, "INVALID_TOKEN");
     expect((await asAdmin.query(api.tokens.listServiceTokens, { workspaceId }))[0]!.status).toBe("revoked");
   });
 
@@ -109,7 +109,7 @@ describe("workspace service tokens", () => {
 
   test("the HTTP revoke route cannot revoke the deployment service token", async () => {
     const acme = await workspaceWithMember(t, "acme", "owner");
-    expectApiError(await caller(t, SERVICE_TOKEN)("/v1/auth/token/revoke", {}), 400, "INVALID_REQUEST");
+    expectError(await caller(t, SERVICE_TOKEN)("/v1/auth/token/revoke", {}), 400, "INVALID_REQUEST");
     await ok(caller(t, SERVICE_TOKEN), "/v1/jobs/list", { workspaceId: acme.workspaceId });
   });
 });
