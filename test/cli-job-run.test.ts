@@ -14,6 +14,7 @@ import { heartbeatIntervalMs, runJob, type JobRunOptions } from "../scripts/cli/
 import { killJobProcessesNow } from "../scripts/cli/job-process";
 import { Output } from "../scripts/cli/output";
 import { Worker, type WorkerOptions } from "../scripts/cli/worker";
+import { eventually, isAlive } from "./cli-process";
 import { makeTempDir, removeTempDirs } from "./local-process";
 
 type Handler = (body: Record<string, any>, options?: { signal?: AbortSignal }) => unknown;
@@ -78,29 +79,9 @@ function jobOptions(client: ApiClient, script: string, overrides: Partial<JobRun
 
 const loggedLines = (of: (route: string) => Array<Record<string, any>>) => of("/v1/jobs/log").flatMap((body) => body.lines as string[]);
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  return existsSync(stat) && !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8")); // a zombie counts as gone
-}
-
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** The pid a job command wrote to `file`, remembered so a failing test leaves no process behind. */
 async function pidFrom(file: string): Promise<number> {
-  const pid = await until(() => (existsSync(file) && readFileSync(file, "utf8").trim() ? Number(readFileSync(file, "utf8")) : undefined), `a pid in ${file}`);
+  const pid = await eventually(() => (existsSync(file) && readFileSync(file, "utf8").trim() ? Number(readFileSync(file, "utf8")) : undefined), `a pid in ${file}`, 5_000, 20);
   strays.push(pid);
   return pid;
 }
@@ -152,7 +133,7 @@ describe("stopping and cleaning up the job's processes", () => {
     const stubborn = await pidFrom(pidFile);
     interrupt.abort();
     expect(await running).toMatchObject({ outcome: "interrupted" });
-    await until(() => (isAlive(stubborn) ? undefined : true), "the stubborn descendant to be killed", 3_000);
+    await eventually(() => (isAlive(stubborn) ? undefined : true), "the stubborn descendant to be killed", 3_000, 20);
   });
 
   test("background processes of a job that exited normally do not outlive it", async () => {
@@ -160,7 +141,7 @@ describe("stopping and cleaning up the job's processes", () => {
     const pidFile = join(scratch, "background.pid");
     expect(await runJob(jobOptions(client, `sleep 41 >/dev/null 2>&1 & echo $! > ${pidFile}`))).toMatchObject({ outcome: "done" });
     const background = await pidFrom(pidFile);
-    await until(() => (isAlive(background) ? undefined : true), "the background process to be killed", 1_000);
+    await eventually(() => (isAlive(background) ? undefined : true), "the background process to be killed", 1_000, 20);
   });
 
   test("the worker's exit hook kills a running job's process group at once", async () => {

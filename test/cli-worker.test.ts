@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { remoteUrlHash } from "../scripts/cli/remote";
-import { eventually, killCliProcesses, runCli, startCli } from "./cli-process";
+import { eventually, isAlive, killCliProcesses, runCli, startCli } from "./cli-process";
 import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
 
 const JOB_SCRIPT = `#!/bin/bash
@@ -82,17 +82,6 @@ async function pidsOf(jobId: string): Promise<number[]> {
   const pids = await eventually(async () => (existsSync(file) && readFileSync(file, "utf8").trim() ? readFileSync(file, "utf8").trim().split(" ").map(Number) : undefined), `job ${jobId} to start`);
   orphanGroups.push(pids[0]!);
   return pids;
-}
-
-/** A zombie (exited, not yet reaped by whoever inherited it) counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = `/proc/${pid}/stat`;
-  return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8"));
 }
 
 beforeAll(async () => {

@@ -153,3 +153,21 @@ function startProcess(options: SpawnOptions) {
   });
   return { proc, cwd, dataDir, serviceToken, output: () => printed, exited };
 }
+
+/**
+ * Spawns servers and remembers them, so a suite's `afterAll` can end every one of them, even
+ * those a failing test left running: `afterAll(() => servers.killAll())`.
+ */
+export function localServerPool() {
+  const running: LocalProcess[] = [];
+  return {
+    async start(options: SpawnOptions = {}): Promise<LocalProcess> {
+      const server = await spawnLocalServer(options);
+      running.push(server);
+      return server;
+    },
+    async killAll() {
+      await Promise.all(running.map((server) => server.kill("SIGKILL")));
+    },
+  };
+}

@@ -8,19 +8,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { mintToken, sha256Hex } from "../convex/model/tokens";
 import { openJournalStore } from "../scripts/local/store";
-import { makeTempDir, removeTempDirs, runLocalServerToExit, spawnLocalServer, type LocalProcess } from "./local-process";
+import { localServerPool, makeTempDir, removeTempDirs, runLocalServerToExit, type LocalProcess } from "./local-process";
 
-const running: LocalProcess[] = [];
+const servers = localServerPool();
+const start = servers.start;
 afterAll(async () => {
-  await Promise.all(running.map((server) => server.kill("SIGKILL")));
+  await servers.killAll();
   removeTempDirs();
 });
-
-async function start(options: Parameters<typeof spawnLocalServer>[0] = {}) {
-  const server = await spawnLocalServer(options);
-  running.push(server);
-  return server;
-}
 
 async function call(server: LocalProcess, route: string, body: unknown, token?: string) {
   const response = await fetch(`${server.apiUrl}${route}`, {

@@ -8,19 +8,14 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, test } from "vitest";
 import { localFileUrl } from "../convex/model/localFiles";
-import { removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+import { localServerPool, removeTempDirs, type LocalProcess } from "./local-process";
 
-const running: LocalProcess[] = [];
+const servers = localServerPool();
+const start = servers.start;
 afterAll(async () => {
-  await Promise.all(running.map((server) => server.kill("SIGKILL")));
+  await servers.killAll();
   removeTempDirs();
 });
-
-async function start(options: Parameters<typeof spawnLocalServer>[0] = {}) {
-  const server = await spawnLocalServer(options);
-  running.push(server);
-  return server;
-}
 
 async function api(server: LocalProcess, route: string, body: unknown) {
   const response = await fetch(`${server.apiUrl}${route}`, {
