@@ -6,16 +6,16 @@
  * returned as `{ committedError }` (a thrown error would roll the recovery back) and the route
  * turns them into the error response.
  */
-import { v } from "convex/values";
+import { v, type ObjectType } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess, type Caller } from "./access";
+import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { onJobFinished } from "./jobHooks";
 import { recordJobChange } from "./jobEvents";
 import { enqueueJob, jobView, requireJob, type EnqueueFields } from "./jobs";
 import { apiError } from "./model/errors";
-import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator, type JobOutcome } from "./model/jobs";
+import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { jobLeftPending, nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
@@ -38,7 +38,7 @@ const holderArgs = {
   lane: v.optional(laneValidator),
 };
 
-type HolderArgs = { caller: Caller; workspaceId: string; jobId: string; workerId: string; claimGeneration?: number; lane?: "worker" | "cloud_ai" };
+type HolderArgs = ObjectType<typeof holderArgs>;
 
 /** The job and the caller's claim on it, after the access check (member: worker calls). */
 async function loadClaim(ctx: MutationCtx, args: HolderArgs) {
@@ -136,13 +136,7 @@ const completionArgs = {
   outcomeReason: v.optional(v.string()),
   evidence: v.optional(v.any()),
 };
-type CompletionArgs = HolderArgs & {
-  outcome: JobOutcome;
-  runId?: string;
-  message?: string;
-  outcomeReason?: string;
-  evidence?: unknown;
-};
+type CompletionArgs = ObjectType<typeof completionArgs>;
 
 type Completion = { job: Doc<"jobs">; idempotent: boolean };
 
