@@ -4,6 +4,7 @@
  * queue groups pending jobs by (model/queueHeads.ts).
  */
 import { v, type Infer } from "convex/values";
+import { utf8Bytes } from "./jobs";
 
 /** The only requirement keys a job may carry; enqueue rejects others. */
 export const REQUIREMENT_KEYS = ["executionMode", "model", "canWrite", "canUseNetwork", "egressMode", "runTests"] as const;
@@ -69,7 +70,7 @@ export const MAX_REQUIREMENT_BYTES = 200;
 export function oversizedRequirement(requirements: Requirements): string | null {
   for (const key of REQUIREMENT_KEYS) {
     const value = requirements[key];
-    if (typeof value === "string" && new TextEncoder().encode(value).length > MAX_REQUIREMENT_BYTES) return key;
+    if (typeof value === "string" && utf8Bytes(value) > MAX_REQUIREMENT_BYTES) return key;
   }
   return null;
 }
