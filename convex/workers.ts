@@ -35,7 +35,7 @@ export async function requireWorker(
 function normalizedCapabilities(ctx: QueryCtx, capabilities: Capabilities): Capabilities {
   if (capabilities.reposAllowed === undefined) return capabilities;
   const repoIds = capabilities.reposAllowed.flatMap((raw) => {
-    const id = ctx.db.normalizeId("repos", raw.startsWith("repos/") ? raw.slice("repos/".length) : raw);
+    const id = ctx.db.normalizeId("repos", raw); // the route schema (`idOf`) already stripped any `repos/` prefix
     return id === null ? [] : [id as string];
   });
   return { ...capabilities, reposAllowed: [...new Set(repoIds)] };
