@@ -4,7 +4,7 @@
  * types only. A failure describes that one item; it never fails the call. Which URLs may be
  * fetched, and which content types count as text, is decided by model/liveFetch.ts.
  */
-import { readBodyWithin } from "./api/http-util";
+import { readBodyWithin } from "./api/httpUtil";
 import {
   LIVE_FETCH_CONCURRENCY,
   LIVE_FETCH_MAX_BYTES,

@@ -16,7 +16,7 @@ import type {
 import type * as access from "../access.js";
 import type * as api_endpoint from "../api/endpoint.js";
 import type * as api_fallback from "../api/fallback.js";
-import type * as api_http_util from "../api/http-util.js";
+import type * as api_httpUtil from "../api/httpUtil.js";
 import type * as api_jobSchemas from "../api/jobSchemas.js";
 import type * as api_openapi from "../api/openapi.js";
 import type * as api_route from "../api/route.js";
@@ -101,7 +101,7 @@ declare const fullApi: ApiFromModules<{
   access: typeof access;
   "api/endpoint": typeof api_endpoint;
   "api/fallback": typeof api_fallback;
-  "api/http-util": typeof api_http_util;
+  "api/httpUtil": typeof api_httpUtil;
   "api/jobSchemas": typeof api_jobSchemas;
   "api/openapi": typeof api_openapi;
   "api/route": typeof api_route;

@@ -19,7 +19,7 @@ import {
   jsonResponse,
   readBodyWithin,
   requestIdOf,
-} from "./http-util";
+} from "./httpUtil";
 import type { Route } from "./route";
 
 export function endpoint(route: Route) {

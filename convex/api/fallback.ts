@@ -1,7 +1,7 @@
 /** Answers what the route table does not: CORS preflight, 404 and 405. */
 import { httpAction } from "../_generated/server";
 import { apiError } from "../model/errors";
-import { CORS_HEADERS, errorResponse, requestIdOf } from "./http-util";
+import { CORS_HEADERS, errorResponse, requestIdOf } from "./httpUtil";
 import type { Route } from "./route";
 
 export function fallback(routes: readonly Route[]) {

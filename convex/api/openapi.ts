@@ -6,7 +6,7 @@
 import { OpenApiBuilder, type OperationObject, type SchemaObject } from "openapi3-ts/oas31";
 import { z } from "zod";
 import { ERROR_STATUS, type ErrorCode } from "../model/errors";
-import { MAX_BODY_BYTES } from "./http-util";
+import { MAX_BODY_BYTES } from "./httpUtil";
 import type { Route } from "./route";
 
 /** Errors any bearer route can answer, whatever it does. */
