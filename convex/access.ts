@@ -67,13 +67,8 @@ async function tokenRole(ctx: QueryCtx, caller: Extract<Caller, { kind: "token" 
   return membership?.role ?? null;
 }
 
-
 /** Whether a caller may see a workspace at all (used where "no access" must look like "missing"). */
-export async function canSeeWorkspace(
-  ctx: QueryCtx,
-  caller: Caller,
-  workspaceId: Id<"workspaces">,
-): Promise<boolean> {
+export async function canSeeWorkspace(ctx: QueryCtx, caller: Caller, workspaceId: Id<"workspaces">): Promise<boolean> {
   if (caller.kind !== "token") return true;
   return caller.workspaceId === workspaceId && (await tokenRole(ctx, caller)) !== null;
 }
@@ -82,12 +77,7 @@ export async function canSeeWorkspace(
  * Turns a client-supplied id (already stripped of any `table/` prefix by the request schema)
  * into a typed id, or answers 400 INVALID_REQUEST naming the field.
  */
-export function requireId<T extends TableNames>(
-  ctx: QueryCtx,
-  table: T,
-  raw: string,
-  path: string,
-): Id<T> {
+export function requireId<T extends TableNames>(ctx: QueryCtx, table: T, raw: string, path: string): Id<T> {
   const id = ctx.db.normalizeId(table, raw);
   if (id === null) {
     const message = `Not a valid ${table} id.`;

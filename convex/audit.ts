@@ -26,7 +26,10 @@ export async function recordAudit(ctx: MutationCtx, entry: AuditEntry): Promise<
     entry.details === undefined
       ? undefined
       : Object.fromEntries(
-          Object.entries(entry.details).map(([key, value]) => [key, typeof value === "string" ? redactTokens(value) : value]),
+          Object.entries(entry.details).map(([key, value]) => [
+            key,
+            typeof value === "string" ? redactTokens(value) : value,
+          ]),
         );
   await ctx.db.insert("auditLog", { ...entry, ...(details === undefined ? {} : { details }) });
 }
@@ -47,6 +50,13 @@ export const list = workspaceQuery({
       .withIndex("by_workspace", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
       .order("desc")
       .paginate(boundedPage(paginationOpts));
-    return { ...page, page: page.page.map(({ _id, _creationTime, workspaceId: _w, ...event }) => ({ _id, at: _creationTime, ...event })) };
+    return {
+      ...page,
+      page: page.page.map(({ _id, _creationTime, workspaceId: _w, ...event }) => ({
+        _id,
+        at: _creationTime,
+        ...event,
+      })),
+    };
   },
 });

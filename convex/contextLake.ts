@@ -36,7 +36,13 @@ export async function upsertIntegrationItem(
     )
     .first();
   // Text the policy kept out is cleared, not left from an older version of the item.
-  const content = { title: item.title, text: item.text, url: item.url, searchText: searchTextOf(item), updatedAt: Date.now() };
+  const content = {
+    title: item.title,
+    text: item.text,
+    url: item.url,
+    searchText: searchTextOf(item),
+    updatedAt: Date.now(),
+  };
   if (existing !== null) {
     await ctx.db.patch(existing._id, { ...content, kind: item.kind ?? existing.kind });
     return existing._id;
@@ -84,11 +90,15 @@ export async function readWithin(
 export function pinnedItems(ctx: QueryCtx, workspaceId: Id<"workspaces">, repoId: Id<"repos"> | undefined) {
   return ctx.db
     .query("contextItems")
-    .withIndex("by_workspace_pinned_repo", (q) => q.eq("workspaceId", workspaceId).eq("pinned", true).eq("repoId", repoId));
+    .withIndex("by_workspace_pinned_repo", (q) =>
+      q.eq("workspaceId", workspaceId).eq("pinned", true).eq("repoId", repoId),
+    );
 }
 
 export function itemsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, runId: Id<"runs">) {
-  return ctx.db.query("contextItems").withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId));
+  return ctx.db
+    .query("contextItems")
+    .withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId));
 }
 
 /** Best text-search matches (title and stored text) for `query`, best first; none for a blank query. */
@@ -112,7 +122,8 @@ function checkContent(fields: { title?: string; text?: string | null; url?: stri
   if (typeof fields.text === "string" && utf8Bytes(fields.text) > MAX_ITEM_TEXT_BYTES) {
     throw invalid("text", `must be at most ${MAX_ITEM_TEXT_BYTES} bytes.`);
   }
-  if (typeof fields.url === "string" && !/^https?:\/\/\S+$/.test(fields.url)) throw invalid("url", "must be an http(s) URL.");
+  if (typeof fields.url === "string" && !/^https?:\/\/\S+$/.test(fields.url))
+    throw invalid("url", "must be an http(s) URL.");
   if (fields.kind !== undefined && (fields.kind.trim() === "" || fields.kind.length > 100)) {
     throw invalid("kind", "must be 1–100 characters.");
   }
@@ -147,7 +158,11 @@ export const list = workspaceQuery({
 export const search = workspaceQuery({
   args: { query: v.string(), limit: v.optional(v.number()) },
   handler: async (ctx, { query, limit }) =>
-    await readWithin(searchItems(ctx, ctx.workspace.workspaceId, query), Math.min(Math.max(limit ?? 20, 1), 50), new ReadBudget()),
+    await readWithin(
+      searchItems(ctx, ctx.workspace.workspaceId, query),
+      Math.min(Math.max(limit ?? 20, 1), 50),
+      new ReadBudget(),
+    ),
 });
 
 /** A hand-written item (a note, a link). Tied to a repo or run when given. */

@@ -32,7 +32,11 @@ const SEARCH_TERMS = 16;
 
 export const FRESH_HINT = "fresh_v1";
 
-function candidate(item: Doc<"contextItems">, origin: PackCandidate["origin"], foundBy: PackCandidate["foundBy"]): PackCandidate {
+function candidate(
+  item: Doc<"contextItems">,
+  origin: PackCandidate["origin"],
+  foundBy: PackCandidate["foundBy"],
+): PackCandidate {
   const textBytes = item.text === undefined ? 0 : utf8Bytes(item.text);
   return { id: item._id, origin, foundBy, item: { textBytes, promotionState: item.promotionState } };
 }
@@ -42,7 +46,12 @@ function candidate(item: Doc<"contextItems">, origin: PackCandidate["origin"], f
  * Reading stops once `reads` is spent: requested ids left unread become `read_budget` candidates,
  * lower-priority sources are not read further (`reads.reached` tells the caller).
  */
-async function candidatesFor(ctx: QueryCtx, run: Doc<"runs">, requestedIds: string[], reads: ReadBudget): Promise<PackCandidate[]> {
+async function candidatesFor(
+  ctx: QueryCtx,
+  run: Doc<"runs">,
+  requestedIds: string[],
+  reads: ReadBudget,
+): Promise<PackCandidate[]> {
   const { workspaceId } = run;
   const candidates: PackCandidate[] = [];
   for (const rawId of requestedIds) {
@@ -60,18 +69,36 @@ async function candidatesFor(ctx: QueryCtx, run: Doc<"runs">, requestedIds: stri
   }
   const add = (items: Doc<"contextItems">[], origin: PackCandidate["origin"], foundBy: PackCandidate["foundBy"]) =>
     candidates.push(...items.map((item) => candidate(item, origin, foundBy)));
-  add(await readWithin(pinnedItems(ctx, workspaceId, undefined), CANDIDATES_PER_SOURCE, reads), "pinned", "pinned_workspace");
-  add(await readWithin(pinnedItems(ctx, workspaceId, run.repoId), CANDIDATES_PER_SOURCE, reads), "pinned", "pinned_repo");
+  add(
+    await readWithin(pinnedItems(ctx, workspaceId, undefined), CANDIDATES_PER_SOURCE, reads),
+    "pinned",
+    "pinned_workspace",
+  );
+  add(
+    await readWithin(pinnedItems(ctx, workspaceId, run.repoId), CANDIDATES_PER_SOURCE, reads),
+    "pinned",
+    "pinned_repo",
+  );
   add(await readWithin(itemsOfRun(ctx, workspaceId, run._id), CANDIDATES_PER_SOURCE, reads), "run", "run_item");
   const goalTerms = (run.goal ?? "").split(/\s+/).filter(Boolean).slice(0, SEARCH_TERMS).join(" ");
   const matches = await readWithin(searchItems(ctx, workspaceId, goalTerms), SEARCH_MATCHES, reads);
   // Items of another repo are not context for this run, however well they match.
-  add(matches.filter((item) => item.repoId === undefined || item.repoId === run.repoId), "search", "goal_match");
+  add(
+    matches.filter((item) => item.repoId === undefined || item.repoId === run.repoId),
+    "search",
+    "goal_match",
+  );
   return candidates;
 }
 
 function entryView(entry: PackEntry) {
-  return { id: entry.contextItemId, status: entry.status, origin: entry.origin, reason: entry.reason, textBytes: entry.textBytes };
+  return {
+    id: entry.contextItemId,
+    status: entry.status,
+    origin: entry.origin,
+    reason: entry.reason,
+    textBytes: entry.textBytes,
+  };
 }
 
 /** `POST /v1/context-packs/build-run-v1`: selects, stores and returns a pack for the run. */
@@ -115,7 +142,12 @@ async function requirePack(ctx: QueryCtx, run: Doc<"runs">, rawPackId: string | 
           .first()
       : await ctx.db.get(requireId(ctx, "contextPacks", rawPackId, "contextPackId"));
   if (pack === null || pack.workspaceId !== run.workspaceId || pack.runId !== run._id) {
-    throw apiError("CONTEXT_PACK_NOT_FOUND", rawPackId === undefined ? "This run has no context pack yet; build one first." : "No context pack with this id for this run.");
+    throw apiError(
+      "CONTEXT_PACK_NOT_FOUND",
+      rawPackId === undefined
+        ? "This run has no context pack yet; build one first."
+        : "No context pack with this id for this run.",
+    );
   }
   return pack;
 }
@@ -134,7 +166,15 @@ export const pack = internalQuery({
     const reads = new ReadBudget();
     const items = [];
     for (const entry of found.items.filter((entry) => entry.status === "selected")) {
-      const base = { id: entry.contextItemId, origin: entry.origin, title: null, kind: null, source: null, url: null, content: null };
+      const base = {
+        id: entry.contextItemId,
+        origin: entry.origin,
+        title: null,
+        kind: null,
+        source: null,
+        url: null,
+        content: null,
+      };
       if (!reads.allowsMore()) {
         items.push({ ...base, status: "omitted" as const, reason: "read_budget" as const });
         continue;
@@ -167,7 +207,10 @@ export const pack = internalQuery({
  */
 export async function resolvePackWithLiveContent(
   ctx: ActionCtx,
-  { expansionHints = [], ...lookup }: { caller: Caller; workspaceId: string; runId: string; contextPackId?: string; expansionHints?: string[] },
+  {
+    expansionHints = [],
+    ...lookup
+  }: { caller: Caller; workspaceId: string; runId: string; contextPackId?: string; expansionHints?: string[] },
 ) {
   const pack = await ctx.runQuery(internal.contextPacks.pack, lookup);
   const fresh = expansionHints.includes(FRESH_HINT) || pack.expansionHints.includes(FRESH_HINT);
@@ -182,7 +225,11 @@ export async function resolvePackWithLiveContent(
     items: pack.items.map((item) => {
       const result = liveResults.get(item);
       if (result === undefined) {
-        return { ...item, contentSource: item.content === null ? ("none" as const) : ("stored" as const), fetchError: null };
+        return {
+          ...item,
+          contentSource: item.content === null ? ("none" as const) : ("stored" as const),
+          fetchError: null,
+        };
       }
       return result.ok
         ? { ...item, content: result.text, contentSource: "live" as const, fetchError: null }

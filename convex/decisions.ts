@@ -171,7 +171,8 @@ export async function onJobFinished(ctx: MutationCtx, job: Doc<"jobs">): Promise
   }
   if (job.status === "blocked") {
     const raw = (job.evidence as { decisionRequestId?: unknown } | undefined)?.decisionRequestId;
-    const decisionId = typeof raw === "string" ? ctx.db.normalizeId("decisionRequests", raw.replace(/^decisionRequests\//, "")) : null;
+    const decisionId =
+      typeof raw === "string" ? ctx.db.normalizeId("decisionRequests", raw.replace(/^decisionRequests\//, "")) : null;
     const decision = decisionId === null ? null : await ctx.db.get(decisionId);
     // Only a decision still waiting can block: nothing would ever unblock a dismissed or applied one.
     if (decision === null || decision.workspaceId !== job.workspaceId) return;

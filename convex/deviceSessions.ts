@@ -53,7 +53,9 @@ export const start = internalMutation({
   handler: async (ctx, { workspaceSlug, machineName, secretHash }) => {
     const workspace = await findBySlug(ctx, workspaceSlug);
     if (workspace === null) return refusal("WORKSPACE_NOT_FOUND", "No workspace has this slug.");
-    const limited = await takeRateLimits(ctx, [{ key: `device_start:${workspace.slug}`, config: RATE_LIMITS.deviceStart }]);
+    const limited = await takeRateLimits(ctx, [
+      { key: `device_start:${workspace.slug}`, config: RATE_LIMITS.deviceStart },
+    ]);
     if (limited) return limited;
     const deviceId = newDeviceId();
     const approvalUrl = approvalUrlFor(
@@ -65,7 +67,10 @@ export const start = internalMutation({
       deviceId,
     );
     if (approvalUrl === null) {
-      return refusal("NOT_CONFIGURED", "Device login needs IAS_CONSOLE_URL set on this deployment (where people approve devices).");
+      return refusal(
+        "NOT_CONFIGURED",
+        "Device login needs IAS_CONSOLE_URL set on this deployment (where people approve devices).",
+      );
     }
     const userCode = generateUserCode();
     const expiresAt = Date.now() + DEVICE_SESSION_TTL_MS;
@@ -97,7 +102,8 @@ export const poll = internalMutation({
     if (session === null) return refusal("DEVICE_SESSION_NOT_FOUND", NOT_FOUND_MESSAGE);
     const limited = await takeRateLimits(ctx, [{ key: `device_poll:${deviceId}`, config: RATE_LIMITS.devicePoll }]);
     if (limited) return limited;
-    if (!(await secretsEqual(secretHash, session.secretHash))) return refusal("DEVICE_SESSION_NOT_FOUND", NOT_FOUND_MESSAGE);
+    if (!(await secretsEqual(secretHash, session.secretHash)))
+      return refusal("DEVICE_SESSION_NOT_FOUND", NOT_FOUND_MESSAGE);
 
     const status = deviceStatusAt(session.status, session.expiresAt, Date.now());
     if (status !== "approved") return { status };
@@ -109,7 +115,12 @@ export const poll = internalMutation({
       return { status: "denied" as const };
     }
     const label = session.machineName ?? "device login";
-    const { token, tokenId, prefix } = await insertToken(ctx, { kind: "device", workspaceId: workspace._id, userId: approver, label });
+    const { token, tokenId, prefix } = await insertToken(ctx, {
+      kind: "device",
+      workspaceId: workspace._id,
+      userId: approver,
+      label,
+    });
     await ctx.db.patch(session._id, { status: "consumed", tokenId });
     await recordAudit(ctx, {
       workspaceId: workspace._id,
@@ -194,7 +205,10 @@ function consoleDecision(decision: Decision) {
       const session = await requireVisibleSession(ctx, ctx.userId, deviceId);
       const result = await decide(ctx, session, ctx.userId, decision, "console");
       if (!result.ok) {
-        throw apiError("INVALID_DEVICE_SESSION_STATE", `This device login is ${result.status}; it can no longer be ${decision === "approve" ? "approved" : "denied"}.`);
+        throw apiError(
+          "INVALID_DEVICE_SESSION_STATE",
+          `This device login is ${result.status}; it can no longer be ${decision === "approve" ? "approved" : "denied"}.`,
+        );
       }
       return { status: result.status };
     },

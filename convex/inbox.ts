@@ -15,7 +15,11 @@ import { boundedPage } from "./model/pages";
 const MAX_ANSWER_CHARS = 8_000;
 const MAX_NOTE_CHARS = 2_000;
 
-async function requireDecision(ctx: QueryCtx, workspaceId: Id<"workspaces">, decisionRequestId: Id<"decisionRequests">) {
+async function requireDecision(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  decisionRequestId: Id<"decisionRequests">,
+) {
   const decision = await ctx.db.get(decisionRequestId);
   if (decision === null || decision.workspaceId !== workspaceId) {
     throw apiError("DECISION_REQUEST_NOT_FOUND", "No decision request with this id in this workspace.");
@@ -39,7 +43,9 @@ export const list = workspaceQuery({
     return await ctx.db
       .query("decisionRequests")
       .withIndex("by_workspace_inbox", (q) =>
-        openOnly ? q.eq("workspaceId", workspaceId).lt("inboxRank", FIRST_CLOSED_RANK) : q.eq("workspaceId", workspaceId),
+        openOnly
+          ? q.eq("workspaceId", workspaceId).lt("inboxRank", FIRST_CLOSED_RANK)
+          : q.eq("workspaceId", workspaceId),
       )
       .paginate(boundedPage(paginationOpts));
   },

@@ -32,13 +32,24 @@ export type IngestResult = {
  * and triggers nothing. Serializable transactions make two concurrent deliveries of one key
  * store one event: the loser retries, then sees the winner's row.
  */
-export async function ingestEvent(ctx: MutationCtx, workspace: Doc<"workspaces">, fields: IngestFields): Promise<IngestResult> {
+export async function ingestEvent(
+  ctx: MutationCtx,
+  workspace: Doc<"workspaces">,
+  fields: IngestFields,
+): Promise<IngestResult> {
   const existing = await ctx.db
     .query("integrationEvents")
-    .withIndex("by_workspace_key", (q) => q.eq("workspaceId", workspace._id).eq("idempotencyKey", fields.idempotencyKey))
+    .withIndex("by_workspace_key", (q) =>
+      q.eq("workspaceId", workspace._id).eq("idempotencyKey", fields.idempotencyKey),
+    )
     .first();
   if (existing !== null) {
-    return { eventId: existing._id, duplicate: true, triggeredRunTriggerIds: [], contextItemId: existing.contextItemId ?? null };
+    return {
+      eventId: existing._id,
+      duplicate: true,
+      triggeredRunTriggerIds: [],
+      contextItemId: existing.contextItemId ?? null,
+    };
   }
   const storable = applyDataPolicy(workspace.dataPolicy, fields);
   const contextItemId =
@@ -135,7 +146,8 @@ export const fireTrigger = internalMutation({
           : "INTERNAL_ERROR: the trigger failed unexpectedly.";
       if (!(error instanceof ConvexError)) console.error(`Run trigger ${args.runTriggerId} failed: ${String(error)}`);
       const event = await ctx.db.get(args.eventId);
-      if (event !== null) await settleOutcome(ctx, event, { runTriggerId: args.runTriggerId, status: "failed", error: reason });
+      if (event !== null)
+        await settleOutcome(ctx, event, { runTriggerId: args.runTriggerId, status: "failed", error: reason });
     }
   },
 });
@@ -149,7 +161,12 @@ export const applyTrigger = internalMutation({
     if (event.triggers.find((entry) => entry.runTriggerId === runTriggerId)?.status !== "scheduled") return;
     const trigger = await ctx.db.get(runTriggerId);
     if (trigger === null) throw apiError("RUN_TRIGGER_NOT_FOUND", "The run trigger was deleted before it ran.");
-    const { runId, jobId } = await executeTriggerAction(ctx, trigger, templateContextOf(event), systemIdempotencyKey("trigger", trigger._id, event._id));
+    const { runId, jobId } = await executeTriggerAction(
+      ctx,
+      trigger,
+      templateContextOf(event),
+      systemIdempotencyKey("trigger", trigger._id, event._id),
+    );
     await settleOutcome(ctx, event, { runTriggerId, status: "done", runId, jobId });
   },
 });

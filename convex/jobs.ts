@@ -106,7 +106,8 @@ export async function enqueueJob(
   if (unknownKeys.length > 0) throw invalid("requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
   const oversized = oversizedRequirement(requirements);
   if (oversized !== null) throw invalid(`requirements.${oversized}`, `must be at most ${MAX_REQUIREMENT_BYTES} bytes.`);
-  if (utf8Bytes(fields.prompt) > MAX_PROMPT_BYTES) throw invalid("prompt", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
+  if (utf8Bytes(fields.prompt) > MAX_PROMPT_BYTES)
+    throw invalid("prompt", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
   const priority = fields.priority ?? DEFAULT_PRIORITY;
   const maxAttempts = fields.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!Number.isSafeInteger(priority)) throw invalid("priority", "must be an integer.");
@@ -137,9 +138,9 @@ export async function enqueueJob(
       )
       .first();
     if (existing !== null) {
-      const same = (["repoId", "runId", "kind", "role", "prompt", "requirementsKey", "priority", "lane"] as const).every(
-        (key) => existing[key] === job[key],
-      );
+      const same = (
+        ["repoId", "runId", "kind", "role", "prompt", "requirementsKey", "priority", "lane"] as const
+      ).every((key) => existing[key] === job[key]);
       if (!same) {
         throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for a different job.");
       }
@@ -182,7 +183,10 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
 /** Puts a failed, blocked or canceled job back to `pending`, allowing one more attempt. */
 export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<"jobs">> {
   if (!RETRYABLE_STATUSES.includes(job.status)) {
-    throw apiError("INVALID_JOB_STATE", `Only failed, blocked or canceled jobs can be retried; this one is ${job.status}.`);
+    throw apiError(
+      "INVALID_JOB_STATE",
+      `Only failed, blocked or canceled jobs can be retried; this one is ${job.status}.`,
+    );
   }
   const retried = await recordJobChange(
     ctx,
@@ -223,11 +227,15 @@ export async function pageOfJobs(
     runId !== undefined
       ? status === undefined
         ? jobsTable.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
-        : jobsTable.withIndex("by_workspace_run_status", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status))
+        : jobsTable.withIndex("by_workspace_run_status", (q) =>
+            q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status),
+          )
       : repoId !== undefined
         ? status === undefined
           ? jobsTable.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
-          : jobsTable.withIndex("by_workspace_repo_status", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status))
+          : jobsTable.withIndex("by_workspace_repo_status", (q) =>
+              q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status),
+            )
         : status === undefined
           ? jobsTable.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
           : jobsTable.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));

@@ -33,7 +33,10 @@ export const enqueue = workspaceMutation({
   args: enqueueArgs,
   handler: async (ctx, { workspaceId: _checked, ...fields }) => {
     if (fields.idempotencyKey !== undefined && isSystemIdempotencyKey(fields.idempotencyKey)) {
-      throw apiError("INVALID_REQUEST", `idempotencyKey: must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues).`);
+      throw apiError(
+        "INVALID_REQUEST",
+        `idempotencyKey: must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues).`,
+      );
     }
     return await enqueueJob(ctx, { ...fields, workspaceId: ctx.workspace.workspaceId });
   },
@@ -47,5 +50,6 @@ export const cancel = workspaceMutation({
 
 export const retry = workspaceMutation({
   args: { jobId: v.id("jobs") },
-  handler: async (ctx, { jobId }) => jobView(await retryJob(ctx, await requireJob(ctx, ctx.workspace.workspaceId, jobId))),
+  handler: async (ctx, { jobId }) =>
+    jobView(await retryJob(ctx, await requireJob(ctx, ctx.workspace.workspaceId, jobId))),
 });

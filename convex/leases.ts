@@ -94,11 +94,22 @@ export const claimNext = internalMutation({
     const claimed = await recordJobChange(
       ctx,
       job,
-      { status: "claimed", attempts: attempt, claimGeneration, claimedBy: worker._id, claimedAt: now, leaseMs: grantedMs, leaseExpiresAt },
+      {
+        status: "claimed",
+        attempts: attempt,
+        claimGeneration,
+        claimedBy: worker._id,
+        claimedAt: now,
+        leaseMs: grantedMs,
+        leaseExpiresAt,
+      },
       { type: "claimed", data: { workerId: worker._id, claimGeneration, attempt, leaseExpiresAt } },
     );
     await jobLeftPending(ctx, claimed, directory);
-    await ctx.scheduler.runAt(leaseExpiresAt, internal.recovery.recoverIfLeaseExpired, { jobId: job._id, claimGeneration });
+    await ctx.scheduler.runAt(leaseExpiresAt, internal.recovery.recoverIfLeaseExpired, {
+      jobId: job._id,
+      claimGeneration,
+    });
     return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt };
   },
 });
@@ -204,7 +215,9 @@ export const completeAndEnqueueChildren = internalMutation({
     const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "member");
     const earlier = await ctx.db
       .query("jobs")
-      .withIndex("by_workspace_completion_key", (q) => q.eq("workspaceId", workspaceId).eq("completionKey", idempotencyKey))
+      .withIndex("by_workspace_completion_key", (q) =>
+        q.eq("workspaceId", workspaceId).eq("completionKey", idempotencyKey),
+      )
       .first();
     if (earlier !== null) {
       if (earlier._id !== requireId(ctx, "jobs", args.jobId, "jobId") || earlier.outcome !== args.outcome) {

@@ -35,7 +35,11 @@ export async function fetchLive(
     const response = await fetch(checked.url, { signal: controller.signal, redirect: "manual" });
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel();
-      return { ok: false, error: "REDIRECT_NOT_FOLLOWED", message: `The source answered a redirect (${response.status}).` };
+      return {
+        ok: false,
+        error: "REDIRECT_NOT_FOLLOWED",
+        message: `The source answered a redirect (${response.status}).`,
+      };
     }
     if (!response.ok) {
       await response.body?.cancel();
@@ -44,7 +48,11 @@ export async function fetchLive(
     const contentType = response.headers.get("content-type");
     if (!isTextualContentType(contentType)) {
       await response.body?.cancel();
-      return { ok: false, error: "NOT_TEXT", message: `The content type ${JSON.stringify(contentType ?? "(none)")} is not text.` };
+      return {
+        ok: false,
+        error: "NOT_TEXT",
+        message: `The content type ${JSON.stringify(contentType ?? "(none)")} is not text.`,
+      };
     }
     const bytes = await readBodyWithin(response, limits.maxBytes);
     if (bytes === "too_large") {

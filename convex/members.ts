@@ -49,7 +49,8 @@ function requireAllowed(access: WorkspaceAccess, from: Role | null, to: Role | n
 /** Refuses to leave a workspace without an owner. */
 async function requireAnotherOwner(ctx: QueryCtx, workspaceId: Id<"workspaces">, what: string) {
   const owners = await ownersOf(ctx, workspaceId, 2);
-  if (owners.length < 2) throw apiError("LAST_OWNER", `${what} would leave the workspace without an owner; make someone else owner first.`);
+  if (owners.length < 2)
+    throw apiError("LAST_OWNER", `${what} would leave the workspace without an owner; make someone else owner first.`);
 }
 
 async function requireMembership(ctx: QueryCtx, workspaceId: Id<"workspaces">, userId: Id<"users">) {
@@ -64,13 +65,17 @@ export const add = workspaceMutation({
   args: { email: v.optional(v.string()), userId: v.optional(v.id("users")), role: roleValidator },
   handler: async (ctx, { email, userId, role }) => {
     if ((email === undefined) === (userId === undefined)) {
-      throw apiError("INVALID_REQUEST", "Give either email or userId.", { issues: [{ path: "email", message: "give either email or userId" }] });
+      throw apiError("INVALID_REQUEST", "Give either email or userId.", {
+        issues: [{ path: "email", message: "give either email or userId" }],
+      });
     }
     const user = userId !== undefined ? await ctx.db.get(userId) : await userByEmail(ctx, email!);
-    if (user === null) throw apiError("USER_NOT_FOUND", "No account has this email or id; the person must sign up first.");
+    if (user === null)
+      throw apiError("USER_NOT_FOUND", "No account has this email or id; the person must sign up first.");
     requireAllowed(ctx.workspace, null, role);
     const workspaceId = ctx.workspace.workspaceId;
-    if ((await membershipOf(ctx, workspaceId, user._id)) !== null) throw apiError("CONFLICT", "That user is already a member.");
+    if ((await membershipOf(ctx, workspaceId, user._id)) !== null)
+      throw apiError("CONFLICT", "That user is already a member.");
     await addMembership(ctx, workspaceId, user._id, role);
     await recordAudit(ctx, {
       workspaceId,

@@ -57,7 +57,10 @@ async function directoryOf(ctx: QueryCtx, workspaceId: Id<"workspaces">, lane: L
 }
 
 /** The first pending job of a stream in claim order (the `by_queue` range is sorted that way). */
-async function streamHead(ctx: QueryCtx, stream: Pick<Doc<"jobs">, "workspaceId" | "lane" | "repoId" | "requirementsKey">) {
+async function streamHead(
+  ctx: QueryCtx,
+  stream: Pick<Doc<"jobs">, "workspaceId" | "lane" | "repoId" | "requirementsKey">,
+) {
   const next = await ctx.db
     .query("jobs")
     .withIndex("by_queue", (q) =>
@@ -77,7 +80,11 @@ async function streamHead(ctx: QueryCtx, stream: Pick<Doc<"jobs">, "workspaceId"
  * would start a new stream in a full directory (MAX_DIRECTORY_BYTES) is refused; recovery and
  * retry always fit back in.
  */
-export async function jobBecamePending(ctx: MutationCtx, job: Doc<"jobs">, options: { refuseNewStream?: boolean } = {}) {
+export async function jobBecamePending(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  options: { refuseNewStream?: boolean } = {},
+) {
   const directory = await directoryOf(ctx, job.workspaceId, job.lane);
   const candidate = headOf(job);
   if (directory === null) {
@@ -86,7 +93,11 @@ export async function jobBecamePending(ctx: MutationCtx, job: Doc<"jobs">, optio
   }
   const heads = offerHead(directory.heads, candidate) as StoredHead[] | null;
   if (heads === null) return;
-  if (options.refuseNewStream && heads.length > directory.heads.length && utf8Bytes(JSON.stringify(heads)) > MAX_DIRECTORY_BYTES) {
+  if (
+    options.refuseNewStream &&
+    heads.length > directory.heads.length &&
+    utf8Bytes(JSON.stringify(heads)) > MAX_DIRECTORY_BYTES
+  ) {
     throw apiError(
       "INVALID_REQUEST",
       `This workspace has too many distinct (repo, requirements) combinations waiting (${directory.heads.length}); ` +
@@ -131,9 +142,16 @@ export async function nextClaimableJob(
     if (head === null) return null;
     const job = await ctx.db.get(head.jobId as Id<"jobs">);
     if (job !== null && job.status === "pending") return { directory, job };
-    const next = await streamHead(ctx, { workspaceId, lane, repoId: head.repoId as Id<"repos">, requirementsKey: head.requirementsKey });
+    const next = await streamHead(ctx, {
+      workspaceId,
+      lane,
+      repoId: head.repoId as Id<"repos">,
+      requirementsKey: head.requirementsKey,
+    });
     directory = { ...directory, heads: replaceHead(directory.heads, head, next) as StoredHead[] };
     await ctx.db.patch(directory._id, { heads: directory.heads });
   }
-  throw new Error(`Claim directory of workspace ${workspaceId} lane ${lane} is out of step after ${MAX_REPAIRS} repairs.`);
+  throw new Error(
+    `Claim directory of workspace ${workspaceId} lane ${lane} is out of step after ${MAX_REPAIRS} repairs.`,
+  );
 }

@@ -32,13 +32,17 @@ export async function takeRateLimits(ctx: MutationCtx, limits: RateLimit[]): Pro
   );
   if (!result.allowed) {
     const seconds = Math.ceil(result.retryAfterMs / 1000);
-    return refusal("RATE_LIMITED", `Too many requests; try again in ${seconds} s.`, { retryAfterMs: result.retryAfterMs });
+    return refusal("RATE_LIMITED", `Too many requests; try again in ${seconds} s.`, {
+      retryAfterMs: result.retryAfterMs,
+    });
   }
   await Promise.all(
     limits.map(({ key }, i) => {
       const { tokens, updatedAt } = result.states[i]!;
       const row = rows[i];
-      return row ? ctx.db.patch(row._id, { tokens, updatedAt }) : ctx.db.insert("rateLimits", { key, tokens, updatedAt });
+      return row
+        ? ctx.db.patch(row._id, { tokens, updatedAt })
+        : ctx.db.insert("rateLimits", { key, tokens, updatedAt });
     }),
   );
   return null;

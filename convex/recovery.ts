@@ -46,7 +46,10 @@ export const recoverIfLeaseExpired = internalMutation({
     const job = await ctx.db.get(jobId);
     if (job === null || job.status !== "claimed" || job.claimGeneration !== claimGeneration) return null;
     if (!isLeaseExpired(job.leaseExpiresAt, Date.now())) {
-      await ctx.scheduler.runAt(job.leaseExpiresAt!, internal.recovery.recoverIfLeaseExpired, { jobId, claimGeneration });
+      await ctx.scheduler.runAt(job.leaseExpiresAt!, internal.recovery.recoverIfLeaseExpired, {
+        jobId,
+        claimGeneration,
+      });
       return null;
     }
     await recoverExpiredLease(ctx, job);

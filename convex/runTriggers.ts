@@ -36,7 +36,12 @@ export async function matchingEventTriggers(
   return await ctx.db
     .query("runTriggers")
     .withIndex("by_workspace_match", (q) =>
-      q.eq("workspaceId", workspaceId).eq("type", "event").eq("source", source).eq("eventType", eventType).eq("enabled", true),
+      q
+        .eq("workspaceId", workspaceId)
+        .eq("type", "event")
+        .eq("source", source)
+        .eq("eventType", eventType)
+        .eq("enabled", true),
     )
     .take(MAX_TRIGGERS_PER_EVENT);
 }
@@ -58,7 +63,8 @@ export async function executeTriggerAction(
   if (action.createRun) {
     const filledRef = fillTemplate(action.createRun.runRefTemplate ?? DEFAULT_RUN_REF_TEMPLATE, context).trim();
     const runRef = (filledRef || fillTemplate(DEFAULT_RUN_REF_TEMPLATE, context)).slice(0, MAX_RUN_REF_LENGTH);
-    const goal = action.createRun.goalTemplate && fillTemplate(action.createRun.goalTemplate, context).slice(0, MAX_GOAL_LENGTH);
+    const goal =
+      action.createRun.goalTemplate && fillTemplate(action.createRun.goalTemplate, context).slice(0, MAX_GOAL_LENGTH);
     ({ runId } = await ensureRunByRef(ctx, workspaceId, repo._id, runRef, {
       status: action.createRun.status ?? "queued",
       ...(goal ? { goal } : {}),
@@ -90,7 +96,8 @@ async function checkTrigger(
 ) {
   for (const field of ["name", "source", "eventType"] as const) {
     const value = fields[field];
-    if (value !== undefined && (value.trim() === "" || value.length > 120)) throw invalid(field, "must be 1–120 characters.");
+    if (value !== undefined && (value.trim() === "" || value.length > 120))
+      throw invalid(field, "must be 1–120 characters.");
   }
   const { action } = fields;
   if (action === undefined) return;
@@ -107,12 +114,14 @@ async function checkTrigger(
     if (problems.length > 0) throw invalid(path, problems.join(" "));
   }
   if (action.enqueueJob) {
-    if (action.enqueueJob.promptTemplate.trim() === "") throw invalid("action.enqueueJob.promptTemplate", "must not be empty.");
+    if (action.enqueueJob.promptTemplate.trim() === "")
+      throw invalid("action.enqueueJob.promptTemplate", "must not be empty.");
     if (utf8Bytes(action.enqueueJob.promptTemplate) > MAX_PROMPT_BYTES) {
       throw invalid("action.enqueueJob.promptTemplate", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
     }
     const unknownKeys = unknownRequirementKeys(action.enqueueJob.requirements ?? {});
-    if (unknownKeys.length > 0) throw invalid("action.enqueueJob.requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
+    if (unknownKeys.length > 0)
+      throw invalid("action.enqueueJob.requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
   }
 }
 

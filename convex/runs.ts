@@ -52,7 +52,10 @@ async function runPatch(ctx: QueryCtx, workspaceId: Id<"workspaces">, changes: R
     const decisionId = requireId(ctx, "decisionRequests", rawDecisionId, "blockedByDecisionRequestId");
     const decision = await ctx.db.get(decisionId);
     if (decision === null || decision.workspaceId !== workspaceId) {
-      throw apiError("DECISION_REQUEST_NOT_FOUND", "blockedByDecisionRequestId: no decision request with this id in this workspace.");
+      throw apiError(
+        "DECISION_REQUEST_NOT_FOUND",
+        "blockedByDecisionRequestId: no decision request with this id in this workspace.",
+      );
     }
     patch.blockedByDecisionRequestId = decisionId;
   }
@@ -153,7 +156,9 @@ export async function upsertRunByRef(
 async function runOfRef(ctx: QueryCtx, workspaceId: Id<"workspaces">, repoId: Id<"repos">, runRef: string) {
   return await ctx.db
     .query("runs")
-    .withIndex("by_workspace_repo_ref", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("runRef", runRef))
+    .withIndex("by_workspace_repo_ref", (q) =>
+      q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("runRef", runRef),
+    )
     .unique();
 }
 
@@ -222,8 +227,16 @@ export const get = workspaceQuery({
     if (run === null || run.workspaceId !== ctx.workspace.workspaceId) return null;
     const [jobs, decisions, milestones] = await Promise.all([
       jobsOfRun(ctx, run.workspaceId, run._id, DETAIL_LIMIT),
-      ctx.db.query("decisionRequests").withIndex("by_run", (q) => q.eq("runId", runId)).order("desc").take(DETAIL_LIMIT),
-      ctx.db.query("runMilestones").withIndex("by_run", (q) => q.eq("runId", runId)).order("desc").take(DETAIL_LIMIT),
+      ctx.db
+        .query("decisionRequests")
+        .withIndex("by_run", (q) => q.eq("runId", runId))
+        .order("desc")
+        .take(DETAIL_LIMIT),
+      ctx.db
+        .query("runMilestones")
+        .withIndex("by_run", (q) => q.eq("runId", runId))
+        .order("desc")
+        .take(DETAIL_LIMIT),
     ]);
     const blockedBy = run.blockedByDecisionRequestId ? await ctx.db.get(run.blockedByDecisionRequestId) : null;
     return { run, blockedBy, jobs, decisions, milestones };

@@ -32,7 +32,12 @@ export const ingestEventCallback = internalMutation({
     teamId: v.string(),
     eventId: v.string(),
     eventTime: v.optional(v.number()),
-    event: v.object({ type: v.string(), channel: v.optional(v.string()), ts: v.optional(v.string()), text: v.optional(v.string()) }),
+    event: v.object({
+      type: v.string(),
+      channel: v.optional(v.string()),
+      ts: v.optional(v.string()),
+      text: v.optional(v.string()),
+    }),
     /** The inner event exactly as Slack sent it (JSON); stored only under the `full` data policy. */
     payloadJson: v.string(),
   },

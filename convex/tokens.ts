@@ -6,12 +6,7 @@ import { auditActorOf, recordAudit } from "./audit";
 import { userMutation, userQuery, workspaceMutation, workspaceQuery } from "./functions";
 import type { AuditActor } from "./model/audit";
 import { apiError } from "./model/errors";
-import {
-  DEFAULT_TOKEN_TTL_MS,
-  LAST_USED_RESOLUTION_MS,
-  mintToken,
-  sha256Hex,
-} from "./model/tokens";
+import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS, mintToken, sha256Hex } from "./model/tokens";
 
 /**
  * Looks up a minted token by its SHA-256 hash. Called by the endpoint wrapper on every bearer
@@ -174,7 +169,8 @@ export const revokeMine = userMutation({
   args: { tokenId: v.id("apiTokens") },
   handler: async (ctx, { tokenId }) => {
     const token = await ctx.db.get(tokenId);
-    if (token === null || token.userId !== ctx.userId) throw apiError("TOKEN_NOT_FOUND", "You have no token with this id.");
+    if (token === null || token.userId !== ctx.userId)
+      throw apiError("TOKEN_NOT_FOUND", "You have no token with this id.");
     await revokeToken(ctx, token, { kind: "user", userId: ctx.userId }, "revoked_in_console");
     return null;
   },
@@ -192,7 +188,9 @@ export const createServiceToken = workspaceMutation({
   handler: async (ctx, { label: rawLabel, expiresInDays }) => {
     const label = rawLabel.trim();
     if (label.length === 0 || label.length > 120) {
-      throw apiError("INVALID_REQUEST", "label: must be 1–120 characters.", { issues: [{ path: "label", message: "must be 1–120 characters" }] });
+      throw apiError("INVALID_REQUEST", "label: must be 1–120 characters.", {
+        issues: [{ path: "label", message: "must be 1–120 characters" }],
+      });
     }
     const days = expiresInDays ?? DEFAULT_TOKEN_TTL_MS / 86_400_000;
     if (!Number.isInteger(days) || days < 1 || days > MAX_SERVICE_TOKEN_DAYS) {

@@ -26,8 +26,20 @@ async function requireUncertainty(ctx: QueryCtx, workspaceId: Id<"workspaces">, 
 function createPayload(fields: Partial<Doc<"uncertainties">>): string {
   const { runId, jobId, prompt, kind, context, confidence, impact, reversibility } = fields;
   const { assumedValue, assumedReasoning, options, autoPromoteThreshold } = fields;
-  return JSON.stringify([runId, jobId, prompt, kind, context, confidence, impact, reversibility,
-    assumedValue, assumedReasoning, options, autoPromoteThreshold]);
+  return JSON.stringify([
+    runId,
+    jobId,
+    prompt,
+    kind,
+    context,
+    confidence,
+    impact,
+    reversibility,
+    assumedValue,
+    assumedReasoning,
+    options,
+    autoPromoteThreshold,
+  ]);
 }
 
 /** The answer create-with-auto-promotion gives for a stored uncertainty (first call or repeat). */

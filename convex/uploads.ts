@@ -47,7 +47,13 @@ async function recordedElsewhere(ctx: MutationCtx, workspaceId: Id<"workspaces">
 async function insertUpload(
   ctx: MutationCtx,
   workspaceId: Id<"workspaces">,
-  fields: { storageId: Id<"_storage">; fileName: string; contentType?: string; runId?: string; uploadedBy?: Id<"users"> },
+  fields: {
+    storageId: Id<"_storage">;
+    fileName: string;
+    contentType?: string;
+    runId?: string;
+    uploadedBy?: Id<"users">;
+  },
 ): Promise<Id<"uploads">> {
   checkFileName(fields.fileName);
   const stored = await ctx.db.system.get(fields.storageId);
@@ -72,7 +78,8 @@ async function localUrl(grant: LocalFileGrant): Promise<string | null> {
   if (process.env.IAS_LOCAL_MODE !== "true") return null;
   const baseUrl = process.env.IAS_LOCAL_BASE_URL;
   const serviceToken = process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN;
-  if (!baseUrl || !serviceToken) throw apiError("NOT_CONFIGURED", "Local mode needs IAS_LOCAL_BASE_URL and a service token.");
+  if (!baseUrl || !serviceToken)
+    throw apiError("NOT_CONFIGURED", "Local mode needs IAS_LOCAL_BASE_URL and a service token.");
   return await localFileUrl(baseUrl, serviceToken, grant, Date.now() + LOCAL_FILE_URL_TTL_MS);
 }
 
@@ -134,7 +141,8 @@ export const record = workspaceMutation({
     runId: v.optional(v.id("runs")),
   },
   returns: v.id("uploads"),
-  handler: async (ctx, fields) => await insertUpload(ctx, ctx.workspace.workspaceId, { ...fields, uploadedBy: ctx.userId }),
+  handler: async (ctx, fields) =>
+    await insertUpload(ctx, ctx.workspace.workspaceId, { ...fields, uploadedBy: ctx.userId }),
 });
 
 /** Uploads of a workspace (or of one run), newest first. */
@@ -145,7 +153,9 @@ export const list = workspaceQuery({
     const uploads =
       runId === undefined
         ? ctx.db.query("uploads").withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
-        : ctx.db.query("uploads").withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId));
+        : ctx.db
+            .query("uploads")
+            .withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId));
     return await uploads.order("desc").paginate(boundedPage(paginationOpts));
   },
 });

@@ -15,10 +15,10 @@ export function workspaceSummary(workspace: Doc<"workspaces">) {
 }
 
 export async function findBySlug(ctx: QueryCtx, slug: string): Promise<Doc<"workspaces"> | null> {
-  return (await ctx.db
+  return await ctx.db
     .query("workspaces")
     .withIndex("by_slug", (q) => q.eq("slug", slug))
-    .unique());
+    .unique();
 }
 
 /**

@@ -10,7 +10,16 @@
 import { convexTest } from "convex-test";
 import schema from "../convex/schema";
 import { removeTempDirs, spawnLocalServer } from "../test/local-process";
-import { BUDGET, LARGE, SMALL, measureCalls, seedWorkload, type Metrics, type Runner, type Scale } from "./bench/queue-workload";
+import {
+  BUDGET,
+  LARGE,
+  SMALL,
+  measureCalls,
+  seedWorkload,
+  type Metrics,
+  type Runner,
+  type Scale,
+} from "./bench/queue-workload";
 import { apiClient, enqueueMany, healthRate, runWorkerPool } from "./bench/socket-workers";
 import { convexModuleMap } from "./local/modules";
 
@@ -26,7 +35,11 @@ async function documentCosts(scale: Scale) {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(rows[0]!), `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
+  return [
+    line(rows[0]!),
+    `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`,
+    ...rows.slice(1).map(line),
+  ].join("\n");
 }
 
 const cell = (metrics: Metrics) => `${metrics.documentsRead} / ${metrics.bytesRead} B`;
@@ -39,9 +52,18 @@ async function main() {
   const rows = [["call", "budget (docs read)", "small: read", "small: written", "large: read", "large: written"]];
   for (const operation of Object.keys(large) as Array<keyof typeof large>) {
     const budget = operation in BUDGET ? `≤ ${BUDGET[operation as keyof typeof BUDGET]}` : "—";
-    rows.push([operation, budget, cell(small[operation]), writes(small[operation]), cell(large[operation]), writes(large[operation])]);
+    rows.push([
+      operation,
+      budget,
+      cell(small[operation]),
+      writes(small[operation]),
+      cell(large[operation]),
+      writes(large[operation]),
+    ]);
   }
-  console.log(`\nDocuments / bytes per call (large: ${LARGE.pendingJobs + LARGE.unclaimableJobs} pending, ${LARGE.finishedJobs} finished, ${LARGE.workers} workers, ${LARGE.repos} repos)\n`);
+  console.log(
+    `\nDocuments / bytes per call (large: ${LARGE.pendingJobs + LARGE.unclaimableJobs} pending, ${LARGE.finishedJobs} finished, ${LARGE.workers} workers, ${LARGE.repos} repos)\n`,
+  );
   console.log(table(rows));
   console.log("\n`bearer auth` is the token lookup every request with a minted token makes in its own query.");
 

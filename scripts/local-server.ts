@@ -66,7 +66,10 @@ function printBanner(server: LocalServer, environment: LoadedEnvironment, dataDi
     lines.push(`  Service token: from ${SERVICE_TOKEN_VAR} in your shell`);
   } else if (showToken) {
     // The one intentional print of a secret: first start, so the person can copy it.
-    lines.push(`  Service token: ${process.env[SERVICE_TOKEN_VAR]}`, `                 (also saved in ${envFile} as ${SERVICE_TOKEN_VAR})`);
+    lines.push(
+      `  Service token: ${process.env[SERVICE_TOKEN_VAR]}`,
+      `                 (also saved in ${envFile} as ${SERVICE_TOKEN_VAR})`,
+    );
   } else {
     lines.push(`  Service token: in ${envFile} (${SERVICE_TOKEN_VAR})`);
   }
@@ -81,7 +84,9 @@ async function main() {
   try {
     environment = loadEnvironment(process.cwd());
   } catch (error) {
-    console.error(`Error: cannot read or write .env.local in ${process.cwd()}: ${error instanceof Error ? error.message : error}`);
+    console.error(
+      `Error: cannot read or write .env.local in ${process.cwd()}: ${error instanceof Error ? error.message : error}`,
+    );
     process.exit(1);
   }
   const options = { port: portOf(cli.portText, process.env), dataDir: cli.dataDir };

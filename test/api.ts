@@ -19,7 +19,11 @@ export async function ok(call: Call, route: string, body: Json): Promise<Json> {
 
 /** An error answer: the envelope with this code and a message, and this status. */
 export function expectError(response: { status: number; body: Json }, status: number, code: string) {
-  expect(response.body, JSON.stringify(response.body)).toMatchObject({ ok: false, error: code, message: expect.any(String) });
+  expect(response.body, JSON.stringify(response.body)).toMatchObject({
+    ok: false,
+    error: code,
+    message: expect.any(String),
+  });
   expect(response.body.message.length).toBeGreaterThan(0);
   expect(response.status).toBe(status);
 }

@@ -48,7 +48,11 @@ describe("Console audit list", () => {
 
     const outsider = (await workspaceWithMember(t, "other", "owner")).owner;
     for (const person of [member, outsider]) {
-      const refused = await rejection(t.withIdentity(person.identity).query(api.audit.list, { workspaceId, paginationOpts: { numItems: 2, cursor: null } }));
+      const refused = await rejection(
+        t
+          .withIdentity(person.identity)
+          .query(api.audit.list, { workspaceId, paginationOpts: { numItems: 2, cursor: null } }),
+      );
       expect(refused.code).toBe("FORBIDDEN");
     }
   });
@@ -57,7 +61,12 @@ describe("Console audit list", () => {
     const { workspaceId, owner } = await workspaceWithMember(t, "acme", "owner");
     const { token } = await loginThroughDevice(t, owner, "acme");
     await t.run((ctx) =>
-      recordAudit(ctx, { workspaceId, action: "token.created", actor: { kind: "service" }, details: { label: `oops ${token}` } }),
+      recordAudit(ctx, {
+        workspaceId,
+        action: "token.created",
+        actor: { kind: "service" },
+        details: { label: `oops ${token}` },
+      }),
     );
     const rows = await t.run((ctx) => ctx.db.query("auditLog").collect());
     const stored = JSON.stringify(rows);
@@ -70,7 +79,9 @@ describe("no token or secret leaks", () => {
   /** Every stored document of every table, scheduled function arguments included, as one string. */
   async function everythingStored(): Promise<string> {
     return await t.run(async (ctx) => {
-      const tables = await Promise.all(Object.keys(schema.tables).map((table) => ctx.db.query(table as never).collect()));
+      const tables = await Promise.all(
+        Object.keys(schema.tables).map((table) => ctx.db.query(table as never).collect()),
+      );
       const scheduled = await ctx.db.system.query("_scheduled_functions").collect();
       return JSON.stringify([tables, scheduled]);
     });
@@ -79,7 +90,9 @@ describe("no token or secret leaks", () => {
   test("across device login, token use and revocation, Console tokens and member removal", async () => {
     const printed: string[] = [];
     for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(" ")));
+      vi.spyOn(console, method).mockImplementation(
+        (...args: unknown[]) => void printed.push(args.map(String).join(" ")),
+      );
     }
     const said: string[] = [];
     const http = async (path: string, body: unknown, token?: string) => {
@@ -110,7 +123,12 @@ describe("no token or secret leaks", () => {
     await http(START, { workspaceSlug: "nope" });
 
     // Token use, bad headers, logout, use after logout.
-    await ok(caller(t, token), "/v1/workers/heartbeat", { workspaceId, displayName: "Dev laptop", status: "online", capabilities: {} });
+    await ok(caller(t, token), "/v1/workers/heartbeat", {
+      workspaceId,
+      displayName: "Dev laptop",
+      status: "online",
+      capabilities: {},
+    });
     await http("/control-plane/v1/jobs/list", { workspaceId: "not-an-id" }, token);
     await http("/control-plane/v1/jobs/list", { workspaceId }, `${token}x`);
     await http("/control-plane/v1/auth/token/revoke", {}, token);
@@ -125,12 +143,21 @@ describe("no token or secret leaks", () => {
     await asOwner.mutation(api.members.remove, { workspaceId, userId: dev.userId });
     await http("/control-plane/v1/jobs/list", { workspaceId }, second.token);
 
-    const secrets = [started.deviceSecret, denied.deviceSecret, second.started.deviceSecret, token, service.token, second.token];
+    const secrets = [
+      started.deviceSecret,
+      denied.deviceSecret,
+      second.started.deviceSecret,
+      token,
+      service.token,
+      second.token,
+    ];
     // Beyond the visible prefix, no part of a token may appear either.
     secrets.push(...[token, service.token, second.token].map((value) => value.slice(VISIBLE_PREFIX_LENGTH)));
 
     const stored = await everythingStored();
-    const audit = JSON.stringify(await asOwner.query(api.audit.list, { workspaceId, paginationOpts: { numItems: 100, cursor: null } }));
+    const audit = JSON.stringify(
+      await asOwner.query(api.audit.list, { workspaceId, paginationOpts: { numItems: 100, cursor: null } }),
+    );
     expect(audit).toContain("device.approved"); // the scan below reads a real log
     expect(said.length).toBeGreaterThan(5);
     for (const secret of secrets) {

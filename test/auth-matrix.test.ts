@@ -21,7 +21,8 @@ const READ_ROUTE = /\/(list|get|resolve|list-for-job|resolve-run-v1)$/;
 /** Routes not scoped by a body `workspaceId`, with what a token of another workspace gets instead. */
 const NOT_WORKSPACE_SCOPED: Record<string, string> = {
   [`${CP}/v1/workspaces/resolve`]: "answers null for a workspace the token cannot see",
-  [`${CP}/v1/auth/token/revoke`]: "acts on the bearer token itself, whatever its role (a viewer must be able to log out)",
+  [`${CP}/v1/auth/token/revoke`]:
+    "acts on the bearer token itself, whatever its role (a viewer must be able to log out)",
 };
 
 type World = Awaited<ReturnType<typeof buildWorld>>;
@@ -47,7 +48,13 @@ async function buildWorld(t: TestConvex) {
     impact: "high",
     reversibility: "hard",
   });
-  const real: Record<string, string> = { workspaces: workspaceId, repos: repoId, workers: workerId, jobs: jobId, runs: runId };
+  const real: Record<string, string> = {
+    workspaces: workspaceId,
+    repos: repoId,
+    workers: workerId,
+    jobs: jobId,
+    runs: runId,
+  };
   Object.assign(real, { uncertainties: uncertaintyId, decisionRequests: decisionRequestId });
   const ids = (table: string) =>
     // Tables without a document here get a well-formed id of that table (convex-test's format:
@@ -94,7 +101,9 @@ test("the table has bearer routes, and every one has a sample body its own schem
 });
 
 test("every bearer route without a workspaceId in its body is listed with its own rule", () => {
-  const unscoped = bearerRoutes.filter((route) => !("workspaceId" in sampleBody(route, world.ids))).map((route) => route.path);
+  const unscoped = bearerRoutes
+    .filter((route) => !("workspaceId" in sampleBody(route, world.ids)))
+    .map((route) => route.path);
   expect(unscoped.sort()).toEqual(Object.keys(NOT_WORKSPACE_SCOPED).sort());
 });
 
@@ -131,23 +140,25 @@ describe.each(bearerRoutes.map((route) => [route.path, route] as const))("%s", (
   });
 
   const isRead = READ_ROUTE.test(path);
-  test(isRead ? "a viewer passes the access check (read route)" : "a viewer is refused: 403 FORBIDDEN (write route)", async () => {
-    const token = path in NOT_WORKSPACE_SCOPED ? await world.fresh.viewer() : world.viewer;
-    const response = await send(path, body(), `Bearer ${token}`);
-    if (isRead || path in NOT_WORKSPACE_SCOPED) {
-      expect([401, 403], JSON.stringify(response.body)).not.toContain(response.status);
-    } else {
-      expectError(response, 403, "FORBIDDEN");
-    }
-  });
+  test(
+    isRead ? "a viewer passes the access check (read route)" : "a viewer is refused: 403 FORBIDDEN (write route)",
+    async () => {
+      const token = path in NOT_WORKSPACE_SCOPED ? await world.fresh.viewer() : world.viewer;
+      const response = await send(path, body(), `Bearer ${token}`);
+      if (isRead || path in NOT_WORKSPACE_SCOPED) {
+        expect([401, 403], JSON.stringify(response.body)).not.toContain(response.status);
+      } else {
+        expectError(response, 403, "FORBIDDEN");
+      }
+    },
+  );
 });
 
 describe("the same bodies pass for a member, so the refusals above are about the caller", () => {
-  test.each(bearerRoutes.filter((route) => !(route.path in NOT_WORKSPACE_SCOPED)).map((route) => [route.path, route] as const))(
-    "%s",
-    async (path, route) => {
-      const response = await send(path, sampleBody(route, world.ids), `Bearer ${world.member}`);
-      expect([401, 403], JSON.stringify(response.body)).not.toContain(response.status);
-    },
-  );
+  test.each(
+    bearerRoutes.filter((route) => !(route.path in NOT_WORKSPACE_SCOPED)).map((route) => [route.path, route] as const),
+  )("%s", async (path, route) => {
+    const response = await send(path, sampleBody(route, world.ids), `Bearer ${world.member}`);
+    expect([401, 403], JSON.stringify(response.body)).not.toContain(response.status);
+  });
 });

@@ -44,7 +44,11 @@ const out = new Output({ json: true, stdout: quiet, stderr: quiet });
 const scratch = makeTempDir("ias-job-run-");
 const checkout = join(scratch, "checkout");
 mkdirSync(checkout);
-const git = (cwd: string, ...args: string[]) => execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], { cwd, encoding: "utf8" }).trim();
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.email=t@example.com", "-c", "user.name=t", ...args], {
+    cwd,
+    encoding: "utf8",
+  }).trim();
 git(checkout, "init", "-q");
 writeFileSync(join(checkout, "a.txt"), "a\n");
 git(checkout, "add", "a.txt");
@@ -66,7 +70,20 @@ function jobOptions(client: ApiClient, script: string, overrides: Partial<JobRun
     out,
     workspaceId: "workspace-1",
     workerId: "worker-1",
-    claim: { jobId: "job-1", job: { _id: "job-1", kind: "work", role: "implementer", prompt: "do it", repoId: "repo-1", requirements: {}, attempts: 1 }, claimGeneration: 1, leaseExpiresAt: Date.now() + 60_000 },
+    claim: {
+      jobId: "job-1",
+      job: {
+        _id: "job-1",
+        kind: "work",
+        role: "implementer",
+        prompt: "do it",
+        repoId: "repo-1",
+        requirements: {},
+        attempts: 1,
+      },
+      claimGeneration: 1,
+      leaseExpiresAt: Date.now() + 60_000,
+    },
     checkout,
     command: ["/bin/sh", "-c", script],
     leaseMs: 60_000,
@@ -77,11 +94,17 @@ function jobOptions(client: ApiClient, script: string, overrides: Partial<JobRun
   };
 }
 
-const loggedLines = (of: (route: string) => Array<Record<string, any>>) => of("/v1/jobs/log").flatMap((body) => body.lines as string[]);
+const loggedLines = (of: (route: string) => Array<Record<string, any>>) =>
+  of("/v1/jobs/log").flatMap((body) => body.lines as string[]);
 
 /** The pid a job command wrote to `file`, remembered so a failing test leaves no process behind. */
 async function pidFrom(file: string): Promise<number> {
-  const pid = await eventually(() => (existsSync(file) && readFileSync(file, "utf8").trim() ? Number(readFileSync(file, "utf8")) : undefined), `a pid in ${file}`, 5_000, 20);
+  const pid = await eventually(
+    () => (existsSync(file) && readFileSync(file, "utf8").trim() ? Number(readFileSync(file, "utf8")) : undefined),
+    `a pid in ${file}`,
+    5_000,
+    20,
+  );
   strays.push(pid);
   return pid;
 }
@@ -101,7 +124,9 @@ describe("starting the command", () => {
     for (const command of [["/bin/sh", "-c", "true\0"], [join(scratch, "no-such-command")]]) {
       const { client, of } = fakeClient();
       expect(await runJob({ ...jobOptions(client, ""), command })).toMatchObject({ outcome: "failed" });
-      expect(of("/v1/jobs/complete")).toEqual([expect.objectContaining({ outcome: "failed", outcomeReason: "command_not_started" })]);
+      expect(of("/v1/jobs/complete")).toEqual([
+        expect.objectContaining({ outcome: "failed", outcomeReason: "command_not_started" }),
+      ]);
     }
   });
 
@@ -117,7 +142,9 @@ describe("starting the command", () => {
     const { client, of } = fakeClient();
     const marker = join(scratch, "started-after-interrupt");
     const interrupt = AbortSignal.abort();
-    expect(await runJob(jobOptions(client, `touch ${marker}; sleep 41`, { interrupt }))).toMatchObject({ outcome: "interrupted" });
+    expect(await runJob(jobOptions(client, `touch ${marker}; sleep 41`, { interrupt }))).toMatchObject({
+      outcome: "interrupted",
+    });
     expect(existsSync(marker)).toBe(false);
     expect(of("/v1/jobs/complete")).toEqual([]);
   });
@@ -129,7 +156,11 @@ describe("stopping and cleaning up the job's processes", () => {
     const pidFile = join(scratch, "stubborn.pid");
     const interrupt = new AbortController();
     // Its output goes elsewhere, so the job's pipes close when the shell exits.
-    const running = runJob(jobOptions(client, `(trap '' TERM; exec sleep 41 >/dev/null 2>&1) & echo $! > ${pidFile}; wait`, { interrupt: interrupt.signal }));
+    const running = runJob(
+      jobOptions(client, `(trap '' TERM; exec sleep 41 >/dev/null 2>&1) & echo $! > ${pidFile}; wait`, {
+        interrupt: interrupt.signal,
+      }),
+    );
     const stubborn = await pidFrom(pidFile);
     interrupt.abort();
     expect(await running).toMatchObject({ outcome: "interrupted" });
@@ -139,7 +170,9 @@ describe("stopping and cleaning up the job's processes", () => {
   test("background processes of a job that exited normally do not outlive it", async () => {
     const { client } = fakeClient();
     const pidFile = join(scratch, "background.pid");
-    expect(await runJob(jobOptions(client, `sleep 41 >/dev/null 2>&1 & echo $! > ${pidFile}`))).toMatchObject({ outcome: "done" });
+    expect(await runJob(jobOptions(client, `sleep 41 >/dev/null 2>&1 & echo $! > ${pidFile}`))).toMatchObject({
+      outcome: "done",
+    });
     const background = await pidFrom(pidFile);
     await eventually(() => (isAlive(background) ? undefined : true), "the background process to be killed", 1_000, 20);
   });
@@ -176,7 +209,10 @@ describe("keeping the lease until the outcome is reported", () => {
         throw new ApiError("INTERNAL_ERROR", "down", 503);
       },
     });
-    expect(await runJob(jobOptions(client, "true"))).toMatchObject({ outcome: "abandoned", message: expect.stringContaining("down") });
+    expect(await runJob(jobOptions(client, "true"))).toMatchObject({
+      outcome: "abandoned",
+      message: expect.stringContaining("down"),
+    });
   });
 
   test("a lease lost while sending the last output stops the remaining batches and complete", async () => {
@@ -278,7 +314,15 @@ describe("the worker loop", () => {
   }
 
   test("a refused completion of an unmapped repo's job does not end the worker", async () => {
-    const job = { _id: "job-1", kind: "work", role: "r", prompt: "p", repoId: "repo-elsewhere", requirements: {}, attempts: 1 };
+    const job = {
+      _id: "job-1",
+      kind: "work",
+      role: "r",
+      prompt: "p",
+      repoId: "repo-elsewhere",
+      requirements: {},
+      attempts: 1,
+    };
     const { client } = fakeClient({
       "/v1/jobs/claim-next": () => ({ jobId: "job-1", job, claimGeneration: 1, leaseExpiresAt: Date.now() + 60_000 }),
       "/v1/jobs/complete": () => {

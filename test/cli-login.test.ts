@@ -35,7 +35,9 @@ describe("ias auth", () => {
 
   test("an unknown workspace is refused before anything is stored", async () => {
     const freshHome = makeTempDir("ias-cli-unknown-");
-    const result = await runCli(["auth", "login", "--url", server.baseUrl, "--workspace", "no-such-workspace"], { home: freshHome });
+    const result = await runCli(["auth", "login", "--url", server.baseUrl, "--workspace", "no-such-workspace"], {
+      home: freshHome,
+    });
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("WORKSPACE_NOT_FOUND");
     expect(existsSync(join(freshHome, "auth.json"))).toBe(false);
@@ -43,7 +45,9 @@ describe("ias auth", () => {
 
   test("a login denied on the local page ends with exit code 3 and stores nothing", async () => {
     const denyHome = makeTempDir("ias-cli-deny-");
-    const login = startCli(["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--json"], { home: denyHome });
+    const login = startCli(["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--json"], {
+      home: denyHome,
+    });
     await login.waitFor((cli) => /local\/device\?id=/.test(cli.stdout() + cli.stderr()), "the approval URL");
     const deviceId = /local\/device\?id=([\w-]+)/.exec(login.stdout() + login.stderr())![1]!;
     const deny = await fetch(`${server.baseUrl}/local/device/deny`, {
@@ -59,7 +63,10 @@ describe("ias auth", () => {
 
   test("device login: approve on the local page, token stored 0600, usable, then revoked by logout", async () => {
     // The API URL works too: it is normalised to the site URL that keys the login.
-    const login = startCli(["auth", "login", "--url", server.apiUrl, "--workspace", "local", "--machine-name", "test-box"], { home });
+    const login = startCli(
+      ["auth", "login", "--url", server.apiUrl, "--workspace", "local", "--machine-name", "test-box"],
+      { home },
+    );
     await login.waitFor((cli) => /code:\s+\S+/.test(cli.stdout()), "the approval URL and code");
     const approvalUrl = /(http:\/\/127\.0\.0\.1:\d+\/local\/device\?id=\S+)/.exec(login.stdout())![1]!;
     const userCode = /code:\s+(\S+)/.exec(login.stdout())![1]!;
@@ -96,12 +103,22 @@ describe("ias auth", () => {
 
     // The developer flow with the device token: link a checkout, queue a job, run it.
     const checkout = makeTempDir("ias-cli-login-repo-");
-    for (const args of [["init", "-q"], ["remote", "add", "origin", "https://example.com/team/app.git"], ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"]]) {
+    for (const args of [
+      ["init", "-q"],
+      ["remote", "add", "origin", "https://example.com/team/app.git"],
+      ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"],
+    ]) {
       execFileSync("git", args, { cwd: checkout });
     }
     expect((await runCli(["repo", "link"], { home, cwd: checkout })).code).toBe(0);
-    const queued = await runCli(["jobs", "enqueue", "--prompt", "hello from a device login", "--json"], { home, cwd: checkout });
-    const worker = await runCli(["worker", "start", "--once", "--command", 'test "$IAS_JOB_PROMPT" = "hello from a device login"'], { home });
+    const queued = await runCli(["jobs", "enqueue", "--prompt", "hello from a device login", "--json"], {
+      home,
+      cwd: checkout,
+    });
+    const worker = await runCli(
+      ["worker", "start", "--once", "--command", 'test "$IAS_JOB_PROMPT" = "hello from a device login"'],
+      { home },
+    );
     expect(worker.code, worker.stderr).toBe(0);
     const job = await runCli(["jobs", "get", queued.json().jobId, "--json"], { home });
     expect(job.json().job).toMatchObject({ status: "done" });

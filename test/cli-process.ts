@@ -65,9 +65,13 @@ export function startCli(args: string[], options: CliOptions): CliProcess {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (predicate(cli)) return finish(resolve);
-          if (proc.exitCode !== null || proc.signalCode !== null) finish(() => reject(new Error(`CLI exited before ${what}.\nstdout:\n${out}\nstderr:\n${err}`)));
+          if (proc.exitCode !== null || proc.signalCode !== null)
+            finish(() => reject(new Error(`CLI exited before ${what}.\nstdout:\n${out}\nstderr:\n${err}`)));
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`Timed out waiting for ${what}.\nstdout:\n${out}\nstderr:\n${err}`))), timeoutMs);
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`Timed out waiting for ${what}.\nstdout:\n${out}\nstderr:\n${err}`))),
+          timeoutMs,
+        );
         const finish = (then: () => void) => {
           clearTimeout(timer);
           listeners.delete(check);
@@ -87,11 +91,18 @@ export async function runCli(args: string[], options: CliOptions, timeoutMs = 30
   const timer = setTimeout(() => cli.proc.kill("SIGKILL"), timeoutMs);
   const { code } = await cli.exited;
   clearTimeout(timer);
-  return { code, stdout: cli.stdout(), stderr: cli.stderr(), json: () => JSON.parse(cli.stdout()) as Record<string, any> };
+  return {
+    code,
+    stdout: cli.stdout(),
+    stderr: cli.stderr(),
+    json: () => JSON.parse(cli.stdout()) as Record<string, any>,
+  };
 }
 
 export async function killCliProcesses() {
-  const exits = [...running].map((proc) => new Promise((resolve) => (proc.once("close", resolve), proc.kill("SIGKILL"))));
+  const exits = [...running].map(
+    (proc) => new Promise((resolve) => (proc.once("close", resolve), proc.kill("SIGKILL"))),
+  );
   await Promise.all(exits);
 }
 

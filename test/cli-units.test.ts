@@ -89,7 +89,9 @@ describe("back-off", () => {
   const policy = { baseMs: 100, maxMs: 1_000, jitter: 0.5 };
   test("doubles per attempt up to the cap", () => {
     const noJitter = () => 0;
-    expect([1, 2, 3, 4, 5, 50].map((attempt) => backoffDelay(attempt, policy, noJitter))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([1, 2, 3, 4, 5, 50].map((attempt) => backoffDelay(attempt, policy, noJitter))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
   });
   test("jitter takes off at most its fraction", () => {
     expect(backoffDelay(3, policy, () => 1)).toBe(200);
@@ -115,7 +117,8 @@ describe("log batches", () => {
 });
 
 describe("HTTP client", () => {
-  const reply = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  const reply = (status: number, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
   function scripted(...answers: Array<Response | Error>) {
     const calls: Array<{ url: string; init: RequestInit }> = [];
     const fetch = async (url: string | URL | Request, init?: RequestInit) => {
@@ -124,7 +127,12 @@ describe("HTTP client", () => {
       if (next instanceof Error) throw next;
       return next;
     };
-    const client = new ApiClient({ siteUrl: "http://127.0.0.1:1", token: "ias_test", fetch: fetch as typeof globalThis.fetch, sleep: async () => {} });
+    const client = new ApiClient({
+      siteUrl: "http://127.0.0.1:1",
+      token: "ias_test",
+      fetch: fetch as typeof globalThis.fetch,
+      sleep: async () => {},
+    });
     return { client, calls };
   }
 
@@ -136,13 +144,20 @@ describe("HTTP client", () => {
   });
 
   test("retries network errors and 5xx, then succeeds", async () => {
-    const { client, calls } = scripted(new TypeError("fetch failed"), reply(503, { ok: false, error: "INTERNAL_ERROR", message: "down" }), reply(200, { ok: true, n: 1 }));
+    const { client, calls } = scripted(
+      new TypeError("fetch failed"),
+      reply(503, { ok: false, error: "INTERNAL_ERROR", message: "down" }),
+      reply(200, { ok: true, n: 1 }),
+    );
     expect(await client.call("/v1/x", {})).toEqual({ n: 1 });
     expect(calls).toHaveLength(3);
   });
 
   test("never retries a 4xx: the server's code reaches the caller", async () => {
-    const { client, calls } = scripted(reply(409, { ok: false, error: "LEASE_MISMATCH", message: "not yours" }), reply(200, { ok: true }));
+    const { client, calls } = scripted(
+      reply(409, { ok: false, error: "LEASE_MISMATCH", message: "not yours" }),
+      reply(200, { ok: true }),
+    );
     const error = await client.call("/v1/jobs/heartbeat", {}).catch((caught) => caught);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ code: "LEASE_MISMATCH", status: 409, message: "not yours" });
@@ -161,11 +176,21 @@ describe("HTTP client", () => {
 describe("stored logins", () => {
   const home = mkdtempSync(join(tmpdir(), "ias-cli-units-"));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
-  const login = (siteUrl: string, workspaceSlug: string): Login => ({ siteUrl, workspaceSlug, workspaceId: `${workspaceSlug}-id`, token: "ias_x", source: "provided", savedAt: "" });
+  const login = (siteUrl: string, workspaceSlug: string): Login => ({
+    siteUrl,
+    workspaceSlug,
+    workspaceId: `${workspaceSlug}-id`,
+    token: "ias_x",
+    source: "provided",
+    savedAt: "",
+  });
 
   test("auth.json is written with mode 0600 and read back", () => {
     const entry = login("http://127.0.0.1:3211", "local");
-    writeAuthFile({ current: loginKey(entry.siteUrl, "local"), logins: { [loginKey(entry.siteUrl, "local")]: entry } }, home);
+    writeAuthFile(
+      { current: loginKey(entry.siteUrl, "local"), logins: { [loginKey(entry.siteUrl, "local")]: entry } },
+      home,
+    );
     expect(statSync(join(home, "auth.json")).mode & 0o777).toBe(0o600);
     expect(readAuthFile(home).logins[loginKey(entry.siteUrl, "local")]).toEqual(entry);
   });
@@ -174,7 +199,10 @@ describe("stored logins", () => {
     const a = login("https://a.convex.site", "alpha");
     const b = login("https://a.convex.site", "beta");
     const c = login("http://127.0.0.1:3211", "alpha");
-    const auth = { current: loginKey(b.siteUrl, "beta"), logins: Object.fromEntries([a, b, c].map((entry) => [loginKey(entry.siteUrl, entry.workspaceSlug), entry])) };
+    const auth = {
+      current: loginKey(b.siteUrl, "beta"),
+      logins: Object.fromEntries([a, b, c].map((entry) => [loginKey(entry.siteUrl, entry.workspaceSlug), entry])),
+    };
     expect(selectLogin(auth, {})).toEqual(b);
     expect(selectLogin(auth, { url: "https://a.convex.site", workspace: "alpha" })).toEqual(a);
     expect(selectLogin(auth, { url: "http://127.0.0.1:3211" })).toEqual(c);

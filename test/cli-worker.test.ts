@@ -67,7 +67,8 @@ async function api(route: string, body: object) {
   return (await response.json()) as Record<string, any>;
 }
 const getJob = async (jobId: string) => (await api("/v1/jobs/get", { workspaceId, jobId })).job;
-const eventsOf = async (jobId: string) => (await api("/v1/job-events/list-for-job", { workspaceId, jobId, limit: 500 })).events as Array<Record<string, any>>;
+const eventsOf = async (jobId: string) =>
+  (await api("/v1/job-events/list-for-job", { workspaceId, jobId, limit: 500 })).events as Array<Record<string, any>>;
 const git = (...args: string[]) => execFileSync("git", args, { cwd: checkout, encoding: "utf8" }).trim();
 
 async function enqueue(prompt: string): Promise<string> {
@@ -79,7 +80,13 @@ async function enqueue(prompt: string): Promise<string> {
 /** pids written by job.sh; their process groups are killed after the tests if still alive. */
 async function pidsOf(jobId: string): Promise<number[]> {
   const file = join(scratch, `pids-${jobId}`);
-  const pids = await eventually(async () => (existsSync(file) && readFileSync(file, "utf8").trim() ? readFileSync(file, "utf8").trim().split(" ").map(Number) : undefined), `job ${jobId} to start`);
+  const pids = await eventually(
+    async () =>
+      existsSync(file) && readFileSync(file, "utf8").trim()
+        ? readFileSync(file, "utf8").trim().split(" ").map(Number)
+        : undefined,
+    `job ${jobId} to start`,
+  );
   orphanGroups.push(pids[0]!);
   return pids;
 }
@@ -93,7 +100,10 @@ beforeAll(async () => {
   git("add", "README.md");
   git("-c", "user.email=dev@example.com", "-c", "user.name=dev", "commit", "-qm", "initial");
   writeFileSync(join(scratch, "job.sh"), JOB_SCRIPT, { mode: 0o755 });
-  const login = await runCli(["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"], { ...cli, input: server.serviceToken });
+  const login = await runCli(
+    ["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"],
+    { ...cli, input: server.serviceToken },
+  );
   expect(login.code, login.stderr).toBe(0);
   workspaceId = login.json().workspaceId;
 });
@@ -120,17 +130,27 @@ describe("ias repo link", () => {
     const first = await runCli(["repo", "link", "--json"], cli);
     expect(first.code, first.stderr).toBe(0);
     const linked = first.json();
-    expect(linked).toMatchObject({ created: true, path: checkout, label: "widgets", remoteUrlHash: remoteUrlHash("https://github.com/acme/widgets") });
+    expect(linked).toMatchObject({
+      created: true,
+      path: checkout,
+      label: "widgets",
+      remoteUrlHash: remoteUrlHash("https://github.com/acme/widgets"),
+    });
     repoId = linked.repoId;
 
     // Another clone form of the same repository resolves to the same repo on the server.
-    const resolved = await api("/v1/repos/resolve", { workspaceId, remoteUrlHash: remoteUrlHash("https://github.com/acme/widgets.git") });
+    const resolved = await api("/v1/repos/resolve", {
+      workspaceId,
+      remoteUrlHash: remoteUrlHash("https://github.com/acme/widgets.git"),
+    });
     expect(resolved.repoId).toBe(repoId);
 
     const again = await runCli(["repo", "link", checkout, "--json"], { ...cli, cwd: home });
     expect(again.json()).toMatchObject({ repoId, created: false });
     const config = JSON.parse(readFileSync(join(home, "worker.json"), "utf8"));
-    expect(config.repos.mappings).toEqual([expect.objectContaining({ repoId, path: checkout, workspaceId, siteUrl: server.baseUrl })]);
+    expect(config.repos.mappings).toEqual([
+      expect.objectContaining({ repoId, path: checkout, workspaceId, siteUrl: server.baseUrl }),
+    ]);
 
     // The worker settings the following tests use: a short lease, quick idle polling.
     config.command = ["bash", join(scratch, "job.sh")];
@@ -158,7 +178,13 @@ describe("ias worker start", () => {
 
     const job = await getJob(jobId);
     expect(job).toMatchObject({ status: "done", outcome: "done" });
-    expect(job.evidence).toEqual({ headSha: git("rev-parse", "HEAD"), baseSha, changedFiles: ["result.txt"], exitCode: 0, signal: null });
+    expect(job.evidence).toEqual({
+      headSha: git("rev-parse", "HEAD"),
+      baseSha,
+      changedFiles: ["result.txt"],
+      exitCode: 0,
+      signal: null,
+    });
     expect(job.evidence.headSha).not.toBe(baseSha);
     expect(git("log", "-1", "--format=%s")).toBe(`job ${jobId}`);
 
@@ -175,7 +201,11 @@ describe("ias worker start", () => {
     expect((await worker.exited).code).toBe(1);
 
     const job = await getJob(jobId);
-    expect(job).toMatchObject({ status: "failed", outcomeReason: "exit_code_3", message: "The command exited with code 3: something broke" });
+    expect(job).toMatchObject({
+      status: "failed",
+      outcomeReason: "exit_code_3",
+      message: "The command exited with code 3: something broke",
+    });
     expect(job.evidence).toMatchObject({ exitCode: 3, changedFiles: [] });
     const logged = (await eventsOf(jobId)).filter((event) => event.type === "log").flatMap((event) => event.data.lines);
     expect(logged).toEqual(["about to fail", "[stderr] something broke"]);
@@ -212,7 +242,11 @@ describe("ias worker start", () => {
     expect(cancel.stdout).toContain("Cancel requested");
     expect((await worker.exited).code).toBe(1);
 
-    expect(await getJob(jobId)).toMatchObject({ status: "canceled", outcome: "canceled", outcomeReason: "cancel_requested" });
+    expect(await getJob(jobId)).toMatchObject({
+      status: "canceled",
+      outcome: "canceled",
+      outcomeReason: "cancel_requested",
+    });
     expect(isAlive(shellPid!)).toBe(false);
     expect(isAlive(sleepPid!)).toBe(false); // the whole process group, SIGKILLed after the grace period
   });
@@ -224,14 +258,27 @@ describe("ias worker start", () => {
     const workerId = worker.events().find((event) => event.event === "online")!.workerId;
 
     worker.proc.kill("SIGINT");
-    await worker.waitFor((process) => process.events().some((event) => event.event === "draining"), "the draining event");
+    await worker.waitFor(
+      (process) => process.events().some((event) => event.event === "draining"),
+      "the draining event",
+    );
     // The server sees the worker draining: it hands out nothing, even with a job waiting.
-    await eventually(async () => ((await api("/v1/jobs/claim-next", { workspaceId, workerId })).reason === "WORKER_NOT_ONLINE" ? true : undefined), "status draining");
+    await eventually(
+      async () =>
+        (await api("/v1/jobs/claim-next", { workspaceId, workerId })).reason === "WORKER_NOT_ONLINE" ? true : undefined,
+      "status draining",
+    );
     const waiting = await enqueue("commit: must stay queued while draining");
 
     writeFileSync(join(scratch, `gate-${jobId}`), "");
     expect(await worker.exited).toEqual({ code: 0, signal: null });
-    expect(worker.events().map((event) => event.event)).toEqual(["online", "claimed", "draining", "finished", "offline"]);
+    expect(worker.events().map((event) => event.event)).toEqual([
+      "online",
+      "claimed",
+      "draining",
+      "finished",
+      "offline",
+    ]);
     expect(await getJob(jobId)).toMatchObject({ status: "done" });
     expect(await getJob(waiting)).toMatchObject({ status: "pending", attempts: 0 });
     expect((await api("/v1/jobs/claim-next", { workspaceId, workerId })).reason).toBe("WORKER_NOT_ONLINE");
@@ -262,7 +309,9 @@ describe("ias worker start", () => {
     const events = await eventsOf(jobId);
     const claims = events.filter((event) => event.type === "claimed").map((event) => event.data.workerId);
     expect(claims).toEqual([firstWorkerId, secondWorkerId]);
-    expect(events.map((event) => event.type).filter((type) => ["claimed", "recovered", "completed"].includes(type))).toEqual(["claimed", "recovered", "claimed", "completed"]);
+    expect(
+      events.map((event) => event.type).filter((type) => ["claimed", "recovered", "completed"].includes(type)),
+    ).toEqual(["claimed", "recovered", "claimed", "completed"]);
     const logged = events.filter((event) => event.type === "log").flatMap((event) => event.data.lines);
     expect(logged).toEqual(["attempt 2 finished"]);
   });
@@ -276,7 +325,10 @@ describe("ias worker start", () => {
     // The job is recovered and claimed again, but the stalled worker's command still runs in the
     // checkout (and holds its lock): the healthy worker waits for it, keeping its own lease.
     const healthy = startCli(["worker", "start", "--once", "--json", "--name", "healthy"], cli);
-    await healthy.waitFor((process) => process.stderr().includes("is busy with another job"), "the healthy worker to wait for the checkout");
+    await healthy.waitFor(
+      (process) => process.stderr().includes("is busy with another job"),
+      "the healthy worker to wait for the checkout",
+    );
     expect(healthy.events().find((event) => event.event === "claimed")).toMatchObject({ jobId });
 
     stalled.proc.kill("SIGCONT"); // its next job heartbeat answers LEASE_MISMATCH: it stops its command, frees the checkout

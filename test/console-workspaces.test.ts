@@ -23,23 +23,33 @@ describe("console workspaces", () => {
     const alice = await createUser(t, "alice@example.com");
     const asAlice = t.withIdentity(alice.identity);
     await asAlice.mutation(api.workspaces.create, { slug: "acme", name: "Acme" });
-    expect((await rejection(asAlice.mutation(api.workspaces.create, { slug: "acme", name: "Again" }))).code).toBe("CONFLICT");
+    expect((await rejection(asAlice.mutation(api.workspaces.create, { slug: "acme", name: "Again" }))).code).toBe(
+      "CONFLICT",
+    );
     for (const slug of ["", "Acme", "-acme", "acme-", "a b", "x".repeat(49)]) {
-      expect((await rejection(asAlice.mutation(api.workspaces.create, { slug, name: "N" }))).code).toBe("INVALID_REQUEST");
+      expect((await rejection(asAlice.mutation(api.workspaces.create, { slug, name: "N" }))).code).toBe(
+        "INVALID_REQUEST",
+      );
     }
-    expect((await rejection(asAlice.mutation(api.workspaces.create, { slug: "ok", name: "  " }))).code).toBe("INVALID_REQUEST");
+    expect((await rejection(asAlice.mutation(api.workspaces.create, { slug: "ok", name: "  " }))).code).toBe(
+      "INVALID_REQUEST",
+    );
   });
 
   test("signed-out callers are refused with UNAUTHENTICATED", async () => {
     const t = newConvex();
     expect((await rejection(t.query(api.workspaces.listMine, {}))).code).toBe("UNAUTHENTICATED");
-    expect((await rejection(t.mutation(api.workspaces.create, { slug: "acme", name: "A" }))).code).toBe("UNAUTHENTICATED");
+    expect((await rejection(t.mutation(api.workspaces.create, { slug: "acme", name: "A" }))).code).toBe(
+      "UNAUTHENTICATED",
+    );
   });
 
   test("setDataPolicy: admins and owners may; members, viewers and outsiders may not", async () => {
     const t = newConvex();
     const owner = await createUser(t, "owner@example.com");
-    const workspaceId = await t.withIdentity(owner.identity).mutation(api.workspaces.create, { slug: "acme", name: "Acme" });
+    const workspaceId = await t
+      .withIdentity(owner.identity)
+      .mutation(api.workspaces.create, { slug: "acme", name: "Acme" });
     const people = {
       admin: await createUser(t, "admin@example.com"),
       member: await createUser(t, "member@example.com"),
@@ -49,7 +59,9 @@ describe("console workspaces", () => {
     const outsider = await createUser(t, "outsider@example.com");
 
     await t.withIdentity(owner.identity).mutation(api.workspaces.setDataPolicy, { workspaceId, dataPolicy: "none" });
-    await t.withIdentity(people.admin.identity).mutation(api.workspaces.setDataPolicy, { workspaceId, dataPolicy: "metadata_only" });
+    await t
+      .withIdentity(people.admin.identity)
+      .mutation(api.workspaces.setDataPolicy, { workspaceId, dataPolicy: "metadata_only" });
     const policy = await t.run(async (ctx) => (await ctx.db.get(workspaceId))!.dataPolicy);
     expect(policy).toBe("metadata_only");
 

@@ -19,7 +19,14 @@ afterEach(resetTestEnvironment);
 async function setUp() {
   const acme = await workspaceWithRun(t);
   const workspaceId = acme.workspaceId;
-  const addItem = (fields: { title: string; text?: string; url?: string; repoId?: string; runId?: string; pinned?: boolean }) =>
+  const addItem = (fields: {
+    title: string;
+    text?: string;
+    url?: string;
+    repoId?: string;
+    runId?: string;
+    pinned?: boolean;
+  }) =>
     acme.console.mutation(api.contextLake.create, {
       workspaceId,
       ...fields,
@@ -40,7 +47,12 @@ describe("build-run-v1", () => {
     const pinnedRepo = await addItem({ title: "Repo conventions", text: "Use pnpm.", repoId, pinned: true });
     const pinnedWorkspace = await addItem({ title: "Company style", text: "Be brief.", pinned: true });
     const ofRun = await addItem({ title: "Run notes", text: "Decided on tabs.", runId });
-    await addItem({ title: "Pinned elsewhere", text: "user settings of another repo", repoId: otherRepo, pinned: true });
+    await addItem({
+      title: "Pinned elsewhere",
+      text: "user settings of another repo",
+      repoId: otherRepo,
+      pinned: true,
+    });
     await addItem({ title: "Unrelated", text: "Billing export format." });
     const absentId = "definitely-not-an-id";
 
@@ -121,10 +133,21 @@ describe("build-run-v1", () => {
       requestedContextItemIds: [secret],
     });
     expect(view(built.items)).toEqual([[secret, "missing", "requested", "not_found"]]);
-    expectError(await other.call("/v1/context-packs/build-run-v1", { workspaceId: other.workspaceId, runId: acme.runId }), 404, "RUN_NOT_FOUND");
-    const acmePack = await ok(acme.call, "/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId });
     expectError(
-      await other.call("/v1/context-packs/resolve-run-v1", { workspaceId: other.workspaceId, runId: other.runId, contextPackId: acmePack.contextPackId }),
+      await other.call("/v1/context-packs/build-run-v1", { workspaceId: other.workspaceId, runId: acme.runId }),
+      404,
+      "RUN_NOT_FOUND",
+    );
+    const acmePack = await ok(acme.call, "/v1/context-packs/build-run-v1", {
+      workspaceId: acme.workspaceId,
+      runId: acme.runId,
+    });
+    expectError(
+      await other.call("/v1/context-packs/resolve-run-v1", {
+        workspaceId: other.workspaceId,
+        runId: other.runId,
+        contextPackId: acmePack.contextPackId,
+      }),
       404,
       "CONTEXT_PACK_NOT_FOUND",
     );
@@ -132,7 +155,11 @@ describe("build-run-v1", () => {
     const viewer = await createUser(t, "viewer@acme.test");
     await addMember(t, acme.workspaceId as Id<"workspaces">, viewer, "viewer");
     const viewerCall = caller(t, (await deviceToken(t, acme.workspaceId as Id<"workspaces">, viewer)).token);
-    expectError(await viewerCall("/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId }), 403, "FORBIDDEN");
+    expectError(
+      await viewerCall("/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId }),
+      403,
+      "FORBIDDEN",
+    );
     await ok(viewerCall, "/v1/context-packs/resolve-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId });
   });
 });
@@ -141,7 +168,12 @@ describe("read budget", () => {
   /** The largest text an item may hold (stored twice: text and searchText). */
   const LARGE_TEXT = "needle ".repeat(MAX_ITEM_TEXT_BYTES / 7).padEnd(MAX_ITEM_TEXT_BYTES, "x");
 
-  async function insertItems(workspaceId: string, count: number, fields: { pinned?: boolean; runId?: string }, text = LARGE_TEXT) {
+  async function insertItems(
+    workspaceId: string,
+    count: number,
+    fields: { pinned?: boolean; runId?: string },
+    text = LARGE_TEXT,
+  ) {
     return await t.run(async (ctx) => {
       const ids: Id<"contextItems">[] = [];
       for (let i = 0; i < count; i++) {
@@ -185,14 +217,22 @@ describe("read budget", () => {
     expect(pinnedOnly.readBudgetReached).toBe(true);
     expect(await bytesOf(considered)).toBeLessThanOrEqual(ITEM_READ_BUDGET_BYTES + (await bytesOf([large[0]!])));
 
-    const requested = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId, requestedContextItemIds: large });
+    const requested = await ok(call, "/v1/context-packs/build-run-v1", {
+      workspaceId,
+      runId,
+      requestedContextItemIds: large,
+    });
     const reasons = requested.items.map((item: Json) => `${item.origin}:${item.status}:${item.reason}`);
     expect(reasons).toEqual([
       ...Array(considered.length).fill("requested:omitted:text_budget"),
       ...Array(large.length - considered.length).fill("requested:omitted:read_budget"),
     ]);
 
-    const small = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId, requestedContextItemIds: [ofRun] });
+    const small = await ok(call, "/v1/context-packs/build-run-v1", {
+      workspaceId,
+      runId,
+      requestedContextItemIds: [ofRun],
+    });
     expect(small.readBudgetReached).toBe(true);
     expect(view(small.items)[0]).toEqual([ofRun, "selected", "requested", "requested"]);
   });
@@ -204,22 +244,37 @@ describe("read budget", () => {
     expect(built.items.filter((item: Json) => item.status === "selected")).toHaveLength(20);
     expect(built.readBudgetReached).toBe(false);
     await t.run(async (ctx) => {
-      for (const id of ids) await ctx.db.patch(id, { text: LARGE_TEXT, searchText: searchTextOf({ title: "large", text: LARGE_TEXT }) });
+      for (const id of ids)
+        await ctx.db.patch(id, { text: LARGE_TEXT, searchText: searchTextOf({ title: "large", text: LARGE_TEXT }) });
     });
 
     const resolved = await ok(call, "/v1/context-packs/resolve-run-v1", { workspaceId, runId });
     const read = resolved.items.filter((item: Json) => item.status === "selected");
     expect(read.length).toBeLessThan(ids.length);
-    expect(await bytesOf(read.map((item: Json) => item.id))).toBeLessThanOrEqual(ITEM_READ_BUDGET_BYTES + (await bytesOf([ids[0]!])));
+    expect(await bytesOf(read.map((item: Json) => item.id))).toBeLessThanOrEqual(
+      ITEM_READ_BUDGET_BYTES + (await bytesOf([ids[0]!])),
+    );
     expect(resolved.items.slice(read.length)).toEqual(
-      ids.slice(read.length).map((id) => expect.objectContaining({ id, status: "omitted", reason: "read_budget", content: null, contentSource: "none" })),
+      ids.slice(read.length).map((id) =>
+        expect.objectContaining({
+          id,
+          status: "omitted",
+          reason: "read_budget",
+          content: null,
+          contentSource: "none",
+        }),
+      ),
     );
   });
 
   test("Console search stops reading once the budget is spent", async () => {
     const { workspaceId, console } = await setUp();
     const ids = await insertItems(workspaceId, 20, {});
-    const found = await console.query(api.contextLake.search, { workspaceId: workspaceId as Id<"workspaces">, query: "needle", limit: 50 });
+    const found = await console.query(api.contextLake.search, {
+      workspaceId: workspaceId as Id<"workspaces">,
+      query: "needle",
+      limit: 50,
+    });
     expect(found.length).toBeGreaterThan(0);
     expect(found.length).toBeLessThan(ids.length);
   });
@@ -231,17 +286,53 @@ describe("resolve-run-v1", () => {
     expectError(await call("/v1/context-packs/resolve-run-v1", { workspaceId, runId }), 404, "CONTEXT_PACK_NOT_FOUND");
     const note = await addItem({ title: "Run notes", text: "v1", runId });
     const linkOnly = await addItem({ title: "Spec link", url: "https://docs.example.com/spec", runId });
-    const older = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId, requestedContextItemIds: ["gone"] });
+    const older = await ok(call, "/v1/context-packs/build-run-v1", {
+      workspaceId,
+      runId,
+      requestedContextItemIds: ["gone"],
+    });
     const latest = await ok(call, "/v1/context-packs/build-run-v1", { workspaceId, runId });
-    await console.mutation(api.contextLake.edit, { workspaceId, contextItemId: note as Id<"contextItems">, text: "v2" });
+    await console.mutation(api.contextLake.edit, {
+      workspaceId,
+      contextItemId: note as Id<"contextItems">,
+      text: "v2",
+    });
 
     const resolved = await ok(call, "/v1/context-packs/resolve-run-v1", { workspaceId, runId });
     expect(resolved.contextPackId).toBe(latest.contextPackId);
     expect(resolved.items).toEqual([
-      { id: note, status: "selected", origin: "run", reason: "run_item", title: "Run notes", kind: "note", source: "console", url: null, content: "v2", contentSource: "stored", fetchError: null },
-      { id: linkOnly, status: "selected", origin: "run", reason: "run_item", title: "Spec link", kind: "note", source: "console", url: "https://docs.example.com/spec", content: null, contentSource: "none", fetchError: null },
+      {
+        id: note,
+        status: "selected",
+        origin: "run",
+        reason: "run_item",
+        title: "Run notes",
+        kind: "note",
+        source: "console",
+        url: null,
+        content: "v2",
+        contentSource: "stored",
+        fetchError: null,
+      },
+      {
+        id: linkOnly,
+        status: "selected",
+        origin: "run",
+        reason: "run_item",
+        title: "Spec link",
+        kind: "note",
+        source: "console",
+        url: "https://docs.example.com/spec",
+        content: null,
+        contentSource: "none",
+        fetchError: null,
+      },
     ]);
-    const byId = await ok(call, "/v1/context-packs/resolve-run-v1", { workspaceId, runId, contextPackId: `contextPacks/${older.contextPackId}` });
+    const byId = await ok(call, "/v1/context-packs/resolve-run-v1", {
+      workspaceId,
+      runId,
+      contextPackId: `contextPacks/${older.contextPackId}`,
+    });
     expect(byId.items.map((item: Json) => item.id)).toEqual([note, linkOnly]);
   });
 });
@@ -252,23 +343,52 @@ describe("Console Context Lake", () => {
     const a = (await addItem({ title: "Auth design", text: "Sessions expire after a day." })) as Id<"contextItems">;
     const b = (await addItem({ title: "Billing", text: "Invoices monthly." })) as Id<"contextItems">;
     await console.mutation(api.contextLake.setPinned, { workspaceId, contextItemId: a, pinned: true });
-    await console.mutation(api.contextLake.setPromotionState, { workspaceId, contextItemId: b, promotionState: "under_review" });
-    await console.mutation(api.contextLake.edit, { workspaceId, contextItemId: b, title: "Billing rules", url: "https://wiki.example.com/billing", runId: runId as Id<"runs"> });
+    await console.mutation(api.contextLake.setPromotionState, {
+      workspaceId,
+      contextItemId: b,
+      promotionState: "under_review",
+    });
+    await console.mutation(api.contextLake.edit, {
+      workspaceId,
+      contextItemId: b,
+      title: "Billing rules",
+      url: "https://wiki.example.com/billing",
+      runId: runId as Id<"runs">,
+    });
 
-    const page = await console.query(api.contextLake.list, { workspaceId, paginationOpts: { numItems: 10, cursor: null } });
+    const page = await console.query(api.contextLake.list, {
+      workspaceId,
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     expect(page.page.map((item) => item.title)).toEqual(["Billing rules", "Auth design"]);
-    const reviewing = await console.query(api.contextLake.list, { workspaceId, promotionState: "under_review", paginationOpts: { numItems: 10, cursor: null } });
-    expect(reviewing.page).toEqual([expect.objectContaining({ _id: b, url: "https://wiki.example.com/billing", runId })]);
-    expect((await console.query(api.contextLake.search, { workspaceId, query: "sessions" })).map((item) => item._id)).toEqual([a]);
-    expect((await console.query(api.contextLake.search, { workspaceId, query: "rules" })).map((item) => item._id)).toEqual([b]);
+    const reviewing = await console.query(api.contextLake.list, {
+      workspaceId,
+      promotionState: "under_review",
+      paginationOpts: { numItems: 10, cursor: null },
+    });
+    expect(reviewing.page).toEqual([
+      expect.objectContaining({ _id: b, url: "https://wiki.example.com/billing", runId }),
+    ]);
+    expect(
+      (await console.query(api.contextLake.search, { workspaceId, query: "sessions" })).map((item) => item._id),
+    ).toEqual([a]);
+    expect(
+      (await console.query(api.contextLake.search, { workspaceId, query: "rules" })).map((item) => item._id),
+    ).toEqual([b]);
 
     await console.mutation(api.contextLake.edit, { workspaceId, contextItemId: a, text: null });
-    expect((await console.query(api.contextLake.search, { workspaceId, query: "sessions" }))).toEqual([]);
-    await expect(console.mutation(api.contextLake.edit, { workspaceId, contextItemId: a, url: "javascript:alert(1)" })).rejects.toThrow(/http/);
+    expect(await console.query(api.contextLake.search, { workspaceId, query: "sessions" })).toEqual([]);
+    await expect(
+      console.mutation(api.contextLake.edit, { workspaceId, contextItemId: a, url: "javascript:alert(1)" }),
+    ).rejects.toThrow(/http/);
 
     const other = await workspaceWithRun(t, "other");
     await expect(
-      other.console.mutation(api.contextLake.setPinned, { workspaceId: other.workspaceId as Id<"workspaces">, contextItemId: a, pinned: false }),
+      other.console.mutation(api.contextLake.setPinned, {
+        workspaceId: other.workspaceId as Id<"workspaces">,
+        contextItemId: a,
+        pinned: false,
+      }),
     ).rejects.toThrow(/No Context Lake item/);
   });
 });

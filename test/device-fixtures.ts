@@ -28,7 +28,12 @@ export async function pollLogin(t: TestConvex, started: Pick<Started, "deviceId"
 }
 
 /** start → approve by `approver` in the Console → poll: the device token, as the CLI gets it. */
-export async function loginThroughDevice(t: TestConvex, approver: Member, workspaceSlug: string, machineName = "laptop") {
+export async function loginThroughDevice(
+  t: TestConvex,
+  approver: Member,
+  workspaceSlug: string,
+  machineName = "laptop",
+) {
   const started = await startLogin(t, workspaceSlug, machineName);
   await t.withIdentity(approver.identity).mutation(api.deviceSessions.approve, { deviceId: started.deviceId });
   const polled = await pollLogin(t, started);

@@ -63,18 +63,35 @@ describe("the whole flow", () => {
       expiresAt: started.expiresAt,
       createdAt: expect.closeTo(Date.now(), -1),
     });
-    expect(await asApprover.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({ status: "approved" });
+    expect(await asApprover.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({
+      status: "approved",
+    });
     // Approving again is harmless.
-    expect(await asApprover.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({ status: "approved" });
+    expect(await asApprover.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({
+      status: "approved",
+    });
 
     const approved = await pollLogin(t, started);
-    expect(approved.body).toEqual({ ok: true, status: "approved", token: expect.stringMatching(/^ias_/), workspaceId, workspaceSlug: "acme" });
+    expect(approved.body).toEqual({
+      ok: true,
+      status: "approved",
+      token: expect.stringMatching(/^ias_/),
+      workspaceId,
+      workspaceSlug: "acme",
+    });
     const token = approved.body.token as string;
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "consumed" });
-    expect(await asApprover.query(api.deviceSessions.get, { deviceId: started.deviceId })).toMatchObject({ status: "consumed" });
+    expect(await asApprover.query(api.deviceSessions.get, { deviceId: started.deviceId })).toMatchObject({
+      status: "consumed",
+    });
 
     // A device token bound to the approver and the workspace, labelled with the machine, 90 days.
-    const [stored] = await t.run((ctx) => ctx.db.query("apiTokens").withIndex("by_user", (q) => q.eq("userId", approver.userId)).collect());
+    const [stored] = await t.run((ctx) =>
+      ctx.db
+        .query("apiTokens")
+        .withIndex("by_user", (q) => q.eq("userId", approver.userId))
+        .collect(),
+    );
     expect(stored).toMatchObject({
       kind: "device",
       userId: approver.userId,
@@ -114,7 +131,9 @@ describe("refusals", () => {
     const { owner } = await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
     const asOwner = t.withIdentity(owner.identity);
-    expect(await asOwner.mutation(api.deviceSessions.deny, { deviceId: started.deviceId })).toEqual({ status: "denied" });
+    expect(await asOwner.mutation(api.deviceSessions.deny, { deviceId: started.deviceId })).toEqual({
+      status: "denied",
+    });
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "denied" });
     expect((await rejection(asOwner.mutation(api.deviceSessions.approve, { deviceId: started.deviceId }))).code).toBe(
       "INVALID_DEVICE_SESSION_STATE",
@@ -129,7 +148,12 @@ describe("refusals", () => {
     await asOwner.mutation(api.deviceSessions.approve, { deviceId: started.deviceId });
     await asOwner.mutation(api.deviceSessions.deny, { deviceId: started.deviceId });
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "denied" });
-    const tokens = await t.run((ctx) => ctx.db.query("apiTokens").withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId)).collect());
+    const tokens = await t.run((ctx) =>
+      ctx.db
+        .query("apiTokens")
+        .withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
+        .collect(),
+    );
     expect(tokens.filter((token) => token.label !== "test machine")).toEqual([]);
     expect(await auditActions(workspaceId)).toEqual(["device.approved", "device.denied"]);
   });
@@ -138,7 +162,9 @@ describe("refusals", () => {
     const { owner } = await workspaceWithMember(t, "acme", "owner");
     const { started } = await loginThroughDevice(t, owner, "acme");
     const asOwner = t.withIdentity(owner.identity);
-    expect(await asOwner.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({ status: "consumed" });
+    expect(await asOwner.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({
+      status: "consumed",
+    });
     expect((await rejection(asOwner.mutation(api.deviceSessions.deny, { deviceId: started.deviceId }))).code).toBe(
       "INVALID_DEVICE_SESSION_STATE",
     );
@@ -157,16 +183,23 @@ describe("refusals", () => {
     vi.setSystemTime(Date.now() + 1);
     expect((await pollLogin(t, waiting)).body).toEqual({ ok: true, status: "expired" });
     expect((await pollLogin(t, approvedLate)).body).toEqual({ ok: true, status: "expired" });
-    expect(await asOwner.query(api.deviceSessions.get, { deviceId: waiting.deviceId })).toMatchObject({ status: "expired" });
+    expect(await asOwner.query(api.deviceSessions.get, { deviceId: waiting.deviceId })).toMatchObject({
+      status: "expired",
+    });
     for (const decide of [api.deviceSessions.approve, api.deviceSessions.deny]) {
-      expect((await rejection(asOwner.mutation(decide, { deviceId: waiting.deviceId }))).code).toBe("INVALID_DEVICE_SESSION_STATE");
+      expect((await rejection(asOwner.mutation(decide, { deviceId: waiting.deviceId }))).code).toBe(
+        "INVALID_DEVICE_SESSION_STATE",
+      );
     }
   });
 
   test("an unknown id and a wrong secret get the same 404", async () => {
     await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
-    const wrongSecret = await post(t, POLL, { deviceId: started.deviceId, deviceSecret: `${started.deviceSecret.slice(0, -1)}x` });
+    const wrongSecret = await post(t, POLL, {
+      deviceId: started.deviceId,
+      deviceSecret: `${started.deviceSecret.slice(0, -1)}x`,
+    });
     const unknownId = await post(t, POLL, { deviceId: "dev_doesnotexist", deviceSecret: started.deviceSecret });
     expectError(wrongSecret, 404, "DEVICE_SESSION_NOT_FOUND");
     expect(unknownId.status).toBe(wrongSecret.status);
@@ -186,12 +219,18 @@ describe("refusals", () => {
     const outsider = (await workspaceWithMember(t, "other", "owner")).owner;
     const started = await startLogin(t, "acme");
     const asOutsider = t.withIdentity(outsider.identity);
-    expect((await rejection(asOutsider.query(api.deviceSessions.get, { deviceId: started.deviceId }))).code).toBe("DEVICE_SESSION_NOT_FOUND");
-    expect((await rejection(asOutsider.mutation(api.deviceSessions.approve, { deviceId: started.deviceId }))).code).toBe(
+    expect((await rejection(asOutsider.query(api.deviceSessions.get, { deviceId: started.deviceId }))).code).toBe(
       "DEVICE_SESSION_NOT_FOUND",
     );
-    expect((await rejection(asOutsider.query(api.deviceSessions.get, { deviceId: "dev_missing" }))).code).toBe("DEVICE_SESSION_NOT_FOUND");
-    expect((await rejection(t.mutation(api.deviceSessions.approve, { deviceId: started.deviceId }))).code).toBe("UNAUTHENTICATED");
+    expect(
+      (await rejection(asOutsider.mutation(api.deviceSessions.approve, { deviceId: started.deviceId }))).code,
+    ).toBe("DEVICE_SESSION_NOT_FOUND");
+    expect((await rejection(asOutsider.query(api.deviceSessions.get, { deviceId: "dev_missing" }))).code).toBe(
+      "DEVICE_SESSION_NOT_FOUND",
+    );
+    expect((await rejection(t.mutation(api.deviceSessions.approve, { deviceId: started.deviceId }))).code).toBe(
+      "UNAUTHENTICATED",
+    );
     expect((await pollLogin(t, started)).body.status).toBe("pending");
   });
 
@@ -212,7 +251,9 @@ describe("the local approval page's functions", () => {
     const started = await startLogin(t, "local");
     expect((await t.fetch(`/local/device?id=${started.deviceId}`)).status).toBe(404);
     expect(await t.query(internal.deviceSessions.localView, { deviceId: started.deviceId })).toBeNull();
-    expect(await t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: started.deviceId, decision: "approve" })).toEqual({
+    expect(
+      await t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: started.deviceId, decision: "approve" }),
+    ).toEqual({
       outcome: "not_found",
     });
     expect((await pollLogin(t, started)).body.status).toBe("pending");
@@ -230,18 +271,29 @@ describe("the local approval page's functions", () => {
       machineName: "box",
       status: "pending",
     });
-    expect(await t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: started.deviceId, decision: "approve" })).toEqual({
+    expect(
+      await t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: started.deviceId, decision: "approve" }),
+    ).toEqual({
       outcome: "decided",
       status: "approved",
     });
     const polled = await pollLogin(t, started);
-    const stored = await t.run((ctx) => ctx.db.query("apiTokens").withIndex("by_workspace_kind", (q) => q.eq("workspaceId", workspaceId).eq("kind", "device")).collect());
+    const stored = await t.run((ctx) =>
+      ctx.db
+        .query("apiTokens")
+        .withIndex("by_workspace_kind", (q) => q.eq("workspaceId", workspaceId).eq("kind", "device"))
+        .collect(),
+    );
     expect(stored.find((row) => row.prefix === (polled.body.token as string).slice(0, 12))?.userId).toBe(owner.userId);
 
     const late = await startLogin(t, "local");
     vi.setSystemTime(Date.now() + DEVICE_SESSION_TTL_MS);
-    expect(await t.query(internal.deviceSessions.localView, { deviceId: late.deviceId })).toMatchObject({ status: "expired" });
-    expect(await t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: late.deviceId, decision: "approve" })).toEqual({
+    expect(await t.query(internal.deviceSessions.localView, { deviceId: late.deviceId })).toMatchObject({
+      status: "expired",
+    });
+    expect(
+      await t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: late.deviceId, decision: "approve" }),
+    ).toEqual({
       outcome: "refused",
       status: "expired",
     });
@@ -269,8 +321,14 @@ describe("retention and token use", () => {
     const { owner, workspaceId } = await workspaceWithMember(t, "acme", "owner");
     const { token } = await loginThroughDevice(t, owner, "acme");
     const lastUsed = async () =>
-      (await t.run((ctx) => ctx.db.query("apiTokens").withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId)).collect()))
-        .find((row) => row.prefix === token.slice(0, 12))!.lastUsedAt;
+      (
+        await t.run((ctx) =>
+          ctx.db
+            .query("apiTokens")
+            .withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
+            .collect(),
+        )
+      ).find((row) => row.prefix === token.slice(0, 12))!.lastUsedAt;
     const call = caller(t, token);
     const first = Date.now();
     await ok(call, HEARTBEAT, heartbeatBody(workspaceId));

@@ -27,7 +27,7 @@ const HOSTILE_VALUES: unknown[] = [
   [],
   [{ $bad: 1 }],
   { $where: "1" },
-  { "naïve": 1 },
+  { naïve: 1 },
 ];
 
 let t: TestConvex;
@@ -36,7 +36,14 @@ beforeAll(async () => {
   t = freshConvex();
   const acme = await queueWorkspace(t, "acme");
   const workerId = await acme.worker("w1");
-  const runId = (await ok(acme.call, "/v1/runs/upsert", { workspaceId: acme.workspaceId, repoId: acme.repoId, runRef: "r", status: "in_progress" })).runId;
+  const runId = (
+    await ok(acme.call, "/v1/runs/upsert", {
+      workspaceId: acme.workspaceId,
+      repoId: acme.repoId,
+      runRef: "r",
+      status: "in_progress",
+    })
+  ).runId;
   const jobId = await acme.enqueue({ runId });
   await acme.claimJob(workerId);
   knownIds = { workspaces: acme.workspaceId, repos: acme.repoId, workers: workerId, jobs: jobId, runs: runId };
@@ -51,7 +58,9 @@ function fieldsOf(route: Route): string[] {
 
 const ERROR_STATUSES = new Set([400, 401, 403, 404, 405, 409, 413, 429, 503]);
 
-test.each(routes.filter((route) => route.method === "POST" && route.request).map((route) => [route.path, route] as const))(
+test.each(
+  routes.filter((route) => route.method === "POST" && route.request).map((route) => [route.path, route] as const),
+)(
   "%s answers every hostile field with the envelope, never a 500",
   async (path, route) => {
     const valid = sampleBody(route, (table) => knownIds[table] ?? "sample");
@@ -72,7 +81,11 @@ test.each(routes.filter((route) => route.method === "POST" && route.request).map
         expect(answer.ok, where).toBe(true);
       } else {
         expect(ERROR_STATUSES.has(response.status), where).toBe(true);
-        expect(answer, where).toMatchObject({ ok: false, error: expect.stringMatching(/^[A-Z_]+$/), message: expect.any(String) });
+        expect(answer, where).toMatchObject({
+          ok: false,
+          error: expect.stringMatching(/^[A-Z_]+$/),
+          message: expect.any(String),
+        });
       }
     }
   },

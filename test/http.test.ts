@@ -43,7 +43,12 @@ describe("routing", () => {
   });
 
   test("x-request-id is echoed when sent and generated otherwise, also on errors", async () => {
-    const echoed = await post(t, RESOLVE, { slug: "x" }, { token: SERVICE_TOKEN, headers: { "x-request-id": "req-123" } });
+    const echoed = await post(
+      t,
+      RESOLVE,
+      { slug: "x" },
+      { token: SERVICE_TOKEN, headers: { "x-request-id": "req-123" } },
+    );
     expect(echoed.headers.get("x-request-id")).toBe("req-123");
     const generated = await post(t, RESOLVE, "{", { token: SERVICE_TOKEN });
     expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
@@ -119,7 +124,7 @@ describe("bodies", () => {
   });
 
   test("no input produces a 500 or a stack trace", async () => {
-    const inputs = ["", "{}", "{\"slug\":null}", "\u0000", "{\"slug\":\"" + "a".repeat(70) + "\"}", "[[[[[[[[]]]]]]]]"];
+    const inputs = ["", "{}", '{"slug":null}', "\u0000", '{"slug":"' + "a".repeat(70) + '"}', "[[[[[[[[]]]]]]]]"];
     for (const input of inputs) {
       const response = await post(t, RESOLVE, input, { token: SERVICE_TOKEN });
       expect(response.status).toBeLessThan(500);
@@ -131,7 +136,11 @@ describe("bodies", () => {
 describe("authentication", () => {
   test("missing, malformed, unknown tokens are 401 with distinct codes", async () => {
     expectError(await post(t, RESOLVE, { slug: "x" }), 401, "MISSING_TOKEN");
-    expectError(await post(t, RESOLVE, { slug: "x" }, { headers: { authorization: "Basic abc" } }), 401, "INVALID_TOKEN");
+    expectError(
+      await post(t, RESOLVE, { slug: "x" }, { headers: { authorization: "Basic abc" } }),
+      401,
+      "INVALID_TOKEN",
+    );
     expectError(await post(t, RESOLVE, { slug: "x" }, { headers: { authorization: "Bearer" } }), 401, "INVALID_TOKEN");
     expectError(await post(t, RESOLVE, { slug: "x" }, { token: "ias_unknown" }), 401, "INVALID_TOKEN");
   });
@@ -209,7 +218,10 @@ describe("workspace resolve", () => {
   test("the service token sees every workspace", async () => {
     const acme = await workspaceWithMember(t, "acme");
     const other = await workspaceWithMember(t, "other");
-    for (const [slug, id] of [["acme", acme.workspaceId], ["other", other.workspaceId]] as const) {
+    for (const [slug, id] of [
+      ["acme", acme.workspaceId],
+      ["other", other.workspaceId],
+    ] as const) {
       const response = await post(t, RESOLVE, { slug }, { token: SERVICE_TOKEN });
       expect(response.body.workspaceId).toBe(id);
     }

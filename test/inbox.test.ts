@@ -30,7 +30,11 @@ describe("Inbox list", () => {
     const blocker2 = await raiseAs("blocker");
     const answeredBlocker = await raiseAs("blocker");
     const dismissedCheckpoint = await raiseAs("checkpoint");
-    await console.mutation(api.inbox.answer, { workspaceId, decisionRequestId: asDecisionId(answeredBlocker), value: "yes" });
+    await console.mutation(api.inbox.answer, {
+      workspaceId,
+      decisionRequestId: asDecisionId(answeredBlocker),
+      value: "yes",
+    });
     await console.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId: asDecisionId(dismissedCheckpoint) });
     // Not promoted: never in the Inbox.
     await raise(call, uncertaintyBody(workspaceId, runId, null));
@@ -39,16 +43,27 @@ describe("Inbox list", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const result: PaginationResult<Doc<"decisionRequests">> = await console.query(api.inbox.list, { workspaceId, paginationOpts: { numItems: 2, cursor } });
+      const result: PaginationResult<Doc<"decisionRequests">> = await console.query(api.inbox.list, {
+        workspaceId,
+        paginationOpts: { numItems: 2, cursor },
+      });
       seen.push(...result.page.map((decision) => decision._id));
       if (result.isDone) break;
       cursor = result.continueCursor;
     }
     expect(seen).toEqual(expected);
 
-    const open = await console.query(api.inbox.list, { workspaceId, openOnly: true, paginationOpts: { numItems: 50, cursor: null } });
+    const open = await console.query(api.inbox.list, {
+      workspaceId,
+      openOnly: true,
+      paginationOpts: { numItems: 50, cursor: null },
+    });
     expect(open.page.map((decision) => decision._id)).toEqual(expected.slice(0, 5));
-    expect(open.page[0]).toMatchObject({ status: "open", tier: "blocker", prompt: expect.stringContaining("database") });
+    expect(open.page[0]).toMatchObject({
+      status: "open",
+      tier: "blocker",
+      prompt: expect.stringContaining("database"),
+    });
   });
 
   test("viewers may read the Inbox but not answer or dismiss; outsiders may not read it", async () => {
@@ -59,12 +74,21 @@ describe("Inbox list", () => {
     const asViewer = t.withIdentity(viewer.identity);
     const listed = await asViewer.query(api.inbox.list, { workspaceId, paginationOpts: { numItems: 5, cursor: null } });
     expect(listed.page).toHaveLength(1);
-    expect((await asViewer.query(api.inbox.get, { workspaceId, decisionRequestId }))?.decision._id).toBe(decisionRequestId);
-    expect((await rejection(asViewer.mutation(api.inbox.answer, { workspaceId, decisionRequestId, value: "x" }))).code).toBe("FORBIDDEN");
-    expect((await rejection(asViewer.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId }))).code).toBe("FORBIDDEN");
+    expect((await asViewer.query(api.inbox.get, { workspaceId, decisionRequestId }))?.decision._id).toBe(
+      decisionRequestId,
+    );
+    expect(
+      (await rejection(asViewer.mutation(api.inbox.answer, { workspaceId, decisionRequestId, value: "x" }))).code,
+    ).toBe("FORBIDDEN");
+    expect((await rejection(asViewer.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId }))).code).toBe(
+      "FORBIDDEN",
+    );
 
     const outsider = t.withIdentity((await createUser(t, "eve@example.com")).identity);
-    expect((await rejection(outsider.query(api.inbox.list, { workspaceId, paginationOpts: { numItems: 5, cursor: null } }))).code).toBe("FORBIDDEN");
+    expect(
+      (await rejection(outsider.query(api.inbox.list, { workspaceId, paginationOpts: { numItems: 5, cursor: null } })))
+        .code,
+    ).toBe("FORBIDDEN");
   });
 });
 
@@ -79,18 +103,39 @@ describe("Inbox get", () => {
       prompt: "Implement it",
     });
     const raised = await raise(acme.call, uncertaintyBody(acme.workspaceId, acme.runId, "checkpoint", { jobId }));
-    const detail = await acme.console.query(api.inbox.get, { workspaceId: acme.workspaceId, decisionRequestId: raised.decisionRequestId });
-    expect(detail?.decision).toMatchObject({ _id: raised.decisionRequestId, status: "open", tier: "checkpoint", jobId });
-    expect(detail?.uncertainty).toMatchObject({ context: "The project needs a relational database.", assumedValue: "PostgreSQL", confidence: 0.5 });
+    const detail = await acme.console.query(api.inbox.get, {
+      workspaceId: acme.workspaceId,
+      decisionRequestId: raised.decisionRequestId,
+    });
+    expect(detail?.decision).toMatchObject({
+      _id: raised.decisionRequestId,
+      status: "open",
+      tier: "checkpoint",
+      jobId,
+    });
+    expect(detail?.uncertainty).toMatchObject({
+      context: "The project needs a relational database.",
+      assumedValue: "PostgreSQL",
+      confidence: 0.5,
+    });
     expect(detail?.run).toMatchObject({ _id: acme.runId, goal: "Add user settings" });
     expect(detail?.job).toMatchObject({ _id: jobId, kind: "work" });
     expect(detail?.applyJob).toBeNull();
     expect(detail?.resolutions).toEqual([]);
 
     const other = await workspaceWithRun("other");
-    expect(await other.console.query(api.inbox.get, { workspaceId: other.workspaceId, decisionRequestId: raised.decisionRequestId })).toBeNull();
+    expect(
+      await other.console.query(api.inbox.get, {
+        workspaceId: other.workspaceId,
+        decisionRequestId: raised.decisionRequestId,
+      }),
+    ).toBeNull();
     const refused = await rejection(
-      other.console.mutation(api.inbox.answer, { workspaceId: other.workspaceId, decisionRequestId: raised.decisionRequestId, value: "x" }),
+      other.console.mutation(api.inbox.answer, {
+        workspaceId: other.workspaceId,
+        decisionRequestId: raised.decisionRequestId,
+        value: "x",
+      }),
     );
     expect(refused.code).toBe("DECISION_REQUEST_NOT_FOUND");
   });
@@ -117,22 +162,39 @@ describe("answer and apply", () => {
     expect(jobs[0]!.prompt).toContain("Note: We already run it");
 
     const detail = await console.query(api.inbox.get, { workspaceId, decisionRequestId });
-    expect(detail?.decision).toMatchObject({ status: "answered", answer: "PostgreSQL", answerNote: "We already run it" });
+    expect(detail?.decision).toMatchObject({
+      status: "answered",
+      answer: "PostgreSQL",
+      answerNote: "We already run it",
+    });
     expect(detail?.uncertainty?.status).toBe("answered");
-    expect(detail?.resolutions.map((r) => [r.mode, r.value, r.note])).toEqual([["answered", "PostgreSQL", "We already run it"]]);
+    expect(detail?.resolutions.map((r) => [r.mode, r.value, r.note])).toEqual([
+      ["answered", "PostgreSQL", "We already run it"],
+    ]);
 
     const changed = await rejection(console.mutation(api.inbox.answer, { ...answer, value: "MySQL" }));
     expect(changed.code).toBe("INVALID_DECISION_STATE");
-    expect((await rejection(console.mutation(api.inbox.answer, { ...answer, value: "  " }))).code).toBe("INVALID_REQUEST");
+    expect((await rejection(console.mutation(api.inbox.answer, { ...answer, value: "  " }))).code).toBe(
+      "INVALID_REQUEST",
+    );
   });
 
   test("the decision becomes applied when its job completes done, and the run it blocked continues", async () => {
     const { call, console, workspaceId, runId, repoId } = await workspaceWithRun();
     const { decisionRequestId } = await raise(call, uncertaintyBody(workspaceId, runId, "blocker"));
-    await ok(call, "/v2/runs/upsert", { workspaceId, runId, status: "blocked", blockedByDecisionRequestId: decisionRequestId });
+    await ok(call, "/v2/runs/upsert", {
+      workspaceId,
+      runId,
+      status: "blocked",
+      blockedByDecisionRequestId: decisionRequestId,
+    });
     const workerId = await startWorker(call, workspaceId, repoId);
 
-    const { applyJobId } = await console.mutation(api.inbox.answer, { workspaceId, decisionRequestId, value: "PostgreSQL" });
+    const { applyJobId } = await console.mutation(api.inbox.answer, {
+      workspaceId,
+      decisionRequestId,
+      value: "PostgreSQL",
+    });
     // A failed attempt leaves it answered.
     const failed = await claimAndComplete(call, workspaceId, workerId, "failed");
     expect(failed._id).toBe(applyJobId);
@@ -148,7 +210,10 @@ describe("answer and apply", () => {
     expect(run?.run.blockedByDecisionRequestId).toBeUndefined();
 
     // Applied is final: the same answer is still a no-op, another answer is refused.
-    expect((await console.mutation(api.inbox.answer, { workspaceId, decisionRequestId, value: "PostgreSQL" })).alreadyAnswered).toBe(true);
+    expect(
+      (await console.mutation(api.inbox.answer, { workspaceId, decisionRequestId, value: "PostgreSQL" }))
+        .alreadyAnswered,
+    ).toBe(true);
     expect(await jobsOfKind(call, workspaceId, "apply_decision")).toHaveLength(1);
   });
 
@@ -189,10 +254,21 @@ describe("answer and apply", () => {
     const acme = await workspaceWithRun();
     const other = await workspaceWithRun("other");
     const foreign = await raise(other.call, uncertaintyBody(other.workspaceId, other.runId, "blocker"));
-    await ok(acme.call, "/v1/jobs/enqueue", { workspaceId: acme.workspaceId, repoId: acme.repoId, runId: acme.runId, kind: "work", prompt: "p" });
+    await ok(acme.call, "/v1/jobs/enqueue", {
+      workspaceId: acme.workspaceId,
+      repoId: acme.repoId,
+      runId: acme.runId,
+      kind: "work",
+      prompt: "p",
+    });
     const workerId = await startWorker(acme.call, acme.workspaceId, acme.repoId);
-    await claimAndComplete(acme.call, acme.workspaceId, workerId, "blocked", { evidence: { decisionRequestId: foreign.decisionRequestId } });
-    const detail = await acme.console.query(api.runs.get, { workspaceId: acme.workspaceId, runId: acme.runId as Id<"runs"> });
+    await claimAndComplete(acme.call, acme.workspaceId, workerId, "blocked", {
+      evidence: { decisionRequestId: foreign.decisionRequestId },
+    });
+    const detail = await acme.console.query(api.runs.get, {
+      workspaceId: acme.workspaceId,
+      runId: acme.runId as Id<"runs">,
+    });
     expect(detail?.run.status).toBe("in_progress");
     expect(detail?.run.blockedByDecisionRequestId).toBeUndefined();
   });
@@ -202,22 +278,37 @@ describe("dismiss", () => {
   test("dismisses an open decision without a job; dismissing again is a no-op; answered ones cannot be dismissed", async () => {
     const { call, console, workspaceId, runId } = await workspaceWithRun();
     const first = await raise(call, uncertaintyBody(workspaceId, runId, "audit"));
-    const dismissed = await console.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId: first.decisionRequestId, reason: "Not relevant" });
-    const again = await console.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId: first.decisionRequestId });
+    const dismissed = await console.mutation(api.inbox.dismiss, {
+      workspaceId,
+      decisionRequestId: first.decisionRequestId,
+      reason: "Not relevant",
+    });
+    const again = await console.mutation(api.inbox.dismiss, {
+      workspaceId,
+      decisionRequestId: first.decisionRequestId,
+    });
     expect(again.resolutionId).toBe(dismissed.resolutionId);
     const detail = await console.query(api.inbox.get, { workspaceId, decisionRequestId: first.decisionRequestId });
     expect(detail?.decision).toMatchObject({ status: "dismissed", dismissedBy: expect.any(String) });
     expect(detail?.uncertainty?.status).toBe("dismissed");
     expect(detail?.resolutions.map((r) => [r.mode, r.value])).toEqual([["dismissed", "Not relevant"]]);
-    expect((await rejection(console.mutation(api.inbox.answer, { workspaceId, decisionRequestId: first.decisionRequestId, value: "x" }))).code).toBe(
-      "INVALID_DECISION_STATE",
-    );
+    expect(
+      (
+        await rejection(
+          console.mutation(api.inbox.answer, { workspaceId, decisionRequestId: first.decisionRequestId, value: "x" }),
+        )
+      ).code,
+    ).toBe("INVALID_DECISION_STATE");
 
     const second = await raise(call, uncertaintyBody(workspaceId, runId, "blocker"));
     await console.mutation(api.inbox.answer, { workspaceId, decisionRequestId: second.decisionRequestId, value: "go" });
-    expect((await rejection(console.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId: second.decisionRequestId }))).code).toBe(
-      "INVALID_DECISION_STATE",
-    );
+    expect(
+      (
+        await rejection(
+          console.mutation(api.inbox.dismiss, { workspaceId, decisionRequestId: second.decisionRequestId }),
+        )
+      ).code,
+    ).toBe("INVALID_DECISION_STATE");
     expect(await jobsOfKind(call, workspaceId, "apply_decision")).toHaveLength(1);
   });
 });

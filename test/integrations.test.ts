@@ -4,14 +4,7 @@ import { api } from "../convex/_generated/api";
 import { workspaceWithMember } from "./fixtures";
 import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
 import { expectError } from "./api";
-import {
-  INTEGRATION_SECRET,
-  eventDoc,
-  eventsWithKey,
-  ingest,
-  itemDoc,
-  setDataPolicy,
-} from "./integration-fixtures";
+import { INTEGRATION_SECRET, eventDoc, eventsWithKey, ingest, itemDoc, setDataPolicy } from "./integration-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {
@@ -25,7 +18,12 @@ const EVENT = {
   idempotencyKey: "gh-delivery-1",
   occurredAt: "2026-02-14T10:00:00Z",
   payload: { issue: { number: 42, labels: ["bug"] }, $weird: "keys are fine" },
-  item: { externalId: "issue-42", title: "Login fails on Safari", text: "Steps: open /login in Safari 17.", url: "https://github.com/acme/app/issues/42" },
+  item: {
+    externalId: "issue-42",
+    title: "Login fails on Safari",
+    text: "Steps: open /login in Safari 17.",
+    url: "https://github.com/acme/app/issues/42",
+  },
 };
 
 describe("ingest authentication", () => {
@@ -40,8 +38,16 @@ describe("ingest authentication", () => {
     const missing = await ingest(t, { ...EVENT, workspaceId }, null);
     expectError(missing, 401, "INVALID_INTEGRATION_SECRET");
     expect(JSON.stringify(missing.body)).not.toContain(INTEGRATION_SECRET);
-    expectError(await ingest(t, { ...EVENT, workspaceId }, `${INTEGRATION_SECRET}x`), 401, "INVALID_INTEGRATION_SECRET");
-    expectError(await ingest(t, { ...EVENT, workspaceId }, INTEGRATION_SECRET.slice(0, -1)), 401, "INVALID_INTEGRATION_SECRET");
+    expectError(
+      await ingest(t, { ...EVENT, workspaceId }, `${INTEGRATION_SECRET}x`),
+      401,
+      "INVALID_INTEGRATION_SECRET",
+    );
+    expectError(
+      await ingest(t, { ...EVENT, workspaceId }, INTEGRATION_SECRET.slice(0, -1)),
+      401,
+      "INVALID_INTEGRATION_SECRET",
+    );
     expect(await eventsWithKey(t, workspaceId, EVENT.idempotencyKey)).toHaveLength(0);
   });
 
@@ -131,11 +137,19 @@ describe("data policy", () => {
     await setDataPolicy(t, workspaceId, "metadata_only");
     const { body } = await ingest(t, { ...EVENT, workspaceId });
     const event = (await eventDoc(t, body.eventId))!;
-    expect(event).toMatchObject({ dataPolicy: "metadata_only", externalId: "issue-42", title: "Login fails on Safari" });
+    expect(event).toMatchObject({
+      dataPolicy: "metadata_only",
+      externalId: "issue-42",
+      title: "Login fails on Safari",
+    });
     expect(event.text).toBeUndefined();
     expect(event.payloadJson).toBeUndefined();
     const item = (await itemDoc(t, body.contextItemId))!;
-    expect(item).toMatchObject({ title: "Login fails on Safari", url: "https://github.com/acme/app/issues/42", externalId: "issue-42" });
+    expect(item).toMatchObject({
+      title: "Login fails on Safari",
+      url: "https://github.com/acme/app/issues/42",
+      externalId: "issue-42",
+    });
     expect(item.text).toBeUndefined();
     expect(item.searchText).not.toContain("Safari 17");
     expect(JSON.stringify([event, item])).not.toContain("Steps: open");
@@ -169,7 +183,12 @@ describe("data policy", () => {
       pinned: true,
     });
     await setDataPolicy(t, workspaceId, "metadata_only");
-    const second = await ingest(t, { ...EVENT, workspaceId, idempotencyKey: "gh-delivery-2", item: { ...EVENT.item, title: "Login fails on Safari and Firefox" } });
+    const second = await ingest(t, {
+      ...EVENT,
+      workspaceId,
+      idempotencyKey: "gh-delivery-2",
+      item: { ...EVENT.item, title: "Login fails on Safari and Firefox" },
+    });
     expect(second.body.contextItemId).toBe(first.body.contextItemId);
     const item = (await itemDoc(t, first.body.contextItemId))!;
     expect(item).toMatchObject({ title: "Login fails on Safari and Firefox", pinned: true });

@@ -23,10 +23,19 @@ const firstPage = { numItems: 20, cursor: null };
 
 test("a member lists jobs by status, opens one with its timeline, cancels and retries", async () => {
   const console = t.withIdentity(acme.member.identity);
-  const { jobId } = await console.mutation(api.jobsConsole.enqueue, { workspaceId, repoId: acme.repoId, kind: "work", prompt: "from the Console" });
+  const { jobId } = await console.mutation(api.jobsConsole.enqueue, {
+    workspaceId,
+    repoId: acme.repoId,
+    kind: "work",
+    prompt: "from the Console",
+  });
   const other = await acme.enqueue({ prompt: "from a worker" });
 
-  const pending = await console.query(api.jobsConsole.list, { workspaceId, status: "pending", paginationOpts: firstPage });
+  const pending = await console.query(api.jobsConsole.list, {
+    workspaceId,
+    status: "pending",
+    paginationOpts: firstPage,
+  });
   expect(pending.page.map((job) => job._id)).toEqual([other, jobId]);
 
   const canceled = await console.mutation(api.jobsConsole.cancel, { workspaceId, jobId });
@@ -35,7 +44,11 @@ test("a member lists jobs by status, opens one with its timeline, cancels and re
   expect(detail?.events.map((event) => event.type)).toEqual(["enqueued", "canceled"]);
   expect((await console.mutation(api.jobsConsole.retry, { workspaceId, jobId })).status).toBe("pending");
 
-  const done = await console.query(api.jobsConsole.list, { workspaceId, status: "canceled", paginationOpts: firstPage });
+  const done = await console.query(api.jobsConsole.list, {
+    workspaceId,
+    status: "canceled",
+    paginationOpts: firstPage,
+  });
   expect(done.page).toEqual([]);
 });
 
@@ -46,10 +59,14 @@ test("a viewer may look but not enqueue, cancel or retry; a stranger may not loo
   const asViewer = t.withIdentity(viewer.identity);
   expect((await asViewer.query(api.jobsConsole.list, { workspaceId, paginationOpts: firstPage })).page).toHaveLength(1);
   await expect(asViewer.mutation(api.jobsConsole.cancel, { workspaceId, jobId })).rejects.toThrow(/member role/);
-  await expect(asViewer.mutation(api.jobsConsole.enqueue, { workspaceId, repoId: acme.repoId, kind: "work", prompt: "p" })).rejects.toThrow(/member role/);
+  await expect(
+    asViewer.mutation(api.jobsConsole.enqueue, { workspaceId, repoId: acme.repoId, kind: "work", prompt: "p" }),
+  ).rejects.toThrow(/member role/);
 
   const stranger = await createUser(t, "stranger@else.test");
-  await expect(t.withIdentity(stranger.identity).query(api.jobsConsole.get, { workspaceId, jobId })).rejects.toThrow(/not a member/);
+  await expect(t.withIdentity(stranger.identity).query(api.jobsConsole.get, { workspaceId, jobId })).rejects.toThrow(
+    /not a member/,
+  );
 });
 
 test("another workspace's job is null in the Console, and cannot be canceled", async () => {
@@ -57,7 +74,9 @@ test("another workspace's job is null in the Console, and cannot be canceled", a
   const theirJob = (await other.enqueue()) as Id<"jobs">;
   const console = t.withIdentity(acme.member.identity);
   expect(await console.query(api.jobsConsole.get, { workspaceId, jobId: theirJob })).toBeNull();
-  await expect(console.mutation(api.jobsConsole.cancel, { workspaceId, jobId: theirJob })).rejects.toThrow(/JOB_NOT_FOUND|no job/);
+  await expect(console.mutation(api.jobsConsole.cancel, { workspaceId, jobId: theirJob })).rejects.toThrow(
+    /JOB_NOT_FOUND|no job/,
+  );
 });
 
 test("workers are listed most recently seen first, online only while seen in the last 60 s", async () => {
@@ -68,7 +87,9 @@ test("workers are listed most recently seen first, online only while seen in the
   const draining = await acme.worker("draining", {}, "draining");
   vi.advanceTimersByTime(31_000);
 
-  const { page } = await t.withIdentity(acme.member.identity).query(api.workers.list, { workspaceId, paginationOpts: firstPage });
+  const { page } = await t
+    .withIdentity(acme.member.identity)
+    .query(api.workers.list, { workspaceId, paginationOpts: firstPage });
   expect(page.map((worker) => [worker._id, worker.online])).toEqual([
     [draining, false],
     [busy, true],
@@ -79,19 +100,28 @@ test("workers are listed most recently seen first, online only while seen in the
 test("repos of the workspace only", async () => {
   const other = await queueWorkspace(t, "other");
   await ok(acme.call, "/v1/repos/upsert", { workspaceId, remoteUrlHash: "second", status: "active" });
-  const { page } = await t.withIdentity(acme.member.identity).query(api.repos.list, { workspaceId, paginationOpts: firstPage });
+  const { page } = await t
+    .withIdentity(acme.member.identity)
+    .query(api.repos.list, { workspaceId, paginationOpts: firstPage });
   expect(page.map((repo) => repo.remoteUrlHash).sort()).toEqual(["acme-origin", "second"]);
   expect(page.some((repo) => repo._id === other.repoId)).toBe(false);
 });
 
 test("a Console page holds at most 200 items whatever the client asks; the cursor goes on", async () => {
   await t.run(async (ctx) => {
-    for (let i = 0; i < 205; i++) await enqueueJob(ctx, { workspaceId, repoId: acme.repoId, kind: "work", prompt: `job ${i}` });
+    for (let i = 0; i < 205; i++)
+      await enqueueJob(ctx, { workspaceId, repoId: acme.repoId, kind: "work", prompt: `job ${i}` });
   });
   const console = t.withIdentity(acme.member.identity);
-  const first = await console.query(api.jobsConsole.list, { workspaceId, paginationOpts: { numItems: 10_000, cursor: null } });
+  const first = await console.query(api.jobsConsole.list, {
+    workspaceId,
+    paginationOpts: { numItems: 10_000, cursor: null },
+  });
   expect(first.page).toHaveLength(MAX_CONSOLE_PAGE_ITEMS);
   expect(first.isDone).toBe(false);
-  const rest = await console.query(api.jobsConsole.list, { workspaceId, paginationOpts: { numItems: 10_000, cursor: first.continueCursor } });
+  const rest = await console.query(api.jobsConsole.list, {
+    workspaceId,
+    paginationOpts: { numItems: 10_000, cursor: first.continueCursor },
+  });
   expect(rest.page).toHaveLength(5);
 });

@@ -23,7 +23,7 @@ async function elapse(ms: number) {
 
 describe("claim-next matching", () => {
   test("priority first, then age; each claim hands out a different job", async () => {
-    const late = await acme.enqueue({ prompt: "low priority" , priority: 5 });
+    const late = await acme.enqueue({ prompt: "low priority", priority: 5 });
     const first = await acme.enqueue({ prompt: "first normal" });
     const second = await acme.enqueue({ prompt: "second normal" });
     const urgent = await acme.enqueue({ prompt: "urgent", priority: -1 });
@@ -35,7 +35,13 @@ describe("claim-next matching", () => {
   });
 
   test("a job of a repo the worker does not serve is not handed out", async () => {
-    const otherRepo = (await ok(acme.call, "/v1/repos/upsert", { workspaceId: acme.workspaceId, remoteUrlHash: "other", status: "active" })).repoId;
+    const otherRepo = (
+      await ok(acme.call, "/v1/repos/upsert", {
+        workspaceId: acme.workspaceId,
+        remoteUrlHash: "other",
+        status: "active",
+      })
+    ).repoId;
     await acme.enqueue({ repoId: otherRepo });
     const workerId = await acme.worker("w1");
     expect(await acme.claim(workerId)).toMatchObject({ jobId: null, reason: "NO_JOBS" });
@@ -56,7 +62,12 @@ describe("claim-next matching", () => {
     const draining = await acme.worker("d", {}, "draining");
     const offline = await acme.worker("o", {}, "offline");
     const noRepos = await acme.worker("n", { reposAllowed: [] });
-    const unset = await ok(acme.call, "/v1/workers/heartbeat", { workspaceId: acme.workspaceId, displayName: "u", status: "online", capabilities: {} });
+    const unset = await ok(acme.call, "/v1/workers/heartbeat", {
+      workspaceId: acme.workspaceId,
+      displayName: "u",
+      status: "online",
+      capabilities: {},
+    });
     expect(await acme.claim(draining)).toMatchObject({ jobId: null, job: null, reason: "WORKER_NOT_ONLINE" });
     expect(await acme.claim(offline)).toMatchObject({ reason: "WORKER_NOT_ONLINE" });
     expect(await acme.claim(noRepos)).toMatchObject({ reason: "NO_REPOS_ALLOWED" });
@@ -84,10 +95,16 @@ describe("claim-next matching", () => {
     await acme.enqueue();
     const workerId = await acme.worker("w1");
     const short = await acme.claimJob(workerId, { leaseMs: 5 });
-    expect(short).toMatchObject({ claimGeneration: 1, leaseExpiresAt: 1_000_000 + MIN_LEASE_MS, job: { attempts: 1, status: "claimed", claimedBy: workerId } });
+    expect(short).toMatchObject({
+      claimGeneration: 1,
+      leaseExpiresAt: 1_000_000 + MIN_LEASE_MS,
+      job: { attempts: 1, status: "claimed", claimedBy: workerId },
+    });
     const long = await acme.claimJob(workerId, { leaseMs: 10 * MAX_LEASE_MS });
     expect(long.leaseExpiresAt).toBe(1_000_000 + MAX_LEASE_MS);
-    expect(Object.keys(short.job)).toEqual(expect.arrayContaining(["_id", "kind", "role", "prompt", "requirements", "repoId"]));
+    expect(Object.keys(short.job)).toEqual(
+      expect.arrayContaining(["_id", "kind", "role", "prompt", "requirements", "repoId"]),
+    );
   });
 });
 
@@ -97,12 +114,25 @@ describe("lease fencing", () => {
     const owner = await acme.worker("owner");
     const intruder = await acme.worker("intruder");
     const { claimGeneration } = await acme.claimJob(owner);
-    for (const [route, extra] of [["heartbeat", {}], ["log", { lines: ["x"] }], ["complete", { outcome: "done" }]] as const) {
+    for (const [route, extra] of [
+      ["heartbeat", {}],
+      ["log", { lines: ["x"] }],
+      ["complete", { outcome: "done" }],
+    ] as const) {
       expectError(await acme.lease(route, jobId, intruder, extra), 409, "LEASE_MISMATCH");
-      expectError(await acme.lease(route, jobId, owner, { ...extra, claimGeneration: claimGeneration + 1 }), 409, "CLAIM_GENERATION_MISMATCH");
+      expectError(
+        await acme.lease(route, jobId, owner, { ...extra, claimGeneration: claimGeneration + 1 }),
+        409,
+        "CLAIM_GENERATION_MISMATCH",
+      );
     }
     expect(await acme.job(jobId)).toMatchObject({ status: "claimed", claimedBy: owner });
-    const beat = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId: owner, claimGeneration });
+    const beat = await ok(acme.call, "/v1/jobs/heartbeat", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId: owner,
+      claimGeneration,
+    });
     expect(beat.cancelRequested).toBe(false);
   });
 
@@ -111,8 +141,16 @@ describe("lease fencing", () => {
     const workerId = await acme.worker("w1");
     const { claimGeneration } = await acme.claimJob(workerId);
     const body = { claimGeneration, outcome: "done", evidence: { headSha: "abc" } };
-    expect((await acme.lease("complete", jobId, workerId, body)).body.result).toEqual({ jobId, status: "done", idempotent: false });
-    expect((await acme.lease("complete", jobId, workerId, body)).body.result).toEqual({ jobId, status: "done", idempotent: true });
+    expect((await acme.lease("complete", jobId, workerId, body)).body.result).toEqual({
+      jobId,
+      status: "done",
+      idempotent: false,
+    });
+    expect((await acme.lease("complete", jobId, workerId, body)).body.result).toEqual({
+      jobId,
+      status: "done",
+      idempotent: true,
+    });
     expectError(await acme.lease("complete", jobId, workerId, { ...body, outcome: "failed" }), 409, "LEASE_MISMATCH");
     expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "completed"]);
     expect(await acme.job(jobId)).toMatchObject({ outcome: "done", evidence: { headSha: "abc" } });
@@ -145,17 +183,37 @@ describe("recovery", () => {
     expect(recovered.claimedBy).toBeUndefined();
     const events = await acme.events(jobId);
     expect(events.filter((event) => event.type === "recovered")).toHaveLength(1);
-    expect(events.at(-1)).toMatchObject({ type: "recovered", data: { workerId: first, claimGeneration: 1, attempt: 1, status: "pending" } });
+    expect(events.at(-1)).toMatchObject({
+      type: "recovered",
+      data: { workerId: first, claimGeneration: 1, attempt: 1, status: "pending" },
+    });
 
     const reclaimed = await acme.claimJob(second);
     expect(reclaimed).toMatchObject({ jobId, claimGeneration: 2, job: { attempts: 2 } });
-    expectError(await acme.lease("heartbeat", jobId, first, { claimGeneration: claim.claimGeneration }), 409, "LEASE_MISMATCH");
-    expectError(await acme.lease("complete", jobId, first, { claimGeneration: claim.claimGeneration, outcome: "done" }), 409, "LEASE_MISMATCH");
+    expectError(
+      await acme.lease("heartbeat", jobId, first, { claimGeneration: claim.claimGeneration }),
+      409,
+      "LEASE_MISMATCH",
+    );
+    expectError(
+      await acme.lease("complete", jobId, first, { claimGeneration: claim.claimGeneration, outcome: "done" }),
+      409,
+      "LEASE_MISMATCH",
+    );
     // The same worker coming back with a stale generation after claiming again is fenced too.
-    await ok(acme.call, "/v1/jobs/complete", { workspaceId: acme.workspaceId, jobId, workerId: second, outcome: "failed" });
+    await ok(acme.call, "/v1/jobs/complete", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId: second,
+      outcome: "failed",
+    });
     await ok(acme.call, "/v1/jobs/retry", { workspaceId: acme.workspaceId, jobId });
     const third = await acme.claimJob(second);
-    expectError(await acme.lease("complete", jobId, second, { claimGeneration: 2, outcome: "done" }), 409, "CLAIM_GENERATION_MISMATCH");
+    expectError(
+      await acme.lease("complete", jobId, second, { claimGeneration: 2, outcome: "done" }),
+      409,
+      "CLAIM_GENERATION_MISMATCH",
+    );
     expect(third.claimGeneration).toBe(3);
   });
 
@@ -186,8 +244,20 @@ describe("recovery", () => {
     }
     expect(await acme.job(jobId)).toMatchObject({ status: "failed", attempts: 3, outcomeReason: "lease_expired" });
     const events = await acme.events(jobId);
-    expect(events.map((event) => event.type)).toEqual(["enqueued", "claimed", "recovered", "claimed", "recovered", "claimed", "recovered"]);
-    expect(events.filter((event) => event.type === "recovered").map((event) => event.data.status)).toEqual(["pending", "pending", "failed"]);
+    expect(events.map((event) => event.type)).toEqual([
+      "enqueued",
+      "claimed",
+      "recovered",
+      "claimed",
+      "recovered",
+      "claimed",
+      "recovered",
+    ]);
+    expect(events.filter((event) => event.type === "recovered").map((event) => event.data.status)).toEqual([
+      "pending",
+      "pending",
+      "failed",
+    ]);
     expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
   });
 
@@ -211,7 +281,12 @@ describe("recovery", () => {
     const finished = await acme.enqueue();
     const workerId = await acme.worker("w1");
     await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS });
-    await ok(acme.call, "/v1/jobs/complete", { workspaceId: acme.workspaceId, jobId: finished, workerId, outcome: "done" });
+    await ok(acme.call, "/v1/jobs/complete", {
+      workspaceId: acme.workspaceId,
+      jobId: finished,
+      workerId,
+      outcome: "done",
+    });
     await elapse(MIN_LEASE_MS * 2);
     expect(await acme.job(finished)).toMatchObject({ status: "done" });
     expect(await eventTypes(acme, finished)).toEqual(["enqueued", "claimed", "completed"]);
@@ -225,7 +300,8 @@ describe("recovery", () => {
     // Backdate both leases and drop their timers, as after a crash.
     await t.run(async (ctx) => {
       for (const jobId of jobIds) await ctx.db.patch(jobId as never, { leaseExpiresAt: Date.now() - 1 });
-      for (const timer of await ctx.db.system.query("_scheduled_functions").collect()) await ctx.scheduler.cancel(timer._id);
+      for (const timer of await ctx.db.system.query("_scheduled_functions").collect())
+        await ctx.scheduler.cancel(timer._id);
     });
     expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 2 });
     for (const jobId of jobIds) expect(await acme.job(jobId)).toMatchObject({ status: "pending" });
@@ -238,12 +314,27 @@ describe("cancel of a claimed job", () => {
     const jobId = await acme.enqueue();
     const workerId = await acme.worker("w1");
     const { claimGeneration } = await acme.claimJob(workerId);
-    const { job } = await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId, reason: "wrong branch" });
+    const { job } = await ok(acme.call, "/v1/jobs/cancel", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      reason: "wrong branch",
+    });
     expect(job).toMatchObject({ status: "claimed", cancelRequested: true });
     await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId }); // twice is harmless
-    const beat = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration });
+    const beat = await ok(acme.call, "/v1/jobs/heartbeat", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId,
+      claimGeneration,
+    });
     expect(beat.cancelRequested).toBe(true);
-    const done = await ok(acme.call, "/v1/jobs/complete", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration, outcome: "canceled" });
+    const done = await ok(acme.call, "/v1/jobs/complete", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId,
+      claimGeneration,
+      outcome: "canceled",
+    });
     expect(done.result).toMatchObject({ status: "canceled" });
     expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "cancel_requested", "canceled"]);
   });
@@ -317,7 +408,10 @@ describe("complete-and-enqueue-children", () => {
     await ok(acme.call, "/v1/jobs/retry", { workspaceId: acme.workspaceId, jobId });
     const again = await acme.claimJob(workerId);
     expect(again.jobId).toBe(jobId);
-    const second = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", { ...body(child), claimGeneration: again.claimGeneration });
+    const second = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", {
+      ...body(child),
+      claimGeneration: again.claimGeneration,
+    });
     expect(second.result).toMatchObject({ status: "done", idempotent: false });
     expect(second.result.spawnedJobIds).toHaveLength(1);
   });
@@ -328,7 +422,12 @@ describe("complete-and-enqueue-children", () => {
     const otherJob = await acme.enqueue({ prompt: "second" });
     const workerId = await acme.worker("w2");
     await acme.claimJob(workerId);
-    const response = await acme.call("/v1/jobs/complete-and-enqueue-children", { ...body([]), jobId: otherJob, workerId, claimGeneration: 1 });
+    const response = await acme.call("/v1/jobs/complete-and-enqueue-children", {
+      ...body([]),
+      jobId: otherJob,
+      workerId,
+      claimGeneration: 1,
+    });
     expectError(response, 409, "IDEMPOTENCY_KEY_REUSED");
   });
 });
@@ -361,7 +460,13 @@ test.each([
 });
 
 test("requirement values are capped in bytes, whichever way a job is enqueued", async () => {
-  const body = { workspaceId: acme.workspaceId, repoId: acme.repoId, kind: "work", prompt: "p", requirements: { model: "é".repeat(101) } };
+  const body = {
+    workspaceId: acme.workspaceId,
+    repoId: acme.repoId,
+    kind: "work",
+    prompt: "p",
+    requirements: { model: "é".repeat(101) },
+  };
   const response = await acme.call("/v1/jobs/enqueue", body);
   expectError(response, 400, "INVALID_REQUEST");
   expect(response.body.issues[0].path).toBe("requirements.model");
@@ -390,7 +495,11 @@ test("a directory that would pass its byte budget refuses new streams, never exi
     await ctx.db.patch(directory._id, { heads });
   });
   const newStream = await acme.call("/v1/jobs/enqueue", {
-    workspaceId: acme.workspaceId, repoId: acme.repoId, kind: "work", prompt: "p", requirements: { model: "another" },
+    workspaceId: acme.workspaceId,
+    repoId: acme.repoId,
+    kind: "work",
+    prompt: "p",
+    requirements: { model: "another" },
   });
   expectError(newStream, 400, "INVALID_REQUEST");
   expect(newStream.body.message).toMatch(/too many distinct/);
@@ -412,7 +521,11 @@ test("an internal failure answers 500 INTERNAL_ERROR with the request id, and lo
   const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
   const response = await acme.call("/v1/jobs/claim-next", { workspaceId: acme.workspaceId, workerId });
   expect(response.status).toBe(500);
-  expect(response.body).toEqual({ ok: false, error: "INTERNAL_ERROR", message: expect.stringMatching(/request [\w-]+/) });
+  expect(response.body).toEqual({
+    ok: false,
+    error: "INTERNAL_ERROR",
+    message: expect.stringMatching(/request [\w-]+/),
+  });
   expect(response.body.message).not.toMatch(/Claim directory|\.ts:\d+|\n/);
   const lines = logged.mock.calls.map((call) => call.join(" ")).join("\n");
   expect(lines).toMatch(/claim-next failed: Error: Claim directory .* out of step/);

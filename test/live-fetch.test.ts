@@ -103,7 +103,8 @@ async function packOf(urls: string[], extra: { text?: string } = {}) {
   }
   const resolve = (body: Json = {}) =>
     ok(acme.call, "/v1/context-packs/resolve-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId, ...body });
-  const build = (body: Json = {}) => ok(acme.call, "/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId, ...body });
+  const build = (body: Json = {}) =>
+    ok(acme.call, "/v1/context-packs/build-run-v1", { workspaceId: acme.workspaceId, runId: acme.runId, ...body });
   return { ...acme, resolve, build };
 }
 
@@ -137,11 +138,22 @@ describe("fresh_v1", () => {
       "HOST_NOT_ALLOWED",
       "HOST_NOT_ALLOWED",
     ]);
-    expect(fresh.items[0]).toMatchObject({ content: "# Spec\nUsers can change their settings. ✓", contentSource: "live", fetchError: null });
+    expect(fresh.items[0]).toMatchObject({
+      content: "# Spec\nUsers can change their settings. ✓",
+      contentSource: "live",
+      fetchError: null,
+    });
     expect(fresh.items[1].content).toHaveLength(LIVE_FETCH_MAX_BYTES);
     expect(fresh.items[2]).toMatchObject({ content: null, contentSource: "none" });
     // Refused hosts were never contacted; redirects were not followed.
-    expect(requested.sort()).toEqual(["/doc", "/exactly-max", "/huge-declared", "/huge-streamed", "/missing", "/moved"]);
+    expect(requested.sort()).toEqual([
+      "/doc",
+      "/exactly-max",
+      "/huge-declared",
+      "/huge-streamed",
+      "/missing",
+      "/moved",
+    ]);
   });
 
   test("only textual content types are decoded, in their charset; binary bodies fail that item", async () => {
@@ -150,14 +162,21 @@ describe("fresh_v1", () => {
     const fresh = await resolve({ expansionHints: ["fresh_v1"] });
     expect(fresh.items.map(outcome)).toEqual(["live", "NOT_TEXT", "NOT_TEXT"]);
     expect(fresh.items[0].content).toBe("café");
-    expect(fresh.items[1]).toMatchObject({ content: null, contentSource: "none", fetchError: { message: expect.stringContaining("image/png") } });
+    expect(fresh.items[1]).toMatchObject({
+      content: null,
+      contentSource: "none",
+      fetchError: { message: expect.stringContaining("image/png") },
+    });
   });
 
   test("a host listed without a port is only its default port", async () => {
     vi.stubEnv("IAS_LIVE_FETCH_ALLOWED_HOSTS", "docs.example.com,127.0.0.1");
     const { build, resolve } = await packOf([`${origin}/doc`, "https://docs.example.com:6379/"]);
     await build();
-    expect((await resolve({ expansionHints: ["fresh_v1"] })).items.map(outcome)).toEqual(["HOST_NOT_ALLOWED", "HOST_NOT_ALLOWED"]);
+    expect((await resolve({ expansionHints: ["fresh_v1"] })).items.map(outcome)).toEqual([
+      "HOST_NOT_ALLOWED",
+      "HOST_NOT_ALLOWED",
+    ]);
     expect(requested).toEqual([]);
   });
 

@@ -38,11 +38,17 @@ describe("startCronRunner", () => {
 
   test("runs a real cronJobs() interval job with its decoded arguments", async () => {
     const crons = cronJobs();
-    crons.interval("sweep", { seconds: 2 }, makeFunctionReference<"mutation">("jobs:sweepExpiredLeases"), { limit: 5n });
+    crons.interval("sweep", { seconds: 2 }, makeFunctionReference<"mutation">("jobs:sweepExpiredLeases"), {
+      limit: 5n,
+    });
     const calls: Array<[string, unknown]> = [];
-    const runner = startCronRunner(crons as unknown as { crons: Record<string, CronSpec> }, async (name, args) => {
-      calls.push([name, args]);
-    }, () => undefined);
+    const runner = startCronRunner(
+      crons as unknown as { crons: Record<string, CronSpec> },
+      async (name, args) => {
+        calls.push([name, args]);
+      },
+      () => undefined,
+    );
 
     await vi.advanceTimersByTimeAsync(1_999);
     expect(calls).toEqual([]);
@@ -67,11 +73,15 @@ describe("startCronRunner", () => {
       slow: { name: "a:slow", args: [{}], schedule: { type: "interval", seconds: 1 } },
       weird: { name: "a:weird", args: [{}], schedule: { type: "cron", cron: "@daily" } },
     };
-    const runner = startCronRunner({ crons }, async (name) => {
-      calls += 1;
-      if (name === "a:fails") throw new Error("boom");
-      if (name === "a:slow") await new Promise<void>((resolve) => (finishSlow = resolve));
-    }, (message) => logs.push(message));
+    const runner = startCronRunner(
+      { crons },
+      async (name) => {
+        calls += 1;
+        if (name === "a:fails") throw new Error("boom");
+        if (name === "a:slow") await new Promise<void>((resolve) => (finishSlow = resolve));
+      },
+      (message) => logs.push(message),
+    );
 
     expect(logs.join("\n")).toMatch(/"weird".*not supported/);
     await vi.advanceTimersByTimeAsync(2_000);

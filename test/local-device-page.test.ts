@@ -49,7 +49,13 @@ function postWithHost(host: string, deviceId: string): Promise<number> {
   const body = `id=${encodeURIComponent(deviceId)}`;
   return new Promise((resolve, reject) => {
     const sent = request(
-      { host: "127.0.0.1", port: server.port, path: "/local/device/approve", method: "POST", headers: { host, "content-type": "application/x-www-form-urlencoded", "content-length": body.length } },
+      {
+        host: "127.0.0.1",
+        port: server.port,
+        path: "/local/device/approve",
+        method: "POST",
+        headers: { host, "content-type": "application/x-www-form-urlencoded", "content-length": body.length },
+      },
       (response) => {
         response.resume();
         response.on("end", () => resolve(response.statusCode!));
@@ -76,14 +82,21 @@ describe("local approval page", () => {
     expect(shown.html).toContain("Local workspace (local)");
     expect(shown.html).toContain("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; Ada&#39;s &#34;box&#34;");
     expect(shown.html).not.toContain("<script>");
-    expect(shown.html).toContain(`<form method="post" action="/local/device/approve"><input type="hidden" name="id" value="${session.deviceId}">`);
+    expect(shown.html).toContain(
+      `<form method="post" action="/local/device/approve"><input type="hidden" name="id" value="${session.deviceId}">`,
+    );
     expect((await poll(session)).body.status).toBe("pending");
 
     const approved = await submit("approve", session.deviceId);
     expect(approved.status).toBe(200);
     expect(approved.html).toMatch(/approved/i);
     const collected = await poll(session);
-    expect(collected.body).toMatchObject({ ok: true, status: "approved", workspaceSlug: "local", token: expect.stringMatching(/^ias_/) });
+    expect(collected.body).toMatchObject({
+      ok: true,
+      status: "approved",
+      workspaceSlug: "local",
+      token: expect.stringMatching(/^ias_/),
+    });
     expect((await poll(session)).body.status).toBe("consumed");
 
     const listed = await api("/v1/jobs/list", { workspaceId: collected.body.workspaceId }, collected.body.token);
@@ -104,7 +117,12 @@ describe("local approval page", () => {
   });
 
   test("unknown ids answer 404 pages", async () => {
-    for (const response of [await page("/local/device?id=dev_unknown"), await page("/local/device"), await submit("approve", "dev_unknown"), await submit("deny", "")]) {
+    for (const response of [
+      await page("/local/device?id=dev_unknown"),
+      await page("/local/device"),
+      await submit("approve", "dev_unknown"),
+      await submit("deny", ""),
+    ]) {
       expect(response.status).toBe(404);
       expect(response.headers.get("content-type")).toContain("text/html");
     }

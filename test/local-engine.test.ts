@@ -39,7 +39,9 @@ describe("durable engine", () => {
       await ctx.db.insert("users", { name: "Keep" }),
       await ctx.db.insert("users", { name: "Drop" }),
     ]);
-    await first.engine.t.run((ctx) => ctx.db.insert("workspaces", { slug: "other", name: "Other", dataPolicy: "full" }));
+    await first.engine.t.run((ctx) =>
+      ctx.db.insert("workspaces", { slug: "other", name: "Other", dataPolicy: "full" }),
+    );
     await first.engine.t.run((ctx) => ctx.db.delete(drop));
     const seenInTransaction = await first.engine.t.run(async (ctx) => {
       await ctx.db.insert("users", { name: "Pending" });
@@ -56,9 +58,13 @@ describe("durable engine", () => {
     first.store.close();
 
     const second = await open(dir);
-    const names = await second.engine.t.run(async (ctx) => (await ctx.db.query("users").collect()).map((user) => user.name));
+    const names = await second.engine.t.run(async (ctx) =>
+      (await ctx.db.query("users").collect()).map((user) => user.name),
+    );
     expect(names).toEqual(["Kept", "Pending"]);
-    const slugs = await second.engine.t.run(async (ctx) => (await ctx.db.query("workspaces").collect()).map((w) => w.slug));
+    const slugs = await second.engine.t.run(async (ctx) =>
+      (await ctx.db.query("workspaces").collect()).map((w) => w.slug),
+    );
     expect(slugs).toEqual(["other"]);
     second.store.close();
   });
@@ -110,7 +116,9 @@ describe("durable engine", () => {
   test("stored blobs are written to disk before filesFlushed resolves and read back after restart", async () => {
     const dir = makeTempDir();
     const first = await open(dir);
-    const storageId = await first.engine.t.run((ctx) => ctx.storage.store(new Blob(["local bytes"], { type: "text/plain" })));
+    const storageId = await first.engine.t.run((ctx) =>
+      ctx.storage.store(new Blob(["local bytes"], { type: "text/plain" })),
+    );
     await first.engine.filesFlushed();
     first.store.close();
 
@@ -145,7 +153,9 @@ describe("durable engine", () => {
     for (let i = 0; i < 100 && stateOf(pendingId) !== "success"; i++) await new Promise((r) => setTimeout(r, 10));
     expect(stateOf(pendingId)).toBe("success");
     expect(stateOf(interruptedId)).toBe("failed");
-    const slugs = await second.engine.t.run(async (ctx) => (await ctx.db.query("workspaces").collect()).map((w) => w.slug));
+    const slugs = await second.engine.t.run(async (ctx) =>
+      (await ctx.db.query("workspaces").collect()).map((w) => w.slug),
+    );
     expect(slugs).toEqual(["scheduled"]);
     expect(logs.join("\n")).toMatch(/Re-armed 1 scheduled function/);
     rearmed.stop();

@@ -48,8 +48,12 @@ test("SortedIndex ranges equal a brute-force filter", () => {
     const upper = next() < 0.5 ? { value: Math.floor(next() * 20), inclusive: next() < 0.5 } : undefined;
     const expected = [...documents.values()]
       .filter((d) => d.a === a)
-      .filter((d) => lower === undefined || (d.b !== undefined && (lower.inclusive ? d.b >= lower.value : d.b > lower.value)))
-      .filter((d) => upper === undefined || d.b === undefined || (upper.inclusive ? d.b <= upper.value : d.b < upper.value))
+      .filter(
+        (d) => lower === undefined || (d.b !== undefined && (lower.inclusive ? d.b >= lower.value : d.b > lower.value)),
+      )
+      .filter(
+        (d) => upper === undefined || d.b === undefined || (upper.inclusive ? d.b <= upper.value : d.b < upper.value),
+      )
       .sort((x, y) => (x.b ?? -1) - (y.b ?? -1) || (x._id < y._id ? -1 : 1))
       .map((d) => d._id);
     expect(index.ids({ equal: [a], lower, upper })).toEqual(expected);
@@ -60,33 +64,58 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
   const dir = makeTempDir();
   const open = async () => {
     const store = openJournalStore(dir);
-    return { store, engine: await createEngine({ modules, store, onFatal: (error) => { throw error; } }) };
+    return {
+      store,
+      engine: await createEngine({
+        modules,
+        store,
+        onFatal: (error) => {
+          throw error;
+        },
+      }),
+    };
   };
   let indexed = await open();
   const plain = convexTest(schema, import.meta.glob("../convex/**/*.*s"));
-  const both = async <T>(fn: (ctx: any) => Promise<T>) => [await indexed.engine.t.run(fn), await plain.run(fn)] as const;
+  const both = async <T>(fn: (ctx: any) => Promise<T>) =>
+    [await indexed.engine.t.run(fn), await plain.run(fn)] as const;
 
   const next = random(42);
   const [workspaces] = await both(async (ctx) => {
     const ids: Id<"workspaces">[] = [];
-    for (const slug of ["a", "b", "c"]) ids.push(await ctx.db.insert("workspaces", { slug, name: slug, dataPolicy: "full" }));
+    for (const slug of ["a", "b", "c"])
+      ids.push(await ctx.db.insert("workspaces", { slug, name: slug, dataPolicy: "full" }));
     return ids;
   });
-  const plan = Array.from({ length: 300 }, (_, i) => ({ name: `w${i}`, workspace: Math.floor(next() * 3), seen: Math.floor(next() * 50) }));
+  const plan = Array.from({ length: 300 }, (_, i) => ({
+    name: `w${i}`,
+    workspace: Math.floor(next() * 3),
+    seen: Math.floor(next() * 50),
+  }));
   await both(async (ctx) => {
     const all = await ctx.db.query("workspaces").collect();
     for (const worker of plan) {
       await ctx.db.insert("workers", {
-        workspaceId: all[worker.workspace]._id, displayName: worker.name, status: "online",
-        capabilities: {}, inventory: {}, lastSeenAt: worker.seen,
+        workspaceId: all[worker.workspace]._id,
+        displayName: worker.name,
+        status: "online",
+        capabilities: {},
+        inventory: {},
+        lastSeenAt: worker.seen,
       });
     }
   });
   // Patches that move documents across ranges, and deletions, in separate transactions.
-  const moves = Array.from({ length: 60 }, () => ({ name: `w${Math.floor(next() * 300)}`, seen: Math.floor(next() * 50), drop: next() < 0.3 }));
+  const moves = Array.from({ length: 60 }, () => ({
+    name: `w${Math.floor(next() * 300)}`,
+    seen: Math.floor(next() * 50),
+    drop: next() < 0.3,
+  }));
   for (const move of moves) {
     await both(async (ctx) => {
-      const worker = (await ctx.db.query("workers").collect()).find((w: { displayName: string }) => w.displayName === move.name);
+      const worker = (await ctx.db.query("workers").collect()).find(
+        (w: { displayName: string }) => w.displayName === move.name,
+      );
       if (worker === undefined) return;
       if (move.drop) await ctx.db.delete(worker._id);
       else await ctx.db.patch(worker._id, { lastSeenAt: move.seen });
@@ -101,20 +130,36 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
     const all = await ctx.db.query("workspaces").collect();
     const workspaceId = all[bounds.workspace]._id;
     if (bounds.pending) {
-      await ctx.db.insert("workers", { workspaceId, displayName: "pending", status: "online", capabilities: {}, inventory: {}, lastSeenAt: bounds.from + 1 });
-      const moved = await ctx.db.query("workers").withIndex("by_workspace_last_seen", (q: any) => q.eq("workspaceId", workspaceId)).first();
+      await ctx.db.insert("workers", {
+        workspaceId,
+        displayName: "pending",
+        status: "online",
+        capabilities: {},
+        inventory: {},
+        lastSeenAt: bounds.from + 1,
+      });
+      const moved = await ctx.db
+        .query("workers")
+        .withIndex("by_workspace_last_seen", (q: any) => q.eq("workspaceId", workspaceId))
+        .first();
       if (moved !== null) await ctx.db.patch(moved._id, { lastSeenAt: bounds.to + 100 });
     }
     const found = await ctx.db
       .query("workers")
-      .withIndex("by_workspace_last_seen", (q: any) => q.eq("workspaceId", workspaceId).gte("lastSeenAt", bounds.from).lt("lastSeenAt", bounds.to))
+      .withIndex("by_workspace_last_seen", (q: any) =>
+        q.eq("workspaceId", workspaceId).gte("lastSeenAt", bounds.from).lt("lastSeenAt", bounds.to),
+      )
       .order(bounds.order)
       .take(25);
     const page = await ctx.db
       .query("workers")
       .withIndex("by_workspace_last_seen", (q: any) => q.eq("workspaceId", workspaceId).gt("lastSeenAt", bounds.from))
       .paginate({ numItems: 10, cursor: null });
-    return [found.map((w: { displayName: string }) => w.displayName), page.page.map((w: { displayName: string }) => w.displayName), page.isDone];
+    return [
+      found.map((w: { displayName: string }) => w.displayName),
+      page.page.map((w: { displayName: string }) => w.displayName),
+      page.isDone,
+    ];
   };
   /** Runs `ask` in both databases inside a transaction that is then rolled back, keeping them equal. */
   const askAndRollBack = async (bounds: Bounds) => {
@@ -130,7 +175,13 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
   let compared = 0;
   for (let trial = 0; trial < 40; trial++) {
     const from = Math.floor(next() * 50);
-    const bounds: Bounds = { workspace: Math.floor(next() * 3), from, to: from + Math.floor(next() * 30), order: next() < 0.5 ? "asc" : "desc", pending: next() < 0.3 };
+    const bounds: Bounds = {
+      workspace: Math.floor(next() * 3),
+      from,
+      to: from + Math.floor(next() * 30),
+      order: next() < 0.5 ? "asc" : "desc",
+      pending: next() < 0.3,
+    };
     const [fast, slow] = await askAndRollBack(bounds);
     expect(fast).toEqual(slow);
     if ((fast as string[][])[0]!.length > 0) compared++;
@@ -142,7 +193,15 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
 
 test("search results keep convex-test's order when the transaction edited a matching item", async () => {
   const store = openJournalStore(makeTempDir());
-  const indexed = (await createEngine({ modules, store, onFatal: (error) => { throw error; } })).t;
+  const indexed = (
+    await createEngine({
+      modules,
+      store,
+      onFatal: (error) => {
+        throw error;
+      },
+    })
+  ).t;
   const plain = convexTest(schema, import.meta.glob("../convex/**/*.*s"));
   const answers: unknown[] = [];
   for (const run of [(fn: any) => indexed.run(fn), (fn: any) => plain.run(fn)]) {
@@ -150,8 +209,14 @@ test("search results keep convex-test's order when the transaction edited a matc
       const workspaceId = await ctx.db.insert("workspaces", { slug: "s", name: "s", dataPolicy: "full" });
       for (let i = 0; i < 4; i++) {
         await ctx.db.insert("contextItems", {
-          workspaceId, source: "doc", kind: "note", title: `t${i}`, pinned: false,
-          promotionState: "proposed", searchText: `t${i} settings page`, updatedAt: i,
+          workspaceId,
+          source: "doc",
+          kind: "note",
+          title: `t${i}`,
+          pinned: false,
+          promotionState: "proposed",
+          searchText: `t${i} settings page`,
+          updatedAt: i,
         });
       }
     });

@@ -139,8 +139,14 @@ function startProcess(options: SpawnOptions) {
   const cwd = options.cwd ?? makeTempDir();
   const dataDir = options.dataDir ?? join(makeTempDir(), "data");
   const serviceToken =
-    options.serviceToken === null ? undefined : (options.serviceToken ?? `ias_${randomBytes(32).toString("base64url")}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, IAS_CONTROL_PLANE_SERVICE_TOKEN: serviceToken ?? "", ...options.env };
+    options.serviceToken === null
+      ? undefined
+      : (options.serviceToken ?? `ias_${randomBytes(32).toString("base64url")}`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    IAS_CONTROL_PLANE_SERVICE_TOKEN: serviceToken ?? "",
+    ...options.env,
+  };
   if (options.env?.PORT === undefined) delete env.PORT; // a developer's PORT must not leak in
   const portFlag = options.port === null ? [] : ["--port", String(options.port ?? 0)];
   const args = ["--import", TSX_LOADER, SCRIPT, ...portFlag, "--data-dir", dataDir, ...(options.args ?? [])];

@@ -33,7 +33,9 @@ async function call(server: LocalProcess, route: string, body: unknown, token?: 
 async function seedDeviceToken(dataDir: string): Promise<string> {
   const store = openJournalStore(dataDir);
   const documents = [...store.state.documents.values()];
-  const workspace = documents.find((document) => document._id!.toString().endsWith("workspaces") && document.slug === "local")!;
+  const workspace = documents.find(
+    (document) => document._id!.toString().endsWith("workspaces") && document.slug === "local",
+  )!;
   const { token, prefix } = mintToken();
   const counter = store.state.nextDocId;
   const id = String(counter).padStart(32 - "apiTokens".length, "0") + "apiTokens";

@@ -20,8 +20,18 @@ describe("journal store", () => {
     const dir = makeTempDir();
     const store = openJournalStore(dir);
     expect(store.state.documents.size).toBe(0);
-    store.append(entry(10001, [["a", doc("a", 1)], ["b", doc("b", 1)]]));
-    store.append(entry(10002, [["a", doc("a", 2)], ["b", null]]));
+    store.append(
+      entry(10001, [
+        ["a", doc("a", 1)],
+        ["b", doc("b", 1)],
+      ]),
+    );
+    store.append(
+      entry(10002, [
+        ["a", doc("a", 2)],
+        ["b", null],
+      ]),
+    );
     store.close();
 
     const reopened = openJournalStore(dir);
@@ -52,7 +62,10 @@ describe("journal store", () => {
 
   test("a complete entry missing only its newline was never acknowledged and is dropped", () => {
     const dir = makeTempDir();
-    writeFileSync(join(dir, "journal.jsonl"), '{"n":1,"c":1,"w":[["a",{"_id":"a"}]]}\n{"n":2,"c":1,"w":[["b",{"_id":"b"}]]}');
+    writeFileSync(
+      join(dir, "journal.jsonl"),
+      '{"n":1,"c":1,"w":[["a",{"_id":"a"}]]}\n{"n":2,"c":1,"w":[["b",{"_id":"b"}]]}',
+    );
     expect([...openJournalStore(dir).state.documents.keys()]).toEqual(["a"]);
   });
 
@@ -66,7 +79,13 @@ describe("journal store", () => {
   test("compaction writes a snapshot, empties the journal and keeps the state", () => {
     const dir = makeTempDir();
     const store = openJournalStore(dir);
-    store.append(entry(10001, [["a", doc("a", 1)], ["b", doc("b", 1)], ["c", doc("c", 1)]]));
+    store.append(
+      entry(10001, [
+        ["a", doc("a", 1)],
+        ["b", doc("b", 1)],
+        ["c", doc("c", 1)],
+      ]),
+    );
     store.append(entry(10002, [["b", null]]));
     store.close();
     const journalBefore = readFileSync(join(dir, "journal.jsonl"));
@@ -90,7 +109,12 @@ describe("journal store", () => {
   test("stores blobs durably and removes orphans when compacting", () => {
     const dir = makeTempDir();
     const store = openJournalStore(dir);
-    store.append(entry(3, [["1_storage", { _id: "1_storage" }], ["2_storage", { _id: "2_storage" }]]));
+    store.append(
+      entry(3, [
+        ["1_storage", { _id: "1_storage" }],
+        ["2_storage", { _id: "2_storage" }],
+      ]),
+    );
     store.saveFile("1_storage", new TextEncoder().encode("hello"), "text/plain");
     store.saveFile("2_storage", new Uint8Array([1, 2, 3]), "");
     store.append(entry(3, [["2_storage", null]]));

@@ -28,8 +28,14 @@ async function team() {
 }
 
 async function roleOf(workspaceId: Id<"workspaces">, userId: Id<"users">) {
-  return await t.run(async (ctx) =>
-    (await ctx.db.query("memberships").withIndex("by_workspace_user", (q) => q.eq("workspaceId", workspaceId).eq("userId", userId)).unique())?.role ?? null,
+  return await t.run(
+    async (ctx) =>
+      (
+        await ctx.db
+          .query("memberships")
+          .withIndex("by_workspace_user", (q) => q.eq("workspaceId", workspaceId).eq("userId", userId))
+          .unique()
+      )?.role ?? null,
   );
 }
 
@@ -40,7 +46,9 @@ describe("the role rules (pure)", () => {
         for (const to of [null, ...ROLES]) {
           const rank = (role: Role) => ROLES.indexOf(role);
           const allowed =
-            rank(actor) >= rank("admin") && (from === null || rank(from) <= rank(actor)) && (to === null || rank(to) <= rank(actor));
+            rank(actor) >= rank("admin") &&
+            (from === null || rank(from) <= rank(actor)) &&
+            (to === null || rank(to) <= rank(actor));
           expect(membershipChangeProblem(actor, from, to) === null, `${actor}: ${from} → ${to}`).toBe(allowed);
         }
       }
@@ -55,7 +63,9 @@ describe("Console members", () => {
     const carol = await createUser(t, "carol@example.test");
     const dan = await createUser(t, "dan@example.test");
     // Typed with capitals and spaces, found all the same.
-    expect(await as("admin").mutation(api.members.add, { workspaceId, email: " Carol@Example.test ", role: "member" })).toEqual({
+    expect(
+      await as("admin").mutation(api.members.add, { workspaceId, email: " Carol@Example.test ", role: "member" }),
+    ).toEqual({
       userId: carol.userId,
       role: "member",
     });
@@ -64,7 +74,14 @@ describe("Console members", () => {
 
     const listed = await as("viewer").query(api.members.list, { workspaceId });
     expect(listed.map((row) => row.email).sort()).toEqual(
-      ["carol@example.test", "admin@acme.test", "dan@example.test", "member@acme.test", "owner@acme.test", "viewer@acme.test"].sort(),
+      [
+        "carol@example.test",
+        "admin@acme.test",
+        "dan@example.test",
+        "member@acme.test",
+        "owner@acme.test",
+        "viewer@acme.test",
+      ].sort(),
     );
     const refused = async (args: Record<string, unknown>) =>
       (await rejection(as("admin").mutation(api.members.add, { workspaceId, role: "member", ...args } as never))).code;
@@ -78,17 +95,42 @@ describe("Console members", () => {
     const { workspaceId, people, as } = await team();
     const outsider = await createUser(t, "x@example.test");
     for (const role of ["member", "viewer"] as const) {
-      expect((await rejection(as(role).mutation(api.members.add, { workspaceId, userId: outsider.userId, role: "viewer" }))).code).toBe("FORBIDDEN");
-      expect((await rejection(as(role).mutation(api.members.setRole, { workspaceId, userId: people.viewer.userId, role: "member" }))).code).toBe(
-        "FORBIDDEN",
-      );
-      expect((await rejection(as(role).mutation(api.members.remove, { workspaceId, userId: people.viewer.userId }))).code).toBe("FORBIDDEN");
+      expect(
+        (await rejection(as(role).mutation(api.members.add, { workspaceId, userId: outsider.userId, role: "viewer" })))
+          .code,
+      ).toBe("FORBIDDEN");
+      expect(
+        (
+          await rejection(
+            as(role).mutation(api.members.setRole, { workspaceId, userId: people.viewer.userId, role: "member" }),
+          )
+        ).code,
+      ).toBe("FORBIDDEN");
+      expect(
+        (await rejection(as(role).mutation(api.members.remove, { workspaceId, userId: people.viewer.userId }))).code,
+      ).toBe("FORBIDDEN");
     }
     const admin = as("admin");
-    expect((await rejection(admin.mutation(api.members.add, { workspaceId, userId: outsider.userId, role: "owner" }))).code).toBe("FORBIDDEN");
-    expect((await rejection(admin.mutation(api.members.setRole, { workspaceId, userId: people.owner.userId, role: "admin" }))).code).toBe("FORBIDDEN");
-    expect((await rejection(admin.mutation(api.members.setRole, { workspaceId, userId: people.member.userId, role: "owner" }))).code).toBe("FORBIDDEN");
-    expect((await rejection(admin.mutation(api.members.remove, { workspaceId, userId: people.owner.userId }))).code).toBe("FORBIDDEN");
+    expect(
+      (await rejection(admin.mutation(api.members.add, { workspaceId, userId: outsider.userId, role: "owner" }))).code,
+    ).toBe("FORBIDDEN");
+    expect(
+      (
+        await rejection(
+          admin.mutation(api.members.setRole, { workspaceId, userId: people.owner.userId, role: "admin" }),
+        )
+      ).code,
+    ).toBe("FORBIDDEN");
+    expect(
+      (
+        await rejection(
+          admin.mutation(api.members.setRole, { workspaceId, userId: people.member.userId, role: "owner" }),
+        )
+      ).code,
+    ).toBe("FORBIDDEN");
+    expect(
+      (await rejection(admin.mutation(api.members.remove, { workspaceId, userId: people.owner.userId }))).code,
+    ).toBe("FORBIDDEN");
     expect(await roleOf(workspaceId, people.owner.userId)).toBe("owner");
 
     // What an admin may do: change roles up to admin, remove non-owners.
@@ -96,20 +138,32 @@ describe("Console members", () => {
     expect(await roleOf(workspaceId, people.viewer.userId)).toBe("admin");
     await admin.mutation(api.members.remove, { workspaceId, userId: people.member.userId });
     expect(await roleOf(workspaceId, people.member.userId)).toBeNull();
-    expect((await rejection(admin.mutation(api.members.remove, { workspaceId, userId: people.member.userId }))).code).toBe("MEMBER_NOT_FOUND");
+    expect(
+      (await rejection(admin.mutation(api.members.remove, { workspaceId, userId: people.member.userId }))).code,
+    ).toBe("MEMBER_NOT_FOUND");
   });
 
   test("the last owner can be neither removed nor demoted; with a second owner both work", async () => {
     const { workspaceId, people, as } = await team();
     const owner = as("owner");
-    expect((await rejection(owner.mutation(api.members.remove, { workspaceId, userId: people.owner.userId }))).code).toBe("LAST_OWNER");
-    expect((await rejection(owner.mutation(api.members.setRole, { workspaceId, userId: people.owner.userId, role: "admin" }))).code).toBe("LAST_OWNER");
+    expect(
+      (await rejection(owner.mutation(api.members.remove, { workspaceId, userId: people.owner.userId }))).code,
+    ).toBe("LAST_OWNER");
+    expect(
+      (
+        await rejection(
+          owner.mutation(api.members.setRole, { workspaceId, userId: people.owner.userId, role: "admin" }),
+        )
+      ).code,
+    ).toBe("LAST_OWNER");
 
     await owner.mutation(api.members.setRole, { workspaceId, userId: people.admin.userId, role: "owner" });
     await owner.mutation(api.members.setRole, { workspaceId, userId: people.owner.userId, role: "admin" });
     expect(await roleOf(workspaceId, people.owner.userId)).toBe("admin");
     const newOwner = as("admin"); // people.admin is owner now
-    expect((await rejection(newOwner.mutation(api.members.remove, { workspaceId, userId: people.admin.userId }))).code).toBe("LAST_OWNER");
+    expect(
+      (await rejection(newOwner.mutation(api.members.remove, { workspaceId, userId: people.admin.userId }))).code,
+    ).toBe("LAST_OWNER");
     await newOwner.mutation(api.members.setRole, { workspaceId, userId: people.member.userId, role: "owner" });
     await newOwner.mutation(api.members.remove, { workspaceId, userId: people.admin.userId });
     expect(await roleOf(workspaceId, people.admin.userId)).toBeNull();
@@ -121,11 +175,30 @@ describe("Console members", () => {
     await as("owner").mutation(api.members.add, { workspaceId, userId: carol.userId, role: "viewer" });
     await as("admin").mutation(api.members.setRole, { workspaceId, userId: carol.userId, role: "member" });
     await as("admin").mutation(api.members.remove, { workspaceId, userId: carol.userId });
-    const events = (await as("admin").query(api.audit.list, { workspaceId, paginationOpts: { numItems: 10, cursor: null } })).page;
-    expect(events.map(({ action, actor, targetUserId, details }) => ({ action, actor, targetUserId, details }))).toEqual([
-      { action: "member.removed", actor: { kind: "user", userId: people.admin.userId }, targetUserId: carol.userId, details: { role: "member", tokensRevoked: 0 } },
-      { action: "member.role_changed", actor: { kind: "user", userId: people.admin.userId }, targetUserId: carol.userId, details: { from: "viewer", to: "member" } },
-      { action: "member.added", actor: { kind: "user", userId: people.owner.userId }, targetUserId: carol.userId, details: { role: "viewer" } },
+    const events = (
+      await as("admin").query(api.audit.list, { workspaceId, paginationOpts: { numItems: 10, cursor: null } })
+    ).page;
+    expect(
+      events.map(({ action, actor, targetUserId, details }) => ({ action, actor, targetUserId, details })),
+    ).toEqual([
+      {
+        action: "member.removed",
+        actor: { kind: "user", userId: people.admin.userId },
+        targetUserId: carol.userId,
+        details: { role: "member", tokensRevoked: 0 },
+      },
+      {
+        action: "member.role_changed",
+        actor: { kind: "user", userId: people.admin.userId },
+        targetUserId: carol.userId,
+        details: { from: "viewer", to: "member" },
+      },
+      {
+        action: "member.added",
+        actor: { kind: "user", userId: people.owner.userId },
+        targetUserId: carol.userId,
+        details: { role: "viewer" },
+      },
     ]);
   });
 });
@@ -181,7 +254,10 @@ describe("removal cuts a member's machines off", () => {
     const { token } = await loginThroughDevice(t, people.member, "acme");
     // Membership deleted directly, as if by a transaction that did not revoke anything.
     await t.run(async (ctx) => {
-      const row = await ctx.db.query("memberships").withIndex("by_workspace_user", (q) => q.eq("workspaceId", workspaceId).eq("userId", people.member.userId)).unique();
+      const row = await ctx.db
+        .query("memberships")
+        .withIndex("by_workspace_user", (q) => q.eq("workspaceId", workspaceId).eq("userId", people.member.userId))
+        .unique();
       await ctx.db.delete(row!._id);
     });
     expectError(await caller(t, token)("/v1/jobs/list", { workspaceId }), 403, "FORBIDDEN");

@@ -66,9 +66,9 @@ describe("approval URL", () => {
     expect(approvalUrlFor({ localMode: false, consoleUrl: "https://console.example.com/" }, "dev_a")).toBe(
       "https://console.example.com/auth/device?id=dev_a",
     );
-    expect(approvalUrlFor({ localMode: true, localBaseUrl: "http://127.0.0.1:3211", consoleUrl: "https://c" }, "dev_a")).toBe(
-      "http://127.0.0.1:3211/local/device?id=dev_a",
-    );
+    expect(
+      approvalUrlFor({ localMode: true, localBaseUrl: "http://127.0.0.1:3211", consoleUrl: "https://c" }, "dev_a"),
+    ).toBe("http://127.0.0.1:3211/local/device?id=dev_a");
     expect(approvalUrlFor({ localMode: true }, "dev_a")).toBe("http://127.0.0.1:3211/local/device?id=dev_a");
     expect(approvalUrlFor({ localMode: false }, "dev_a")).toBeNull();
     expect(approvalUrlFor({ localMode: false, consoleUrl: "https://c" }, "a&b")).toBe("https://c/auth/device?id=a%26b");

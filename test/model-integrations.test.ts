@@ -16,10 +16,15 @@ describe("templates", () => {
   };
 
   test("fills event fields and payload paths; missing values are empty, objects JSON", () => {
-    expect(fillTemplate("{{event.title}} #{{ payload.issue.number }} {{payload.issue.labels}}", context)).toBe('Login fails #42 ["bug"]');
-    expect(fillTemplate("[{{event.text}}][{{payload.nope.deeper}}][{{payload.issue.body}}][{{payload.issue.draft}}]", context)).toBe(
-      "[][][][false]",
+    expect(fillTemplate("{{event.title}} #{{ payload.issue.number }} {{payload.issue.labels}}", context)).toBe(
+      'Login fails #42 ["bug"]',
     );
+    expect(
+      fillTemplate(
+        "[{{event.text}}][{{payload.nope.deeper}}][{{payload.issue.body}}][{{payload.issue.draft}}]",
+        context,
+      ),
+    ).toBe("[][][][false]");
     expect(fillTemplate("{{event.occurredAt}}/{{payload.issue.labels.0}}", context)).toBe("1700/bug");
     expect(fillTemplate("no placeholders, {single} braces", context)).toBe("no placeholders, {single} braces");
     expect(fillTemplate("{{payload.issue}}", { event: {} })).toBe("");
@@ -42,7 +47,14 @@ describe("data policy", () => {
 
   test("full keeps everything", () => {
     expect(applyDataPolicy("full", incoming)).toEqual({
-      event: { occurredAt: 5, externalId: "x1", title: "T", url: "https://e.test/x1", text: "secret body", payloadJson: '{"a":1}' },
+      event: {
+        occurredAt: 5,
+        externalId: "x1",
+        title: "T",
+        url: "https://e.test/x1",
+        text: "secret body",
+        payloadJson: '{"a":1}',
+      },
       item: incoming.item,
     });
   });
@@ -74,7 +86,9 @@ describe("Slack signature v0", () => {
 
   test("matches Slack's published example", async () => {
     expect(await slackSignatureOf(secret, timestamp, body)).toBe(expected);
-    expect(await verifySlackRequest({ secret, timestamp, signature: expected, rawBody: body, nowMs })).toEqual({ ok: true });
+    expect(await verifySlackRequest({ secret, timestamp, signature: expected, rawBody: body, nowMs })).toEqual({
+      ok: true,
+    });
   });
 
   test("refuses wrong signatures, altered bodies, stale or missing timestamps", async () => {
@@ -93,8 +107,16 @@ describe("Slack signature v0", () => {
 });
 
 describe("pack selection", () => {
-  const item = (textBytes: number, promotionState: "proposed" | "rejected" = "proposed") => ({ textBytes, promotionState });
-  const c = (id: string, origin: PackCandidate["origin"], foundBy: PackCandidate["foundBy"], found: PackCandidate["item"]): PackCandidate => ({
+  const item = (textBytes: number, promotionState: "proposed" | "rejected" = "proposed") => ({
+    textBytes,
+    promotionState,
+  });
+  const c = (
+    id: string,
+    origin: PackCandidate["origin"],
+    foundBy: PackCandidate["foundBy"],
+    found: PackCandidate["item"],
+  ): PackCandidate => ({
     id,
     origin,
     foundBy,
@@ -186,45 +208,87 @@ describe("item read budget", () => {
 
 describe("live-fetch content types", () => {
   test("text, JSON, XML, YAML and their +json/+xml kinds are text; binary and missing types are not", () => {
-    const text = ["text/plain", "text/markdown; charset=utf-8", "TEXT/HTML", "application/json", "application/vnd.api+json"];
+    const text = [
+      "text/plain",
+      "text/markdown; charset=utf-8",
+      "TEXT/HTML",
+      "application/json",
+      "application/vnd.api+json",
+    ];
     const moreText = ["application/xml", "application/atom+xml", "application/yaml"];
-    const binary = [null, "", "application/octet-stream", "image/png", "application/pdf", "image/svg+xml", "application/jsonx"];
+    const binary = [
+      null,
+      "",
+      "application/octet-stream",
+      "image/png",
+      "application/pdf",
+      "image/svg+xml",
+      "application/jsonx",
+    ];
     for (const type of [...text, ...moreText]) expect(isTextualContentType(type), type).toBe(true);
     for (const type of binary) expect(isTextualContentType(type), String(type)).toBe(false);
   });
 
   test("decodes in the declared charset, UTF-8 when none or unknown", () => {
-    expect(textDecoderFor("text/plain; charset=ISO-8859-1").decode(new Uint8Array([0x63, 0x61, 0x66, 0xe9]))).toBe("café");
+    expect(textDecoderFor("text/plain; charset=ISO-8859-1").decode(new Uint8Array([0x63, 0x61, 0x66, 0xe9]))).toBe(
+      "café",
+    );
     expect(textDecoderFor("text/plain").encoding).toBe("utf-8");
     expect(textDecoderFor('text/plain; charset="no-such-charset"').encoding).toBe("utf-8");
   });
 });
 
 describe("live-fetch URL policy", () => {
-  const policy = liveFetchPolicyOf({ IAS_LIVE_FETCH_ALLOWED_HOSTS: " docs.example.com, WIKI.example.com:8443 ,127.0.0.1:8080" });
+  const policy = liveFetchPolicyOf({
+    IAS_LIVE_FETCH_ALLOWED_HOSTS: " docs.example.com, WIKI.example.com:8443 ,127.0.0.1:8080",
+  });
 
   test("https on a listed host only", () => {
     expect(checkLiveFetchUrl("https://docs.example.com/a", policy)).toMatchObject({ ok: true });
     expect(checkLiveFetchUrl("https://docs.example.com:443/a", policy)).toMatchObject({ ok: true });
     expect(checkLiveFetchUrl("https://wiki.EXAMPLE.com:8443/a", policy)).toMatchObject({ ok: true });
-    expect(checkLiveFetchUrl("https://evil.example.com/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    expect(checkLiveFetchUrl("https://evil.example.com/a", policy)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
     // A host listed without a port is only its default https port; with a port, only that port.
-    expect(checkLiveFetchUrl("https://docs.example.com:6379/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
-    expect(checkLiveFetchUrl("https://wiki.example.com/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
-    expect(checkLiveFetchUrl("https://wiki.example.com:8444/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
-    expect(checkLiveFetchUrl("https://docs.example.com.evil.test/a", policy)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    expect(checkLiveFetchUrl("https://docs.example.com:6379/a", policy)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
+    expect(checkLiveFetchUrl("https://wiki.example.com/a", policy)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
+    expect(checkLiveFetchUrl("https://wiki.example.com:8444/a", policy)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
+    expect(checkLiveFetchUrl("https://docs.example.com.evil.test/a", policy)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
     expect(checkLiveFetchUrl("http://docs.example.com/a", policy)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     expect(checkLiveFetchUrl("ftp://docs.example.com/a", policy)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     expect(checkLiveFetchUrl("not a url", policy)).toMatchObject({ ok: false, error: "INVALID_URL" });
-    expect(checkLiveFetchUrl("https://docs.example.com/a", liveFetchPolicyOf({}))).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    expect(checkLiveFetchUrl("https://docs.example.com/a", liveFetchPolicyOf({}))).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
   });
 
   test("plain http to a listed localhost only with the test-only switch", () => {
     expect(checkLiveFetchUrl("http://127.0.0.1:8080/x", policy)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     const insecure = { ...policy, allowInsecureLocalhost: true };
     expect(checkLiveFetchUrl("http://127.0.0.1:8080/x", insecure)).toMatchObject({ ok: true });
-    expect(checkLiveFetchUrl("http://127.0.0.1:8081/x", insecure)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
-    expect(checkLiveFetchUrl("http://localhost:8080/x", insecure)).toMatchObject({ ok: false, error: "HOST_NOT_ALLOWED" });
+    expect(checkLiveFetchUrl("http://127.0.0.1:8081/x", insecure)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
+    expect(checkLiveFetchUrl("http://localhost:8080/x", insecure)).toMatchObject({
+      ok: false,
+      error: "HOST_NOT_ALLOWED",
+    });
     expect(checkLiveFetchUrl("http://docs.example.com/x", insecure)).toMatchObject({ ok: false, error: "NOT_HTTPS" });
     expect(liveFetchPolicyOf({ IAS_LIVE_FETCH_ALLOW_INSECURE_LOCALHOST: "1" }).allowInsecureLocalhost).toBe(false);
   });

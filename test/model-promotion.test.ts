@@ -20,7 +20,9 @@ describe("promotionOf", () => {
   test.each(UNCERTAINTY_KINDS.map((kind) => [kind, kind === "approval" ? promotedAs("blocker") : NOT_PROMOTED]))(
     "kind %s, confident, low impact, easy to reverse",
     (kind, expected) => {
-      expect(promotionOf({ kind: kind as UncertaintyKind, confidence: 0.95, impact: "low", reversibility: "easy" })).toEqual(expected);
+      expect(
+        promotionOf({ kind: kind as UncertaintyKind, confidence: 0.95, impact: "low", reversibility: "easy" }),
+      ).toEqual(expected);
     },
   );
 
@@ -52,10 +54,19 @@ describe("promotionOf", () => {
     [0, 0, false],
     [0.99, 1, true],
     [1, 1, false],
-  ] as [number, number | undefined, boolean][])("confidence %s against threshold %s promotes: %s", (confidence, autoPromoteThreshold, promoted) => {
-    const result = promotionOf({ kind: "config", confidence, impact: "medium", reversibility: "moderate", autoPromoteThreshold });
-    expect(result).toEqual(promoted ? promotedAs("checkpoint") : NOT_PROMOTED);
-  });
+  ] as [number, number | undefined, boolean][])(
+    "confidence %s against threshold %s promotes: %s",
+    (confidence, autoPromoteThreshold, promoted) => {
+      const result = promotionOf({
+        kind: "config",
+        confidence,
+        impact: "medium",
+        reversibility: "moderate",
+        autoPromoteThreshold,
+      });
+      expect(result).toEqual(promoted ? promotedAs("checkpoint") : NOT_PROMOTED);
+    },
+  );
 
   test("approval is always a blocker, even when confident, low impact and a threshold of 0", () => {
     for (const impact of IMPACTS) {

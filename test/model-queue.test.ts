@@ -10,7 +10,12 @@ import {
   MAX_LEASE_MS,
   MIN_LEASE_MS,
 } from "../convex/model/leases";
-import { meetsRequirements, requirementsKey, unknownRequirementKeys, type Capabilities } from "../convex/model/matching";
+import {
+  meetsRequirements,
+  requirementsKey,
+  unknownRequirementKeys,
+  type Capabilities,
+} from "../convex/model/matching";
 import { bestHeadFor, compareClaimOrder, offerHead, replaceHead, type QueueHead } from "../convex/model/queueHeads";
 
 describe("meetsRequirements", () => {
@@ -46,7 +51,14 @@ describe("meetsRequirements", () => {
   });
 
   test("every requirement at once", () => {
-    const all = { executionMode: "container", model: "claude-sonnet", canWrite: true, canUseNetwork: true, egressMode: "proxy", runTests: true };
+    const all = {
+      executionMode: "container",
+      model: "claude-sonnet",
+      canWrite: true,
+      canUseNetwork: true,
+      egressMode: "proxy",
+      runTests: true,
+    };
     expect(meetsRequirements(all, full)).toBe(true);
     expect(meetsRequirements(all, { ...full, supportsRunTests: undefined })).toBe(false);
   });
@@ -106,7 +118,9 @@ describe("checkLease", () => {
   test("another worker, a job no longer claimed, a stale generation", () => {
     expect(checkLease(job, { workerId: "w2" }, 0)).toMatchObject({ held: false, code: "LEASE_MISMATCH" });
     expect(checkLease({ ...job, status: "pending" }, { workerId: "w1" }, 0)).toMatchObject({ code: "LEASE_MISMATCH" });
-    expect(checkLease(job, { workerId: "w1", claimGeneration: 3 }, 0)).toMatchObject({ code: "CLAIM_GENERATION_MISMATCH" });
+    expect(checkLease(job, { workerId: "w1", claimGeneration: 3 }, 0)).toMatchObject({
+      code: "CLAIM_GENERATION_MISMATCH",
+    });
   });
 
   test("the right holder after expiry has lost it (the caller recovers the job)", () => {

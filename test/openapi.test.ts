@@ -35,7 +35,9 @@ describe("openapi.json", () => {
       }
       if (route.auth === "bearer") expect(operation.responses["401"].description).toContain("MISSING_TOKEN");
     }
-    expect(document.components.securitySchemes.bearer).toEqual(expect.objectContaining({ type: "http", scheme: "bearer" }));
+    expect(document.components.securitySchemes.bearer).toEqual(
+      expect.objectContaining({ type: "http", scheme: "bearer" }),
+    );
   });
 
   test("the server serves the same document", async () => {

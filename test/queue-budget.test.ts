@@ -4,7 +4,16 @@
  * deterministic, so they are asserted exactly equal across sizes, and within the budget.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { BUDGET, LARGE, SMALL, measureCalls, seedWorkload, type Metrics, type Operation, type Runner } from "../scripts/bench/queue-workload";
+import {
+  BUDGET,
+  LARGE,
+  SMALL,
+  measureCalls,
+  seedWorkload,
+  type Metrics,
+  type Operation,
+  type Runner,
+} from "../scripts/bench/queue-workload";
 import { newConvex } from "./harness";
 
 async function measure(scale: typeof SMALL) {
@@ -21,10 +30,13 @@ beforeAll(async () => {
 }, 300_000);
 
 describe("documents read per call", () => {
-  test.each(Object.keys(BUDGET) as Operation[])("%s stays within the budget and does not grow with the workspace", (operation) => {
-    expect(large[operation]!.documentsRead).toBeLessThanOrEqual(BUDGET[operation]);
-    expect(large[operation]!.documentsRead).toBe(small[operation]!.documentsRead);
-  });
+  test.each(Object.keys(BUDGET) as Operation[])(
+    "%s stays within the budget and does not grow with the workspace",
+    (operation) => {
+      expect(large[operation]!.documentsRead).toBeLessThanOrEqual(BUDGET[operation]);
+      expect(large[operation]!.documentsRead).toBe(small[operation]!.documentsRead);
+    },
+  );
 
   test("the bearer token lookup reads one document", () => {
     expect(large["bearer auth"]!.documentsRead).toBe(1);

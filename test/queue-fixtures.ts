@@ -16,7 +16,13 @@ export async function queueWorkspace(t: TestConvex, slug = "acme") {
     repoId,
     /** Enqueues a job in `repoId` (override any field) and returns its id. */
     async enqueue(fields: Json = {}): Promise<string> {
-      const body = await ok(call, "/v1/jobs/enqueue", { workspaceId, repoId, kind: "work", prompt: "Do the thing", ...fields });
+      const body = await ok(call, "/v1/jobs/enqueue", {
+        workspaceId,
+        repoId,
+        kind: "work",
+        prompt: "Do the thing",
+        ...fields,
+      });
       return body.jobId;
     },
     /** Registers (or refreshes) an online worker allowed on `repoId`; capabilities and status overridable. */

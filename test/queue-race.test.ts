@@ -41,7 +41,12 @@ test("24 workers racing for 200 jobs: each claimed exactly once, all completed, 
   expect(finished).toHaveLength(200);
   expect(finished.every((job) => job.status === "done" && job.attempts === 1)).toBe(true);
   const events = await api("/v1/job-events/list-for-job", { workspaceId, jobId: jobIds[0]! });
-  expect(events.events.map((event: { type: string }) => event.type)).toEqual(["enqueued", "claimed", "heartbeat", "completed"]);
+  expect(events.events.map((event: { type: string }) => event.type)).toEqual([
+    "enqueued",
+    "claimed",
+    "heartbeat",
+    "completed",
+  ]);
 }, 120_000);
 
 test("an abandoned claim is recovered within 5 s of its expiry without any worker calling", async () => {

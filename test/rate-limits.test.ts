@@ -22,7 +22,14 @@ describe("token buckets (pure)", () => {
     const empty = { state: { tokens: 0.25, updatedAt: 0 }, config };
     const full = { state: null, config: { capacity: 10, periodMs: 10_000 } };
     const refused = takeFromAll([full, empty], 0);
-    expect(refused).toEqual({ allowed: false, states: [{ tokens: 10, updatedAt: 0 }, { tokens: 0.25, updatedAt: 0 }], retryAfterMs: 750 });
+    expect(refused).toEqual({
+      allowed: false,
+      states: [
+        { tokens: 10, updatedAt: 0 },
+        { tokens: 0.25, updatedAt: 0 },
+      ],
+      retryAfterMs: 750,
+    });
     const later = takeFromAll([full, empty], 750);
     expect(later.allowed).toBe(true);
     expect(later.states.map((state) => state.tokens)).toEqual([9, expect.closeTo(0, 9)]);
@@ -48,7 +55,8 @@ describe("device login throttling over HTTP", () => {
     t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
   });
   afterEach(resetTestEnvironment);
-  const bucketKeys = async () => (await t.run((ctx) => ctx.db.query("rateLimits").collect())).map((row) => row.key).sort();
+  const bucketKeys = async () =>
+    (await t.run((ctx) => ctx.db.query("rateLimits").collect())).map((row) => row.key).sort();
 
   test("start: 429 RATE_LIMITED with retryAfterMs and Retry-After once a slug's bucket is empty; recovers with time", async () => {
     await workspaceWithMember(t, "acme", "owner");
@@ -73,7 +81,11 @@ describe("device login throttling over HTTP", () => {
     await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
     for (let i = 0; i < RATE_LIMITS.devicePoll.capacity; i++) {
-      expectError(await post(t, POLL, { deviceId: started.deviceId, deviceSecret: `guess-${i}` }), 404, "DEVICE_SESSION_NOT_FOUND");
+      expectError(
+        await post(t, POLL, { deviceId: started.deviceId, deviceSecret: `guess-${i}` }),
+        404,
+        "DEVICE_SESSION_NOT_FOUND",
+      );
     }
     const refused = await pollLogin(t, started);
     expectError(refused, 429, "RATE_LIMITED");
@@ -96,7 +108,11 @@ describe("device login throttling over HTTP", () => {
     const { member } = await workspaceWithMember(t, "acme", "owner");
     const started = await startLogin(t, "acme");
     for (let i = 0; i < FLOOD; i++) {
-      expectError(await post(t, POLL, { deviceId: `dev_guess${i}`, deviceSecret: "guess" }), 404, "DEVICE_SESSION_NOT_FOUND");
+      expectError(
+        await post(t, POLL, { deviceId: `dev_guess${i}`, deviceSecret: "guess" }),
+        404,
+        "DEVICE_SESSION_NOT_FOUND",
+      );
     }
     expect(await bucketKeys()).toEqual(["device_start:acme"]);
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "pending" });

@@ -54,7 +54,8 @@ function sampleOf(schema: JsonSchema, ids: (table: string) => string, path: stri
     case "object":
     case undefined: {
       const body: Record<string, unknown> = {};
-      for (const name of schema.required ?? []) body[name] = sampleOf(schema.properties?.[name] ?? {}, ids, `${path}.${name}`);
+      for (const name of schema.required ?? [])
+        body[name] = sampleOf(schema.properties?.[name] ?? {}, ids, `${path}.${name}`);
       return body;
     }
     default:

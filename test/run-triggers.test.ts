@@ -18,7 +18,12 @@ const EVENT = {
   eventType: "issue_opened",
   idempotencyKey: "gh-delivery-1",
   payload: { issue: { number: 42, labels: ["bug"] } },
-  item: { externalId: "issue-42", title: "Login fails on Safari", text: "Steps: open /login in Safari 17.", url: "https://github.com/acme/app/issues/42" },
+  item: {
+    externalId: "issue-42",
+    title: "Login fails on Safari",
+    text: "Steps: open /login in Safari 17.",
+    url: "https://github.com/acme/app/issues/42",
+  },
 };
 
 describe("run triggers", () => {
@@ -42,7 +47,8 @@ describe("run triggers", () => {
         createRun: { runRefTemplate: "issue-{{event.externalId}}", goalTemplate: "Fix: {{event.title}}" },
         enqueueJob: {
           kind: "work",
-          promptTemplate: "Fix {{event.title}} (#{{payload.issue.number}}, labels {{payload.issue.labels}}): {{event.text}} {{payload.missing}}",
+          promptTemplate:
+            "Fix {{event.title}} (#{{payload.issue.number}}, labels {{payload.issue.labels}}): {{event.text}} {{payload.missing}}",
           priority: 5,
         },
       },
@@ -70,7 +76,13 @@ describe("run triggers", () => {
 
     const event = (await eventDoc(t, body.eventId))!;
     expect(event.triggers).toEqual([
-      { runTriggerId, status: "done", runId: expect.any(String), jobId: expect.any(String), finishedAt: expect.any(Number) },
+      {
+        runTriggerId,
+        status: "done",
+        runId: expect.any(String),
+        jobId: expect.any(String),
+        finishedAt: expect.any(Number),
+      },
     ]);
     const { runId, jobId } = event.triggers[0]!;
     const { job } = await ok(caller(t, token), "/v1/jobs/get", { workspaceId, jobId: jobId! });
@@ -83,10 +95,18 @@ describe("run triggers", () => {
       prompt: 'Fix Login fails on Safari (#42, labels ["bug"]): Steps: open /login in Safari 17. ',
     });
     const run = await t.run((ctx) => ctx.db.get(runId!));
-    expect(run).toMatchObject({ runRef: "issue-issue-42", goal: "Fix: Login fails on Safari", status: "queued", repoId });
+    expect(run).toMatchObject({
+      runRef: "issue-issue-42",
+      goal: "Fix: Login fails on Safari",
+      status: "queued",
+      repoId,
+    });
 
     // A duplicate delivery fires nothing again.
-    expect((await ingest(t, { ...EVENT, workspaceId })).body).toMatchObject({ duplicate: true, triggeredRunTriggerIds: [] });
+    expect((await ingest(t, { ...EVENT, workspaceId })).body).toMatchObject({
+      duplicate: true,
+      triggeredRunTriggerIds: [],
+    });
     await runScheduled(t);
     expect(await t.run((ctx) => ctx.db.query("jobs").collect())).toHaveLength(1);
   });
@@ -99,7 +119,13 @@ describe("run triggers", () => {
       name: "Echo",
       source: "github",
       eventType: "issue_opened",
-      action: { repoId, enqueueJob: { kind: "work", promptTemplate: "[{{event.title}}|{{event.text}}|{{payload.issue.number}}|{{event.eventType}}]" } },
+      action: {
+        repoId,
+        enqueueJob: {
+          kind: "work",
+          promptTemplate: "[{{event.title}}|{{event.text}}|{{payload.issue.number}}|{{event.eventType}}]",
+        },
+      },
     });
     await setDataPolicy(t, workspaceId, "metadata_only");
     await ingest(t, { ...EVENT, workspaceId });
@@ -135,7 +161,10 @@ describe("run triggers", () => {
     const event = (await eventDoc(t, body.eventId))!;
     expect(event.text).toBe(bigText);
     const byTrigger = Object.fromEntries(event.triggers.map((entry) => [entry.runTriggerId, entry]));
-    expect(byTrigger[failing]).toMatchObject({ status: "failed", error: expect.stringMatching(/^INVALID_REQUEST: prompt/) });
+    expect(byTrigger[failing]).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(/^INVALID_REQUEST: prompt/),
+    });
     expect(byTrigger[failing]!.runId).toBeUndefined();
     expect(byTrigger[working]).toMatchObject({ status: "done", jobId: expect.any(String) });
     // The failing trigger's run was rolled back with its job: nothing half-done.
@@ -153,7 +182,11 @@ describe("run triggers", () => {
       eventType: "issue_opened",
       action: {
         repoId,
-        createRun: { runRefTemplate: "issue-{{event.externalId}}", goalTemplate: "Fix: {{event.title}}", status: "queued" },
+        createRun: {
+          runRefTemplate: "issue-{{event.externalId}}",
+          goalTemplate: "Fix: {{event.title}}",
+          status: "queued",
+        },
         enqueueJob: { kind: "work", promptTemplate: "Look at {{event.title}}" },
       },
     });
@@ -162,10 +195,17 @@ describe("run triggers", () => {
     const [run] = await t.run((ctx) => ctx.db.query("runs").collect());
     await t.run((ctx) => ctx.db.patch(run!._id, { status: "done" }));
 
-    await ingest(t, { ...EVENT, workspaceId, idempotencyKey: "gh-delivery-2", item: { ...EVENT.item, title: "Renamed issue" } });
+    await ingest(t, {
+      ...EVENT,
+      workspaceId,
+      idempotencyKey: "gh-delivery-2",
+      item: { ...EVENT.item, title: "Renamed issue" },
+    });
     await runScheduled(t);
     const runs = await t.run((ctx) => ctx.db.query("runs").collect());
-    expect(runs).toEqual([expect.objectContaining({ _id: run!._id, status: "done", goal: "Fix: Login fails on Safari" })]);
+    expect(runs).toEqual([
+      expect.objectContaining({ _id: run!._id, status: "done", goal: "Fix: Login fails on Safari" }),
+    ]);
     const jobs = await t.run((ctx) => ctx.db.query("jobs").collect());
     expect(jobs.map((job) => [job.runId, job.prompt])).toEqual([
       [run!._id, "Look at Login fails on Safari"],
@@ -197,7 +237,11 @@ describe("run triggers", () => {
     const settled = (await eventDoc(t, eventId))!.triggers;
     expect(settled).toEqual([
       expect.objectContaining({ runTriggerId, status: "done" }),
-      expect.objectContaining({ runTriggerId: gone, status: "failed", error: expect.stringMatching(/^RUN_TRIGGER_NOT_FOUND/) }),
+      expect.objectContaining({
+        runTriggerId: gone,
+        status: "failed",
+        error: expect.stringMatching(/^RUN_TRIGGER_NOT_FOUND/),
+      }),
     ]);
 
     vi.advanceTimersByTime(60_000);
@@ -225,19 +269,42 @@ describe("run triggers", () => {
       }),
     ).rejects.toThrow(/event fields are/);
     await expect(
-      admin.mutation(api.runTriggers.create, { workspaceId, name: "x", source: "s", eventType: "e", action: { repoId } }),
+      admin.mutation(api.runTriggers.create, {
+        workspaceId,
+        name: "x",
+        source: "s",
+        eventType: "e",
+        action: { repoId },
+      }),
     ).rejects.toThrow(/create a run, enqueue a job, or both/);
     const other = await workspaceWithMember(t, "other");
     const otherRepo = (await createRepo(caller(t, other.token), other.workspaceId)) as Id<"repos">;
     await expect(
-      admin.mutation(api.runTriggers.create, { workspaceId, name: "x", source: "s", eventType: "e", action: { ...action, repoId: otherRepo } }),
+      admin.mutation(api.runTriggers.create, {
+        workspaceId,
+        name: "x",
+        source: "s",
+        eventType: "e",
+        action: { ...action, repoId: otherRepo },
+      }),
     ).rejects.toThrow(/REPO_NOT_FOUND|repo/i);
 
-    const id = await admin.mutation(api.runTriggers.create, { workspaceId, name: "x", source: "s", eventType: "e", action });
+    const id = await admin.mutation(api.runTriggers.create, {
+      workspaceId,
+      name: "x",
+      source: "s",
+      eventType: "e",
+      action,
+    });
     await admin.mutation(api.runTriggers.update, { workspaceId, runTriggerId: id, enabled: false, name: "renamed" });
-    const listed = await asMember.query(api.runTriggers.list, { workspaceId, paginationOpts: { numItems: 10, cursor: null } });
+    const listed = await asMember.query(api.runTriggers.list, {
+      workspaceId,
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     expect(listed.page).toEqual([expect.objectContaining({ _id: id, name: "renamed", enabled: false, type: "event" })]);
     await admin.mutation(api.runTriggers.remove, { workspaceId, runTriggerId: id });
-    await expect(admin.mutation(api.runTriggers.remove, { workspaceId, runTriggerId: id })).rejects.toThrow(/No run trigger/);
+    await expect(admin.mutation(api.runTriggers.remove, { workspaceId, runTriggerId: id })).rejects.toThrow(
+      /No run trigger/,
+    );
   });
 });

@@ -4,12 +4,23 @@ import type { Json, TestConvex } from "./harness";
 import { caller, createRepo, ok, type Call } from "./api";
 
 export async function createRun(call: Call, workspaceId: string, repoId: string, runRef = "20260214-user-settings") {
-  const body = await ok(call, "/v1/runs/upsert", { workspaceId, repoId, runRef, status: "in_progress", goal: "Add user settings" });
+  const body = await ok(call, "/v1/runs/upsert", {
+    workspaceId,
+    repoId,
+    runRef,
+    status: "in_progress",
+    goal: "Add user settings",
+  });
   return body.runId as string;
 }
 
 /** An uncertainty body that the rule promotes with `tier` (or, for `null`, records as assumed). */
-export function uncertaintyBody(workspaceId: string, runId: string, tier: "blocker" | "checkpoint" | "audit" | null, extra: Json = {}) {
+export function uncertaintyBody(
+  workspaceId: string,
+  runId: string,
+  tier: "blocker" | "checkpoint" | "audit" | null,
+  extra: Json = {},
+) {
   const impact = { blocker: "high", checkpoint: "medium", audit: "low" }[tier ?? "audit"];
   return {
     workspaceId,

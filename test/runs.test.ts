@@ -60,10 +60,20 @@ describe("/v1/runs/upsert", () => {
       goal: "Add user settings",
     });
 
-    const otherRef = await ok(call, "/v1/runs/upsert", { workspaceId, repoId, runRef: "20260215-billing", status: "queued" });
+    const otherRef = await ok(call, "/v1/runs/upsert", {
+      workspaceId,
+      repoId,
+      runRef: "20260215-billing",
+      status: "queued",
+    });
     expect(otherRef.created).toBe(true);
     const otherRepo = await createRepo(call, workspaceId, "hash-of-second-origin");
-    const sameRefOtherRepo = await ok(call, "/v1/runs/upsert", { workspaceId, repoId: otherRepo, runRef: "20260214-user-settings", status: "queued" });
+    const sameRefOtherRepo = await ok(call, "/v1/runs/upsert", {
+      workspaceId,
+      repoId: otherRepo,
+      runRef: "20260214-user-settings",
+      status: "queued",
+    });
     expect(sameRefOtherRepo.created).toBe(true);
     expect(new Set([first.runId, otherRef.runId, sameRefOtherRepo.runId]).size).toBe(3);
   });
@@ -71,7 +81,11 @@ describe("/v1/runs/upsert", () => {
   test("null clears an optional field; leaving it out keeps it", async () => {
     const { acme } = await twoWorkspaces();
     const body = { workspaceId: acme.workspaceId, repoId: acme.repoId, runRef: "r1", status: "in_progress" };
-    const { runId } = await ok(acme.call, "/v1/runs/upsert", { ...body, currentMilestone: "m1", runStatePath: "state.json" });
+    const { runId } = await ok(acme.call, "/v1/runs/upsert", {
+      ...body,
+      currentMilestone: "m1",
+      runStatePath: "state.json",
+    });
     await ok(acme.call, "/v1/runs/upsert", { ...body, runStatePath: null });
     const run = await runDoc(runId);
     expect(run?.currentMilestone).toBe("m1");
@@ -88,8 +102,16 @@ describe("/v1/runs/upsert", () => {
       "FORBIDDEN",
     );
     expectError(await acme.call("/v1/runs/upsert", { ...body, repoId: "not-an-id" }), 400, "INVALID_REQUEST");
-    expectError(await acme.call("/v1/runs/upsert", { ...body, repoId: acme.repoId, status: "paused" }), 400, "INVALID_REQUEST");
-    expectError(await acme.call("/v1/runs/upsert", { ...body, repoId: acme.repoId, runRef: "" }), 400, "INVALID_REQUEST");
+    expectError(
+      await acme.call("/v1/runs/upsert", { ...body, repoId: acme.repoId, status: "paused" }),
+      400,
+      "INVALID_REQUEST",
+    );
+    expectError(
+      await acme.call("/v1/runs/upsert", { ...body, repoId: acme.repoId, runRef: "" }),
+      400,
+      "INVALID_REQUEST",
+    );
     expect(await t.run((ctx) => ctx.db.query("runs").collect())).toEqual([]);
   });
 
@@ -99,7 +121,12 @@ describe("/v1/runs/upsert", () => {
     const viewer = await createUser(t, "viewer@acme.test");
     await addMember(t, owner.workspaceId, viewer, "viewer");
     const { token } = await deviceToken(t, owner.workspaceId, viewer);
-    const response = await caller(t, token)("/v1/runs/upsert", { workspaceId: owner.workspaceId, repoId, runRef: "r", status: "queued" });
+    const response = await caller(t, token)("/v1/runs/upsert", {
+      workspaceId: owner.workspaceId,
+      repoId,
+      runRef: "r",
+      status: "queued",
+    });
     expectError(response, 403, "FORBIDDEN");
   });
 });
@@ -115,7 +142,11 @@ describe("/v2/runs/upsert", () => {
       currentMilestone: "complete",
     });
     expect(updated).toEqual({ ok: true, runId });
-    expect(await runDoc(runId)).toMatchObject({ status: "done", currentMilestone: "complete", goal: "Add user settings" });
+    expect(await runDoc(runId)).toMatchObject({
+      status: "done",
+      currentMilestone: "complete",
+      goal: "Add user settings",
+    });
     await ok(acme.call, "/v2/runs/upsert", { workspaceId: acme.workspaceId, runId, runStatePath: "s.json" });
     expect(await runDoc(runId)).toMatchObject({ status: "done", runStatePath: "s.json" });
   });
@@ -123,15 +154,27 @@ describe("/v2/runs/upsert", () => {
   test("a run of another workspace answers exactly like a missing one", async () => {
     const { acme, other } = await twoWorkspaces();
     const otherRunId = await createRun(other.call, other.workspaceId, other.repoId);
-    const foreign = await acme.call("/v2/runs/upsert", { workspaceId: acme.workspaceId, runId: otherRunId, status: "done" });
+    const foreign = await acme.call("/v2/runs/upsert", {
+      workspaceId: acme.workspaceId,
+      runId: otherRunId,
+      status: "done",
+    });
     expectError(foreign, 404, "RUN_NOT_FOUND");
     // A run id that no longer exists.
     const goneId = await createRun(acme.call, acme.workspaceId, acme.repoId, "gone");
     await t.run((ctx) => ctx.db.delete(goneId as Id<"runs">));
-    const missing = await acme.call("/v2/runs/upsert", { workspaceId: acme.workspaceId, runId: goneId, status: "done" });
+    const missing = await acme.call("/v2/runs/upsert", {
+      workspaceId: acme.workspaceId,
+      runId: goneId,
+      status: "done",
+    });
     expectError(missing, 404, "RUN_NOT_FOUND");
     expect(missing.body.message).toBe(foreign.body.message);
-    expectError(await acme.call("/v2/runs/upsert", { workspaceId: acme.workspaceId, runId: acme.repoId }), 400, "INVALID_REQUEST");
+    expectError(
+      await acme.call("/v2/runs/upsert", { workspaceId: acme.workspaceId, runId: acme.repoId }),
+      400,
+      "INVALID_REQUEST",
+    );
     expect((await runDoc(otherRunId))?.status).toBe("in_progress");
   });
 
@@ -164,7 +207,12 @@ describe("Console runs", () => {
 
   async function seedRuns(call: Call, workspaceId: string, repoId: string) {
     const ids: string[] = [];
-    for (const [runRef, status] of [["a", "queued"], ["b", "done"], ["c", "in_progress"], ["d", "done"]]) {
+    for (const [runRef, status] of [
+      ["a", "queued"],
+      ["b", "done"],
+      ["c", "in_progress"],
+      ["d", "done"],
+    ]) {
       tick();
       ids.push((await ok(call, "/v1/runs/upsert", { workspaceId, repoId, runRef, status })).runId);
     }
@@ -181,18 +229,28 @@ describe("Console runs", () => {
     await ok(acme.call, "/v2/runs/upsert", { workspaceId: acme.workspaceId, runId: a, currentMilestone: "m" });
     const asMember = t.withIdentity(acme.member.identity);
     const workspaceId = acme.workspaceId;
-    const firstPage = await asMember.query(api.runs.list, { workspaceId, paginationOpts: { numItems: 3, cursor: null } });
+    const firstPage = await asMember.query(api.runs.list, {
+      workspaceId,
+      paginationOpts: { numItems: 3, cursor: null },
+    });
     expect(firstPage.page.map((run) => run._id)).toEqual([a, d, c]);
-    const secondPage = await asMember.query(api.runs.list, { workspaceId, paginationOpts: { numItems: 3, cursor: firstPage.continueCursor } });
+    const secondPage = await asMember.query(api.runs.list, {
+      workspaceId,
+      paginationOpts: { numItems: 3, cursor: firstPage.continueCursor },
+    });
     expect(secondPage.page.map((run) => run._id)).toEqual([b]);
     expect(secondPage.isDone).toBe(true);
-    const done = await asMember.query(api.runs.list, { workspaceId, status: "done", paginationOpts: { numItems: 10, cursor: null } });
+    const done = await asMember.query(api.runs.list, {
+      workspaceId,
+      status: "done",
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     expect(done.page.map((run) => run._id)).toEqual([d, b]);
 
     const outsider = t.withIdentity(other.member.identity);
-    await expect(outsider.query(api.runs.list, { workspaceId, paginationOpts: { numItems: 3, cursor: null } })).rejects.toThrow(
-      /not a member/,
-    );
+    await expect(
+      outsider.query(api.runs.list, { workspaceId, paginationOpts: { numItems: 3, cursor: null } }),
+    ).rejects.toThrow(/not a member/);
   });
 
   test("get: the run with its jobs, decisions and milestone history; null for another workspace", async () => {
@@ -219,6 +277,8 @@ describe("Console runs", () => {
     expect(detail?.blockedBy).toBeNull();
 
     const otherRunId = await createRun(other.call, other.workspaceId, other.repoId);
-    expect(await asMember.query(api.runs.get, { workspaceId: acme.workspaceId, runId: otherRunId as Id<"runs"> })).toBeNull();
+    expect(
+      await asMember.query(api.runs.get, { workspaceId: acme.workspaceId, runId: otherRunId as Id<"runs"> }),
+    ).toBeNull();
   });
 });

@@ -19,7 +19,10 @@ afterEach(resetTestEnvironment);
 const nowSeconds = () => String(Math.floor(Date.now() / 1000));
 
 /** POSTs `body` exactly as Slack would: signed over the raw text, unless `headers` says otherwise. */
-async function deliver(body: Json, options: { timestamp?: string; signature?: string; headers?: Record<string, string> } = {}) {
+async function deliver(
+  body: Json,
+  options: { timestamp?: string; signature?: string; headers?: Record<string, string> } = {},
+) {
   const raw = JSON.stringify(body);
   const timestamp = options.timestamp ?? nowSeconds();
   const signature = options.signature ?? (await slackSignatureOf(SIGNING_SECRET, timestamp, raw));
@@ -36,13 +39,21 @@ function messageEvent(eventId: string, teamId = "T0ACME") {
     type: "event_callback",
     event_id: eventId,
     event_time: 1_771_063_200,
-    event: { type: "message", channel: "C0GENERAL", user: "U0ALICE", text: "Deploy is broken on staging", ts: "1771063200.000100" },
+    event: {
+      type: "message",
+      channel: "C0GENERAL",
+      user: "U0ALICE",
+      text: "Deploy is broken on staging",
+      ts: "1771063200.000100",
+    },
   };
 }
 
 async function boundWorkspace() {
   const acme = await workspaceWithMember(t, "acme");
-  await t.withIdentity(acme.owner.identity).mutation(api.slack.bindTeam, { workspaceId: acme.workspaceId, teamId: "T0ACME" });
+  await t
+    .withIdentity(acme.owner.identity)
+    .mutation(api.slack.bindTeam, { workspaceId: acme.workspaceId, teamId: "T0ACME" });
   return acme;
 }
 
@@ -83,7 +94,8 @@ describe("signature", () => {
       expectError(stale, 401, "INVALID_SIGNATURE");
       expect(stale.body.message).toMatch(/5 minutes/);
     }
-    for (const skew of [-299, 0, 299]) expect((await deliver(body, { timestamp: String(now + skew) })).status).toBe(200);
+    for (const skew of [-299, 0, 299])
+      expect((await deliver(body, { timestamp: String(now + skew) })).status).toBe(200);
   });
 
   test("503 NOT_CONFIGURED while SLACK_SIGNING_SECRET is unset", async () => {
@@ -103,7 +115,9 @@ describe("event_callback", () => {
       triggeredRunTriggerIds: [],
       contextItemId: expect.any(String),
     });
-    const retry = await deliver(messageEvent("Ev0001"), { headers: { "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout" } });
+    const retry = await deliver(messageEvent("Ev0001"), {
+      headers: { "x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout" },
+    });
     expect(retry.body).toMatchObject({ ok: true, eventId: first.body.eventId, duplicate: true });
     const next = await deliver(messageEvent("Ev0002"));
     expect(next.body).toMatchObject({ duplicate: false });
@@ -144,15 +158,17 @@ describe("Console bindings", () => {
     const acme = await boundWorkspace();
     const other = await workspaceWithMember(t, "other");
     const otherAdmin = t.withIdentity(other.owner.identity);
-    await expect(otherAdmin.mutation(api.slack.bindTeam, { workspaceId: other.workspaceId, teamId: "T0ACME" })).rejects.toThrow(
-      /another workspace/,
-    );
     await expect(
-      t.withIdentity(acme.member.identity).mutation(api.slack.bindTeam, { workspaceId: acme.workspaceId, teamId: "T0NEW" }),
+      otherAdmin.mutation(api.slack.bindTeam, { workspaceId: other.workspaceId, teamId: "T0ACME" }),
+    ).rejects.toThrow(/another workspace/);
+    await expect(
+      t
+        .withIdentity(acme.member.identity)
+        .mutation(api.slack.bindTeam, { workspaceId: acme.workspaceId, teamId: "T0NEW" }),
     ).rejects.toThrow(/admin/);
-    await expect(otherAdmin.mutation(api.slack.bindTeam, { workspaceId: other.workspaceId, teamId: "not a team" })).rejects.toThrow(
-      /Slack team id/,
-    );
+    await expect(
+      otherAdmin.mutation(api.slack.bindTeam, { workspaceId: other.workspaceId, teamId: "not a team" }),
+    ).rejects.toThrow(/Slack team id/);
     const admin = t.withIdentity(acme.owner.identity);
     expect(await admin.query(api.slack.listBindings, { workspaceId: acme.workspaceId })).toEqual([
       expect.objectContaining({ teamId: "T0ACME", workspaceId: acme.workspaceId }),

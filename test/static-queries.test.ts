@@ -49,7 +49,10 @@ test("every database query reads an index range, without .filter() or .collect()
     for (const { line, chain, assignedTo } of queryChains(source)) {
       const where = `${relative(CONVEX_DIR, file)}:${line}`;
       // `const jobs = ctx.db.query("jobs");` then `jobs.withIndex(...)`: check the uses instead.
-      const uses = assignedTo === undefined ? [chain] : [...source.matchAll(new RegExp(`\\b${assignedTo}\\.[^;]*`, "g"))].map((use) => use[0]);
+      const uses =
+        assignedTo === undefined
+          ? [chain]
+          : [...source.matchAll(new RegExp(`\\b${assignedTo}\\.[^;]*`, "g"))].map((use) => use[0]);
       for (const use of uses) {
         if (!/\.with(Search)?Index\(/.test(use)) offenders.push(`${where}: no index: ${use.slice(0, 80)}`);
         if (/\.filter\(|\.collect\(\)/.test(use)) offenders.push(`${where}: scan: ${use.slice(0, 80)}`);

@@ -31,7 +31,13 @@ describe("my tokens", () => {
     const mine = await t.withIdentity(me.identity).query(api.tokens.listMine, {});
     const minted = mine.filter((row) => row.label !== "test machine");
     expect(minted).toEqual([
-      expect.objectContaining({ workspaceId: other.workspaceId, label: "ci box", prefix: second.token.slice(0, 12), lastUsedAt: null, status: "active" }),
+      expect.objectContaining({
+        workspaceId: other.workspaceId,
+        label: "ci box",
+        prefix: second.token.slice(0, 12),
+        lastUsedAt: null,
+        status: "active",
+      }),
       expect.objectContaining({
         workspaceId: acme.workspaceId,
         label: "laptop",
@@ -52,14 +58,21 @@ describe("my tokens", () => {
     const colleague = await createUser(t, "colleague@acme.test");
     await addMember(t, acme.workspaceId, colleague, "admin");
     const { token } = await loginThroughDevice(t, acme.owner, "acme");
-    const row = (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find((r) => r.prefix === token.slice(0, 12))!;
+    const row = (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find(
+      (r) => r.prefix === token.slice(0, 12),
+    )!;
 
-    expect((await rejection(t.withIdentity(colleague.identity).mutation(api.tokens.revokeMine, { tokenId: row.tokenId }))).code).toBe("TOKEN_NOT_FOUND");
+    expect(
+      (await rejection(t.withIdentity(colleague.identity).mutation(api.tokens.revokeMine, { tokenId: row.tokenId })))
+        .code,
+    ).toBe("TOKEN_NOT_FOUND");
     await ok(caller(t, token), "/v1/jobs/list", { workspaceId: acme.workspaceId });
 
     await t.withIdentity(acme.owner.identity).mutation(api.tokens.revokeMine, { tokenId: row.tokenId });
     expectError(await caller(t, token)("/v1/jobs/list", { workspaceId: acme.workspaceId }), 401, "INVALID_TOKEN");
-    const after = (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find((r) => r.tokenId === row.tokenId)!;
+    const after = (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find(
+      (r) => r.tokenId === row.tokenId,
+    )!;
     expect(after.status).toBe("revoked");
     expect(after.revokedAt).toEqual(expect.any(Number));
   });
@@ -74,10 +87,27 @@ describe("workspace service tokens", () => {
     const asAdmin = t.withIdentity(admin.identity);
     const workspaceId = acme.workspaceId;
 
-    const created = await asAdmin.mutation(api.tokens.createServiceToken, { workspaceId, label: "GitHub Actions", expiresInDays: 30 });
-    expect(created).toEqual({ token: expect.stringMatching(/^ias_/), tokenId: expect.any(String), prefix: created.token.slice(0, 12), expiresAt: expect.any(Number) });
+    const created = await asAdmin.mutation(api.tokens.createServiceToken, {
+      workspaceId,
+      label: "GitHub Actions",
+      expiresInDays: 30,
+    });
+    expect(created).toEqual({
+      token: expect.stringMatching(/^ias_/),
+      tokenId: expect.any(String),
+      prefix: created.token.slice(0, 12),
+      expiresAt: expect.any(Number),
+    });
     const listed = await asAdmin.query(api.tokens.listServiceTokens, { workspaceId });
-    expect(listed).toEqual([expect.objectContaining({ tokenId: created.tokenId, kind: "service", label: "GitHub Actions", prefix: created.prefix, status: "active" })]);
+    expect(listed).toEqual([
+      expect.objectContaining({
+        tokenId: created.tokenId,
+        kind: "service",
+        label: "GitHub Actions",
+        prefix: created.prefix,
+        status: "active",
+      }),
+    ]);
     expect(JSON.stringify(listed)).not.toContain(created.token);
 
     const call = caller(t, created.token);
@@ -95,15 +125,35 @@ describe("workspace service tokens", () => {
     const workspaceId = acme.workspaceId;
     const asMember = t.withIdentity(acme.member.identity);
     const asOwner = t.withIdentity(acme.owner.identity);
-    expect((await rejection(asMember.mutation(api.tokens.createServiceToken, { workspaceId, label: "ci" }))).code).toBe("FORBIDDEN");
+    expect((await rejection(asMember.mutation(api.tokens.createServiceToken, { workspaceId, label: "ci" }))).code).toBe(
+      "FORBIDDEN",
+    );
     expect((await rejection(asMember.query(api.tokens.listServiceTokens, { workspaceId }))).code).toBe("FORBIDDEN");
-    expect((await rejection(asOwner.mutation(api.tokens.createServiceToken, { workspaceId, label: "  " }))).code).toBe("INVALID_REQUEST");
-    expect((await rejection(asOwner.mutation(api.tokens.createServiceToken, { workspaceId, label: "ci", expiresInDays: 0 }))).code).toBe("INVALID_REQUEST");
-    expect((await rejection(asOwner.mutation(api.tokens.createServiceToken, { workspaceId, label: "ci", expiresInDays: 1.5 }))).code).toBe("INVALID_REQUEST");
+    expect((await rejection(asOwner.mutation(api.tokens.createServiceToken, { workspaceId, label: "  " }))).code).toBe(
+      "INVALID_REQUEST",
+    );
+    expect(
+      (await rejection(asOwner.mutation(api.tokens.createServiceToken, { workspaceId, label: "ci", expiresInDays: 0 })))
+        .code,
+    ).toBe("INVALID_REQUEST");
+    expect(
+      (
+        await rejection(
+          asOwner.mutation(api.tokens.createServiceToken, { workspaceId, label: "ci", expiresInDays: 1.5 }),
+        )
+      ).code,
+    ).toBe("INVALID_REQUEST");
 
-    const foreign = await t.withIdentity(other.owner.identity).mutation(api.tokens.createServiceToken, { workspaceId: other.workspaceId, label: "ci" });
-    expect((await rejection(asOwner.mutation(api.tokens.revokeServiceToken, { workspaceId, tokenId: foreign.tokenId }))).code).toBe("TOKEN_NOT_FOUND");
-    expect((await rejection(asOwner.mutation(api.tokens.revokeServiceToken, { workspaceId, tokenId: acme.tokenId }))).code).toBe("TOKEN_NOT_FOUND");
+    const foreign = await t
+      .withIdentity(other.owner.identity)
+      .mutation(api.tokens.createServiceToken, { workspaceId: other.workspaceId, label: "ci" });
+    expect(
+      (await rejection(asOwner.mutation(api.tokens.revokeServiceToken, { workspaceId, tokenId: foreign.tokenId })))
+        .code,
+    ).toBe("TOKEN_NOT_FOUND");
+    expect(
+      (await rejection(asOwner.mutation(api.tokens.revokeServiceToken, { workspaceId, tokenId: acme.tokenId }))).code,
+    ).toBe("TOKEN_NOT_FOUND");
     await ok(caller(t, foreign.token), "/v1/jobs/list", { workspaceId: other.workspaceId });
   });
 

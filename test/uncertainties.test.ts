@@ -21,8 +21,18 @@ describe("create-with-auto-promotion", () => {
   test("a confident, reversible uncertainty is recorded as assumed with no decision request", async () => {
     const { call, workspaceId, runId } = await workspaceWithRun();
     const answer = await raise(call, uncertaintyBody(workspaceId, runId, null));
-    expect(answer).toEqual({ ok: true, uncertaintyId: expect.any(String), decisionRequestId: null, promoted: false, tier: null });
-    expect(await uncertainty(answer.uncertaintyId)).toMatchObject({ status: "assumed", assumedValue: "PostgreSQL", autoPromoteThreshold: 0.8 });
+    expect(answer).toEqual({
+      ok: true,
+      uncertaintyId: expect.any(String),
+      decisionRequestId: null,
+      promoted: false,
+      tier: null,
+    });
+    expect(await uncertainty(answer.uncertaintyId)).toMatchObject({
+      status: "assumed",
+      assumedValue: "PostgreSQL",
+      autoPromoteThreshold: 0.8,
+    });
     expect(await t.run((ctx) => ctx.db.query("decisionRequests").collect())).toEqual([]);
   });
 
@@ -34,9 +44,23 @@ describe("create-with-auto-promotion", () => {
   ])("promotes to a %s decision request in the Inbox", async (tier, fields) => {
     const { call, workspaceId, runId } = await workspaceWithRun();
     const answer = await raise(call, { ...uncertaintyBody(workspaceId, runId, null), ...fields });
-    expect(answer).toEqual({ ok: true, uncertaintyId: expect.any(String), decisionRequestId: expect.any(String), promoted: true, tier });
-    expect(await uncertainty(answer.uncertaintyId)).toMatchObject({ status: "open", decisionRequestId: answer.decisionRequestId });
-    expect(await decision(answer.decisionRequestId)).toMatchObject({ status: "open", tier, runId, uncertaintyId: answer.uncertaintyId });
+    expect(answer).toEqual({
+      ok: true,
+      uncertaintyId: expect.any(String),
+      decisionRequestId: expect.any(String),
+      promoted: true,
+      tier,
+    });
+    expect(await uncertainty(answer.uncertaintyId)).toMatchObject({
+      status: "open",
+      decisionRequestId: answer.decisionRequestId,
+    });
+    expect(await decision(answer.decisionRequestId)).toMatchObject({
+      status: "open",
+      tier,
+      runId,
+      uncertaintyId: answer.uncertaintyId,
+    });
   });
 
   test("confidence exactly at the threshold is not promoted", async () => {
@@ -55,7 +79,11 @@ describe("create-with-auto-promotion", () => {
     expect(await t.run((ctx) => ctx.db.query("uncertainties").collect())).toHaveLength(1);
     expect(await t.run((ctx) => ctx.db.query("decisionRequests").collect())).toHaveLength(1);
 
-    expectError(await call("/v1/uncertainties/create-with-auto-promotion", { ...body, confidence: 0.1 }), 409, "IDEMPOTENCY_KEY_REUSED");
+    expectError(
+      await call("/v1/uncertainties/create-with-auto-promotion", { ...body, confidence: 0.1 }),
+      409,
+      "IDEMPOTENCY_KEY_REUSED",
+    );
 
     // Keys are per workspace; without a key every call is a new uncertainty.
     const other = await workspaceWithRun("other");
@@ -70,7 +98,12 @@ describe("create-with-auto-promotion", () => {
     const body = uncertaintyBody(acme.workspaceId, acme.runId, "audit");
     const route = "/v1/uncertainties/create-with-auto-promotion";
     expectError(await acme.call(route, { ...body, runId: other.runId }), 404, "RUN_NOT_FOUND");
-    const { jobId } = await ok(other.call, "/v1/jobs/enqueue", { workspaceId: other.workspaceId, repoId: other.repoId, kind: "work", prompt: "p" });
+    const { jobId } = await ok(other.call, "/v1/jobs/enqueue", {
+      workspaceId: other.workspaceId,
+      repoId: other.repoId,
+      kind: "work",
+      prompt: "p",
+    });
     expectError(await acme.call(route, { ...body, jobId }), 404, "JOB_NOT_FOUND");
     expectError(await acme.call(route, { ...body, kind: "opinion" }), 400, "INVALID_REQUEST");
     expectError(await acme.call(route, { ...body, confidence: 1.5 }), 400, "INVALID_REQUEST");
@@ -87,10 +120,22 @@ describe("add-resolution", () => {
   test("assumed, answered and dismissed on an unpromoted uncertainty: each recorded, no job", async () => {
     const { call, workspaceId, runId } = await workspaceWithRun();
     const { uncertaintyId } = await raise(call, uncertaintyBody(workspaceId, runId, null));
-    const assumed = await ok(call, route, { workspaceId, uncertaintyId: `uncertainties/${uncertaintyId}`, mode: "assumed", value: "MySQL", confidence: 0.9 });
+    const assumed = await ok(call, route, {
+      workspaceId,
+      uncertaintyId: `uncertainties/${uncertaintyId}`,
+      mode: "assumed",
+      value: "MySQL",
+      confidence: 0.9,
+    });
     expect(assumed).toEqual({ ok: true, resolutionId: expect.any(String) });
     expect(await uncertainty(uncertaintyId)).toMatchObject({ status: "assumed", assumedValue: "MySQL" });
-    const answered = await ok(call, route, { workspaceId, uncertaintyId, mode: "answered", value: "PostgreSQL", commitSha: "abc1234" });
+    const answered = await ok(call, route, {
+      workspaceId,
+      uncertaintyId,
+      mode: "answered",
+      value: "PostgreSQL",
+      commitSha: "abc1234",
+    });
     expect(await uncertainty(uncertaintyId)).toMatchObject({ status: "answered" });
     const dismissed = await ok(call, route, { workspaceId, uncertaintyId, mode: "dismissed", value: "" });
     expect(await uncertainty(uncertaintyId)).toMatchObject({ status: "dismissed" });
@@ -114,7 +159,11 @@ describe("add-resolution", () => {
     expect(jobs).toHaveLength(1);
     expect(jobs[0]).toMatchObject({ repoId, runId, status: "pending" });
     expect(jobs[0]!.prompt).toContain("Answer: SQLite");
-    expect(await decision(raised.decisionRequestId)).toMatchObject({ status: "answered", answer: "SQLite", applyJobId: jobs[0]!._id });
+    expect(await decision(raised.decisionRequestId)).toMatchObject({
+      status: "answered",
+      answer: "SQLite",
+      applyJobId: jobs[0]!._id,
+    });
 
     // Another answer once answered is refused and changes nothing.
     expectError(await call(route, { ...body, value: "MySQL" }), 409, "INVALID_DECISION_STATE");
@@ -127,7 +176,12 @@ describe("add-resolution", () => {
     const raised = await raise(call, uncertaintyBody(workspaceId, runId, "checkpoint"));
     await ok(call, route, { workspaceId, uncertaintyId: raised.uncertaintyId, mode: "dismissed", value: "not needed" });
     expect(await decision(raised.decisionRequestId)).toMatchObject({ status: "dismissed" });
-    const answer = await call(route, { workspaceId, uncertaintyId: raised.uncertaintyId, mode: "answered", value: "x" });
+    const answer = await call(route, {
+      workspaceId,
+      uncertaintyId: raised.uncertaintyId,
+      mode: "answered",
+      value: "x",
+    });
     expectError(answer, 409, "INVALID_DECISION_STATE");
     expect(await jobsOfKind(call, workspaceId, "apply_decision")).toEqual([]);
   });
@@ -148,14 +202,23 @@ describe("add-resolution", () => {
     expectError(await acme.call(route, body), 404, "UNCERTAINTY_NOT_FOUND");
     expectError(await acme.call(route, { ...body, uncertaintyId: acme.runId }), 400, "INVALID_REQUEST");
     const own = await raise(acme.call, uncertaintyBody(acme.workspaceId, acme.runId, null));
-    expectError(await acme.call(route, { ...body, uncertaintyId: own.uncertaintyId, mode: "guessed" }), 400, "INVALID_REQUEST");
+    expectError(
+      await acme.call(route, { ...body, uncertaintyId: own.uncertaintyId, mode: "guessed" }),
+      400,
+      "INVALID_REQUEST",
+    );
     expect((await decision(foreign.decisionRequestId))?.status).toBe("open");
   });
 });
 
 test("openapi.json documents the run and uncertainty routes", () => {
   const paths: Record<string, object> = openApiDocument.paths;
-  for (const path of ["/v1/runs/upsert", "/v2/runs/upsert", "/v1/uncertainties/create-with-auto-promotion", "/v1/uncertainties/add-resolution"]) {
+  for (const path of [
+    "/v1/runs/upsert",
+    "/v2/runs/upsert",
+    "/v1/uncertainties/create-with-auto-promotion",
+    "/v1/uncertainties/add-resolution",
+  ]) {
     expect(paths[`/control-plane${path}`], path).toHaveProperty("post");
   }
 });

@@ -28,7 +28,11 @@ async function api(server: LocalProcess, route: string, body: unknown) {
 
 async function download(url: string) {
   const response = await fetch(url);
-  return { status: response.status, type: response.headers.get("content-type"), bytes: new Uint8Array(await response.arrayBuffer()) };
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    bytes: new Uint8Array(await response.arrayBuffer()),
+  };
 }
 
 describe("local mode uploads", () => {
@@ -37,18 +41,36 @@ describe("local mode uploads", () => {
     const { body: resolved } = await api(server, "/v1/workspaces/resolve", { slug: "local" });
     const workspaceId = resolved.workspaceId as string;
     // Every byte value, and more than one socket read.
-    const original = new Uint8Array(Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300_000)]));
+    const original = new Uint8Array(
+      Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300_000)]),
+    );
 
-    const uploaded = await fetch(`${server.baseUrl}/local/uploads?workspaceId=${workspaceId}&fileName=${encodeURIComponent("spec v1.bin")}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${server.serviceToken}`, "content-type": "application/x-custom" },
-      body: original,
-    });
+    const uploaded = await fetch(
+      `${server.baseUrl}/local/uploads?workspaceId=${workspaceId}&fileName=${encodeURIComponent("spec v1.bin")}`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.serviceToken}`, "content-type": "application/x-custom" },
+        body: original,
+      },
+    );
     const recorded = await uploaded.json();
-    expect(recorded).toEqual({ ok: true, uploadId: expect.any(String), storageId: expect.any(String), sizeBytes: original.byteLength });
+    expect(recorded).toEqual({
+      ok: true,
+      uploadId: expect.any(String),
+      storageId: expect.any(String),
+      sizeBytes: original.byteLength,
+    });
 
-    const { body: link } = await api(server, "/v1/uploads/get-download-url", { workspaceId, uploadId: recorded.uploadId });
-    expect(link).toMatchObject({ ok: true, fileName: "spec v1.bin", contentType: "application/x-custom", sizeBytes: original.byteLength });
+    const { body: link } = await api(server, "/v1/uploads/get-download-url", {
+      workspaceId,
+      uploadId: recorded.uploadId,
+    });
+    expect(link).toMatchObject({
+      ok: true,
+      fileName: "spec v1.bin",
+      contentType: "application/x-custom",
+      sizeBytes: original.byteLength,
+    });
     expect(link.downloadUrl.startsWith(`${server.baseUrl}/local/files/`)).toBe(true);
     const fetched = await download(link.downloadUrl);
     expect(fetched.status).toBe(200);
@@ -74,7 +96,10 @@ describe("local mode uploads", () => {
 
     await server.stop();
     const again = await start({ dataDir: server.dataDir, serviceToken: server.serviceToken });
-    const { body: relinked } = await api(again, "/v1/uploads/get-download-url", { workspaceId, uploadId: recorded.uploadId });
+    const { body: relinked } = await api(again, "/v1/uploads/get-download-url", {
+      workspaceId,
+      uploadId: recorded.uploadId,
+    });
     const refetched = await download(relinked.downloadUrl);
     expect(Buffer.from(refetched.bytes).equals(Buffer.from(original))).toBe(true);
   });
@@ -89,7 +114,12 @@ describe("local mode uploads", () => {
     const { storageId } = await stored.json();
     expect(storageId).toEqual(expect.any(String));
 
-    const downloadUrl = await localFileUrl(server.baseUrl, server.serviceToken, { kind: "download", storageId }, Date.now() + 60_000);
+    const downloadUrl = await localFileUrl(
+      server.baseUrl,
+      server.serviceToken,
+      { kind: "download", storageId },
+      Date.now() + 60_000,
+    );
     const fetched = await download(downloadUrl);
     expect(fetched.type).toBe("image/png");
     expect(Buffer.from(fetched.bytes).equals(Buffer.from(original))).toBe(true);
@@ -102,8 +132,12 @@ describe("local mode uploads", () => {
     const server = await start();
     const uploadUrl = await localFileUrl(server.baseUrl, server.serviceToken, { kind: "upload" }, Date.now() + 60_000);
     const html = "<script>fetch('/local/device/approve', {method: 'POST'})</script>";
-    const { storageId } = await (await fetch(uploadUrl, { method: "POST", headers: { "content-type": "text/html" }, body: html })).json();
-    const response = await fetch(await localFileUrl(server.baseUrl, server.serviceToken, { kind: "download", storageId }, Date.now() + 60_000));
+    const { storageId } = await (
+      await fetch(uploadUrl, { method: "POST", headers: { "content-type": "text/html" }, body: html })
+    ).json();
+    const response = await fetch(
+      await localFileUrl(server.baseUrl, server.serviceToken, { kind: "download", storageId }, Date.now() + 60_000),
+    );
     expect(response.headers.get("content-disposition")).toBe("attachment");
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(response.headers.get("content-security-policy")).toContain("sandbox");

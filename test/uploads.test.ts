@@ -34,7 +34,10 @@ describe("Console upload and get-download-url", () => {
       runId: acme.runId as Id<"runs">,
     });
 
-    const answer = await ok(acme.call, "/v1/uploads/get-download-url", { workspaceId, uploadId: `uploads/${uploadId}` });
+    const answer = await ok(acme.call, "/v1/uploads/get-download-url", {
+      workspaceId,
+      uploadId: `uploads/${uploadId}`,
+    });
     expect(answer).toEqual({
       ok: true,
       downloadUrl: expect.stringMatching(/^https:\/\//),
@@ -42,8 +45,14 @@ describe("Console upload and get-download-url", () => {
       contentType: "application/pdf",
       sizeBytes: 5,
     });
-    const listed = await acme.console.query(api.uploads.list, { workspaceId, runId: acme.runId as Id<"runs">, paginationOpts: { numItems: 5, cursor: null } });
-    expect(listed.page).toEqual([expect.objectContaining({ _id: uploadId, sizeBytes: 5, uploadedBy: acme.member.userId })]);
+    const listed = await acme.console.query(api.uploads.list, {
+      workspaceId,
+      runId: acme.runId as Id<"runs">,
+      paginationOpts: { numItems: 5, cursor: null },
+    });
+    expect(listed.page).toEqual([
+      expect.objectContaining({ _id: uploadId, sizeBytes: 5, uploadedBy: acme.member.userId }),
+    ]);
   });
 
   test("file names must be bare names; the storage id must exist", async () => {
@@ -51,10 +60,14 @@ describe("Console upload and get-download-url", () => {
     const console = t.withIdentity(member.identity);
     const storageId = await storeBytes(new Uint8Array([1]));
     for (const fileName of ["../../.bashrc", "dir/file.txt", "a\\b", "..", "", "line\nbreak"]) {
-      await expect(console.mutation(api.uploads.record, { workspaceId, storageId, fileName })).rejects.toThrow(/fileName/);
+      await expect(console.mutation(api.uploads.record, { workspaceId, storageId, fileName })).rejects.toThrow(
+        /fileName/,
+      );
     }
     await t.run((ctx) => ctx.storage.delete(storageId));
-    await expect(console.mutation(api.uploads.record, { workspaceId, storageId, fileName: "ok.txt" })).rejects.toThrow(/storageId/);
+    await expect(console.mutation(api.uploads.record, { workspaceId, storageId, fileName: "ok.txt" })).rejects.toThrow(
+      /storageId/,
+    );
   });
 
   test("another workspace's upload is UPLOAD_NOT_FOUND; viewers may not download", async () => {
@@ -69,14 +82,22 @@ describe("Console upload and get-download-url", () => {
       404,
       "UPLOAD_NOT_FOUND",
     );
-    expectError(await caller(t, acme.token)("/v1/uploads/get-download-url", { workspaceId: acme.workspaceId, uploadId: "nope" }), 400, "INVALID_REQUEST");
+    expectError(
+      await caller(t, acme.token)("/v1/uploads/get-download-url", { workspaceId: acme.workspaceId, uploadId: "nope" }),
+      400,
+      "INVALID_REQUEST",
+    );
     const viewer = await createUser(t, "viewer@acme.test");
     await addMember(t, acme.workspaceId, viewer, "viewer");
     const viewerCall = caller(t, (await deviceToken(t, acme.workspaceId, viewer)).token);
-    expectError(await viewerCall("/v1/uploads/get-download-url", { workspaceId: acme.workspaceId, uploadId }), 403, "FORBIDDEN");
-    await expect(t.withIdentity(viewer.identity).mutation(api.uploads.generateUploadUrl, { workspaceId: acme.workspaceId })).rejects.toThrow(
-      /member/,
+    expectError(
+      await viewerCall("/v1/uploads/get-download-url", { workspaceId: acme.workspaceId, uploadId }),
+      403,
+      "FORBIDDEN",
     );
+    await expect(
+      t.withIdentity(viewer.identity).mutation(api.uploads.generateUploadUrl, { workspaceId: acme.workspaceId }),
+    ).rejects.toThrow(/member/);
   });
 });
 
@@ -87,20 +108,32 @@ describe("a stored file belongs to one workspace", () => {
     await addMember(t, other.workspaceId, acme.member, "member");
     const storageId = await storeBytes(new Uint8Array([4, 2]));
     const asMember = t.withIdentity(acme.member.identity);
-    await t.withIdentity(acme.owner.identity).mutation(api.uploads.record, { workspaceId: acme.workspaceId, storageId, fileName: "plan.pdf" });
+    await t
+      .withIdentity(acme.owner.identity)
+      .mutation(api.uploads.record, { workspaceId: acme.workspaceId, storageId, fileName: "plan.pdf" });
     // The member sees the storage id in Acme's list...
-    const listed = await asMember.query(api.uploads.list, { workspaceId: acme.workspaceId, paginationOpts: { numItems: 5, cursor: null } });
+    const listed = await asMember.query(api.uploads.list, {
+      workspaceId: acme.workspaceId,
+      paginationOpts: { numItems: 5, cursor: null },
+    });
     expect(listed.page[0]!.storageId).toBe(storageId);
     // ...but cannot record that file in the other workspace, where it would outlive their Acme membership.
     await expect(
       asMember.mutation(api.uploads.record, { workspaceId: other.workspaceId, storageId, fileName: "copy.pdf" }),
     ).rejects.toThrow(/storageId: no stored file has this id/);
     const otherUploads = await t.run((ctx) =>
-      ctx.db.query("uploads").withIndex("by_workspace", (q) => q.eq("workspaceId", other.workspaceId)).collect(),
+      ctx.db
+        .query("uploads")
+        .withIndex("by_workspace", (q) => q.eq("workspaceId", other.workspaceId))
+        .collect(),
     );
     expect(otherUploads).toEqual([]);
     // Recording it again in its own workspace stays possible.
-    await asMember.mutation(api.uploads.record, { workspaceId: acme.workspaceId, storageId, fileName: "plan again.pdf" });
+    await asMember.mutation(api.uploads.record, {
+      workspaceId: acme.workspaceId,
+      storageId,
+      fileName: "plan again.pdf",
+    });
   });
 });
 
@@ -115,11 +148,20 @@ describe("local mode URLs", () => {
     expect(await localFileUrlGrants(uploadUrl, SERVICE_TOKEN, { kind: "upload" }, Date.now())).toBe(true);
 
     const storageId = await storeBytes(new Uint8Array([7, 7]));
-    const uploadId = await console.mutation(api.uploads.record, { workspaceId: acme.workspaceId, storageId, fileName: "notes.md" });
-    const { downloadUrl } = await ok(caller(t, acme.token), "/v1/uploads/get-download-url", { workspaceId: acme.workspaceId, uploadId });
+    const uploadId = await console.mutation(api.uploads.record, {
+      workspaceId: acme.workspaceId,
+      storageId,
+      fileName: "notes.md",
+    });
+    const { downloadUrl } = await ok(caller(t, acme.token), "/v1/uploads/get-download-url", {
+      workspaceId: acme.workspaceId,
+      uploadId,
+    });
     const url = new URL(downloadUrl);
     expect(url.origin + url.pathname).toBe(`http://127.0.0.1:3211/local/files/${storageId}`);
     expect(await localFileUrlGrants(url, SERVICE_TOKEN, { kind: "download", storageId }, Date.now())).toBe(true);
-    expect(await localFileUrlGrants(url, SERVICE_TOKEN, { kind: "download", storageId: "10001_storage" }, Date.now())).toBe(false);
+    expect(
+      await localFileUrlGrants(url, SERVICE_TOKEN, { kind: "download", storageId: "10001_storage" }, Date.now()),
+    ).toBe(false);
   });
 });

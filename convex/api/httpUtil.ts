@@ -41,7 +41,11 @@ export function errorResponse(requestId: string, error: ApiErrorData, headers: R
   return jsonResponse(requestId, ERROR_STATUS[code], { ok: false, error: code, message, ...extra }, headers);
 }
 
-export function errorOf(code: ErrorCode, message: string, extra: Omit<ApiErrorData, "code" | "message"> = {}): ApiErrorData {
+export function errorOf(
+  code: ErrorCode,
+  message: string,
+  extra: Omit<ApiErrorData, "code" | "message"> = {},
+): ApiErrorData {
   return { code, message, ...extra };
 }
 

@@ -56,7 +56,9 @@ export const leaseMsSchema = z
   .int()
   .nonnegative()
   .optional()
-  .meta({ description: `Lease length in ms; default ${DEFAULT_LEASE_MS}, clamped to [${MIN_LEASE_MS}, ${MAX_LEASE_MS}].` });
+  .meta({
+    description: `Lease length in ms; default ${DEFAULT_LEASE_MS}, clamped to [${MIN_LEASE_MS}, ${MAX_LEASE_MS}].`,
+  });
 
 export const promptSchema = z
   .string()
@@ -74,10 +76,24 @@ export const enqueueFields = z.object({
   kind: z.enum(JOB_KINDS),
   prompt: promptSchema,
   requirements: requirementsSchema.optional(),
-  role: shortText(100).optional().meta({ description: `Default "${DEFAULT_ROLE}".` }),
+  role: shortText(100)
+    .optional()
+    .meta({ description: `Default "${DEFAULT_ROLE}".` }),
   runId: idOf("runs").optional(),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).optional().meta({ description: `Lower runs first; default ${DEFAULT_PRIORITY}.` }),
-  maxAttempts: z.number().int().min(1).max(100).optional().meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
+  priority: z
+    .number()
+    .int()
+    .min(-1_000_000)
+    .max(1_000_000)
+    .optional()
+    .meta({ description: `Lower runs first; default ${DEFAULT_PRIORITY}.` }),
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .optional()
+    .meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
   idempotencyKey: clientIdempotencyKey.optional(),
   lane: z.enum(LANES).optional().meta({ description: 'Default "worker".' }),
 });
@@ -145,4 +161,7 @@ export const logLinesSchema = z
   .array(z.string())
   .min(1)
   .max(MAX_LOG_LINES)
-  .refine((lines) => lines.reduce((sum, line) => sum + utf8Bytes(line), 0) <= MAX_LOG_BYTES, `must total at most ${MAX_LOG_BYTES} bytes`);
+  .refine(
+    (lines) => lines.reduce((sum, line) => sum + utf8Bytes(line), 0) <= MAX_LOG_BYTES,
+    `must total at most ${MAX_LOG_BYTES} bytes`,
+  );

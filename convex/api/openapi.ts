@@ -105,7 +105,11 @@ function successSchema(route: Route): SchemaObject {
 }
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): SchemaObject {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" }) as SchemaObject & { $schema?: string };
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    io,
+    target: "draft-2020-12",
+    unrepresentable: "any",
+  }) as SchemaObject & { $schema?: string };
   return rest;
 }
 

@@ -38,10 +38,7 @@ export type RouteSpec<Req extends z.ZodType, Res extends z.ZodType, A extends Au
   /** Error codes this route can answer beyond those every route shares. */
   errors?: ErrorCode[];
   /** Returns the success fields, or a whole Response for routes that are not JSON envelopes. */
-  handler: (
-    ctx: ActionCtx,
-    input: HandlerInput<z.output<Req>, A>,
-  ) => Promise<z.input<Res> | Response>;
+  handler: (ctx: ActionCtx, input: HandlerInput<z.output<Req>, A>) => Promise<z.input<Res> | Response>;
 };
 
 export type Route = RouteSpec<z.ZodType, z.ZodType, AuthMode>;

@@ -37,5 +37,8 @@ export type AuditDetails = Infer<typeof auditDetailsValidator>;
  */
 export function redactTokens(text: string): string {
   const visibleRest = VISIBLE_PREFIX_LENGTH - TOKEN_PREFIX.length;
-  return text.replace(new RegExp(`${TOKEN_PREFIX}([A-Za-z0-9_-]{${visibleRest}})[A-Za-z0-9_-]+`, "g"), `${TOKEN_PREFIX}$1…`);
+  return text.replace(
+    new RegExp(`${TOKEN_PREFIX}([A-Za-z0-9_-]{${visibleRest}})[A-Za-z0-9_-]+`, "g"),
+    `${TOKEN_PREFIX}$1…`,
+  );
 }

@@ -52,7 +52,13 @@ export type PackCandidate = {
   item: { textBytes: number; promotionState: PromotionState } | null | "unread";
 };
 
-export type PackEntry = { contextItemId: string; status: PackItemStatus; origin: PackOrigin; reason: PackReason; textBytes: number };
+export type PackEntry = {
+  contextItemId: string;
+  status: PackItemStatus;
+  origin: PackOrigin;
+  reason: PackReason;
+  textBytes: number;
+};
 
 export type PackBudget = { maxItems: number; maxTextBytes: number };
 
@@ -79,7 +85,8 @@ export function selectPackItems(candidates: PackCandidate[], budget: PackBudget)
     const { item } = candidate;
     if (item === "unread") entries.push(entry("omitted", "read_budget"));
     else if (item === null) entries.push(entry("missing", "not_found"));
-    else if (item.promotionState === "rejected" && candidate.origin !== "requested") entries.push(entry("omitted", "rejected"));
+    else if (item.promotionState === "rejected" && candidate.origin !== "requested")
+      entries.push(entry("omitted", "rejected"));
     else if (selected >= budget.maxItems) entries.push(entry("omitted", "item_budget"));
     else if (textBytes + item.textBytes > budget.maxTextBytes) entries.push(entry("omitted", "text_budget"));
     else {

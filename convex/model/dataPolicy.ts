@@ -16,7 +16,14 @@ export type IncomingEvent = {
 };
 
 export type StorableEvent = {
-  event: { occurredAt?: number; externalId?: string; title?: string; url?: string; text?: string; payloadJson?: string };
+  event: {
+    occurredAt?: number;
+    externalId?: string;
+    title?: string;
+    url?: string;
+    text?: string;
+    payloadJson?: string;
+  };
   /** What may go into the Context Lake, or null when nothing may. */
   item: IncomingItem | null;
 };

@@ -47,7 +47,12 @@ export function checkLease(
   now: number,
 ): LeaseCheck {
   if (job.status !== "claimed") {
-    return { held: false, expired: false, code: "LEASE_MISMATCH", message: `The job is not claimed (it is ${job.status}).` };
+    return {
+      held: false,
+      expired: false,
+      code: "LEASE_MISMATCH",
+      message: `The job is not claimed (it is ${job.status}).`,
+    };
   }
   if (job.claimedBy !== holder.workerId) {
     return { held: false, expired: false, code: "LEASE_MISMATCH", message: "The job is claimed by another worker." };

@@ -14,11 +14,19 @@ export type LocalFileGrant = { kind: "download"; storageId: string } | { kind: "
 
 async function signatureOf(serviceToken: string, grant: LocalFileGrant, expiresAt: number): Promise<string> {
   const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", encoder.encode(serviceToken), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(serviceToken),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const target = grant.kind === "download" ? grant.storageId : "";
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`ias-local-files:v1:${grant.kind}:${target}:${expiresAt}`));
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    encoder.encode(`ias-local-files:v1:${grant.kind}:${target}:${expiresAt}`),
+  );
   let binary = "";
   for (const byte of new Uint8Array(mac)) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -30,7 +38,8 @@ export async function localFileUrl(
   grant: LocalFileGrant,
   expiresAt: number,
 ): Promise<string> {
-  const path = grant.kind === "download" ? `${LOCAL_FILES_PATH}/${encodeURIComponent(grant.storageId)}` : LOCAL_UPLOAD_PATH;
+  const path =
+    grant.kind === "download" ? `${LOCAL_FILES_PATH}/${encodeURIComponent(grant.storageId)}` : LOCAL_UPLOAD_PATH;
   const signature = await signatureOf(serviceToken, grant, expiresAt);
   return `${baseUrl}${path}?expires=${expiresAt}&signature=${signature}`;
 }

@@ -7,7 +7,14 @@ import { v, type Infer } from "convex/values";
 import { utf8Bytes } from "./jobs";
 
 /** The only requirement keys a job may carry; enqueue rejects others. */
-export const REQUIREMENT_KEYS = ["executionMode", "model", "canWrite", "canUseNetwork", "egressMode", "runTests"] as const;
+export const REQUIREMENT_KEYS = [
+  "executionMode",
+  "model",
+  "canWrite",
+  "canUseNetwork",
+  "egressMode",
+  "runTests",
+] as const;
 
 export const requirementsValidator = v.object({
   executionMode: v.optional(v.string()),

@@ -13,7 +13,8 @@ export const MANAGE_MEMBERS_ROLE: Role = "admin";
  * an owner nor make one; an owner may do anything.
  */
 export function membershipChangeProblem(actor: Role, from: Role | null, to: Role | null): string | null {
-  if (!roleAtLeast(actor, MANAGE_MEMBERS_ROLE)) return `Managing members needs the ${MANAGE_MEMBERS_ROLE} role; you are ${actor}.`;
+  if (!roleAtLeast(actor, MANAGE_MEMBERS_ROLE))
+    return `Managing members needs the ${MANAGE_MEMBERS_ROLE} role; you are ${actor}.`;
   if (from !== null && !roleAtLeast(actor, from)) return `As ${actor} you cannot change a member who is ${from}.`;
   if (to !== null && !roleAtLeast(actor, to)) return `As ${actor} you cannot grant the ${to} role.`;
   return null;

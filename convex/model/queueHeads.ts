@@ -28,7 +28,10 @@ export function compareClaimOrder(a: Ranked, b: Ranked): number {
   return a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0;
 }
 
-export function sameStream(a: Pick<QueueHead, "repoId" | "requirementsKey">, b: Pick<QueueHead, "repoId" | "requirementsKey">) {
+export function sameStream(
+  a: Pick<QueueHead, "repoId" | "requirementsKey">,
+  b: Pick<QueueHead, "repoId" | "requirementsKey">,
+) {
   return a.repoId === b.repoId && a.requirementsKey === b.requirementsKey;
 }
 
@@ -41,7 +44,8 @@ export function bestHeadFor(
   let best: QueueHead | null = null;
   for (const head of heads) {
     if (best !== null && compareClaimOrder(head, best) >= 0) continue;
-    if (reposAllowed.has(head.repoId) && meetsRequirements(requirementsOfKey(head.requirementsKey), capabilities)) best = head;
+    if (reposAllowed.has(head.repoId) && meetsRequirements(requirementsOfKey(head.requirementsKey), capabilities))
+      best = head;
   }
   return best;
 }

@@ -30,8 +30,7 @@ export function refill(state: BucketState | null, config: BucketConfig, now: num
 }
 
 export type TakeResult =
-  | { allowed: true; states: BucketState[] }
-  | { allowed: false; states: BucketState[]; retryAfterMs: number };
+  { allowed: true; states: BucketState[] } | { allowed: false; states: BucketState[]; retryAfterMs: number };
 
 /**
  * Takes one token from every bucket, or from none: a request refused by one bucket does not

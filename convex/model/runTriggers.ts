@@ -54,8 +54,14 @@ export type SettledOutcome = Omit<TriggerOutcome, "finishedAt"> & { status: "don
  * The event's outcomes with `outcome` recorded: only the trigger's `scheduled` entry is replaced,
  * so a settled outcome is never overwritten. Returns the same array when nothing changes.
  */
-export function settleTriggerOutcome(outcomes: TriggerOutcome[], outcome: SettledOutcome, now: number): TriggerOutcome[] {
-  const index = outcomes.findIndex((entry) => entry.runTriggerId === outcome.runTriggerId && entry.status === "scheduled");
+export function settleTriggerOutcome(
+  outcomes: TriggerOutcome[],
+  outcome: SettledOutcome,
+  now: number,
+): TriggerOutcome[] {
+  const index = outcomes.findIndex(
+    (entry) => entry.runTriggerId === outcome.runTriggerId && entry.status === "scheduled",
+  );
   if (index === -1) return outcomes;
   return outcomes.map((entry, at) => (at === index ? { ...outcome, finishedAt: now } : entry));
 }

@@ -27,8 +27,10 @@ export async function verifySlackRequest(request: {
   nowMs: number;
 }): Promise<SlackVerification> {
   const { timestamp, signature } = request;
-  if (timestamp === null || signature === null || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "missing" };
-  if (Math.abs(request.nowMs / 1000 - Number(timestamp)) > SLACK_MAX_SKEW_SECONDS) return { ok: false, reason: "stale" };
+  if (timestamp === null || signature === null || !/^\d{1,12}$/.test(timestamp))
+    return { ok: false, reason: "missing" };
+  if (Math.abs(request.nowMs / 1000 - Number(timestamp)) > SLACK_MAX_SKEW_SECONDS)
+    return { ok: false, reason: "stale" };
   const expected = await slackSignatureOf(request.secret, timestamp, request.rawBody);
   return (await secretsEqual(signature, expected)) ? { ok: true } : { ok: false, reason: "mismatch" };
 }

@@ -37,7 +37,10 @@ export function templateProblems(template: string): string[] {
       continue;
     }
     const path = match[2]!.split(".").filter(Boolean);
-    if (match[1] === "event" && (path.length !== 1 || !(EVENT_TEMPLATE_FIELDS as readonly string[]).includes(path[0]!))) {
+    if (
+      match[1] === "event" &&
+      (path.length !== 1 || !(EVENT_TEMPLATE_FIELDS as readonly string[]).includes(path[0]!))
+    ) {
       problems.push(`{{${expression}}}: event fields are ${EVENT_TEMPLATE_FIELDS.join(", ")}.`);
     }
   }

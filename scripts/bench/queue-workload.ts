@@ -33,7 +33,13 @@ export type Scale = {
 
 export const SMALL: Scale = { repos: 2, workers: 2, pendingJobs: 10, unclaimableJobs: 0, finishedJobs: 10 };
 /** The issue's large workspace: 10,000 pending (1,000 of them unclaimable) + 10,000 finished. */
-export const LARGE: Scale = { repos: 50, workers: 200, pendingJobs: 9_000, unclaimableJobs: 1_000, finishedJobs: 10_000 };
+export const LARGE: Scale = {
+  repos: 50,
+  workers: 200,
+  pendingJobs: 9_000,
+  unclaimableJobs: 1_000,
+  finishedJobs: 10_000,
+};
 
 /** SPEC §6: the most documents each call may read. */
 export const BUDGET = {
@@ -50,10 +56,17 @@ export type Operation = keyof typeof BUDGET;
 export type Metrics = { documentsRead: number; bytesRead: number; documentsWritten: number; bytesWritten: number };
 
 /** Runs a registered function's handler in one transaction and returns its result and metrics. */
-export async function metered(t: Runner, fn: object, args: Record<string, unknown>): Promise<{ result: any; metrics: Metrics }> {
+export async function metered(
+  t: Runner,
+  fn: object,
+  args: Record<string, unknown>,
+): Promise<{ result: any; metrics: Metrics }> {
   // Registered functions keep their handler on `_handler`; calling it skips only the argument
   // validation, which the route already did.
-  const handler = (fn as { _handler: unknown })._handler as (ctx: MutationCtx, args: Record<string, unknown>) => Promise<unknown>;
+  const handler = (fn as { _handler: unknown })._handler as (
+    ctx: MutationCtx,
+    args: Record<string, unknown>,
+  ) => Promise<unknown>;
   return await t.run(async (ctx) => {
     const result = await handler(ctx, args);
     const used = await ctx.meta.getTransactionMetrics();
@@ -89,25 +102,53 @@ export async function seedWorkload(t: Runner, scale: Scale, slug = "bench"): Pro
     const workspaceId = await ctx.db.insert("workspaces", { slug, name: slug, dataPolicy: "full" });
     await ctx.db.insert("memberships", { workspaceId, userId, role: "owner" });
     const tokenId = await ctx.db.insert("apiTokens", {
-      tokenHash, prefix: token.slice(0, 12), kind: "device", userId, workspaceId, label: "bench", expiresAt: Date.now() + 86_400_000,
+      tokenHash,
+      prefix: token.slice(0, 12),
+      kind: "device",
+      userId,
+      workspaceId,
+      label: "bench",
+      expiresAt: Date.now() + 86_400_000,
     });
     const repoIds: Id<"repos">[] = [];
     for (let i = 0; i < scale.repos; i++) {
-      repoIds.push(await ctx.db.insert("repos", { workspaceId, remoteUrlHash: `repo-${i}`, status: "active", updatedAt: Date.now() }));
+      repoIds.push(
+        await ctx.db.insert("repos", {
+          workspaceId,
+          remoteUrlHash: `repo-${i}`,
+          status: "active",
+          updatedAt: Date.now(),
+        }),
+      );
     }
-    const lockedRepoId = await ctx.db.insert("repos", { workspaceId, remoteUrlHash: "locked", status: "active", updatedAt: Date.now() });
+    const lockedRepoId = await ctx.db.insert("repos", {
+      workspaceId,
+      remoteUrlHash: "locked",
+      status: "active",
+      updatedAt: Date.now(),
+    });
     const workerIds: Id<"workers">[] = [];
     for (let i = 0; i < scale.workers; i++) {
       workerIds.push(
         await ctx.db.insert("workers", {
-          workspaceId, displayName: `worker-${i}`, machineFingerprint: `fp-${i}`, status: "online",
-          capabilities: { reposAllowed: repoIds }, inventory: {}, lastSeenAt: Date.now(),
+          workspaceId,
+          displayName: `worker-${i}`,
+          machineFingerprint: `fp-${i}`,
+          status: "online",
+          capabilities: { reposAllowed: repoIds },
+          inventory: {},
+          lastSeenAt: Date.now(),
         }),
       );
     }
     const idleWorkerId = await ctx.db.insert("workers", {
-      workspaceId, displayName: "idle", machineFingerprint: "fp-idle", status: "online",
-      capabilities: { reposAllowed: [lockedRepoId], models: ["small"] }, inventory: {}, lastSeenAt: Date.now(),
+      workspaceId,
+      displayName: "idle",
+      machineFingerprint: "fp-idle",
+      status: "online",
+      capabilities: { reposAllowed: [lockedRepoId], models: ["small"] },
+      inventory: {},
+      lastSeenAt: Date.now(),
     });
     const caller: Caller = { kind: "token", tokenId, tokenKind: "device", workspaceId, userId };
     return { workspaceId, caller, repoIds, lockedRepoId, busyWorkerId: workerIds[0]!, idleWorkerId };
@@ -121,26 +162,50 @@ export async function seedWorkload(t: Runner, scale: Scale, slug = "bench"): Pro
     await t.run(async (ctx) => {
       for (const [offset, job] of jobs.slice(start, start + 500).entries()) {
         await enqueueJob(ctx, {
-          workspaceId: base.workspaceId, repoId: job.repoId, kind: "work", prompt: `Pending job ${start + offset}`,
-          priority: (start + offset) % 3, requirements: job.model === undefined ? {} : { model: job.model },
+          workspaceId: base.workspaceId,
+          repoId: job.repoId,
+          kind: "work",
+          prompt: `Pending job ${start + offset}`,
+          priority: (start + offset) % 3,
+          requirements: job.model === undefined ? {} : { model: job.model },
         });
       }
     });
   }
   for (let start = 0; start < scale.finishedJobs; start += 1_000) {
     await t.run(async (ctx) => {
-      for (let i = start; i < Math.min(start + 1_000, scale.finishedJobs); i++) await ctx.db.insert("jobs", finishedJob(base.workspaceId, base.repoIds[i % base.repoIds.length]!, i));
+      for (let i = start; i < Math.min(start + 1_000, scale.finishedJobs); i++)
+        await ctx.db.insert("jobs", finishedJob(base.workspaceId, base.repoIds[i % base.repoIds.length]!, i));
     });
   }
   return { ...base, tokenHash };
 }
 
-function finishedJob(workspaceId: Id<"workspaces">, repoId: Id<"repos">, i: number): Omit<Doc<"jobs">, "_id" | "_creationTime"> {
+function finishedJob(
+  workspaceId: Id<"workspaces">,
+  repoId: Id<"repos">,
+  i: number,
+): Omit<Doc<"jobs">, "_id" | "_creationTime"> {
   const at = Date.now();
   return {
-    workspaceId, repoId, kind: "work", role: "implementer", prompt: `Finished job ${i}`, requirements: {},
-    requirementsKey: requirementsKey({}), priority: 0, lane: "worker", status: "done", outcome: "done", attempts: 1,
-    maxAttempts: 3, claimGeneration: 1, cancelRequested: false, nextEventSeq: 4, finishedAt: at, updatedAt: at,
+    workspaceId,
+    repoId,
+    kind: "work",
+    role: "implementer",
+    prompt: `Finished job ${i}`,
+    requirements: {},
+    requirementsKey: requirementsKey({}),
+    priority: 0,
+    lane: "worker",
+    status: "done",
+    outcome: "done",
+    attempts: 1,
+    maxAttempts: 3,
+    claimGeneration: 1,
+    cancelRequested: false,
+    nextEventSeq: 4,
+    finishedAt: at,
+    updatedAt: at,
   };
 }
 
@@ -151,14 +216,28 @@ export async function measureCalls(t: Runner, workload: Workload): Promise<Recor
   const auth = await metered(t, authenticate, { tokenHash: workload.tokenHash, now: Date.now() });
   const enqueued = await metered(t, enqueue, { ...ws, repoId: repoIds[0]!, kind: "work", prompt: "Measured job" });
   const heartbeat = await metered(t, workerHeartbeat, {
-    ...ws, displayName: "worker-0", machineFingerprint: "fp-0", status: "online", capabilities: { reposAllowed: repoIds }, inventory: {},
+    ...ws,
+    displayName: "worker-0",
+    machineFingerprint: "fp-0",
+    status: "online",
+    capabilities: { reposAllowed: repoIds },
+    inventory: {},
   });
   const claimed = await metered(t, claimNext, { ...ws, workerId: busyWorkerId, lane: "worker" });
   const nothing = await metered(t, claimNext, { ...ws, workerId: idleWorkerId, lane: "worker" });
-  if (claimed.result.jobId === null || nothing.result.jobId !== null) throw new Error("The workload did not set up the claims it measures.");
-  const lease = { ...ws, jobId: claimed.result.jobId, workerId: busyWorkerId, claimGeneration: claimed.result.claimGeneration };
+  if (claimed.result.jobId === null || nothing.result.jobId !== null)
+    throw new Error("The workload did not set up the claims it measures.");
+  const lease = {
+    ...ws,
+    jobId: claimed.result.jobId,
+    workerId: busyWorkerId,
+    claimGeneration: claimed.result.claimGeneration,
+  };
   const beat = await metered(t, extendLeaseIfHeld, lease);
-  const log = await metered(t, appendLogIfLeaseHeld, { ...lease, lines: Array.from({ length: 20 }, (_, i) => `line ${i}`) });
+  const log = await metered(t, appendLogIfLeaseHeld, {
+    ...lease,
+    lines: Array.from({ length: 20 }, (_, i) => `line ${i}`),
+  });
   const done = await metered(t, complete, { ...lease, outcome: "done" });
   if (done.result.result?.status !== "done") throw new Error("The measured completion did not complete the job.");
   return {

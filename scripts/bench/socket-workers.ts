@@ -39,7 +39,13 @@ export async function runWorkerPool(options: {
   const workerIds = await Promise.all(
     Array.from({ length: options.workers }, async (_, i) => {
       const name = `${options.namePrefix ?? "worker"}-${i}`;
-      const body = { workspaceId, displayName: name, machineFingerprint: name, status: "online", capabilities: { reposAllowed: [repoId] } };
+      const body = {
+        workspaceId,
+        displayName: name,
+        machineFingerprint: name,
+        status: "online",
+        capabilities: { reposAllowed: [repoId] },
+      };
       return (await api("/v1/workers/heartbeat", body)).workerId as string;
     }),
   );
@@ -64,14 +70,22 @@ export async function runWorkerPool(options: {
 }
 
 /** Enqueues `count` jobs, `parallel` requests at a time; returns their ids in order. */
-export async function enqueueMany(api: Api, workspaceId: string, repoId: string, count: number, parallel = 16): Promise<string[]> {
+export async function enqueueMany(
+  api: Api,
+  workspaceId: string,
+  repoId: string,
+  count: number,
+  parallel = 16,
+): Promise<string[]> {
   const ids: string[] = new Array(count);
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
       while (next < count) {
         const index = next++;
-        ids[index] = (await api("/v1/jobs/enqueue", { workspaceId, repoId, kind: "work", prompt: `Job ${index}` })).jobId;
+        ids[index] = (
+          await api("/v1/jobs/enqueue", { workspaceId, repoId, kind: "work", prompt: `Job ${index}` })
+        ).jobId;
       }
     }),
   );

@@ -24,7 +24,11 @@ export type CheckoutLock = { release(): void };
  * Waits for the checkout's lock; null when `signal` aborts first. `onBusy` is told the holder's
  * pid once, when the first attempt finds the checkout busy.
  */
-export async function lockCheckout(checkout: string, signal: AbortSignal, onBusy: (holderPid: number) => void): Promise<CheckoutLock | null> {
+export async function lockCheckout(
+  checkout: string,
+  signal: AbortSignal,
+  onBusy: (holderPid: number) => void,
+): Promise<CheckoutLock | null> {
   const path = await lockPath(checkout);
   let toldBusy = false;
   for (;;) {

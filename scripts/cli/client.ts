@@ -53,7 +53,8 @@ const MAX_RETRY_AFTER_MS = 30_000;
 
 export class ApiClient {
   readonly siteUrl: string;
-  private readonly options: Required<Omit<ClientOptions, "token" | "onRetry">> & Pick<ClientOptions, "token" | "onRetry">;
+  private readonly options: Required<Omit<ClientOptions, "token" | "onRetry">> &
+    Pick<ClientOptions, "token" | "onRetry">;
 
   constructor(options: ClientOptions) {
     this.siteUrl = options.siteUrl;
@@ -82,7 +83,12 @@ export class ApiClient {
     return this.request<T>("GET", route, undefined, callOptions);
   }
 
-  private async request<T>(method: "GET" | "POST", route: string, body: object | undefined, callOptions: CallOptions): Promise<T> {
+  private async request<T>(
+    method: "GET" | "POST",
+    route: string,
+    body: object | undefined,
+    callOptions: CallOptions,
+  ): Promise<T> {
     const attempts = callOptions.attempts ?? this.options.attempts;
     for (let attempt = 1; ; attempt++) {
       let failure: ApiError | NetworkError;
@@ -102,7 +108,12 @@ export class ApiClient {
     }
   }
 
-  private async once<T>(method: "GET" | "POST", route: string, body: object | undefined, signal?: AbortSignal): Promise<T> {
+  private async once<T>(
+    method: "GET" | "POST",
+    route: string,
+    body: object | undefined,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
@@ -123,7 +134,11 @@ export class ApiClient {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new ApiError(`HTTP_${response.status}`, `${this.siteUrl} answered HTTP ${response.status} without a JSON body; is this a control-plane URL?`, response.status);
+      throw new ApiError(
+        `HTTP_${response.status}`,
+        `${this.siteUrl} answered HTTP ${response.status} without a JSON body; is this a control-plane URL?`,
+        response.status,
+      );
     }
     return readEnvelope<T>(parsed, response.status, route);
   }
@@ -146,7 +161,11 @@ export function readEnvelope<T>(parsed: unknown, status: number, route = ""): T 
       typeof envelope.retryAfterMs === "number" ? envelope.retryAfterMs : undefined,
     );
   }
-  throw new ApiError(`HTTP_${status}`, `Unexpected answer (HTTP ${status}) that is not the control-plane envelope.`, status);
+  throw new ApiError(
+    `HTTP_${status}`,
+    `Unexpected answer (HTTP ${status}) that is not the control-plane envelope.`,
+    status,
+  );
 }
 
 export function isTransient(error: ApiError | NetworkError): boolean {

@@ -61,11 +61,16 @@ export async function gitDir(root: string): Promise<string | null> {
  * Files a job touched: committed since `baseSha`, plus staged, unstaged and untracked changes
  * now. Sorted, de-duplicated, capped at MAX_CHANGED_FILES.
  */
-export async function changedFiles(root: string, baseSha: string | null): Promise<{ files: string[]; truncated: boolean }> {
+export async function changedFiles(
+  root: string,
+  baseSha: string | null,
+): Promise<{ files: string[]; truncated: boolean }> {
   const env = onlyIn(root);
   // --no-renames: a rename lists its old path too (the old file is gone: a change to report).
   const lists = await Promise.all([
-    baseSha === null ? gitOrNull(root, ["ls-files", "-z"], env) : gitOrNull(root, ["diff", "--name-only", "--no-renames", "-z", baseSha, "HEAD"], env),
+    baseSha === null
+      ? gitOrNull(root, ["ls-files", "-z"], env)
+      : gitOrNull(root, ["diff", "--name-only", "--no-renames", "-z", baseSha, "HEAD"], env),
     gitOrNull(root, ["diff", "--name-only", "--no-renames", "-z", "HEAD"], env),
     gitOrNull(root, ["ls-files", "--others", "--exclude-standard", "-z"], env),
   ]);

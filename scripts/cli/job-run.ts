@@ -101,7 +101,10 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     if (heartbeatInFlight) return; // a slow, retrying heartbeat must not pile up behind itself
     heartbeatInFlight = true;
     try {
-      const answer = await client.call<{ cancelRequested: boolean }>("/v1/jobs/heartbeat", { ...lease, leaseMs: options.leaseMs });
+      const answer = await client.call<{ cancelRequested: boolean }>("/v1/jobs/heartbeat", {
+        ...lease,
+        leaseMs: options.leaseMs,
+      });
       if (answer.cancelRequested) stop("canceled");
     } catch (error) {
       if (lostLease(error)) stop("abandoned");
@@ -119,9 +122,16 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
   });
 
   /** Completes the job unless the lease is gone; a completion that cannot be sent abandons it. */
-  async function report(outcome: "done" | "failed" | "canceled", message: string, outcomeReason: string | undefined, exit: Exit | null, baseSha: string | null): Promise<JobRunResult> {
+  async function report(
+    outcome: "done" | "failed" | "canceled",
+    message: string,
+    outcomeReason: string | undefined,
+    exit: Exit | null,
+    baseSha: string | null,
+  ): Promise<JobRunResult> {
     // A command that never ran changed nothing; the checkout may even be another job's right now.
-    const { files, truncated } = child === undefined ? { files: [], truncated: false } : await changedFiles(options.checkout, baseSha);
+    const { files, truncated } =
+      child === undefined ? { files: [], truncated: false } : await changedFiles(options.checkout, baseSha);
     const evidence = {
       headSha: child === undefined ? null : await headSha(options.checkout),
       baseSha,
@@ -134,10 +144,17 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     try {
       // Completion is idempotent on the server, so it gets a longer retry budget than other calls.
       // A second Ctrl-C cuts the retries short: the job then returns to the queue on lease expiry.
-      await client.call("/v1/jobs/complete", { ...lease, outcome, message, outcomeReason, evidence }, { attempts: 10, signal: options.interrupt });
+      await client.call(
+        "/v1/jobs/complete",
+        { ...lease, outcome, message, outcomeReason, evidence },
+        { attempts: 10, signal: options.interrupt },
+      );
     } catch (error) {
       if (lostLease(error)) return { outcome: "abandoned", message: `Completion refused: ${errorText(error)}` };
-      return { outcome: "abandoned", message: `The outcome (${outcome}) could not be reported: ${errorText(error)}. The job returns to the queue when its lease expires.` };
+      return {
+        outcome: "abandoned",
+        message: `The outcome (${outcome}) could not be reported: ${errorText(error)}. The job returns to the queue when its lease expires.`,
+      };
     }
     return { outcome, message };
   }
@@ -155,7 +172,10 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     }
     if (child !== undefined) {
       child.stdin!.end(`${JSON.stringify(claim.job)}\n`);
-      for (const [stream, prefix] of [[child.stdout!, ""], [child.stderr!, "[stderr] "]] as const) {
+      for (const [stream, prefix] of [
+        [child.stdout!, ""],
+        [child.stderr!, "[stderr] "],
+      ] as const) {
         createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
           if (prefix) lastStderr = line;
           batcher.push(prefix + line);
@@ -171,15 +191,27 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
 
     const stoppedBecause = stopReason as StopReason | undefined; // TypeScript's narrowing is stale after awaits
     if (stoppedBecause === "abandoned" || stoppedBecause === "interrupted") {
-      const message = stoppedBecause === "abandoned" ? "The lease was lost; the command was stopped and the job left to the server." : "Worker stopped; the job returns to the queue when its lease expires.";
+      const message =
+        stoppedBecause === "abandoned"
+          ? "The lease was lost; the command was stopped and the job left to the server."
+          : "Worker stopped; the job returns to the queue when its lease expires.";
       return { outcome: stoppedBecause, message };
     }
     await batcher.flush();
     if (leaseLost) return { outcome: "abandoned", message: "The lease was lost while sending the last output." };
-    if (startError) return report("failed", `Cannot start ${options.command[0]}: ${startError.message}`, "command_not_started", null, baseSha);
-    if (exit === null) return report("canceled", "Canceled on request before the command started.", "cancel_requested", null, baseSha);
+    if (startError)
+      return report(
+        "failed",
+        `Cannot start ${options.command[0]}: ${startError.message}`,
+        "command_not_started",
+        null,
+        baseSha,
+      );
+    if (exit === null)
+      return report("canceled", "Canceled on request before the command started.", "cancel_requested", null, baseSha);
     const outcome = stoppedBecause === "canceled" ? "canceled" : exit.code === 0 ? "done" : "failed";
-    const outcomeReason = outcome === "canceled" ? "cancel_requested" : outcome === "failed" ? exitReason(exit) : undefined;
+    const outcomeReason =
+      outcome === "canceled" ? "cancel_requested" : outcome === "failed" ? exitReason(exit) : undefined;
     return report(outcome, describeExit(outcome, exit, lastStderr), outcomeReason, exit, baseSha);
   }
 
@@ -187,7 +219,9 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     let lock: CheckoutLock | null = null;
     try {
       lock = await lockCheckout(options.checkout, stopWaiting.signal, (holder) =>
-        out.warn(`checkout ${options.checkout} is busy with another job${holder ? ` (pid ${holder})` : ""}; waiting for it.`),
+        out.warn(
+          `checkout ${options.checkout} is busy with another job${holder ? ` (pid ${holder})` : ""}; waiting for it.`,
+        ),
       );
     } catch (error) {
       out.warn(`cannot lock checkout ${options.checkout}, running without the lock: ${errorText(error)}`);
@@ -207,7 +241,9 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
 
 function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions): NodeJS.ProcessEnv {
   const { job } = claim;
-  const inherited = Object.entries(process.env).filter(([name, value]) => !WITHHELD_ENV.has(name) && !(value && client.revealsToken(value)));
+  const inherited = Object.entries(process.env).filter(
+    ([name, value]) => !WITHHELD_ENV.has(name) && !(value && client.revealsToken(value)),
+  );
   const forJob = {
     IAS_JOB_ID: job._id,
     IAS_JOB_KIND: job.kind,
@@ -223,7 +259,10 @@ function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions)
     IAS_CONTROL_PLANE_URL: apiBaseUrl(client.siteUrl),
   };
   // The OS refuses NUL in environment values; the exact prompt is on stdin.
-  return Object.fromEntries([...inherited, ...Object.entries(forJob).map(([name, value]) => [name, String(value ?? "").replaceAll("\0", "")])]);
+  return Object.fromEntries([
+    ...inherited,
+    ...Object.entries(forJob).map(([name, value]) => [name, String(value ?? "").replaceAll("\0", "")]),
+  ]);
 }
 
 function describeExit(outcome: string, exit: Exit, lastStderr: string): string {

@@ -16,7 +16,9 @@ export function truncateLine(line: string, maxBytes = MAX_LINE_BYTES): string {
   if (bytes.length <= maxBytes) return line;
   const marker = " …[truncated]";
   // Decoding a cut UTF-8 sequence yields U+FFFD; drop it rather than send a broken character.
-  const head = new TextDecoder().decode(bytes.slice(0, maxBytes - encoder.encode(marker).length)).replace(/\uFFFD$/, "");
+  const head = new TextDecoder()
+    .decode(bytes.slice(0, maxBytes - encoder.encode(marker).length))
+    .replace(/\uFFFD$/, "");
   return head + marker;
 }
 
@@ -70,7 +72,9 @@ export class LogBatcher {
 
   private async drainPending() {
     if (this.dropped > 0) {
-      this.pending.push(`[ias] ${this.dropped} output line(s) dropped: the job printed faster than they could be sent.`);
+      this.pending.push(
+        `[ias] ${this.dropped} output line(s) dropped: the job printed faster than they could be sent.`,
+      );
       this.dropped = 0;
     }
     while (this.pending.length > 0) {

@@ -13,10 +13,21 @@ import { GLOBAL_OPTIONS, parseCommandArgs, usageLine, type Command } from "./com
 import { CliError, EXIT, Output } from "./output";
 import { CLI_VERSION } from "./version";
 
-export const COMMANDS: Command[] = [...authCommands, ...repoCommands, ...workerCommands, ...jobCommands, ...workspaceCommands, ...doctorCommands];
+export const COMMANDS: Command[] = [
+  ...authCommands,
+  ...repoCommands,
+  ...workerCommands,
+  ...jobCommands,
+  ...workspaceCommands,
+  ...doctorCommands,
+];
 
 /** Global flags that take a value, so their value is not mistaken for a command word. */
-const VALUE_FLAGS = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, spec]) => spec.type === "string").map(([name]) => `--${name}`));
+const VALUE_FLAGS = new Set(
+  Object.entries(GLOBAL_OPTIONS)
+    .filter(([, spec]) => spec.type === "string")
+    .map(([name]) => `--${name}`),
+);
 
 export async function main(argv: string[]): Promise<number> {
   const out = new Output({ json: argv.includes("--json") });
@@ -33,7 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { values, positionals } = parseCommandArgs(command, rest);
     if (values.help) {
-      out.note(`${command.summary}\n\nUsage: ${usageLine(command)}\nGlobal flags: --json  --url <URL>  --workspace <slug>`);
+      out.note(
+        `${command.summary}\n\nUsage: ${usageLine(command)}\nGlobal flags: --json  --url <URL>  --workspace <slug>`,
+      );
       return EXIT.OK;
     }
     return (await command.run({ values, positionals, out, env: process.env })) ?? EXIT.OK;
@@ -52,7 +65,9 @@ function findCommand(argv: string[]): { command?: Command; rest: string[] } {
   }
   for (const length of [2, 1]) {
     const path = words.slice(0, length).map((index) => argv[index]);
-    const command = COMMANDS.find((candidate) => candidate.path.length === length && candidate.path.every((word, i) => word === path[i]));
+    const command = COMMANDS.find(
+      (candidate) => candidate.path.length === length && candidate.path.every((word, i) => word === path[i]),
+    );
     if (command) return { command, rest: argv.filter((_, index) => !words.slice(0, length).includes(index)) };
   }
   if (words.length > 0) {

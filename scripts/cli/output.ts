@@ -90,7 +90,10 @@ export class Output {
     const { code, message, exitCode, issues } = describeError(error);
     if (this.json) this.writeJson({ ok: false, error: code, message, ...(issues ? { issues } : {}) });
     // The message already states the first issue; list them only when there are more.
-    const details = issues && issues.length > 1 ? issues.map((issue) => `\n  ${issue.path || "(body)"}: ${issue.message}`).join("") : "";
+    const details =
+      issues && issues.length > 1
+        ? issues.map((issue) => `\n  ${issue.path || "(body)"}: ${issue.message}`).join("")
+        : "";
     this.stderr.write(`error: ${message}${code === "CLI_ERROR" ? "" : ` (${code})`}${details}\n`);
     return exitCode;
   }
@@ -106,14 +109,24 @@ export class Output {
   }
 }
 
-export function describeError(error: unknown): { code: string; message: string; exitCode: number; issues?: ApiError["issues"] } {
+export function describeError(error: unknown): {
+  code: string;
+  message: string;
+  exitCode: number;
+  issues?: ApiError["issues"];
+} {
   if (error instanceof CliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
   if (error instanceof NetworkError) return { code: error.code, message: error.message, exitCode: EXIT.UNREACHABLE };
-  if (error instanceof ApiError) return { code: error.code, message: error.message, exitCode: exitCodeOf(error), issues: error.issues };
+  if (error instanceof ApiError)
+    return { code: error.code, message: error.message, exitCode: exitCodeOf(error), issues: error.issues };
   if (error instanceof ConfigError || error instanceof SiteUrlError || error instanceof RemoteUrlError) {
     return { code: "CLI_ERROR", message: error.message, exitCode: EXIT.USAGE };
   }
-  return { code: "INTERNAL_ERROR", message: error instanceof Error ? error.message : String(error), exitCode: EXIT.FAILED };
+  return {
+    code: "INTERNAL_ERROR",
+    message: error instanceof Error ? error.message : String(error),
+    exitCode: EXIT.FAILED,
+  };
 }
 
 function exitCodeOf(error: ApiError): number {

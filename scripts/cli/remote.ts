@@ -16,7 +16,14 @@
  */
 import { createHash } from "node:crypto";
 
-const DEFAULT_PORTS: Record<string, string> = { "ssh:": "22", "git+ssh:": "22", "ssh+git:": "22", "http:": "80", "https:": "443", "git:": "9418" };
+const DEFAULT_PORTS: Record<string, string> = {
+  "ssh:": "22",
+  "git+ssh:": "22",
+  "ssh+git:": "22",
+  "http:": "80",
+  "https:": "443",
+  "git:": "9418",
+};
 
 export class RemoteUrlError extends Error {
   override name = "RemoteUrlError";
@@ -31,7 +38,9 @@ export function normalizeRemoteUrl(raw: string): string {
   // scp-like syntax: [user@]host:path, where host has no slash (else git treats it as a local path).
   const scp = /^(?:[^@/]+@)?(\[[^\]]+\]|[^:/]+):(.+)$/.exec(remote);
   if (scp) return joinHostPath(scp[1]!.toLowerCase(), scp[2]!);
-  throw new RemoteUrlError(`Cannot read the remote URL "${redactCredentials(remote)}"; use an absolute URL or host:path.`);
+  throw new RemoteUrlError(
+    `Cannot read the remote URL "${redactCredentials(remote)}"; use an absolute URL or host:path.`,
+  );
 }
 
 /** SHA-256 (hex) of the normalised remote: what `/v1/repos/*` calls `remoteUrlHash`. */
@@ -76,5 +85,9 @@ function joinHostPath(host: string, path: string): string {
 }
 
 function cleanPath(path: string): string {
-  return path.replace(/\/{2,}/g, "/").replace(/\/+$/, "").replace(/\.git$/, "").replace(/\/+$/, "");
+  return path
+    .replace(/\/{2,}/g, "/")
+    .replace(/\/+$/, "")
+    .replace(/\.git$/, "")
+    .replace(/\/+$/, "");
 }

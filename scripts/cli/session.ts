@@ -21,7 +21,11 @@ export function wantedLogin(context: CommandContext): LoginWanted {
 export function selectLogin(auth: AuthFile, wanted: LoginWanted): Login {
   const logins = Object.values(auth.logins);
   const notLoggedIn = (what: string) =>
-    new CliError(`Not logged in${what}. Run: ias auth login --url <deployment URL> --workspace <slug>`, EXIT.AUTH, "NOT_LOGGED_IN");
+    new CliError(
+      `Not logged in${what}. Run: ias auth login --url <deployment URL> --workspace <slug>`,
+      EXIT.AUTH,
+      "NOT_LOGGED_IN",
+    );
   if (wanted.url !== undefined && wanted.workspace !== undefined) {
     const login = auth.logins[loginKey(wanted.url, wanted.workspace)];
     if (!login) throw notLoggedIn(` to workspace "${wanted.workspace}" at ${wanted.url}`);
@@ -34,10 +38,13 @@ export function selectLogin(auth: AuthFile, wanted: LoginWanted): Login {
     throw notLoggedIn(logins.length === 0 ? "" : "; several logins are stored, choose one with --url and --workspace");
   }
   const matching = logins.filter(
-    (login) => (wanted.url === undefined || login.siteUrl === wanted.url) && (wanted.workspace === undefined || login.workspaceSlug === wanted.workspace),
+    (login) =>
+      (wanted.url === undefined || login.siteUrl === wanted.url) &&
+      (wanted.workspace === undefined || login.workspaceSlug === wanted.workspace),
   );
   if (matching.length === 1) return matching[0]!;
-  if (matching.length === 0) throw notLoggedIn(wanted.url ? ` at ${wanted.url}` : ` to workspace "${wanted.workspace}"`);
+  if (matching.length === 0)
+    throw notLoggedIn(wanted.url ? ` at ${wanted.url}` : ` to workspace "${wanted.workspace}"`);
   throw new CliError("Several stored logins match; give both --url and --workspace.", EXIT.USAGE);
 }
 

@@ -32,7 +32,9 @@ export function toSiteUrl(input: string): string {
   if (url.search || url.hash) throw new SiteUrlError("The URL must not contain a query or fragment.");
   const loopback = LOOPBACK_HOSTS.has(url.hostname);
   if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    throw new SiteUrlError(`Use https:// (plain http is only allowed for localhost and 127.0.0.1), got "${url.protocol}//".`);
+    throw new SiteUrlError(
+      `Use https:// (plain http is only allowed for localhost and 127.0.0.1), got "${url.protocol}//".`,
+    );
   }
   const path = url.pathname.replace(/\/+$/, "");
   if (path !== "" && path !== API_PREFIX) {

@@ -32,7 +32,13 @@ export type WorkerOptions = {
 };
 
 type WorkerStatus = "online" | "draining" | "offline";
-type ClaimAnswer = { jobId: string | null; job: Claim["job"] | null; claimGeneration?: number; leaseExpiresAt?: number; reason?: string };
+type ClaimAnswer = {
+  jobId: string | null;
+  job: Claim["job"] | null;
+  claimGeneration?: number;
+  leaseExpiresAt?: number;
+  reason?: string;
+};
 
 export class Worker {
   private status: WorkerStatus = "online";
@@ -52,7 +58,11 @@ export class Worker {
   stop() {
     if (this.status === "online") {
       this.status = "draining";
-      this.options.out.event("draining", { workerId: this.workerId }, "Draining: finishing the current job, then going offline (Ctrl-C again to stop now).");
+      this.options.out.event(
+        "draining",
+        { workerId: this.workerId },
+        "Draining: finishing the current job, then going offline (Ctrl-C again to stop now).",
+      );
       this.drained.abort();
       void this.heartbeat().catch(() => {});
     } else {
@@ -64,7 +74,11 @@ export class Worker {
   async run(): Promise<number> {
     const { out } = this.options;
     await this.heartbeat();
-    out.event("online", { workerId: this.workerId, repos: [...this.options.checkouts.keys()] }, `Worker ${this.workerId} online (${this.options.displayName}), serving ${this.options.checkouts.size} repo(s).`);
+    out.event(
+      "online",
+      { workerId: this.workerId, repos: [...this.options.checkouts.keys()] },
+      `Worker ${this.workerId} online (${this.options.displayName}), serving ${this.options.checkouts.size} repo(s).`,
+    );
     const timer = setInterval(() => {
       if (this.heartbeatsOutstanding > 0) return; // the one still going out says the same
       this.heartbeat().catch((error) => out.warn(`worker heartbeat failed: ${(error as Error).message}`));
@@ -109,7 +123,12 @@ export class Worker {
       }
       idleRounds = 0;
       warnedReason = undefined;
-      const claim = { jobId: answer.jobId, job: answer.job, claimGeneration: answer.claimGeneration!, leaseExpiresAt: answer.leaseExpiresAt! };
+      const claim = {
+        jobId: answer.jobId,
+        job: answer.job,
+        claimGeneration: answer.claimGeneration!,
+        leaseExpiresAt: answer.leaseExpiresAt!,
+      };
       this.lastResult = await this.runClaimed(claim);
       if (this.options.once || this.lastResult.outcome === "interrupted") break;
     }
@@ -119,15 +138,32 @@ export class Worker {
     const { out } = this.options;
     const { job } = claim;
     const checkout = this.options.checkouts.get(job.repoId);
-    out.event("claimed", { jobId: claim.jobId, kind: job.kind, repoId: job.repoId, claimGeneration: claim.claimGeneration, checkout }, `Job ${claim.jobId} (${job.kind}) claimed; running in ${checkout ?? "?"}.`);
+    out.event(
+      "claimed",
+      { jobId: claim.jobId, kind: job.kind, repoId: job.repoId, claimGeneration: claim.claimGeneration, checkout },
+      `Job ${claim.jobId} (${job.kind}) claimed; running in ${checkout ?? "?"}.`,
+    );
     const startedAt = Date.now();
-    const ticker = setInterval(() => out.progress(`Job ${claim.jobId} running ${Math.round((Date.now() - startedAt) / 1000)}s`), 1_000);
+    const ticker = setInterval(
+      () => out.progress(`Job ${claim.jobId} running ${Math.round((Date.now() - startedAt) / 1000)}s`),
+      1_000,
+    );
     try {
       const result =
         checkout === undefined
           ? await this.failUnmapped(claim)
-          : await runJob({ ...this.options, workerId: this.workerId, claim, checkout, interrupt: this.interrupted.signal });
-      out.event("finished", { jobId: claim.jobId, outcome: result.outcome, message: result.message }, `Job ${claim.jobId} ${result.outcome}: ${result.message}`);
+          : await runJob({
+              ...this.options,
+              workerId: this.workerId,
+              claim,
+              checkout,
+              interrupt: this.interrupted.signal,
+            });
+      out.event(
+        "finished",
+        { jobId: claim.jobId, outcome: result.outcome, message: result.message },
+        `Job ${claim.jobId} ${result.outcome}: ${result.message}`,
+      );
       return result;
     } finally {
       clearInterval(ticker);

@@ -21,7 +21,11 @@ const MINUTE_MS = 60_000;
 const MAX_TIMER_MS = 2_147_483_647;
 const DAYS_OF_WEEK = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
-export function startCronRunner(crons: { crons: Record<string, CronSpec> }, call: CronCall, log: (message: string) => void) {
+export function startCronRunner(
+  crons: { crons: Record<string, CronSpec> },
+  call: CronCall,
+  log: (message: string) => void,
+) {
   const timers = new Map<string, NodeJS.Timeout>();
   const running = new Set<string>();
   let stopped = false;
@@ -34,7 +38,10 @@ export function startCronRunner(crons: { crons: Record<string, CronSpec> }, call
     }
     const wait = () => {
       const remaining = due - Date.now();
-      timers.set(identifier, setTimeout(remaining > MAX_TIMER_MS ? wait : fire, Math.min(Math.max(0, remaining), MAX_TIMER_MS)));
+      timers.set(
+        identifier,
+        setTimeout(remaining > MAX_TIMER_MS ? wait : fire, Math.min(Math.max(0, remaining), MAX_TIMER_MS)),
+      );
     };
     const fire = () => {
       if (stopped) return;
@@ -46,7 +53,9 @@ export function startCronRunner(crons: { crons: Record<string, CronSpec> }, call
       running.add(identifier);
       const args = (spec.args[0] === undefined ? {} : jsonToConvex(spec.args[0])) as Record<string, Value>;
       call(spec.name, args)
-        .catch((error) => log(`Cron "${identifier}" (${spec.name}) failed: ${error instanceof Error ? error.message : String(error)}`))
+        .catch((error) =>
+          log(`Cron "${identifier}" (${spec.name}) failed: ${error instanceof Error ? error.message : String(error)}`),
+        )
         .finally(() => running.delete(identifier));
     };
     wait();
@@ -91,11 +100,15 @@ function calendarMatcher(schedule: Exclude<CronSchedule, { type: "interval" }>):
     case "weekly": {
       const day = DAYS_OF_WEEK.indexOf(schedule.dayOfWeek);
       return (at) =>
-        at.getUTCDay() === day && at.getUTCHours() === schedule.hourUTC && at.getUTCMinutes() === (schedule.minuteUTC ?? 0);
+        at.getUTCDay() === day &&
+        at.getUTCHours() === schedule.hourUTC &&
+        at.getUTCMinutes() === (schedule.minuteUTC ?? 0);
     }
     case "monthly":
       return (at) =>
-        at.getUTCDate() === schedule.day && at.getUTCHours() === schedule.hourUTC && at.getUTCMinutes() === (schedule.minuteUTC ?? 0);
+        at.getUTCDate() === schedule.day &&
+        at.getUTCHours() === schedule.hourUTC &&
+        at.getUTCMinutes() === (schedule.minuteUTC ?? 0);
     case "cron":
       return cronMatcher(schedule.cron);
     default:
@@ -107,7 +120,13 @@ function calendarMatcher(schedule: Exclude<CronSchedule, { type: "interval" }>):
 export function cronMatcher(expression: string): Matcher | null {
   const fields = expression.trim().split(/\s+/);
   if (fields.length !== 5) return null;
-  const ranges: Array<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+  const ranges: Array<[number, number]> = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12],
+    [0, 7],
+  ];
   const sets = fields.map((field, i) => cronField(field, ...ranges[i]!));
   if (sets.some((set) => set === null)) return null;
   const [minutes, hours, days, months, weekdays] = sets as Set<number>[];
@@ -119,7 +138,9 @@ export function cronMatcher(expression: string): Matcher | null {
     const weekdayOk = weekdays!.has(at.getUTCDay());
     // Classic cron: when both day fields are restricted, either one may match.
     const dateOk = dayRestricted && weekdayRestricted ? dayOk || weekdayOk : dayOk && weekdayOk;
-    return minutes!.has(at.getUTCMinutes()) && hours!.has(at.getUTCHours()) && months!.has(at.getUTCMonth() + 1) && dateOk;
+    return (
+      minutes!.has(at.getUTCMinutes()) && hours!.has(at.getUTCHours()) && months!.has(at.getUTCMonth() + 1) && dateOk
+    );
   };
 }
 

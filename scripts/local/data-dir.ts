@@ -3,7 +3,18 @@
  * servers never append to one journal (their in-memory copies would diverge and each would
  * overwrite the other's history on the next compaction).
  */
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 
 /** A problem with the data directory, worded for the person running `npm start`. */

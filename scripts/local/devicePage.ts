@@ -20,11 +20,19 @@ const FORM_LIMIT_BYTES = 4_096;
 type Page = { status: number; title: string; body: string };
 
 function isDevicePagePath(pathname: string): boolean {
-  return pathname === DEVICE_PAGE_PATH || pathname === `${DEVICE_PAGE_PATH}/approve` || pathname === `${DEVICE_PAGE_PATH}/deny`;
+  return (
+    pathname === DEVICE_PAGE_PATH ||
+    pathname === `${DEVICE_PAGE_PATH}/approve` ||
+    pathname === `${DEVICE_PAGE_PATH}/deny`
+  );
 }
 
 /** Answers the request when it is one of the paths above; false leaves it to the router. */
-export async function answerDevicePage(engine: Engine, request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+export async function answerDevicePage(
+  engine: Engine,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<boolean> {
   const url = new URL(request.url ?? "/", "http://127.0.0.1");
   if (!isDevicePagePath(url.pathname)) return false;
   const page = await pageFor(engine, request, url);
@@ -32,7 +40,8 @@ export async function answerDevicePage(engine: Engine, request: IncomingMessage,
     "content-type": "text/html; charset=utf-8",
     "cache-control": "no-store",
     "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "content-security-policy":
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     "referrer-policy": "no-referrer",
   });
   response.end(render(page));
@@ -51,13 +60,24 @@ async function pageFor(engine: Engine, request: IncomingMessage, url: URL): Prom
   const form = await readForm(request);
   if (form === null) return message(413, "Too large", "The form body is too large.");
   const decision = url.pathname.endsWith("/approve") ? "approve" : "deny";
-  const result = await engine.t.mutation(internal.deviceSessions.decideAsLocalOwner, { deviceId: form.get("id") ?? "", decision });
+  const result = await engine.t.mutation(internal.deviceSessions.decideAsLocalOwner, {
+    deviceId: form.get("id") ?? "",
+    decision,
+  });
   if (result.outcome === "not_found" || result.status === "expired") return notFound();
   if (result.outcome === "refused") {
-    return message(409, "Already decided", `This device login is ${result.status}; it can no longer be ${decision === "approve" ? "approved" : "denied"}.`);
+    return message(
+      409,
+      "Already decided",
+      `This device login is ${result.status}; it can no longer be ${decision === "approve" ? "approved" : "denied"}.`,
+    );
   }
   return decision === "approve"
-    ? message(200, "Device approved", "The device login is approved. You can close this tab; the CLI finishes logging in on its next poll.")
+    ? message(
+        200,
+        "Device approved",
+        "The device login is approved. You can close this tab; the CLI finishes logging in on its next poll.",
+      )
     : message(200, "Device login denied", "The device login was denied. The CLI will stop waiting.");
 }
 
@@ -102,7 +122,8 @@ function crossSiteProblem(request: IncomingMessage): string | null {
   const sameHost = (host: string) => host === own.host || host === `localhost:${own.port}`;
   if (!sameHost(request.headers.host ?? "")) return "This page only answers on its own address.";
   const origin = request.headers.origin;
-  if (origin !== undefined && (origin === "null" || !sameHost(safeHost(origin)))) return "Approvals must come from this page.";
+  if (origin !== undefined && (origin === "null" || !sameHost(safeHost(origin))))
+    return "Approvals must come from this page.";
   const site = request.headers["sec-fetch-site"];
   if (site !== undefined && site !== "same-origin" && site !== "none") return "Approvals must come from this page.";
   return null;

@@ -21,7 +21,11 @@ export const LOCAL_UPLOAD_MAX_BYTES = 100 * 1024 * 1024;
 const STORAGE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Answers the request when it is one of the paths above; false leaves it to the router. */
-export async function answerLocalFiles(engine: Engine, request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+export async function answerLocalFiles(
+  engine: Engine,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<boolean> {
   const url = new URL(request.url ?? "/", "http://127.0.0.1");
   const method = request.method ?? "GET";
   if (url.pathname === LOCAL_UPLOAD_PATH && method === "POST") {
@@ -29,10 +33,12 @@ export async function answerLocalFiles(engine: Engine, request: IncomingMessage,
       return fail(response, "FORBIDDEN", "This upload URL is invalid or has expired.");
     }
     const stored = await storeBody(engine, request);
-    if (stored === "too_large") return fail(response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
+    if (stored === "too_large")
+      return fail(response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
     return send(response, 200, { storageId: stored.storageId });
   }
-  if (url.pathname === LOCAL_RECORD_UPLOAD_PATH && method === "POST") return await storeAndRecord(engine, request, response, url);
+  if (url.pathname === LOCAL_RECORD_UPLOAD_PATH && method === "POST")
+    return await storeAndRecord(engine, request, response, url);
   if (url.pathname.startsWith(`${LOCAL_FILES_PATH}/`) && (method === "GET" || method === "HEAD")) {
     const storageId = decodedOrNull(url.pathname.slice(LOCAL_FILES_PATH.length + 1));
     const granted =
@@ -74,7 +80,8 @@ async function storeAndRecord(engine: Engine, request: IncomingMessage, response
     return fail(response, "INVALID_TOKEN", "Send the local service token as `Authorization: Bearer <token>`.");
   }
   const stored = await storeBody(engine, request);
-  if (stored === "too_large") return fail(response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
+  if (stored === "too_large")
+    return fail(response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
   try {
     const uploadId = await engine.call("uploads:recordLocal", {
       workspaceId: url.searchParams.get("workspaceId") ?? "",
@@ -87,7 +94,8 @@ async function storeAndRecord(engine: Engine, request: IncomingMessage, response
   } catch (error) {
     // Nothing refers to the blob: do not keep it.
     await engine.t.run((ctx) => ctx.storage.delete(stored.storageId as Id<"_storage">));
-    if (error instanceof ConvexError && isApiErrorData(error.data)) return fail(response, error.data.code, error.data.message);
+    if (error instanceof ConvexError && isApiErrorData(error.data))
+      return fail(response, error.data.code, error.data.message);
     throw error;
   }
 }
@@ -97,7 +105,9 @@ async function storeBody(engine: Engine, request: IncomingMessage) {
   const bytes = await readBodyWithin(request, LOCAL_UPLOAD_MAX_BYTES);
   if (bytes === "too_large") return bytes;
   const contentType = request.headers["content-type"] ?? "";
-  const storageId: string = await engine.t.run((ctx) => ctx.storage.store(new Blob([new Uint8Array(bytes)], { type: contentType })));
+  const storageId: string = await engine.t.run((ctx) =>
+    ctx.storage.store(new Blob([new Uint8Array(bytes)], { type: contentType })),
+  );
   await engine.filesFlushed();
   return { storageId, contentType, sizeBytes: bytes.byteLength };
 }

@@ -64,19 +64,32 @@ export class SortedIndex {
   put(id: string, document: Record<string, Value> | null) {
     const previous = this.keys.get(id);
     if (previous !== undefined) {
-      this.entries.splice(this.first((c) => c >= 0, previous), 1);
+      this.entries.splice(
+        this.first((c) => c >= 0, previous),
+        1,
+      );
       this.keys.delete(id);
     }
     if (document === null) return;
     const key = this.fields.map((field) => fieldValue(document, field));
-    this.entries.splice(this.first((c) => c >= 0, key), 0, { key, id });
+    this.entries.splice(
+      this.first((c) => c >= 0, key),
+      0,
+      { key, id },
+    );
     this.keys.set(id, key);
   }
 
   /** Ids whose key starts with `equal` and whose next field lies within the bounds, in order. */
   ids({ equal, lower, upper }: Omit<Range, "index">): string[] {
-    const from = lower === undefined ? this.first((c) => c >= 0, equal) : this.first((c) => c > 0 || (lower.inclusive && c === 0), [...equal, lower.value]);
-    const to = upper === undefined ? this.first((c) => c > 0, equal) : this.first((c) => c > 0 || (!upper.inclusive && c === 0), [...equal, upper.value]);
+    const from =
+      lower === undefined
+        ? this.first((c) => c >= 0, equal)
+        : this.first((c) => c > 0 || (lower.inclusive && c === 0), [...equal, lower.value]);
+    const to =
+      upper === undefined
+        ? this.first((c) => c > 0, equal)
+        : this.first((c) => c > 0 || (!upper.inclusive && c === 0), [...equal, upper.value]);
     return this.entries.slice(from, Math.max(from, to)).map((entry) => entry.id);
   }
 
@@ -147,7 +160,8 @@ export function installIndexes(db: QueryableDatabase) {
   };
 
   db._iterateDocs = (tableName, callback) => {
-    const committed = pendingRange?.table === tableName ? pendingRange.range.index.ids(pendingRange.range) : idsOf(tableName);
+    const committed =
+      pendingRange?.table === tableName ? pendingRange.range.index.ids(pendingRange.range) : idsOf(tableName);
     const written = new Set<string>();
     for (const layer of db._writes) for (const id of Object.keys(layer)) if (tableOf(id) === tableName) written.add(id);
     const visit = (id: string) => {
@@ -186,8 +200,10 @@ function rangeOf(index: SortedIndex, expressions: RangeExpression[]): Range | nu
   for (const expression of expressions) {
     if (expression.type === "Eq" && index.fields.indexOf(expression.fieldPath) < equal.length) continue;
     if (expression.fieldPath !== next) return null;
-    if (expression.type === "Gt" || expression.type === "Gte") lower = { value: valueOf(expression), inclusive: expression.type === "Gte" };
-    else if (expression.type === "Lt" || expression.type === "Lte") upper = { value: valueOf(expression), inclusive: expression.type === "Lte" };
+    if (expression.type === "Gt" || expression.type === "Gte")
+      lower = { value: valueOf(expression), inclusive: expression.type === "Gte" };
+    else if (expression.type === "Lt" || expression.type === "Lte")
+      upper = { value: valueOf(expression), inclusive: expression.type === "Lte" };
     else return null;
   }
   return { index, equal, lower, upper };

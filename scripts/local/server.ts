@@ -110,7 +110,11 @@ function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EADDRINUSE") {
-        reject(new ListenError(`Port ${port} on ${HOST} is already in use. Stop the other process or choose another port with --port N (or PORT=N).`));
+        reject(
+          new ListenError(
+            `Port ${port} on ${HOST} is already in use. Stop the other process or choose another port with --port N (or PORT=N).`,
+          ),
+        );
       } else {
         reject(new ListenError(`Cannot listen on ${HOST}:${port}: ${reason(error)}.`));
       }
@@ -131,9 +135,22 @@ async function loadCrons(modules: ModuleMap): Promise<{ crons: Record<string, Cr
 }
 
 /** Headers that describe the hop between client and us, not the request itself. */
-const HOP_BY_HOP = new Set(["host", "connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "expect"]);
+const HOP_BY_HOP = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-connection",
+  "expect",
+]);
 
-async function answer(engine: Engine, request: IncomingMessage, response: ServerResponse, log: (message: string) => void) {
+async function answer(
+  engine: Engine,
+  request: IncomingMessage,
+  response: ServerResponse,
+  log: (message: string) => void,
+) {
   try {
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
@@ -167,7 +184,9 @@ async function answer(engine: Engine, request: IncomingMessage, response: Server
     response.end();
   } catch (error) {
     // The path only: query strings may carry signed file URLs.
-    log(`Local server: ${request.method} ${pathOf(request.url).split("?")[0]} failed: ${error instanceof Error ? error.message : String(error)}`);
+    log(
+      `Local server: ${request.method} ${pathOf(request.url).split("?")[0]} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
     if (response.headersSent) {
       response.destroy();
       return;

@@ -19,7 +19,9 @@ const expansionHints = z
   .array(z.string().min(1).max(50))
   .max(10)
   .optional()
-  .meta({ description: `\`${FRESH_HINT}\`: fetch items without stored text live from their https URL. Unknown hints are ignored.` });
+  .meta({
+    description: `\`${FRESH_HINT}\`: fetch items without stored text live from their https URL. Unknown hints are ignored.`,
+  });
 
 const packItemFields = {
   id: z.string().meta({ description: "A contextItems id (for `missing`, the id as requested)" }),
@@ -36,7 +38,8 @@ export const contextPackRoutes: Route[] = [
     path: `${CP}/v1/context-packs/build-run-v1`,
     auth: "bearer",
     tag: "context-packs",
-    summary: "Select and store a context pack for a run: requested, pinned, run items, then goal matches, within a budget.",
+    summary:
+      "Select and store a context pack for a run: requested, pinned, run items, then goal matches, within a budget.",
     description:
       `Default budget: ${DEFAULT_PACK_MAX_ITEMS} items and ${DEFAULT_PACK_MAX_TEXT_BYTES} bytes of text. Every item considered is listed with its status, origin and reason. ` +
       `Candidates are read until ${ITEM_READ_BUDGET_BYTES} bytes of items have been read: requested ids left unread are \`omitted\` with reason \`read_budget\`, ` +
@@ -47,7 +50,12 @@ export const contextPackRoutes: Route[] = [
       requestedContextItemIds: z.array(idOf("contextItems")).max(MAX_REQUESTED_ITEMS).optional(),
       expansionHints,
       maxItems: z.number().int().min(1).max(200).optional(),
-      maxTextBytes: z.number().int().min(1).max(1024 * 1024).optional(),
+      maxTextBytes: z
+        .number()
+        .int()
+        .min(1)
+        .max(1024 * 1024)
+        .optional(),
     }),
     response: z.object({
       contextPackId: idField("contextPacks"),

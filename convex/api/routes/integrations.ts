@@ -20,18 +20,29 @@ export const INTEGRATION_SECRET_HEADER = "x-ias-integration-event-secret";
 /** Constant-time check of the ingest secret; 503 while the deployment has none. */
 async function requireIntegrationSecret({ request }: { request: Request }) {
   const expected = process.env.IAS_INTEGRATION_EVENT_SECRET;
-  if (!expected) throw apiError("NOT_CONFIGURED", "Event ingest is not configured on this deployment (IAS_INTEGRATION_EVENT_SECRET).");
+  if (!expected)
+    throw apiError(
+      "NOT_CONFIGURED",
+      "Event ingest is not configured on this deployment (IAS_INTEGRATION_EVENT_SECRET).",
+    );
   const given = request.headers.get(INTEGRATION_SECRET_HEADER);
   if (given === null || !(await secretsEqual(given, expected))) {
-    throw apiError("INVALID_INTEGRATION_SECRET", `Send the integration secret in the ${INTEGRATION_SECRET_HEADER} header.`);
+    throw apiError(
+      "INVALID_INTEGRATION_SECRET",
+      `Send the integration secret in the ${INTEGRATION_SECRET_HEADER} header.`,
+    );
   }
 }
 
 const ingestResponse = z.object({
   eventId: idField("integrationEvents"),
   duplicate: z.boolean().meta({ description: "true when this idempotencyKey was already ingested in the workspace" }),
-  triggeredRunTriggerIds: z.array(idField("runTriggers")).meta({ description: "Run triggers this call scheduled (none on a duplicate)" }),
-  contextItemId: idField("contextItems").nullable().meta({ description: "The Context Lake item upserted, if the data policy allowed one" }),
+  triggeredRunTriggerIds: z
+    .array(idField("runTriggers"))
+    .meta({ description: "Run triggers this call scheduled (none on a duplicate)" }),
+  contextItemId: idField("contextItems")
+    .nullable()
+    .meta({ description: "The Context Lake item upserted, if the data policy allowed one" }),
 });
 
 const ingestRequest = z
@@ -51,7 +62,10 @@ const ingestRequest = z
         externalId: z.string().min(1).max(500),
         title: z.string().min(1).max(MAX_TITLE_LENGTH),
         text: z.string().max(MAX_ITEM_TEXT_BYTES).optional(),
-        url: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+        url: z
+          .url({ protocol: /^https?$/ })
+          .max(2048)
+          .optional(),
         kind: z.string().min(1).max(100).optional(),
       })
       .optional(),
@@ -87,7 +101,8 @@ const SIGNATURE_PROBLEMS = {
 /** Slack's request signature (v0) over the raw body, within 5 minutes; 503 while unconfigured. */
 async function requireSlackSignature({ request, rawBody }: { request: Request; rawBody: string }) {
   const secret = process.env.SLACK_SIGNING_SECRET;
-  if (!secret) throw apiError("NOT_CONFIGURED", "Slack events are not configured on this deployment (SLACK_SIGNING_SECRET).");
+  if (!secret)
+    throw apiError("NOT_CONFIGURED", "Slack events are not configured on this deployment (SLACK_SIGNING_SECRET).");
   const verdict = await verifySlackRequest({
     secret,
     timestamp: request.headers.get("x-slack-request-timestamp"),
@@ -104,7 +119,8 @@ export const integrationRoutes: Route[] = [
     path: "/integrations/events/v1/ingest",
     auth: "none",
     tag: "integrations",
-    summary: "Ingest an integration event into the Context Lake, once per idempotencyKey, under the workspace data policy.",
+    summary:
+      "Ingest an integration event into the Context Lake, once per idempotencyKey, under the workspace data policy.",
     description: `Authenticated by the \`${INTEGRATION_SECRET_HEADER}\` header (env IAS_INTEGRATION_EVENT_SECRET). Enabled run triggers of type \`event\` matching source and eventType are scheduled at once.`,
     request: ingestRequest,
     response: ingestResponse,
@@ -135,13 +151,17 @@ export const integrationRoutes: Route[] = [
       duplicate: z.boolean().optional(),
       triggeredRunTriggerIds: z.array(idField("runTriggers")).optional(),
       contextItemId: idField("contextItems").nullable().optional(),
-      ignored: z.string().optional().meta({ description: "Why nothing was stored: TEAM_NOT_BOUND or the payload type" }),
+      ignored: z
+        .string()
+        .optional()
+        .meta({ description: "Why nothing was stored: TEAM_NOT_BOUND or the payload type" }),
     }),
     errors: ["INVALID_SIGNATURE", "NOT_CONFIGURED"],
     verify: requireSlackSignature,
     handler: async (ctx, { body }) => {
       if (body.type === "url_verification") {
-        if (body.challenge === undefined) throw apiError("INVALID_REQUEST", "challenge: required for url_verification.");
+        if (body.challenge === undefined)
+          throw apiError("INVALID_REQUEST", "challenge: required for url_verification.");
         return { challenge: body.challenge };
       }
       if (body.type !== "event_callback") return { ignored: body.type };

@@ -139,14 +139,16 @@ export const jobRoutes: Route[] = [
     request: z.object({ ...claimFields, lines: logLinesSchema }),
     response: z.object({ appended: z.number().int() }),
     errors: [...LEASE_ERRORS],
-    handler: (ctx, { caller, body }) => unlessLeaseLost(ctx.runMutation(internal.leases.appendLogIfLeaseHeld, { caller, ...body })),
+    handler: (ctx, { caller, body }) =>
+      unlessLeaseLost(ctx.runMutation(internal.leases.appendLogIfLeaseHeld, { caller, ...body })),
   }),
   defineRoute({
     method: "POST",
     path: `${CP}/v1/jobs/complete-and-enqueue-children`,
     auth: "bearer",
     tag: "jobs",
-    summary: "Complete a job and enqueue its follow-up jobs in one transaction; repeats with the same key are answered once.",
+    summary:
+      "Complete a job and enqueue its follow-up jobs in one transaction; repeats with the same key are answered once.",
     request: z.object({
       ...completeFields,
       idempotencyKey: z.string().min(1).max(200),
@@ -163,7 +165,11 @@ export const jobRoutes: Route[] = [
     auth: "bearer",
     tag: "jobs",
     summary: "Cancel a pending job now, or ask the worker of a claimed job to stop (`cancelRequested`).",
-    request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs"), reason: z.string().max(1_000).optional() }),
+    request: z.object({
+      workspaceId: idOf("workspaces"),
+      jobId: idOf("jobs"),
+      reason: z.string().max(1_000).optional(),
+    }),
     response: z.object({ job: jobSchema }),
     errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "INVALID_JOB_STATE"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.cancel, { caller, ...body }),

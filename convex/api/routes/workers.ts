@@ -17,7 +17,11 @@ const repoSchema = z.object({
 });
 
 const inventoryText = z.string().max(200).optional();
-const remoteUrlHash = z.string().min(1).max(200).meta({ description: "SHA-256 (hex) of the normalised git remote URL." });
+const remoteUrlHash = z
+  .string()
+  .min(1)
+  .max(200)
+  .meta({ description: "SHA-256 (hex) of the normalised git remote URL." });
 
 export const workerRoutes: Route[] = [
   defineRoute({

@@ -16,7 +16,6 @@ export const workspaceRoutes: Route[] = [
       workspaceId: z.string().nullable(),
       workspace: workspaceSummarySchema.nullable(),
     }),
-    handler: (ctx, { caller, body }) =>
-      ctx.runQuery(internal.workspaces.resolveBySlug, { caller, slug: body.slug }),
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.workspaces.resolveBySlug, { caller, slug: body.slug }),
   }),
 ];

@@ -32,9 +32,15 @@ const doctor: Command = {
     });
     if (reachable) {
       await check("token and workspace access", async () => {
-        const { workspaceId } = await client.call<{ workspaceId: string | null }>("/v1/workspaces/resolve", { slug: login.workspaceSlug });
-        if (workspaceId === null) throw new Error(`the token has no access to workspace "${login.workspaceSlug}" any more`);
-        if (workspaceId !== login.workspaceId) throw new Error(`workspace "${login.workspaceSlug}" is now ${workspaceId}, not ${login.workspaceId}; log in again`);
+        const { workspaceId } = await client.call<{ workspaceId: string | null }>("/v1/workspaces/resolve", {
+          slug: login.workspaceSlug,
+        });
+        if (workspaceId === null)
+          throw new Error(`the token has no access to workspace "${login.workspaceSlug}" any more`);
+        if (workspaceId !== login.workspaceId)
+          throw new Error(
+            `workspace "${login.workspaceSlug}" is now ${workspaceId}, not ${login.workspaceId}; log in again`,
+          );
         return `token accepted for workspace "${login.workspaceSlug}" (${workspaceId})`;
       });
     }
@@ -43,16 +49,26 @@ const doctor: Command = {
     checks.push(
       config.command
         ? { name: "job command", ok: true, detail: JSON.stringify(config.command) }
-        : { name: "job command", ok: true, warning: true, detail: `not set in ${home}/worker.json; ias worker start then needs --command` },
+        : {
+            name: "job command",
+            ok: true,
+            warning: true,
+            detail: `not set in ${home}/worker.json; ias worker start then needs --command`,
+          },
     );
-    if (mappings.length === 0) checks.push({ name: "repo mappings", ok: false, detail: 'none; run "ias repo link" in a checkout' });
+    if (mappings.length === 0)
+      checks.push({ name: "repo mappings", ok: false, detail: 'none; run "ias repo link" in a checkout' });
     for (const mapping of mappings) {
       await check(`repo ${mapping.label ?? mapping.repoId}`, async () => {
         if (!existsSync(mapping.path)) throw new Error(`${mapping.path} does not exist`);
         const hash = remoteUrlHash(await originUrl(await checkoutRoot(mapping.path)));
-        if (hash !== mapping.remoteUrlHash) throw new Error(`the origin of ${mapping.path} changed; run "ias repo link" there again`);
+        if (hash !== mapping.remoteUrlHash)
+          throw new Error(`the origin of ${mapping.path} changed; run "ias repo link" there again`);
         if (reachable) {
-          const { repo } = await client.call<{ repo: { status: string } | null }>("/v1/repos/get", { workspaceId: login.workspaceId, repoId: mapping.repoId });
+          const { repo } = await client.call<{ repo: { status: string } | null }>("/v1/repos/get", {
+            workspaceId: login.workspaceId,
+            repoId: mapping.repoId,
+          });
           if (repo === null) throw new Error(`repo ${mapping.repoId} no longer exists in the workspace`);
           if (repo.status !== "active") throw new Error(`repo ${mapping.repoId} is ${repo.status}`);
         }
@@ -60,7 +76,9 @@ const doctor: Command = {
       });
     }
     const healthy = checks.every((entry) => entry.ok);
-    context.out.result({ ok: healthy, checks }, () => checks.map((entry) => `${entry.warning ? "!" : entry.ok ? "✓" : "✗"} ${entry.name}: ${entry.detail}`));
+    context.out.result({ ok: healthy, checks }, () =>
+      checks.map((entry) => `${entry.warning ? "!" : entry.ok ? "✓" : "✗"} ${entry.name}: ${entry.detail}`),
+    );
     return healthy ? EXIT.OK : EXIT.FAILED;
   },
 };

@@ -10,7 +10,18 @@ import { optionalInt, optionalString, positional, type Command, type CommandCont
 import { CliError, EXIT } from "../output";
 import { openSession, type Session } from "../session";
 
-type Job = { _id: string; kind: string; status: JobStatus; attempts: number; maxAttempts: number; prompt: string; repoId: string; outcome?: string; message?: string; [field: string]: unknown };
+type Job = {
+  _id: string;
+  kind: string;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  prompt: string;
+  repoId: string;
+  outcome?: string;
+  message?: string;
+  [field: string]: unknown;
+};
 type JobEvent = { seq: number; type: string; at: number; message?: string; data?: unknown };
 
 const enqueue: Command = {
@@ -32,7 +43,12 @@ const enqueue: Command = {
   async run(context) {
     const session = openSession(context);
     const promptFile = optionalString(context, "prompt-file");
-    const prompt = promptFile === undefined ? optionalString(context, "prompt") : promptFile === "-" ? await text(process.stdin) : readPromptFile(promptFile);
+    const prompt =
+      promptFile === undefined
+        ? optionalString(context, "prompt")
+        : promptFile === "-"
+          ? await text(process.stdin)
+          : readPromptFile(promptFile);
     if (prompt === undefined || prompt === "") throw new CliError("--prompt or --prompt-file is required.", EXIT.USAGE);
     const body = {
       workspaceId: session.login.workspaceId,
@@ -56,7 +72,13 @@ const list: Command = {
   path: ["jobs", "list"],
   summary: "List jobs, newest first",
   usage: `[--status <${JOB_STATUSES.join("|")}>] [--repo <repoId>] [--run <runId>] [--limit <1-200>] [--cursor <cursor>]`,
-  options: { status: { type: "string" }, repo: { type: "string" }, run: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" } },
+  options: {
+    status: { type: "string" },
+    repo: { type: "string" },
+    run: { type: "string" },
+    limit: { type: "string" },
+    cursor: { type: "string" },
+  },
   async run(context) {
     const { client, login } = openSession(context);
     const answer = await client.call<{ jobs: Job[]; nextCursor: string | null }>("/v1/jobs/list", {
@@ -68,7 +90,12 @@ const list: Command = {
       cursor: optionalString(context, "cursor"),
     });
     context.out.result(answer, () => [
-      ...(answer.jobs.length === 0 ? ["No jobs."] : answer.jobs.map((job) => `${job._id}  ${job.status.padEnd(8)}  ${job.kind.padEnd(12)}  ${job.attempts}/${job.maxAttempts}  ${oneLine(job.prompt, 60)}`)),
+      ...(answer.jobs.length === 0
+        ? ["No jobs."]
+        : answer.jobs.map(
+            (job) =>
+              `${job._id}  ${job.status.padEnd(8)}  ${job.kind.padEnd(12)}  ${job.attempts}/${job.maxAttempts}  ${oneLine(job.prompt, 60)}`,
+          )),
       ...(answer.nextCursor ? [`More: --cursor ${answer.nextCursor}`] : []),
     ]);
   },
@@ -80,7 +107,10 @@ const get: Command = {
   usage: "<jobId>",
   async run(context) {
     const { client, login } = openSession(context);
-    const { job } = await client.call<{ job: Job }>("/v1/jobs/get", { workspaceId: login.workspaceId, jobId: positional(context, 0, "jobId") });
+    const { job } = await client.call<{ job: Job }>("/v1/jobs/get", {
+      workspaceId: login.workspaceId,
+      jobId: positional(context, 0, "jobId"),
+    });
     context.out.result({ job }, () => [
       `Job ${job._id}: ${job.status}${job.outcome ? ` (${job.outcome})` : ""}, ${job.kind}, attempt ${job.attempts}/${job.maxAttempts}, repo ${job.repoId}`,
       `  prompt: ${oneLine(job.prompt, 200)}`,
@@ -94,18 +124,31 @@ const events: Command = {
   path: ["jobs", "events"],
   summary: "Show a job's timeline (--follow: keep printing until the job finishes)",
   usage: "<jobId> [--after-seq <n>] [--limit <page size, 1-500>] [--follow]",
-  options: { "after-seq": { type: "string" }, limit: { type: "string" }, follow: { type: "boolean", short: "f", default: false } },
+  options: {
+    "after-seq": { type: "string" },
+    limit: { type: "string" },
+    follow: { type: "boolean", short: "f", default: false },
+  },
   async run(context) {
     const { client, login } = openSession(context);
     const jobId = positional(context, 0, "jobId");
     let afterSeq = optionalInt(context, "after-seq");
     const limit = optionalInt(context, "limit") ?? 500;
     const print = (event: JobEvent) =>
-      context.out.result(event, () => `#${event.seq} ${new Date(event.at).toISOString()} ${event.type}${event.message ? `: ${event.message}` : ""}${logLines(event)}`);
+      context.out.result(
+        event,
+        () =>
+          `#${event.seq} ${new Date(event.at).toISOString()} ${event.type}${event.message ? `: ${event.message}` : ""}${logLines(event)}`,
+      );
     /** Prints every event after `afterSeq`, page by page, until a page comes back empty. */
     const printRest = async () => {
       for (;;) {
-        const page = await client.call<{ events: JobEvent[] }>("/v1/job-events/list-for-job", { workspaceId: login.workspaceId, jobId, afterSeq, limit });
+        const page = await client.call<{ events: JobEvent[] }>("/v1/job-events/list-for-job", {
+          workspaceId: login.workspaceId,
+          jobId,
+          afterSeq,
+          limit,
+        });
         if (page.events.length === 0) return;
         page.events.forEach(print);
         afterSeq = page.events.at(-1)!.seq;
@@ -128,8 +171,16 @@ const cancel: Command = {
   options: { reason: { type: "string" } },
   async run(context) {
     const { client, login } = openSession(context);
-    const { job } = await client.call<{ job: Job }>("/v1/jobs/cancel", { workspaceId: login.workspaceId, jobId: positional(context, 0, "jobId"), reason: optionalString(context, "reason") });
-    context.out.result({ job }, () => (job.status === "canceled" ? `Job ${job._id} canceled.` : `Cancel requested; the worker of job ${job._id} will stop it.`));
+    const { job } = await client.call<{ job: Job }>("/v1/jobs/cancel", {
+      workspaceId: login.workspaceId,
+      jobId: positional(context, 0, "jobId"),
+      reason: optionalString(context, "reason"),
+    });
+    context.out.result({ job }, () =>
+      job.status === "canceled"
+        ? `Job ${job._id} canceled.`
+        : `Cancel requested; the worker of job ${job._id} will stop it.`,
+    );
   },
 };
 
@@ -139,15 +190,23 @@ const retry: Command = {
   usage: "<jobId>",
   async run(context) {
     const { client, login } = openSession(context);
-    const { job } = await client.call<{ job: Job }>("/v1/jobs/retry", { workspaceId: login.workspaceId, jobId: positional(context, 0, "jobId") });
-    context.out.result({ job }, () => `Job ${job._id} is ${job.status} again (attempt ${job.attempts + 1} of ${job.maxAttempts}).`);
+    const { job } = await client.call<{ job: Job }>("/v1/jobs/retry", {
+      workspaceId: login.workspaceId,
+      jobId: positional(context, 0, "jobId"),
+    });
+    context.out.result(
+      { job },
+      () => `Job ${job._id} is ${job.status} again (attempt ${job.attempts + 1} of ${job.maxAttempts}).`,
+    );
   },
 };
 
 /** The linked repo whose checkout contains the current directory. */
 function repoOfCurrentDirectory(context: CommandContext, { login, home }: Session): string {
   const here = resolve(".");
-  const mapping = mappingsFor(readWorkerFile(home), login.siteUrl, login.workspaceId).find((candidate) => here === candidate.path || here.startsWith(candidate.path + sep));
+  const mapping = mappingsFor(readWorkerFile(home), login.siteUrl, login.workspaceId).find(
+    (candidate) => here === candidate.path || here.startsWith(candidate.path + sep),
+  );
   if (!mapping) throw new CliError('--repo is required outside a linked checkout (see "ias repo list").', EXIT.USAGE);
   return mapping.repoId;
 }
@@ -156,7 +215,10 @@ function readPromptFile(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (error) {
-    throw new CliError(`Cannot read --prompt-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, EXIT.USAGE);
+    throw new CliError(
+      `Cannot read --prompt-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+      EXIT.USAGE,
+    );
   }
 }
 

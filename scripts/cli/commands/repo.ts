@@ -21,17 +21,35 @@ const link: Command = {
     const wantedLabel = optionalString(context, "label");
     const workspaceId = login.workspaceId;
     // An existing repo keeps the label the Console may have given it unless --label says otherwise.
-    const found = await client.call<{ repoId: string | null; repo: Repo | null }>("/v1/repos/resolve", { workspaceId, remoteUrlHash: hash });
+    const found = await client.call<{ repoId: string | null; repo: Repo | null }>("/v1/repos/resolve", {
+      workspaceId,
+      remoteUrlHash: hash,
+    });
     let repoId = found.repoId;
     let created = false;
     if (repoId === null || found.repo?.status !== "active" || wantedLabel !== undefined) {
       const label = wantedLabel ?? (repoId === null ? repoLabel(origin) : undefined);
-      const upserted = await client.call<{ repoId: string; created: boolean }>("/v1/repos/upsert", { workspaceId, remoteUrlHash: hash, label, status: "active" });
+      const upserted = await client.call<{ repoId: string; created: boolean }>("/v1/repos/upsert", {
+        workspaceId,
+        remoteUrlHash: hash,
+        label,
+        status: "active",
+      });
       repoId = upserted.repoId;
       created = upserted.created;
     }
     const label = wantedLabel ?? found.repo?.label ?? repoLabel(origin);
-    writeWorkerFile(withMapping(readWorkerFile(home), { siteUrl: login.siteUrl, workspaceId, repoId, path: root, label, remoteUrlHash: hash }), home);
+    writeWorkerFile(
+      withMapping(readWorkerFile(home), {
+        siteUrl: login.siteUrl,
+        workspaceId,
+        repoId,
+        path: root,
+        label,
+        remoteUrlHash: hash,
+      }),
+      home,
+    );
     context.out.result({ repoId, created, path: root, label, remoteUrlHash: hash }, () => [
       `${created ? "Registered" : "Linked"} repo "${label}" (${repoId}) → ${root}`,
       `  origin ${redactCredentials(origin)} → sha256 ${hash}`,
@@ -46,7 +64,9 @@ const list: Command = {
     const { login } = openSession(context);
     const mappings = mappingsFor(readWorkerFile(iasHome(context.env)), login.siteUrl, login.workspaceId);
     context.out.result({ mappings }, () =>
-      mappings.length === 0 ? 'No repos linked; run "ias repo link" in a checkout.' : mappings.map((mapping) => `${mapping.repoId}  ${mapping.label ?? ""}  ${mapping.path}`),
+      mappings.length === 0
+        ? 'No repos linked; run "ias repo link" in a checkout.'
+        : mappings.map((mapping) => `${mapping.repoId}  ${mapping.label ?? ""}  ${mapping.path}`),
     );
   },
 };

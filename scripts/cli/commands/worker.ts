@@ -36,10 +36,14 @@ const start: Command = {
     const commandLine = optionalString(context, "command");
     const command = commandLine !== undefined ? shellCommand(commandLine) : config.command;
     if (command === undefined) {
-      throw new CliError(`No job command configured. Set "command" in ${home}/worker.json (e.g. ["bash", "-c", "my-agent \\"$IAS_JOB_PROMPT\\""]) or pass --command.`, EXIT.USAGE);
+      throw new CliError(
+        `No job command configured. Set "command" in ${home}/worker.json (e.g. ["bash", "-c", "my-agent \\"$IAS_JOB_PROMPT\\""]) or pass --command.`,
+        EXIT.USAGE,
+      );
     }
     const mappings = mappingsFor(config, login.siteUrl, login.workspaceId);
-    if (mappings.length === 0) context.out.warn('no repos linked for this workspace; run "ias repo link" in a checkout first.');
+    if (mappings.length === 0)
+      context.out.warn('no repos linked for this workspace; run "ias repo link" in a checkout first.');
     const displayName = optionalString(context, "name") ?? config.displayName ?? hostname();
     const machineId = ensureMachineId(home);
     const idle = config.idleBackoffMs ?? DEFAULT_IDLE_BACKOFF_MS;

@@ -13,8 +13,16 @@ const resolveWorkspace: Command = {
   async run(context) {
     const { client, login } = openSession(context);
     const slug = context.positionals[0] ?? login.workspaceSlug;
-    const answer = await client.call<{ workspaceId: string | null; workspace: Workspace | null }>("/v1/workspaces/resolve", { slug });
-    if (answer.workspaceId === null) throw new CliError(`Workspace "${slug}" does not exist or this login has no access to it.`, EXIT.NOT_FOUND, "WORKSPACE_NOT_FOUND");
+    const answer = await client.call<{ workspaceId: string | null; workspace: Workspace | null }>(
+      "/v1/workspaces/resolve",
+      { slug },
+    );
+    if (answer.workspaceId === null)
+      throw new CliError(
+        `Workspace "${slug}" does not exist or this login has no access to it.`,
+        EXIT.NOT_FOUND,
+        "WORKSPACE_NOT_FOUND",
+      );
     context.out.result(answer, () => `${answer.workspace!.slug}: ${answer.workspaceId} ("${answer.workspace!.name}")`);
   },
 };
