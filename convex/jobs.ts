@@ -157,9 +157,9 @@ export async function enqueueJob(
 }
 
 /**
- * Cancels a job: a pending one is `canceled` at once; a claimed one gets `cancelRequested`
+ * Cancels a job: a pending one is `canceled` at once; a running one gets `cancelRequested`
  * (its worker sees it on heartbeat and completes `canceled`, or the lease runs out). A finished
- * job answers INVALID_JOB_STATE. Canceling a claimed job twice is harmless.
+ * job answers INVALID_JOB_STATE. Canceling a running job twice is harmless.
  */
 export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
   if (job.status === "pending") {
@@ -173,11 +173,11 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
     await onJobFinished(ctx, canceled);
     return canceled;
   }
-  if (job.status === "claimed") {
+  if (job.status === "running") {
     if (job.cancelRequested) return job;
     return await recordJobChange(ctx, job, { cancelRequested: true }, { type: "cancel_requested", message: reason });
   }
-  throw apiError("INVALID_JOB_STATE", `Only pending or claimed jobs can be canceled; this one is ${job.status}.`);
+  throw apiError("INVALID_JOB_STATE", `Only pending or running jobs can be canceled; this one is ${job.status}.`);
 }
 
 /** Puts a failed, blocked or canceled job back to `pending`, allowing one more attempt. */

@@ -8,13 +8,14 @@ import { workspaceMutation, workspaceQuery } from "./functions";
 import { eventsAfter } from "./jobEvents";
 import { cancelJob, enqueueArgs, enqueueJob, jobView, pageOfJobs, requireJob, retryJob } from "./jobs";
 import { apiError } from "./model/errors";
-import { SYSTEM_KEY_PREFIX, isSystemIdempotencyKey, jobStatusValidator } from "./model/jobs";
+import { SYSTEM_KEY_PREFIX, isSystemIdempotencyKey, jobStatusFilterValidator, statusOfFilter } from "./model/jobs";
 
 /** Jobs of the workspace, newest first, optionally of one status. */
 export const list = workspaceQuery({
-  args: { status: v.optional(jobStatusValidator), paginationOpts: paginationOptsValidator },
+  args: { status: v.optional(jobStatusFilterValidator), paginationOpts: paginationOptsValidator },
   handler: async (ctx, { status, paginationOpts }) => {
-    const page = await pageOfJobs(ctx, ctx.workspace.workspaceId, { status }, paginationOpts);
+    const filters = { status: status === undefined ? undefined : statusOfFilter(status) };
+    const page = await pageOfJobs(ctx, ctx.workspace.workspaceId, filters, paginationOpts);
     return { ...page, page: page.page.map(jobView) };
   },
 });

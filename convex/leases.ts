@@ -95,7 +95,7 @@ export const claimNext = internalMutation({
       ctx,
       job,
       {
-        status: "claimed",
+        status: "running",
         attempts: attempt,
         claimGeneration,
         claimedBy: worker._id,

@@ -19,7 +19,7 @@ export const SWEEP_BATCH = 100;
 /**
  * Ends the claim of a job whose lease has expired: `recovered` event, then back to `pending`
  * while attempts remain, else `failed` (`lease_expired`), or `canceled` if a cancel was requested.
- * Callers check that the job is claimed and its lease expired.
+ * Callers check that the job is running and its lease expired.
  */
 export async function recoverExpiredLease(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<"jobs">> {
   const next = afterLeaseLoss(job);
@@ -44,7 +44,7 @@ export const recoverIfLeaseExpired = internalMutation({
   args: { jobId: v.id("jobs"), claimGeneration: v.number() },
   handler: async (ctx, { jobId, claimGeneration }) => {
     const job = await ctx.db.get(jobId);
-    if (job === null || job.status !== "claimed" || job.claimGeneration !== claimGeneration) return null;
+    if (job === null || job.status !== "running" || job.claimGeneration !== claimGeneration) return null;
     if (!isLeaseExpired(job.leaseExpiresAt, Date.now())) {
       await ctx.scheduler.runAt(job.leaseExpiresAt!, internal.recovery.recoverIfLeaseExpired, {
         jobId,
@@ -57,13 +57,13 @@ export const recoverIfLeaseExpired = internalMutation({
   },
 });
 
-/** Cron safety net: recovers claimed jobs whose lease expired, oldest expiry first, in batches. */
+/** Cron safety net: recovers running jobs whose lease expired, oldest expiry first, in batches. */
 export const sweepExpiredLeases = internalMutation({
   args: {},
   handler: async (ctx) => {
     const expired = await ctx.db
       .query("jobs")
-      .withIndex("by_status_lease", (q) => q.eq("status", "claimed").lte("leaseExpiresAt", Date.now()))
+      .withIndex("by_status_lease", (q) => q.eq("status", "running").lte("leaseExpiresAt", Date.now()))
       .take(SWEEP_BATCH);
     for (const job of expired) await recoverExpiredLease(ctx, job);
     if (expired.length === SWEEP_BATCH) await ctx.scheduler.runAfter(0, internal.recovery.sweepExpiredLeases, {});

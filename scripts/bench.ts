@@ -9,7 +9,7 @@
  */
 import { convexTest } from "convex-test";
 import schema from "../convex/schema";
-import { removeTempDirs, spawnLocalServer } from "../test/local-process";
+import { removeTempDirs, spawnLocalServer } from "../test/support/local-process";
 import {
   BUDGET,
   LARGE,

@@ -4,10 +4,10 @@ import { api } from "../convex/_generated/api";
 import { recordAudit } from "../convex/audit";
 import schema from "../convex/schema";
 import { VISIBLE_PREFIX_LENGTH } from "../convex/model/tokens";
-import { caller, ok, rejection } from "./api";
-import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./device-fixtures";
-import { addMember, createUser, workspaceWithMember } from "./fixtures";
-import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./harness";
+import { caller, ok, rejection } from "./support/api";
+import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./support/device-fixtures";
+import { addMember, createUser, workspaceWithMember } from "./support/fixtures";
+import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
 
 let t: TestConvex;
 beforeEach(() => {

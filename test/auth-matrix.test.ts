@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { routes } from "../convex/api/routes";
 import { CP } from "../convex/api/schemas";
 import { mintToken } from "../convex/model/tokens";
-import { caller, createRepo, expectError, ok, startWorker } from "./api";
+import { caller, createRepo, expectError, ok, startWorker } from "./support/api";
 
-import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
-import { freshConvex, post, type TestConvex } from "./harness";
-import { sampleBody } from "./route-samples";
+import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./support/fixtures";
+import { freshConvex, post, type TestConvex } from "./support/harness";
+import { sampleBody } from "./support/route-samples";
 
 const bearerRoutes = routes.filter((route) => route.auth === "bearer");
 /** SPEC §3: what a viewer may call. Everything else needs member. */

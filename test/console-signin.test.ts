@@ -3,7 +3,7 @@
 import { afterEach, beforeAll, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { generateAuthKeys } from "../scripts/auth-keys";
-import { newConvex } from "./harness";
+import { newConvex } from "./support/harness";
 
 let keys: { JWT_PRIVATE_KEY: string; JWKS: string };
 beforeAll(async () => {

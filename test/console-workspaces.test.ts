@@ -1,9 +1,9 @@
 /** Console sign-in wrapper and workspace functions (SPEC §9). */
 import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
-import { addMember, createUser } from "./fixtures";
-import { newConvex } from "./harness";
-import { rejection } from "./api";
+import { addMember, createUser } from "./support/fixtures";
+import { newConvex } from "./support/harness";
+import { rejection } from "./support/api";
 
 describe("console workspaces", () => {
   test("create makes the caller owner; listMine shows it with the role", async () => {

@@ -4,10 +4,10 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { ITEM_READ_BUDGET_BYTES, MAX_ITEM_TEXT_BYTES, searchTextOf } from "../convex/model/contextLake";
 import { utf8Bytes } from "../convex/model/jobs";
-import { addMember, createUser, deviceToken } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
-import { caller, createRepo, expectError, ok } from "./api";
-import { workspaceWithRun } from "./runs-fixtures";
+import { addMember, createUser, deviceToken } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { caller, createRepo, expectError, ok } from "./support/api";
+import { workspaceWithRun } from "./support/runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

@@ -4,10 +4,10 @@ import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { DEVICE_SESSION_RETENTION_MS, DEVICE_SESSION_TTL_MS, USER_CODE_PATTERN } from "../convex/model/deviceCodes";
 import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS } from "../convex/model/tokens";
-import { caller, expectError, ok, rejection } from "./api";
-import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./device-fixtures";
-import { addMember, createUser, workspaceWithMember } from "./fixtures";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
+import { caller, expectError, ok, rejection } from "./support/api";
+import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./support/device-fixtures";
+import { addMember, createUser, workspaceWithMember } from "./support/fixtures";
+import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
 
 const HEARTBEAT = "/v1/workers/heartbeat";
 const REVOKE = "/control-plane/v1/auth/token/revoke";

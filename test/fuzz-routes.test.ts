@@ -9,11 +9,11 @@ import { afterEach, beforeAll, expect, test, vi } from "vitest";
 import { z } from "zod";
 import type { Route } from "../convex/api/route";
 import { routes } from "../convex/api/routes";
-import { SERVICE_TOKEN } from "./fixtures";
-import { freshConvex, type Json, type TestConvex } from "./harness";
-import { queueWorkspace } from "./queue-fixtures";
-import { ok } from "./api";
-import { sampleBody } from "./route-samples";
+import { SERVICE_TOKEN } from "./support/fixtures";
+import { freshConvex, type Json, type TestConvex } from "./support/harness";
+import { queueWorkspace } from "./support/queue-fixtures";
+import { ok } from "./support/api";
+import { sampleBody } from "./support/route-samples";
 
 const HOSTILE_VALUES: unknown[] = [
   null,

@@ -1,8 +1,8 @@
 /** The HTTP layer (SPEC §2, §3): envelope, status codes, size limit, auth variants, CORS. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
-import { SERVICE_TOKEN, deviceToken, workspaceWithMember } from "./fixtures";
-import { expectError } from "./api";
+import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { SERVICE_TOKEN, deviceToken, workspaceWithMember } from "./support/fixtures";
+import { expectError } from "./support/api";
 
 const RESOLVE = "/control-plane/v1/workspaces/resolve";
 const REVOKE = "/control-plane/v1/auth/token/revoke";

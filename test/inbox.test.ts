@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { PaginationResult } from "convex/server";
 import type { Doc, Id } from "../convex/_generated/dataModel";
-import { addMember, createUser } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { claimAndComplete, jobsOfKind, ok, rejection, startWorker } from "./api";
-import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
+import { addMember, createUser } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { claimAndComplete, jobsOfKind, ok, rejection, startWorker } from "./support/api";
+import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./support/runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

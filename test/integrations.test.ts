@@ -1,10 +1,17 @@
 /** Event ingest (SPEC §8): secret, idempotency, data policies, Context Lake upsert, run-trigger fan-out. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
-import { workspaceWithMember } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { expectError } from "./api";
-import { INTEGRATION_SECRET, eventDoc, eventsWithKey, ingest, itemDoc, setDataPolicy } from "./integration-fixtures";
+import { workspaceWithMember } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { expectError } from "./support/api";
+import {
+  INTEGRATION_SECRET,
+  eventDoc,
+  eventsWithKey,
+  ingest,
+  itemDoc,
+  setDataPolicy,
+} from "./support/integration-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

@@ -4,10 +4,10 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { enqueueJob } from "../convex/jobs";
 import { MAX_CONSOLE_PAGE_ITEMS } from "../convex/model/pages";
-import { ok } from "./api";
-import { addMember, createUser } from "./fixtures";
-import { newConvex, type TestConvex } from "./harness";
-import { queueWorkspace, type QueueWorkspace } from "./queue-fixtures";
+import { ok } from "./support/api";
+import { addMember, createUser } from "./support/fixtures";
+import { newConvex, type TestConvex } from "./support/harness";
+import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
 let t: TestConvex;
 let acme: QueueWorkspace;

@@ -1,10 +1,10 @@
 /** Job routes without leases: enqueue, idempotency, get, list, events, cancel, retry, isolation. */
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
-import { caller, expectError, ok } from "./api";
-import { SERVICE_TOKEN } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
-import { eventTypes, queueWorkspace, type QueueWorkspace } from "./queue-fixtures";
+import { caller, expectError, ok } from "./support/api";
+import { SERVICE_TOKEN } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
 let t: TestConvex;
 let acme: QueueWorkspace;

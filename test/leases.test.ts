@@ -3,9 +3,9 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { MIN_LEASE_MS, MAX_LEASE_MS } from "../convex/model/leases";
 import { MAX_DIRECTORY_BYTES } from "../convex/queue";
-import { expectError, ok } from "./api";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
-import { eventTypes, queueWorkspace, type QueueWorkspace } from "./queue-fixtures";
+import { expectError, ok } from "./support/api";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
 let t: TestConvex;
 let acme: QueueWorkspace;
@@ -98,7 +98,7 @@ describe("claim-next matching", () => {
     expect(short).toMatchObject({
       claimGeneration: 1,
       leaseExpiresAt: 1_000_000 + MIN_LEASE_MS,
-      job: { attempts: 1, status: "claimed", claimedBy: workerId },
+      job: { attempts: 1, status: "running", claimedBy: workerId },
     });
     const long = await acme.claimJob(workerId, { leaseMs: 10 * MAX_LEASE_MS });
     expect(long.leaseExpiresAt).toBe(1_000_000 + MAX_LEASE_MS);
@@ -126,7 +126,7 @@ describe("lease fencing", () => {
         "CLAIM_GENERATION_MISMATCH",
       );
     }
-    expect(await acme.job(jobId)).toMatchObject({ status: "claimed", claimedBy: owner });
+    expect(await acme.job(jobId)).toMatchObject({ status: "running", claimedBy: owner });
     const beat = await ok(acme.call, "/v1/jobs/heartbeat", {
       workspaceId: acme.workspaceId,
       jobId,
@@ -227,7 +227,7 @@ describe("recovery", () => {
       await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId, claimGeneration });
       await t.mutation(internal.recovery.sweepExpiredLeases, {});
     }
-    expect(await acme.job(jobId)).toMatchObject({ status: "claimed", attempts: 1 });
+    expect(await acme.job(jobId)).toMatchObject({ status: "running", attempts: 1 });
     expect(await eventTypes(acme, jobId)).not.toContain("recovered");
     // Only one lease timer is pending however often it heartbeat (it re-arms itself when it fires early).
     const timers = await t.run((ctx) => ctx.db.system.query("_scheduled_functions").collect());
@@ -271,7 +271,7 @@ describe("recovery", () => {
     expectError(await acme.lease("heartbeat", jobId, first, { claimGeneration }), 409, "LEASE_MISMATCH");
     await acme.claimJob(second, { leaseMs: 10 * MIN_LEASE_MS });
     await elapse(MIN_LEASE_MS); // the first claim's timer fires now
-    expect(await acme.job(jobId)).toMatchObject({ status: "claimed", claimedBy: second, claimGeneration: 2 });
+    expect(await acme.job(jobId)).toMatchObject({ status: "running", claimedBy: second, claimGeneration: 2 });
     const timers = await t.run((ctx) => ctx.db.system.query("_scheduled_functions").collect());
     expect(timers.filter((timer) => timer.state.kind === "pending")).toHaveLength(1);
   });
@@ -319,7 +319,7 @@ describe("cancel of a claimed job", () => {
       jobId,
       reason: "wrong branch",
     });
-    expect(job).toMatchObject({ status: "claimed", cancelRequested: true });
+    expect(job).toMatchObject({ status: "running", cancelRequested: true });
     await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId }); // twice is harmless
     const beat = await ok(acme.call, "/v1/jobs/heartbeat", {
       workspaceId: acme.workspaceId,
@@ -397,7 +397,7 @@ describe("complete-and-enqueue-children", () => {
       ]),
     );
     expectError(response, 404, "REPO_NOT_FOUND");
-    expect(await acme.job(jobId)).toMatchObject({ status: "claimed" });
+    expect(await acme.job(jobId)).toMatchObject({ status: "running" });
     expect((await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId })).jobs).toHaveLength(1);
   });
 
@@ -456,7 +456,7 @@ test.each([
   const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence });
   expectError(response, 400, "INVALID_REQUEST");
   expect(response.body.issues[0].path).toBe("evidence");
-  expect(await acme.job(jobId)).toMatchObject({ status: "claimed" });
+  expect(await acme.job(jobId)).toMatchObject({ status: "running" });
 });
 
 test("requirement values are capped in bytes, whichever way a job is enqueued", async () => {

@@ -11,9 +11,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi 
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { LIVE_FETCH_MAX_BYTES, LIVE_FETCH_TOTAL_BYTES } from "../convex/model/liveFetch";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./harness";
-import { ok } from "./api";
-import { workspaceWithRun } from "./runs-fixtures";
+import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { ok } from "./support/api";
+import { workspaceWithRun } from "./support/runs-fixtures";
 
 let source: Server;
 let origin: string;

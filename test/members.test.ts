@@ -4,10 +4,10 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { membershipChangeProblem } from "../convex/model/members";
 import { ROLES, type Role } from "../convex/model/roles";
-import { caller, expectError, ok, rejection } from "./api";
-import { CONSOLE_URL, loginThroughDevice } from "./device-fixtures";
-import { addMember, createUser, createWorkspace, type Member } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
+import { caller, expectError, ok, rejection } from "./support/api";
+import { CONSOLE_URL, loginThroughDevice } from "./support/device-fixtures";
+import { addMember, createUser, createWorkspace, type Member } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
 
 let t: TestConvex;
 beforeEach(() => {

@@ -108,7 +108,7 @@ describe("lease arithmetic", () => {
 });
 
 describe("checkLease", () => {
-  const job = { status: "claimed", claimedBy: "w1", claimGeneration: 4, leaseExpiresAt: 10_000 };
+  const job = { status: "running", claimedBy: "w1", claimGeneration: 4, leaseExpiresAt: 10_000 };
 
   test("held by the claiming worker, with or without its generation", () => {
     expect(checkLease(job, { workerId: "w1", claimGeneration: 4 }, 9_999)).toEqual({ held: true });

@@ -5,7 +5,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, test } from "vitest";
 import { routes } from "../convex/api/routes";
 import { OPENAPI_PATH, renderOpenApi } from "../scripts/openapi";
-import { newConvex } from "./harness";
+import { newConvex } from "./support/harness";
 
 describe("openapi.json", () => {
   test("is current: `npm run openapi` would not change it", () => {

@@ -14,7 +14,7 @@ import {
   type Operation,
   type Runner,
 } from "../scripts/bench/queue-workload";
-import { newConvex } from "./harness";
+import { newConvex } from "./support/harness";
 
 async function measure(scale: typeof SMALL) {
   const t = newConvex();

@@ -2,10 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { LONGEST_PERIOD_MS, RATE_LIMITS, refill, takeFromAll, type BucketConfig } from "../convex/model/rateLimits";
-import { CONSOLE_URL, POLL, START, pollLogin, startLogin } from "./device-fixtures";
-import { workspaceWithMember } from "./fixtures";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./harness";
-import { expectError } from "./api";
+import { CONSOLE_URL, POLL, START, pollLogin, startLogin } from "./support/device-fixtures";
+import { workspaceWithMember } from "./support/fixtures";
+import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { expectError } from "./support/api";
 
 describe("token buckets (pure)", () => {
   const config: BucketConfig = { capacity: 3, periodMs: 3_000 };

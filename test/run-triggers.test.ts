@@ -2,10 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { workspaceWithMember } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { caller, createRepo, ok } from "./api";
-import { INTEGRATION_SECRET, eventDoc, ingest, runScheduled, setDataPolicy } from "./integration-fixtures";
+import { workspaceWithMember } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { caller, createRepo, ok } from "./support/api";
+import { INTEGRATION_SECRET, eventDoc, ingest, runScheduled, setDataPolicy } from "./support/integration-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

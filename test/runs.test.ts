@@ -2,10 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { caller, createRepo, expectError, ok, type Call } from "./api";
-import { createRun, raise, uncertaintyBody } from "./runs-fixtures";
+import { addMember, createUser, deviceToken, workspaceWithMember } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { caller, createRepo, expectError, ok, type Call } from "./support/api";
+import { createRun, raise, uncertaintyBody } from "./support/runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

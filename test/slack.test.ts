@@ -2,10 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { slackSignatureOf } from "../convex/model/slackSignature";
-import { workspaceWithMember } from "./fixtures";
-import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./harness";
-import { expectError } from "./api";
-import { eventDoc, itemDoc } from "./integration-fixtures";
+import { workspaceWithMember } from "./support/fixtures";
+import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { expectError } from "./support/api";
+import { eventDoc, itemDoc } from "./support/integration-fixtures";
 
 const SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 const ROUTE = "/integrations/slack/events/v1";

@@ -2,10 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { DEFAULT_TOKEN_TTL_MS } from "../convex/model/tokens";
-import { caller, expectError, ok, rejection } from "./api";
-import { CONSOLE_URL, loginThroughDevice } from "./device-fixtures";
-import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
+import { caller, expectError, ok, rejection } from "./support/api";
+import { CONSOLE_URL, loginThroughDevice } from "./support/device-fixtures";
+import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
 
 let t: TestConvex;
 beforeEach(() => {

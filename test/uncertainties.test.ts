@@ -2,9 +2,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { Id } from "../convex/_generated/dataModel";
 import openApiDocument from "../openapi.json";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { expectError, jobsOfKind, ok } from "./api";
-import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./runs-fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { expectError, jobsOfKind, ok } from "./support/api";
+import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./support/runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

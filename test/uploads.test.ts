@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { localFileUrlGrants } from "../convex/model/localFiles";
-import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./harness";
-import { caller, expectError, ok } from "./api";
-import { workspaceWithRun } from "./runs-fixtures";
+import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./support/fixtures";
+import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { caller, expectError, ok } from "./support/api";
+import { workspaceWithRun } from "./support/runs-fixtures";
 
 let t: TestConvex;
 beforeEach(() => {

@@ -23,8 +23,19 @@ export type JobKind = (typeof JOB_KINDS)[number];
 export const LANES = ["worker", "cloud_ai"] as const;
 export type Lane = (typeof LANES)[number];
 
-export const JOB_STATUSES = ["pending", "claimed", "done", "failed", "blocked", "canceled"] as const;
+export const JOB_STATUSES = ["pending", "running", "done", "failed", "blocked", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/**
+ * What status filters accept: the statuses plus `claimed`, the name earlier versions used for
+ * `running` (SPEC §6), so callers written against them keep working.
+ */
+export const JOB_STATUS_FILTERS = [...JOB_STATUSES, "claimed"] as const;
+export type JobStatusFilter = (typeof JOB_STATUS_FILTERS)[number];
+
+export function statusOfFilter(filter: JobStatusFilter): JobStatus {
+  return filter === "claimed" ? "running" : filter;
+}
 
 /** What a worker may report on complete; each is also the job's final status. */
 export const JOB_OUTCOMES = ["done", "failed", "blocked", "canceled"] as const;
@@ -84,6 +95,7 @@ export const MAX_LOG_BYTES = 64 * 1024;
 export const jobKindValidator = v.union(...JOB_KINDS.map((kind) => v.literal(kind)));
 export const laneValidator = v.union(...LANES.map((lane) => v.literal(lane)));
 export const jobStatusValidator = v.union(...JOB_STATUSES.map((status) => v.literal(status)));
+export const jobStatusFilterValidator = v.union(...JOB_STATUS_FILTERS.map((status) => v.literal(status)));
 export const jobOutcomeValidator = v.union(...JOB_OUTCOMES.map((outcome) => v.literal(outcome)));
 export const jobEventTypeValidator = v.union(...JOB_EVENT_TYPES.map((type) => v.literal(type)));
 

@@ -46,12 +46,12 @@ export function checkLease(
   holder: LeaseHolder,
   now: number,
 ): LeaseCheck {
-  if (job.status !== "claimed") {
+  if (job.status !== "running") {
     return {
       held: false,
       expired: false,
       code: "LEASE_MISMATCH",
-      message: `The job is not claimed (it is ${job.status}).`,
+      message: `The job is not running (it is ${job.status}).`,
     };
   }
   if (job.claimedBy !== holder.workerId) {

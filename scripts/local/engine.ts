@@ -9,6 +9,7 @@ import { convexToJson, jsonToConvex, type Value } from "convex/values";
 import { installIndexes, type QueryableDatabase } from "./indexes";
 import type { ModuleMap } from "./modules";
 import type { JournalStore, JsonDocument } from "./store";
+import { upgradeDocument } from "./upgrades";
 
 /** convex-test's non-exported `DatabaseFake`, as far as we use it. */
 export type DatabaseFake = {
@@ -53,7 +54,7 @@ export type EngineOptions = {
 };
 
 export async function createEngine({ modules, store, onFatal = exitOnFatal }: EngineOptions): Promise<Engine> {
-  const schemaModule = modules[Object.keys(modules).find((key) => /^\.\.\/convex\/schema\.[jt]s$/.test(key)) ?? ""];
+  const schemaModule = modules[Object.keys(modules).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
   const schema = schemaModule ? (await schemaModule()).default : undefined;
   const t = convexTest(schema, modules);
   const convexGlobal = await captureConvexGlobal(t);
@@ -111,7 +112,7 @@ async function captureConvexGlobal(t: ReturnType<typeof convexTest>): Promise<Co
 
 function restoreState(db: DatabaseFake, store: JournalStore) {
   for (const [id, document] of store.state.documents) {
-    db._documents[id] = jsonToConvex(document as never) as Record<string, Value>;
+    db._documents[id] = upgradeDocument(id, jsonToConvex(document as never) as Record<string, Value>);
   }
   db._nextDocId = Math.max(db._nextDocId, store.state.nextDocId);
   db._lastCreationTime = Math.max(db._lastCreationTime, store.state.lastCreationTime);

@@ -128,7 +128,7 @@ function listen(server: Server, port: number): Promise<number> {
 
 /** `convex/crons.ts` is optional: without it there is nothing to run. */
 async function loadCrons(modules: ModuleMap): Promise<{ crons: Record<string, CronSpec> } | null> {
-  const key = Object.keys(modules).find((name) => /^\.\.\/convex\/crons\.[jt]s$/.test(name));
+  const key = Object.keys(modules).find((name) => /^(\.\.\/)+convex\/crons\.[jt]s$/.test(name));
   if (key === undefined) return null;
   const crons = (await modules[key]!()).default;
   return crons?.isCrons ? crons : null;

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { internal } from "../../_generated/api";
 import type { CommittedError } from "../../leases";
 import { apiError } from "../../model/errors";
-import { JOB_STATUSES, type Lane } from "../../model/jobs";
+import { JOB_STATUSES, JOB_STATUS_FILTERS, statusOfFilter, type Lane } from "../../model/jobs";
 import { NO_CLAIM_REASONS } from "../../model/leases";
 import {
   claimFields,
@@ -66,7 +66,7 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       path: `${CP}/v1/${group}/heartbeat`,
       auth: "bearer",
       tag,
-      summary: "Extend the lease of a claimed job; says whether a cancel was requested.",
+      summary: "Extend the lease of a running job; says whether a cancel was requested.",
       request: z.object({ ...claimFields, leaseMs: leaseMsSchema, message: z.string().max(4_000).optional() }),
       response: z.object({ leaseExpiresAt: z.number(), cancelRequested: z.boolean() }),
       errors: [...LEASE_ERRORS],
@@ -78,7 +78,7 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       path: `${CP}/v1/${group}/complete`,
       auth: "bearer",
       tag,
-      summary: "Finish a claimed job with its outcome. Repeating the same completion is safe (`idempotent: true`).",
+      summary: "Finish a running job with its outcome. Repeating the same completion is safe (`idempotent: true`).",
       request: z.object(completeFields),
       response: z.object({ result: completionResult }),
       errors: [...LEASE_ERRORS, "RUN_NOT_FOUND"],
@@ -97,7 +97,11 @@ export const jobRoutes: Route[] = [
     summary: "Jobs of the workspace, newest first, optionally filtered by status, repo and run.",
     request: z.object({
       workspaceId: idOf("workspaces"),
-      status: z.enum(JOB_STATUSES).optional(),
+      status: z
+        .enum(JOB_STATUS_FILTERS)
+        .transform(statusOfFilter)
+        .optional()
+        .meta({ description: "`claimed` is accepted as the older name of `running`." }),
       repoId: idOf("repos").optional(),
       runId: idOf("runs").optional(),
       limit: z.number().int().min(1).max(200).default(50),
@@ -135,7 +139,7 @@ export const jobRoutes: Route[] = [
     path: `${CP}/v1/jobs/log`,
     auth: "bearer",
     tag: "jobs",
-    summary: "Append log lines to a claimed job's timeline (one `log` event).",
+    summary: "Append log lines to a running job's timeline (one `log` event).",
     request: z.object({ ...claimFields, lines: logLinesSchema }),
     response: z.object({ appended: z.number().int() }),
     errors: [...LEASE_ERRORS],
@@ -164,7 +168,7 @@ export const jobRoutes: Route[] = [
     path: `${CP}/v1/jobs/cancel`,
     auth: "bearer",
     tag: "jobs",
-    summary: "Cancel a pending job now, or ask the worker of a claimed job to stop (`cancelRequested`).",
+    summary: "Cancel a pending job now, or ask the worker of a running job to stop (`cancelRequested`).",
     request: z.object({
       workspaceId: idOf("workspaces"),
       jobId: idOf("jobs"),

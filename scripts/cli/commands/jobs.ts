@@ -166,7 +166,7 @@ const events: Command = {
 
 const cancel: Command = {
   path: ["jobs", "cancel"],
-  summary: "Cancel a pending job, or ask the worker of a claimed job to stop",
+  summary: "Cancel a pending job, or ask the worker of a running job to stop",
   usage: "<jobId> [--reason <text>]",
   options: { reason: { type: "string" } },
   async run(context) {

@@ -9,8 +9,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { killCliProcesses, runCli, startCli } from "./cli-process";
-import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+import { killCliProcesses, runCli, startCli } from "../support/cli-process";
+import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 
 let server: LocalProcess;
 const home = makeTempDir("ias-cli-login-");

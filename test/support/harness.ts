@@ -1,10 +1,10 @@
 /** Shared test set-up: a fresh in-process Convex per test and small helpers for the HTTP API. */
 import { convexTest } from "convex-test";
 import { vi } from "vitest";
-import schema from "../convex/schema";
+import schema from "../../convex/schema";
 import { SERVICE_TOKEN } from "./fixtures";
 
-export const modules = import.meta.glob("../convex/**/*.*s");
+export const modules = import.meta.glob("../../convex/**/*.*s");
 
 export function newConvex() {
   return convexTest(schema, modules);

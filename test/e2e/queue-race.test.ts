@@ -3,8 +3,8 @@
  * and lease recovery with nobody calling (the scheduled timer and the cron of local mode).
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { apiClient, enqueueMany, runWorkerPool, type Api } from "../scripts/bench/socket-workers";
-import { removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+import { apiClient, enqueueMany, runWorkerPool, type Api } from "../../scripts/bench/socket-workers";
+import { removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 
 let server: LocalProcess;
 let api: Api;
@@ -61,7 +61,7 @@ test("an abandoned claim is recovered within 5 s of its expiry without any worke
   do {
     await new Promise((resolve) => setTimeout(resolve, 250));
     job = (await api("/v1/jobs/get", { workspaceId, jobId })).job;
-  } while (job.status === "claimed" && Date.now() < claim.leaseExpiresAt + 8_000);
+  } while (job.status === "running" && Date.now() < claim.leaseExpiresAt + 8_000);
   expect(job.status).toBe("pending");
   const events = await api("/v1/job-events/list-for-job", { workspaceId, jobId: jobId! });
   expect(events.events.map((event: { type: string }) => event.type)).toEqual(["enqueued", "claimed", "recovered"]);

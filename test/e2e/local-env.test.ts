@@ -3,8 +3,8 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { loadEnvironment, SERVICE_TOKEN_VAR } from "../scripts/local/env";
-import { makeTempDir, removeTempDirs } from "./local-process";
+import { loadEnvironment, SERVICE_TOKEN_VAR } from "../../scripts/local/env";
+import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
 

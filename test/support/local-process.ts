@@ -15,9 +15,9 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseDotEnv, SERVICE_TOKEN_VAR } from "../scripts/local/env";
+import { parseDotEnv, SERVICE_TOKEN_VAR } from "../../scripts/local/env";
 
-const SCRIPT = fileURLToPath(new URL("../scripts/local-server.ts", import.meta.url));
+const SCRIPT = fileURLToPath(new URL("../../scripts/local-server.ts", import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const LISTENING = /IAS local control plane listening on (http:\/\/127\.0\.0\.1:(\d+))/;
 const PRINTED_TOKEN = /Service token: (ias_[A-Za-z0-9_-]+)/;

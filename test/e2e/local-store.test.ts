@@ -4,9 +4,9 @@ import { spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { LocalDataError, lockDataDir, prepareDataDir } from "../scripts/local/data-dir";
-import { openJournalStore, type CommitEntry } from "../scripts/local/store";
-import { makeTempDir, removeTempDirs } from "./local-process";
+import { LocalDataError, lockDataDir, prepareDataDir } from "../../scripts/local/data-dir";
+import { openJournalStore, type CommitEntry } from "../../scripts/local/store";
+import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
 

@@ -1,7 +1,7 @@
 /** Test data: workspaces, members and their tokens, created directly in the database. */
-import type { Id } from "../convex/_generated/dataModel";
-import type { Role } from "../convex/model/roles";
-import { mintToken, sha256Hex } from "../convex/model/tokens";
+import type { Id } from "../../convex/_generated/dataModel";
+import type { Role } from "../../convex/model/roles";
+import { mintToken, sha256Hex } from "../../convex/model/tokens";
 import type { TestConvex } from "./harness";
 
 export const SERVICE_TOKEN = "ias_test_service_token_0123456789abcdefghijklmnopqrstuvwxyz";

@@ -7,8 +7,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, test } from "vitest";
-import { localFileUrl } from "../convex/model/localFiles";
-import { localServerPool, removeTempDirs, type LocalProcess } from "./local-process";
+import { localFileUrl } from "../../convex/model/localFiles";
+import { localServerPool, removeTempDirs, type LocalProcess } from "../support/local-process";
 
 const servers = localServerPool();
 const start = servers.start;

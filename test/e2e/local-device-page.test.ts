@@ -5,7 +5,7 @@
  */
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+import { removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 
 let server: LocalProcess;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /** Test helpers for integrations, run triggers and the Context Lake. */
 import { vi } from "vitest";
-import type { Id } from "../convex/_generated/dataModel";
-import type { DataPolicy } from "../convex/model/roles";
+import type { Id } from "../../convex/_generated/dataModel";
+import type { DataPolicy } from "../../convex/model/roles";
 import { post, type Json, type TestConvex } from "./harness";
 
 export const INTEGRATION_SECRET = "integration-secret-for-tests-0123456789";

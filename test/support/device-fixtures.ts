@@ -1,6 +1,6 @@
 /** Device login from tests: start, poll and a whole login ending in a device token. */
 import { expect } from "vitest";
-import { api } from "../convex/_generated/api";
+import { api } from "../../convex/_generated/api";
 import type { Member } from "./fixtures";
 import { post, type TestConvex } from "./harness";
 

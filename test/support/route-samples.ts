@@ -6,7 +6,7 @@
  * and arrays of their minimum length.
  */
 import { z } from "zod";
-import type { Route } from "../convex/api/route";
+import type { Route } from "../../convex/api/route";
 
 type JsonSchema = {
   type?: string;

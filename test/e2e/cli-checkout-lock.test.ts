@@ -4,8 +4,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
-import { lockCheckout } from "../scripts/cli/checkout-lock";
-import { makeTempDir, removeTempDirs } from "./local-process";
+import { lockCheckout } from "../../scripts/cli/checkout-lock";
+import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
 

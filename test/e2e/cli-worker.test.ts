@@ -9,9 +9,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { remoteUrlHash } from "../scripts/cli/remote";
-import { eventually, isAlive, killCliProcesses, runCli, startCli } from "./cli-process";
-import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "./local-process";
+import { remoteUrlHash } from "../../scripts/cli/remote";
+import { eventually, isAlive, killCliProcesses, runCli, startCli } from "../support/cli-process";
+import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 
 const JOB_SCRIPT = `#!/bin/bash
 set -e

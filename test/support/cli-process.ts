@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const BIN = fileURLToPath(new URL("../scripts/cli/bin.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../../scripts/cli/bin.mjs", import.meta.url));
 
 export type CliOptions = { home: string; cwd?: string; env?: Record<string, string>; input?: string };
 

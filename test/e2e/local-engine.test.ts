@@ -5,13 +5,13 @@
  */
 import { cronJobs } from "convex/server";
 import { afterAll, describe, expect, test } from "vitest";
-import { internal } from "../convex/_generated/api";
-import { createEngine, type Engine } from "../scripts/local/engine";
-import { convexModuleMap } from "../scripts/local/modules";
-import { rearmScheduledFunctions } from "../scripts/local/scheduled";
-import { startLocalServer } from "../scripts/local/server";
-import { openJournalStore, type JournalStore } from "../scripts/local/store";
-import { makeTempDir, removeTempDirs } from "./local-process";
+import { internal } from "../../convex/_generated/api";
+import { createEngine, type Engine } from "../../scripts/local/engine";
+import { convexModuleMap } from "../../scripts/local/modules";
+import { rearmScheduledFunctions } from "../../scripts/local/scheduled";
+import { startLocalServer } from "../../scripts/local/server";
+import { openJournalStore, type JournalStore } from "../../scripts/local/store";
+import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
 

@@ -6,9 +6,15 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { mintToken, sha256Hex } from "../convex/model/tokens";
-import { openJournalStore } from "../scripts/local/store";
-import { localServerPool, makeTempDir, removeTempDirs, runLocalServerToExit, type LocalProcess } from "./local-process";
+import { mintToken, sha256Hex } from "../../convex/model/tokens";
+import { openJournalStore } from "../../scripts/local/store";
+import {
+  localServerPool,
+  makeTempDir,
+  removeTempDirs,
+  runLocalServerToExit,
+  type LocalProcess,
+} from "../support/local-process";
 
 const servers = localServerPool();
 const start = servers.start;
