@@ -32,11 +32,9 @@ const requirementFields = {
   networkRequired: z.boolean().optional().meta({ description: "The deployed runner's spelling of `canUseNetwork`." }),
   egressMode: shortText(100).optional(),
   runTests: z.boolean().optional(),
-  modelPolicy: shortText(100)
-    .optional()
-    .meta({
-      description: "For example `require_5_2`; matched against `capabilities.modelPolicies` when a worker lists them.",
-    }),
+  modelPolicy: shortText(100).optional().meta({
+    description: "For example `require_5_2`; matched against `capabilities.modelPolicies` when a worker lists them.",
+  }),
 };
 
 /** Only the SPEC's requirement keys, in either spelling; any other key is refused (unlike unknown body fields). */
@@ -56,12 +54,10 @@ export const requirementsSchema = z
   });
 
 /** Requirements as returned: canonical form with both spellings of each aliased key, same values. */
-export const requirementsViewSchema = z
-  .object(requirementFields)
-  .meta({
-    description:
-      "The job's requirements; `writeRequired`/`canWrite` and `networkRequired`/`canUseNetwork` carry the same value.",
-  });
+export const requirementsViewSchema = z.object(requirementFields).meta({
+  description:
+    "The job's requirements; `writeRequired`/`canWrite` and `networkRequired`/`canUseNetwork` carry the same value.",
+});
 
 const stringList = (maxItems: number, maxLength = 200) => z.array(shortText(maxLength)).max(maxItems);
 
@@ -78,11 +74,9 @@ export const capabilitiesSchema = z
     canUseNetwork: z.boolean().optional(),
     supportedEgressModes: stringList(50).optional(),
     supportsRunTests: z.boolean().optional(),
-    modelPolicies: stringList(50)
-      .optional()
-      .meta({
-        description: "Model policies this worker enforces; absent: it is trusted to enforce any `modelPolicy`.",
-      }),
+    modelPolicies: stringList(50).optional().meta({
+      description: "Model policies this worker enforces; absent: it is trusted to enforce any `modelPolicy`.",
+    }),
     enforcedAllowlistHash: z.string().max(200).nullable().optional(),
     openaiAuthMode: z.string().max(200).optional(),
   })
@@ -162,12 +156,15 @@ const outcomeReasonObjectSchema = z
 /** The first problem of the branch `input` was meant for, worded with its path inside the reason. */
 function explainReason(issue: { code?: string; input?: unknown; errors?: unknown }) {
   if (issue.code !== "invalid_union" || !Array.isArray(issue.errors)) return undefined;
-  const branch = issue.errors[typeof issue.input === "string" ? 0 : 1] as { path: PropertyKey[]; message: string }[];
+  const input = issue.input;
+  if (typeof input !== "string" && (input === null || typeof input !== "object" || Array.isArray(input))) {
+    return `must be a string of at most ${MAX_REASON_TEXT_CHARS} characters or a v1 object {version: 1, category, code, retryable, ...}`;
+  }
+  const branch = issue.errors[typeof input === "string" ? 0 : 1] as { path: PropertyKey[]; message: string }[];
   const first = branch?.[0];
   if (first === undefined) return undefined;
   const where = first.path.length === 0 ? "" : `${first.path.map(String).join(".")}: `;
-  const kind = typeof issue.input === "string" ? "as text" : "as a v1 object";
-  return `${kind}, ${where}${first.message}`;
+  return `${typeof input === "string" ? "as text" : "as a v1 object"}, ${where}${first.message}`;
 }
 
 export const outcomeReasonSchema = z
