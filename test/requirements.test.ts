@@ -23,6 +23,11 @@ async function stored(jobId: string) {
   return await t.run(async (ctx) => (await ctx.db.get(jobId as Id<"jobs">))!);
 }
 
+/** An enqueue body in `repoId` with these requirements (and other fields). */
+function enqueueBody(requirements: Json, fields: Json = {}) {
+  return { workspaceId: acme.workspaceId, repoId: acme.repoId, kind: "work", prompt: "p", requirements, ...fields };
+}
+
 async function directoryHeads() {
   return await t.run(async (ctx) => (await ctx.db.query("jobQueues").collect()).flatMap((queue) => queue.heads));
 }
@@ -76,46 +81,24 @@ describe("both spellings mean the same", () => {
   });
 
   test("an idempotent enqueue repeated in the other spelling is the same job", async () => {
-    const first = await ok(acme.call, "/v1/jobs/enqueue", {
-      workspaceId: acme.workspaceId,
-      repoId: acme.repoId,
-      kind: "work",
-      prompt: "p",
-      idempotencyKey: "k1",
-      requirements: { writeRequired: true },
-    });
-    const again = await ok(acme.call, "/v1/jobs/enqueue", {
-      workspaceId: acme.workspaceId,
-      repoId: acme.repoId,
-      kind: "work",
-      prompt: "p",
-      idempotencyKey: "k1",
-      requirements: { canWrite: true },
-    });
+    const first = await ok(
+      acme.call,
+      "/v1/jobs/enqueue",
+      enqueueBody({ writeRequired: true }, { idempotencyKey: "k1" }),
+    );
+    const again = await ok(acme.call, "/v1/jobs/enqueue", enqueueBody({ canWrite: true }, { idempotencyKey: "k1" }));
     expect(again).toMatchObject({ jobId: first.jobId, deduplicated: true });
   });
 
   test("the spellings disagreeing is refused, naming the field", async () => {
-    const response = await acme.call("/v1/jobs/enqueue", {
-      workspaceId: acme.workspaceId,
-      repoId: acme.repoId,
-      kind: "work",
-      prompt: "p",
-      requirements: { writeRequired: true, canWrite: false },
-    });
+    const response = await acme.call("/v1/jobs/enqueue", enqueueBody({ writeRequired: true, canWrite: false }));
     expectError(response, 400, "INVALID_REQUEST");
     expect(response.body.issues[0].path).toBe("requirements.writeRequired");
     expect(response.body.message).toContain("canWrite");
   });
 
   test("an unknown key is refused with the list of accepted keys", async () => {
-    const response = await acme.call("/v1/jobs/enqueue", {
-      workspaceId: acme.workspaceId,
-      repoId: acme.repoId,
-      kind: "work",
-      prompt: "p",
-      requirements: { writeRequired: true, gpu: true },
-    });
+    const response = await acme.call("/v1/jobs/enqueue", enqueueBody({ writeRequired: true, gpu: true }));
     expectError(response, 400, "INVALID_REQUEST");
     for (const key of [
       "gpu",
