@@ -8,6 +8,7 @@ import type { Id } from "./_generated/dataModel";
 import type { QueryCtx } from "./_generated/server";
 import { answerDecision, dismissDecision } from "./decisions";
 import { workspaceMutation, workspaceQuery } from "./functions";
+import { jobView } from "./jobs";
 import { FIRST_CLOSED_RANK } from "./model/decisions";
 import { apiError } from "./model/errors";
 import { boundedPage } from "./model/pages";
@@ -71,7 +72,8 @@ export const get = workspaceQuery({
         .withIndex("by_uncertainty", (q) => q.eq("uncertaintyId", decision.uncertaintyId))
         .take(100),
     ]);
-    return { decision, uncertainty, run, job, applyJob, resolutions };
+    const view = (found: typeof job) => (found === null ? null : jobView(found));
+    return { decision, uncertainty, run, job: view(job), applyJob: view(applyJob), resolutions };
   },
 });
 

@@ -27,21 +27,25 @@ import {
   type Lane,
 } from "./model/jobs";
 import {
-  MAX_REQUIREMENT_BYTES,
-  oversizedRequirement,
+  canonicalRequirements,
+  requirementsForWorkers,
+  requirementsInputValidator,
   requirementsKey,
-  requirementsValidator,
-  unknownRequirementKeys,
-  type Requirements,
+  requirementsProblem,
+  type RequirementsInput,
 } from "./model/matching";
+import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
 import { jobBecamePending, jobLeftPending } from "./queue";
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
 
-/** A job as clients see it: without the queue's bookkeeping fields. */
+/**
+ * A job as clients see it: without the queue's bookkeeping fields, its requirements in both
+ * spellings (SPEC §6 matching), `runRef` next to `runId`.
+ */
 export function jobView(job: Doc<"jobs">) {
   const { requirementsKey: _key, nextEventSeq: _seq, completionKey: _completion, leaseMs: _lease, ...visible } = job;
-  return visible;
+  return { ...visible, requirements: requirementsForWorkers(job.requirements) };
 }
 export type JobView = ReturnType<typeof jobView>;
 
@@ -76,7 +80,8 @@ export type EnqueueFields = {
   prompt: string;
   runId?: string;
   role?: string;
-  requirements?: Requirements;
+  /** Either spelling (SPEC §12); stored in canonical form. */
+  requirements?: RequirementsInput;
   priority?: number;
   maxAttempts?: number;
   idempotencyKey?: string;
@@ -101,11 +106,10 @@ export async function enqueueJob(
   fields: EnqueueFields,
 ): Promise<{ jobId: Id<"jobs">; deduplicated: boolean }> {
   const { workspaceId } = fields;
-  const requirements = fields.requirements ?? {};
-  const unknownKeys = unknownRequirementKeys(requirements);
-  if (unknownKeys.length > 0) throw invalid("requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
-  const oversized = oversizedRequirement(requirements);
-  if (oversized !== null) throw invalid(`requirements.${oversized}`, `must be at most ${MAX_REQUIREMENT_BYTES} bytes.`);
+  const sent = fields.requirements ?? {};
+  const problem = requirementsProblem(sent);
+  if (problem !== null) throw invalid(problem.key ? `requirements.${problem.key}` : "requirements", problem.message);
+  const requirements = canonicalRequirements(sent);
   if (utf8Bytes(fields.prompt) > MAX_PROMPT_BYTES)
     throw invalid("prompt", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
   const priority = fields.priority ?? DEFAULT_PRIORITY;
@@ -119,6 +123,7 @@ export async function enqueueJob(
     workspaceId,
     repoId: repo._id,
     runId: run?._id,
+    runRef: run?.runRef,
     parentJobId: fields.parentJobId,
     kind: fields.kind,
     role: fields.role ?? DEFAULT_ROLE,
@@ -166,7 +171,15 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
     const canceled = await recordJobChange(
       ctx,
       job,
-      { status: "canceled", outcomeReason: reason ?? "canceled", finishedAt: Date.now() },
+      {
+        status: "canceled",
+        outcomeReason: systemReason(
+          "canceled",
+          SYSTEM_REASON_CODES.canceled,
+          reason ?? "Canceled before a worker claimed it.",
+        ),
+        finishedAt: Date.now(),
+      },
       { type: "canceled", message: reason },
     );
     await jobLeftPending(ctx, canceled);
@@ -251,7 +264,7 @@ export const enqueueArgs = {
   prompt: v.string(),
   runId: v.optional(v.string()),
   role: v.optional(v.string()),
-  requirements: v.optional(requirementsValidator),
+  requirements: v.optional(requirementsInputValidator),
   priority: v.optional(v.number()),
   maxAttempts: v.optional(v.number()),
   idempotencyKey: v.optional(v.string()),

@@ -17,6 +17,7 @@ import { enqueueJob, jobView, requireJob, type EnqueueFields } from "./jobs";
 import { apiError } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
+import { outcomeReasonValidator, reasonMismatch } from "./model/outcomeReasons";
 import { jobLeftPending, nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
@@ -95,6 +96,7 @@ export const claimNext = internalMutation({
       ctx,
       job,
       {
+        ...(await missingRunRef(ctx, job)),
         status: "running",
         attempts: attempt,
         claimGeneration,
@@ -113,6 +115,16 @@ export const claimNext = internalMutation({
     return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt };
   },
 });
+
+/**
+ * Jobs enqueued before jobs carried `runRef` get it at their claim (one read of the run, only for
+ * them): the runner cannot work on a job of a run without it (SPEC §12).
+ */
+async function missingRunRef(ctx: MutationCtx, job: Doc<"jobs">): Promise<{ runRef?: string }> {
+  if (job.runId === undefined || job.runRef !== undefined) return {};
+  const run = await ctx.db.get(job.runId);
+  return run === null ? {} : { runRef: run.runRef };
+}
 
 /** `POST /v1/jobs/heartbeat`: extends the lease (by `leaseMs`, else the claim's) and reports `cancelRequested`. */
 export const extendLeaseIfHeld = internalMutation({
@@ -144,18 +156,27 @@ const completionArgs = {
   outcome: jobOutcomeValidator,
   runId: v.optional(v.string()),
   message: v.optional(v.string()),
-  outcomeReason: v.optional(v.string()),
+  outcomeReason: v.optional(outcomeReasonValidator),
   evidence: v.optional(v.any()),
 };
 type CompletionArgs = ObjectType<typeof completionArgs>;
 
 type Completion = { job: Doc<"jobs">; idempotent: boolean };
 
+/** A v1 `outcomeReason` must name the outcome it explains (SPEC §12); checked before anything is read or written. */
+function requireReasonOfOutcome(args: Pick<CompletionArgs, "outcome" | "outcomeReason">) {
+  const mismatch = reasonMismatch(args.outcome, args.outcomeReason);
+  if (mismatch === null) return;
+  const path = "outcomeReason.category";
+  throw apiError("INVALID_REQUEST", `${path}: ${mismatch}`, { issues: [{ path, message: mismatch }] });
+}
+
 /**
  * Finishes a claimed job with the worker's outcome. The same completion repeated (same worker,
  * generation and outcome) answers the finished job with `idempotent: true`.
  */
 async function completeIfLeaseHeld(ctx: MutationCtx, args: CompletionArgs): Promise<Completion | CommittedError> {
+  requireReasonOfOutcome(args);
   const { workspaceId, job, holder } = await loadClaim(ctx, args);
   const repeated =
     isFinished(job.status) &&
@@ -177,7 +198,7 @@ async function completeIfLeaseHeld(ctx: MutationCtx, args: CompletionArgs): Prom
       evidence: args.evidence,
       leaseExpiresAt: undefined,
       finishedAt: Date.now(),
-      ...(run === undefined ? {} : { runId: run._id }),
+      ...(run === undefined ? {} : { runId: run._id, runRef: run.runRef }),
     },
     {
       type: OUTCOME_EVENT[args.outcome],
@@ -212,6 +233,7 @@ export const completeAndEnqueueChildren = internalMutation({
     children: v.array(v.any()),
   },
   handler: async (ctx, { idempotencyKey, children, ...args }) => {
+    requireReasonOfOutcome(args);
     const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "member");
     const earlier = await ctx.db
       .query("jobs")

@@ -27,7 +27,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { apiError } from "./model/errors";
 import { utf8Bytes, type Lane } from "./model/jobs";
-import type { Capabilities } from "./model/matching";
+import type { Capabilities } from "./model/capabilities";
 import { bestHeadFor, offerHead, replaceHead } from "./model/queueHeads";
 
 /**

@@ -11,6 +11,7 @@ import { internalMutation, type MutationCtx } from "./_generated/server";
 import { onJobFinished } from "./jobHooks";
 import { recordJobChange } from "./jobEvents";
 import { afterLeaseLoss, isLeaseExpired } from "./model/leases";
+import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
 import { jobBecamePending } from "./queue";
 
 /** Jobs recovered per sweep transaction; a full batch schedules the next one at once. */
@@ -18,12 +19,22 @@ export const SWEEP_BATCH = 100;
 
 /**
  * Ends the claim of a job whose lease has expired: `recovered` event, then back to `pending`
- * while attempts remain, else `failed` (`lease_expired`), or `canceled` if a cancel was requested.
+ * while attempts remain, else `failed`, or `canceled` if a cancel was requested (reason code `lease_expired`).
  * Callers check that the job is running and its lease expired.
  */
 export async function recoverExpiredLease(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<"jobs">> {
   const next = afterLeaseLoss(job);
-  const finished = next === "pending" ? {} : { outcomeReason: "lease_expired", finishedAt: Date.now() };
+  const finished =
+    next === "pending"
+      ? {}
+      : {
+          outcomeReason: systemReason(
+            next,
+            SYSTEM_REASON_CODES.leaseExpired,
+            `The lease of attempt ${job.attempts} of ${job.maxAttempts} expired.`,
+          ),
+          finishedAt: Date.now(),
+        };
   const recovered = await recordJobChange(
     ctx,
     job,

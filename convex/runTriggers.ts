@@ -11,7 +11,7 @@ import { workspaceMutation, workspaceQuery } from "./functions";
 import { enqueueJob } from "./jobs";
 import { apiError } from "./model/errors";
 import { MAX_PROMPT_BYTES, utf8Bytes } from "./model/jobs";
-import { unknownRequirementKeys } from "./model/matching";
+import { requirementsProblem } from "./model/matching";
 import {
   DEFAULT_RUN_REF_TEMPLATE,
   MAX_TRIGGERS_PER_EVENT,
@@ -119,9 +119,11 @@ async function checkTrigger(
     if (utf8Bytes(action.enqueueJob.promptTemplate) > MAX_PROMPT_BYTES) {
       throw invalid("action.enqueueJob.promptTemplate", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
     }
-    const unknownKeys = unknownRequirementKeys(action.enqueueJob.requirements ?? {});
-    if (unknownKeys.length > 0)
-      throw invalid("action.enqueueJob.requirements", `unknown requirement ${unknownKeys.join(", ")}.`);
+    const problem = requirementsProblem(action.enqueueJob.requirements ?? {});
+    if (problem !== null) {
+      const path = `action.enqueueJob.requirements${problem.key ? `.${problem.key}` : ""}`;
+      throw invalid(path, problem.message);
+    }
   }
 }
 

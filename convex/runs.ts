@@ -1,11 +1,11 @@
 /**
  * Runs (goals), SPEC §7. Owns `runs` and `runMilestones`. Internal functions serve
- * `/v1/runs/upsert` (by repo + runRef) and `/v2/runs/upsert` (by id); public ones the Console.
+ * `/v1/runs/upsert` (by repo + runRef), `/v1/runs/get` and `/v2/runs/upsert` (by id); public ones the Console.
  */
 import { paginationOptsValidator, type WithoutSystemFields } from "convex/server";
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { workspaceQuery } from "./functions";
 import { jobsOfRun } from "./jobs";
@@ -177,6 +177,16 @@ export async function ensureRunByRef(
   if (existing !== null) return { runId: existing._id, created: false };
   return await upsertRunByRef(ctx, workspaceId, repoId, runRef, fields);
 }
+
+/** `POST /v1/runs/get`: the run by id, or null when this workspace has none with that id. */
+export const getById = internalQuery({
+  args: { caller: callerValidator, workspaceId: v.string(), runId: v.string() },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, runId }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+    const run = await ctx.db.get(requireId(ctx, "runs", runId, "runId"));
+    return { run: run !== null && run.workspaceId === workspaceId ? run : null };
+  },
+});
 
 /** `POST /v2/runs/upsert`: updates the fields sent on an existing run. */
 export const updateById = internalMutation({

@@ -16,7 +16,9 @@ import {
   jobStatusValidator,
   laneValidator,
 } from "./model/jobs";
-import { capabilitiesValidator, requirementsValidator } from "./model/matching";
+import { capabilitiesValidator, extraCapabilitiesValidator } from "./model/capabilities";
+import { requirementsValidator } from "./model/matching";
+import { outcomeReasonValidator } from "./model/outcomeReasons";
 import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
 import { auditActionValidator, auditActorValidator, auditDetailsValidator } from "./model/audit";
@@ -240,6 +242,8 @@ export default defineSchema({
     machineFingerprint: v.optional(v.string()),
     status: workerStatusValidator,
     capabilities: capabilitiesValidator,
+    /** Unknown scalar capability keys the worker sent, bounded (model/capabilities.ts); listed with `capabilities`. */
+    extraCapabilities: v.optional(extraCapabilitiesValidator),
     inventory: workerInventoryValidator,
     lastSeenAt: v.number(),
   })
@@ -269,10 +273,13 @@ export default defineSchema({
     workspaceId: v.id("workspaces"),
     repoId: v.id("repos"),
     runId: v.optional(v.id("runs")),
+    /** The run's `runRef` (a run's never changes), copied whenever `runId` is set: workers find the run's folder by it. */
+    runRef: v.optional(v.string()),
     parentJobId: v.optional(v.id("jobs")),
     kind: jobKindValidator,
     role: v.string(),
     prompt: v.string(),
+    /** Canonical form (model/matching.ts): the runner's spellings are folded in at enqueue. */
     requirements: requirementsValidator,
     /** Canonical signature of `requirements` (model/matching.ts): jobs with equal keys match the same workers. */
     requirementsKey: v.string(),
@@ -290,7 +297,8 @@ export default defineSchema({
     cancelRequested: v.boolean(),
     outcome: v.optional(jobOutcomeValidator),
     message: v.optional(v.string()),
-    outcomeReason: v.optional(v.string()),
+    /** A string, or the v1 object of SPEC §12 (model/outcomeReasons.ts); stored as sent. */
+    outcomeReason: v.optional(outcomeReasonValidator),
     evidence: v.optional(v.any()),
     idempotencyKey: v.optional(v.string()),
     /** complete-and-enqueue-children: the key of the completion and the children it spawned. */

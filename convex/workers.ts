@@ -10,7 +10,12 @@ import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
 import { isWorkerOnline } from "./model/leases";
-import { capabilitiesValidator, type Capabilities } from "./model/matching";
+import {
+  capabilitiesValidator,
+  extraCapabilitiesValidator,
+  listedCapabilities,
+  type Capabilities,
+} from "./model/capabilities";
 import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { boundedPage } from "./model/pages";
 
@@ -43,9 +48,16 @@ function normalizedCapabilities(ctx: QueryCtx, capabilities: Capabilities): Capa
 
 // ---- HTTP layer ------------------------------------------------------------------------------
 
+/** A worker as listed: its kept unknown capability keys shown among its capabilities, as it sent them. */
+export function workerView(worker: Doc<"workers">) {
+  const { extraCapabilities, ...rest } = worker;
+  return { ...rest, capabilities: listedCapabilities(worker.capabilities, extraCapabilities) };
+}
+
 /**
  * `POST /v1/workers/heartbeat`: upserts by (workspace, machineFingerprint), or by displayName
  * when no fingerprint is sent. Reads the access check's document and at most one worker.
+ * `extraCapabilities` (the kept unknown keys, model/capabilities.ts) replace the stored ones.
  */
 export const heartbeat = internalMutation({
   args: {
@@ -55,6 +67,7 @@ export const heartbeat = internalMutation({
     machineFingerprint: v.optional(v.string()),
     status: workerStatusValidator,
     capabilities: capabilitiesValidator,
+    extraCapabilities: v.optional(extraCapabilitiesValidator),
     inventory: workerInventoryValidator,
   },
   handler: async (ctx, { caller, workspaceId: rawWorkspaceId, machineFingerprint, displayName, ...fields }) => {
@@ -70,6 +83,7 @@ export const heartbeat = internalMutation({
       displayName,
       status: fields.status,
       capabilities: normalizedCapabilities(ctx, fields.capabilities),
+      extraCapabilities: fields.extraCapabilities,
       inventory: fields.inventory,
       lastSeenAt: Date.now(),
     };
@@ -93,6 +107,9 @@ export const list = workspaceQuery({
       .withIndex("by_workspace_last_seen", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
       .order("desc")
       .paginate(boundedPage(paginationOpts));
-    return { ...page, page: page.page.map((worker) => ({ ...worker, online: isWorkerOnline(worker, now) })) };
+    return {
+      ...page,
+      page: page.page.map((worker) => ({ ...workerView(worker), online: isWorkerOnline(worker, now) })),
+    };
   },
 });

@@ -245,7 +245,10 @@ describe("cancel and retry", () => {
       jobId,
       reason: "not needed",
     });
-    expect(job).toMatchObject({ status: "canceled", outcomeReason: "not needed" });
+    expect(job).toMatchObject({
+      status: "canceled",
+      outcomeReason: { version: 1, category: "canceled", code: "canceled", retryable: false, summary: "not needed" },
+    });
     const workerId = await acme.worker("w1");
     expect(await acme.claim(workerId)).toMatchObject({ jobId: null, reason: "NO_JOBS" });
     expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "canceled"]);

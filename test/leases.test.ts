@@ -242,7 +242,11 @@ describe("recovery", () => {
       expect((await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS })).job.attempts).toBe(attempt);
       await elapse(MIN_LEASE_MS);
     }
-    expect(await acme.job(jobId)).toMatchObject({ status: "failed", attempts: 3, outcomeReason: "lease_expired" });
+    expect(await acme.job(jobId)).toMatchObject({
+      status: "failed",
+      attempts: 3,
+      outcomeReason: { version: 1, category: "failed", code: "lease_expired", retryable: false },
+    });
     const events = await acme.events(jobId);
     expect(events.map((event) => event.type)).toEqual([
       "enqueued",
@@ -346,7 +350,10 @@ describe("cancel of a claimed job", () => {
     await acme.claimJob(workerId, { leaseMs: MIN_LEASE_MS });
     await ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId });
     await elapse(MIN_LEASE_MS);
-    expect(await acme.job(jobId)).toMatchObject({ status: "canceled", outcomeReason: "lease_expired" });
+    expect(await acme.job(jobId)).toMatchObject({
+      status: "canceled",
+      outcomeReason: { version: 1, category: "canceled", code: "lease_expired", retryable: false },
+    });
   });
 });
 

@@ -10,12 +10,8 @@ import {
   MAX_LEASE_MS,
   MIN_LEASE_MS,
 } from "../convex/model/leases";
-import {
-  meetsRequirements,
-  requirementsKey,
-  unknownRequirementKeys,
-  type Capabilities,
-} from "../convex/model/matching";
+import type { Capabilities } from "../convex/model/capabilities";
+import { meetsRequirements, requirementsKey, unknownRequirementKeys } from "../convex/model/matching";
 import { bestHeadFor, compareClaimOrder, offerHead, replaceHead, type QueueHead } from "../convex/model/queueHeads";
 
 describe("meetsRequirements", () => {

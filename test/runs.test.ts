@@ -1,4 +1,4 @@
-/** Runs (SPEC §7): `/v1/runs/upsert`, `/v2/runs/upsert`, Console run list and detail. */
+/** Runs (SPEC §7): `/v1/runs/upsert`, `/v1/runs/get`, `/v2/runs/upsert`, runRef on jobs, Console run list and detail. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
@@ -128,6 +128,98 @@ describe("/v1/runs/upsert", () => {
       status: "queued",
     });
     expectError(response, 403, "FORBIDDEN");
+  });
+});
+
+describe("/v1/runs/get", () => {
+  test("the run by id (a `runs/` prefix accepted), viewers included; null when missing or another workspace's", async () => {
+    const { acme, other } = await twoWorkspaces();
+    const runId = await createRun(acme.call, acme.workspaceId, acme.repoId, "r-get");
+    const theirs = await createRun(other.call, other.workspaceId, other.repoId, "r-theirs");
+    const viewer = await createUser(t, "viewer@acme.test");
+    await addMember(t, acme.workspaceId, viewer, "viewer");
+    const asViewer = caller(t, (await deviceToken(t, acme.workspaceId, viewer)).token);
+    const { run } = await ok(asViewer, "/v1/runs/get", { workspaceId: acme.workspaceId, runId: `runs/${runId}` });
+    expect(run).toEqual(await runDoc(runId));
+    expect(run).toMatchObject({ runRef: "r-get", repoId: acme.repoId, status: "in_progress" });
+    expect(await ok(acme.call, "/v1/runs/get", { workspaceId: acme.workspaceId, runId: theirs })).toEqual({
+      ok: true,
+      run: null,
+    });
+    await t.run((ctx) => ctx.db.delete(runId as Id<"runs">));
+    expect((await ok(acme.call, "/v1/runs/get", { workspaceId: acme.workspaceId, runId })).run).toBeNull();
+    expectError(
+      await acme.call("/v1/runs/get", { workspaceId: acme.workspaceId, runId: "not-an-id" }),
+      400,
+      "INVALID_REQUEST",
+    );
+  });
+});
+
+describe("runRef on jobs", () => {
+  async function queue() {
+    const { acme } = await twoWorkspaces();
+    const runId = await createRun(acme.call, acme.workspaceId, acme.repoId, "r-one");
+    const { workerId } = await ok(acme.call, "/v1/workers/heartbeat", {
+      workspaceId: acme.workspaceId,
+      displayName: "w",
+      status: "online",
+      capabilities: { reposAllowed: [acme.repoId] },
+    });
+    const enqueue = async (fields: Record<string, unknown> = {}) =>
+      (
+        await ok(acme.call, "/v1/jobs/enqueue", {
+          workspaceId: acme.workspaceId,
+          repoId: acme.repoId,
+          kind: "work",
+          prompt: "p",
+          ...fields,
+        })
+      ).jobId as string;
+    const job = async (jobId: string) =>
+      (await ok(acme.call, "/v1/jobs/get", { workspaceId: acme.workspaceId, jobId })).job;
+    return { acme, runId, workerId, enqueue, job };
+  }
+
+  test("set at enqueue from the run; a job without a run has none", async () => {
+    const { acme, runId, enqueue, job } = await queue();
+    const ofRun = await enqueue({ runId });
+    expect(await job(ofRun)).toMatchObject({ runId, runRef: "r-one" });
+    expect(await job(await enqueue())).not.toHaveProperty("runRef");
+    const console = t.withIdentity(acme.member.identity);
+    const detail = await console.query(api.runs.get, { workspaceId: acme.workspaceId, runId: runId as Id<"runs"> });
+    expect(detail?.jobs[0]).toMatchObject({ _id: ofRun, runRef: "r-one" });
+  });
+
+  test("complete with a runId attaches that run's runRef (also replacing another run's)", async () => {
+    const { acme, runId, workerId, enqueue, job } = await queue();
+    const second = await createRun(acme.call, acme.workspaceId, acme.repoId, "r-two");
+    for (const [fields, expected] of [
+      [{}, { runId: second, runRef: "r-two" }],
+      [{ runId }, { runId: second, runRef: "r-two" }],
+    ] as const) {
+      const jobId = await enqueue(fields);
+      const claim = await ok(acme.call, "/v1/jobs/claim-next", { workspaceId: acme.workspaceId, workerId });
+      expect(claim.jobId).toBe(jobId);
+      await ok(acme.call, "/v1/jobs/complete", {
+        workspaceId: acme.workspaceId,
+        jobId,
+        workerId,
+        outcome: "done",
+        runId: second,
+      });
+      expect(await job(jobId)).toMatchObject(expected);
+    }
+  });
+
+  test("a job stored before jobs carried runRef gets it at its claim", async () => {
+    const { acme, runId, workerId, enqueue, job } = await queue();
+    const jobId = await enqueue({ runId });
+    await t.run((ctx) => ctx.db.patch(jobId as Id<"jobs">, { runRef: undefined }));
+    expect(await job(jobId)).not.toHaveProperty("runRef");
+    const claim = await ok(acme.call, "/v1/jobs/claim-next", { workspaceId: acme.workspaceId, workerId });
+    expect(claim.job).toMatchObject({ _id: jobId, runRef: "r-one" });
+    expect(await job(jobId)).toMatchObject({ runRef: "r-one" });
   });
 });
 

@@ -17,26 +17,52 @@ import {
   utf8Bytes,
 } from "../model/jobs";
 import { DEFAULT_LEASE_MS, MAX_LEASE_MS, MIN_LEASE_MS } from "../model/leases";
+import { requirementsProblem, unknownRequirementsMessage } from "../model/matching";
+import { MAX_REASON_CODE_CHARS, MAX_REASON_DETAILS_BYTES, MAX_REASON_TEXT_CHARS } from "../model/outcomeReasons";
 import { idField, idOf, storableJsonObject } from "./schemas";
 
 const shortText = (max: number) => z.string().min(1).max(max);
 
-/** Only the SPEC's requirement keys; any other key is refused (unlike unknown body fields). */
+const requirementFields = {
+  executionMode: shortText(100).optional(),
+  model: shortText(200).optional(),
+  canWrite: z.boolean().optional(),
+  writeRequired: z.boolean().optional().meta({ description: "The deployed runner's spelling of `canWrite`." }),
+  canUseNetwork: z.boolean().optional(),
+  networkRequired: z.boolean().optional().meta({ description: "The deployed runner's spelling of `canUseNetwork`." }),
+  egressMode: shortText(100).optional(),
+  runTests: z.boolean().optional(),
+  modelPolicy: shortText(100).optional().meta({
+    description: "For example `require_5_2`; matched against `capabilities.modelPolicies` when a worker lists them.",
+  }),
+};
+
+/** Only the SPEC's requirement keys, in either spelling; any other key is refused (unlike unknown body fields). */
 export const requirementsSchema = z
-  .strictObject({
-    executionMode: shortText(100).optional(),
-    model: shortText(200).optional(),
-    canWrite: z.boolean().optional(),
-    canUseNetwork: z.boolean().optional(),
-    egressMode: shortText(100).optional(),
-    runTests: z.boolean().optional(),
+  .strictObject(requirementFields, {
+    error: (issue) => (issue.code === "unrecognized_keys" ? unknownRequirementsMessage(issue.keys) : undefined),
   })
-  .meta({ description: "What a worker must offer to take the job (SPEC §6 Matching). Other keys are rejected." });
+  .superRefine((requirements, ctx) => {
+    // The same rules enqueueJob applies (spellings that disagree, values too long to index).
+    const problem = requirementsProblem(requirements);
+    if (problem !== null)
+      ctx.addIssue({ code: "custom", path: problem.key ? [problem.key] : [], message: problem.message });
+  })
+  .meta({
+    description:
+      "What a worker must offer to take the job (SPEC §6 Matching). `writeRequired` ≡ `canWrite`, `networkRequired` ≡ `canUseNetwork`. Other keys are rejected.",
+  });
+
+/** Requirements as returned: canonical form with both spellings of each aliased key, same values. */
+export const requirementsViewSchema = z.object(requirementFields).meta({
+  description:
+    "The job's requirements; `writeRequired`/`canWrite` and `networkRequired`/`canUseNetwork` carry the same value.",
+});
 
 const stringList = (maxItems: number, maxLength = 200) => z.array(shortText(maxLength)).max(maxItems);
 
 export const capabilitiesSchema = z
-  .object({
+  .looseObject({
     reposAllowed: z
       .array(idOf("repos"))
       .max(500)
@@ -48,8 +74,16 @@ export const capabilitiesSchema = z
     canUseNetwork: z.boolean().optional(),
     supportedEgressModes: stringList(50).optional(),
     supportsRunTests: z.boolean().optional(),
+    modelPolicies: stringList(50).optional().meta({
+      description: "Model policies this worker enforces; absent: it is trusted to enforce any `modelPolicy`.",
+    }),
+    enforcedAllowlistHash: z.string().max(200).nullable().optional(),
+    openaiAuthMode: z.string().max(200).optional(),
   })
-  .meta({ description: "What the worker offers. Unknown fields are ignored." });
+  .meta({
+    description:
+      "What the worker offers. Other keys with a string, number or boolean value are kept (at most 32, key and value at most 200 bytes, keys of printable ASCII not starting with `$` or `_`; the first 32 in sorted key order); the rest are dropped, never refused.",
+  });
 
 export const leaseMsSchema = z
   .number()
@@ -98,6 +132,45 @@ export const enqueueFields = z.object({
   lane: z.enum(LANES).optional().meta({ description: 'Default "worker".' }),
 });
 
+/** The v1 structured reason (SPEC §12). Checks that can fail without a type error keep their exact path. */
+const outcomeReasonObjectSchema = z
+  .strictObject({
+    version: z
+      .number()
+      .refine((version) => version === 1, "must be 1 (the only outcomeReason version)")
+      .meta({ const: 1 }),
+    category: z.enum(JOB_OUTCOMES).meta({ description: "Must equal the completion's `outcome`." }),
+    code: z.string().min(1).max(MAX_REASON_CODE_CHARS),
+    retryable: z.boolean(),
+    recommendedDelayMs: z.number().int().nonnegative().optional(),
+    summary: z.string().max(MAX_REASON_TEXT_CHARS).nullable().optional(),
+    details: storableJsonObject
+      .refine(
+        (details) => utf8Bytes(JSON.stringify(details)) <= MAX_REASON_DETAILS_BYTES,
+        `must be at most ${MAX_REASON_DETAILS_BYTES} bytes of JSON`,
+      )
+      .optional(),
+  })
+  .meta({ description: "Structured outcome reason, version 1 (SPEC §12)." });
+
+/** The first problem of the branch `input` was meant for, worded with its path inside the reason. */
+function explainReason(issue: { code?: string; input?: unknown; errors?: unknown }) {
+  if (issue.code !== "invalid_union" || !Array.isArray(issue.errors)) return undefined;
+  const input = issue.input;
+  if (typeof input !== "string" && (input === null || typeof input !== "object" || Array.isArray(input))) {
+    return `must be a string of at most ${MAX_REASON_TEXT_CHARS} characters or a v1 object {version: 1, category, code, retryable, ...}`;
+  }
+  const branch = issue.errors[typeof input === "string" ? 0 : 1] as { path: PropertyKey[]; message: string }[];
+  const first = branch?.[0];
+  if (first === undefined) return undefined;
+  const where = first.path.length === 0 ? "" : `${first.path.map(String).join(".")}: `;
+  return `${typeof input === "string" ? "as text" : "as a v1 object"}, ${where}${first.message}`;
+}
+
+export const outcomeReasonSchema = z
+  .union([z.string().max(MAX_REASON_TEXT_CHARS), outcomeReasonObjectSchema], { error: explainReason })
+  .meta({ description: "Free text, or the v1 object; stored and returned as sent." });
+
 /** A job as returned to workers and the Console. */
 export const jobSchema = z
   .object({
@@ -106,11 +179,12 @@ export const jobSchema = z
     workspaceId: idField("workspaces"),
     repoId: idField("repos"),
     runId: idField("runs").optional(),
+    runRef: z.string().optional().meta({ description: "The run's `runRef`, present whenever `runId` is." }),
     parentJobId: idField("jobs").optional(),
     kind: z.enum(JOB_KINDS),
     role: z.string(),
     prompt: z.string(),
-    requirements: requirementsSchema,
+    requirements: requirementsViewSchema,
     priority: z.number(),
     lane: z.enum(LANES),
     status: z.enum(JOB_STATUSES),
@@ -123,7 +197,7 @@ export const jobSchema = z
     cancelRequested: z.boolean(),
     outcome: z.enum(JOB_OUTCOMES).optional(),
     message: z.string().optional(),
-    outcomeReason: z.string().optional(),
+    outcomeReason: outcomeReasonSchema.optional(),
     evidence: z.unknown().optional(),
     idempotencyKey: z.string().optional(),
     spawnedJobIds: z.array(idField("jobs")).optional(),
@@ -153,7 +227,7 @@ export const completeFields = {
   outcome: z.enum(JOB_OUTCOMES),
   runId: idOf("runs").optional(),
   message: z.string().max(16_000).optional(),
-  outcomeReason: z.string().max(1_000).optional(),
+  outcomeReason: outcomeReasonSchema.optional(),
   evidence: storableJsonObject.optional(),
 };
 

@@ -17,7 +17,7 @@ export function isLeaseExpired(leaseExpiresAt: number | undefined, now: number):
 
 /**
  * Where a job goes when its lease is lost: `canceled` when a cancel was requested, back to
- * `pending` while attempts remain, else `failed` (`outcomeReason: "lease_expired"`).
+ * `pending` while attempts remain, else `failed` (`outcomeReason` code `lease_expired`).
  */
 export function afterLeaseLoss(job: { attempts: number; maxAttempts: number; cancelRequested: boolean }) {
   if (job.cancelRequested) return "canceled" as const;

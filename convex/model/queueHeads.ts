@@ -7,7 +7,8 @@
  * keeps that first job — the stream's head — for every non-empty stream, and claim-next picks
  * the best head among the streams a worker may take.
  */
-import { meetsRequirements, requirementsOfKey, type Capabilities } from "./matching";
+import type { Capabilities } from "./capabilities";
+import { meetsRequirements, requirementsOfKey } from "./matching";
 
 export type QueueHead = {
   repoId: string;

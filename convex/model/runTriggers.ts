@@ -1,7 +1,7 @@
 /** Run-trigger shapes (SPEC §8): what a trigger does, and what happened when an event fired it. */
 import { v, type Infer } from "convex/values";
 import { jobKindValidator, laneValidator } from "./jobs";
-import { requirementsValidator } from "./matching";
+import { requirementsInputValidator } from "./matching";
 import { runStatusValidator } from "./runs";
 
 /** Triggers a single event may fire; more matching triggers than this are not fired. */
@@ -28,7 +28,7 @@ export const triggerActionValidator = v.object({
       promptTemplate: v.string(),
       role: v.optional(v.string()),
       priority: v.optional(v.number()),
-      requirements: v.optional(requirementsValidator),
+      requirements: v.optional(requirementsInputValidator),
       lane: v.optional(laneValidator),
     }),
   ),

@@ -12,6 +12,24 @@ const runFields = {
   blockedByDecisionRequestId: idOf("decisionRequests").nullable().optional(),
 };
 
+const runSchema = z
+  .object({
+    _id: idField("runs"),
+    _creationTime: z.number(),
+    workspaceId: idField("workspaces"),
+    repoId: idField("repos"),
+    runRef: z
+      .string()
+      .meta({ description: "Never changes; workers find the run's folder `docs/ias/runs/<runRef>` by it." }),
+    status: z.enum(RUN_STATUSES),
+    currentMilestone: z.string().optional(),
+    runStatePath: z.string().optional(),
+    blockedByDecisionRequestId: idField("decisionRequests").optional(),
+    goal: z.string().optional(),
+    updatedAt: z.number(),
+  })
+  .meta({ description: "A run (SPEC §7)." });
+
 export const runRoutes: Route[] = [
   defineRoute({
     method: "POST",
@@ -30,6 +48,17 @@ export const runRoutes: Route[] = [
     response: z.object({ runId: idField("runs"), created: z.boolean() }),
     errors: ["WORKSPACE_NOT_FOUND", "REPO_NOT_FOUND", "DECISION_REQUEST_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.runs.upsertByRef, { caller, ...body }),
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/runs/get`,
+    auth: "bearer",
+    tag: "runs",
+    summary: "One run by id; null when missing.",
+    request: z.object({ workspaceId: idOf("workspaces"), runId: idOf("runs") }),
+    response: z.object({ run: runSchema.nullable() }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.runs.getById, { caller, ...body }),
   }),
   defineRoute({
     method: "POST",

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
+import { splitCapabilities } from "../../model/capabilities";
 import { capabilitiesSchema } from "../jobSchemas";
 import { defineRoute, type Route } from "../route";
 import { CP, idField, idOf } from "../schemas";
@@ -53,7 +54,7 @@ export const workerRoutes: Route[] = [
         displayName,
         machineFingerprint,
         status,
-        capabilities,
+        ...splitCapabilities(capabilities),
         inventory,
       });
     },
