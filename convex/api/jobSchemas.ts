@@ -134,7 +134,9 @@ export const enqueueFields = z.object({
 
 /** The v1 structured reason (SPEC §12). Checks that can fail without a type error keep their exact path. */
 const outcomeReasonObjectSchema = z
-  .strictObject({
+  // Unknown keys are dropped, as unknown body fields are everywhere (SPEC §2): a runner that
+  // adds one keeps working.
+  .object({
     version: z
       .number()
       .refine((version) => version === 1, "must be 1 (the only outcomeReason version)")
