@@ -57,7 +57,7 @@ async function seedDeviceToken(dataDir: string): Promise<string> {
     expiresAt: Date.now() + 86_400_000,
   };
   store.append({ writes: [[id, row]], nextDocId: counter + 1, lastCreationTime: row._creationTime });
-  store.close();
+  await store.close();
   return token;
 }
 
