@@ -76,9 +76,11 @@ export function replaySegment(
     else if (parsed.kind === "damaged") why = parsed.why;
     else if (!parsed.checked) why = "no checksum";
     else if (!isJournalRecord(parsed.value) || parsed.value.s === undefined) why = "not a journal record";
-    else if (bad === null && parsed.value.s !== expected)
+    else if (bad === null && parsed.value.s !== expected) {
       why = `sequence number ${parsed.value.s}, expected ${expected}`;
-    else record = parsed.value;
+      // An intact record of a later batch where this one belongs: records went missing.
+      if (parsed.value.b! > expected) laterBatch = parsed.value.s!;
+    } else record = parsed.value;
 
     if (bad === null) {
       if (record === null) {

@@ -44,7 +44,9 @@ export class GroupCommitWriter {
   private queue: Array<{ seq: number; body: string }> = [];
   private waiters: Waiter[] = [];
   private between: Array<{ run: () => Promise<void>; reject: (error: unknown) => void }> = [];
-  private running: Promise<void> | null = null;
+  /** Set and cleared synchronously with the emptiness check, so no append is ever left unwritten. */
+  private active = false;
+  private running: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | null = null;
   private appendedSeq: number;
   private durableSeq: number;
@@ -103,22 +105,24 @@ export class GroupCommitWriter {
 
   /** Resolves when the queue is empty and nothing is in flight. */
   async idle(): Promise<void> {
-    while (this.running !== null) await this.running.catch(() => undefined);
+    while (this.active) await this.running;
   }
 
   private kick() {
-    if (this.running === null && this.failure === null) {
-      this.running = this.run().finally(() => {
-        this.running = null;
-      });
-    }
+    if (this.active || this.failure !== null) return;
+    this.active = true;
+    this.running = this.run();
   }
 
   private async run(): Promise<void> {
     try {
       for (;;) {
         while (this.between.length > 0) await this.between.shift()!.run();
-        if (this.queue.length === 0) return;
+        if (this.queue.length === 0 && this.between.length === 0) {
+          this.active = false;
+          return;
+        }
+        if (this.queue.length === 0) continue;
         const batch = this.queue;
         this.queue = [];
         const first = batch[0]!.seq;
@@ -133,6 +137,7 @@ export class GroupCommitWriter {
         this.release();
       }
     } catch (error) {
+      this.active = false;
       this.fail(error);
     }
   }

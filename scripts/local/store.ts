@@ -94,6 +94,7 @@ export const DEFAULT_COMPACT_ABOVE_BYTES = 16 * 1024 * 1024;
 const SNAPSHOT = "snapshot.jsonl";
 /** After a failed compaction (say, a full disk) the next try waits this long. */
 const COMPACTION_RETRY_MS = 60_000;
+const START_GRACE_MS = 2_000;
 
 export function openJournalStore(dir: string, options: StoreOptions = {}): JournalStore {
   const log = options.log ?? (() => undefined);
@@ -240,7 +241,10 @@ export function openJournalStore(dir: string, options: StoreOptions = {}): Journ
     },
     setSnapshotSource(next) {
       source = next;
-      if (shouldCompact()) void startCompaction().catch(() => undefined);
+      // Not during start-up: a due compaction (an upgrade, a long journal) waits a moment.
+      setTimeout(() => {
+        if (shouldCompact()) void startCompaction().catch(() => undefined);
+      }, START_GRACE_MS).unref();
     },
     async compact() {
       if (source === null) throw new Error("No snapshot source: the engine registers one.");
