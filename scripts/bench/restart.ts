@@ -18,7 +18,7 @@ function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
 
 export async function measureRestart(jobs: number): Promise<RestartResult> {
   const dataDir = join(makeTempDir(), "data");
-  await seedDataDir(dataDir, { pending: jobs, finished: 0 });
+  await seedDataDir(dataDir, { pending: jobs });
   const jsonBytes = statSync(join(dataDir, "snapshot.jsonl")).size;
   const started = performance.now();
   const server = await spawnLocalServer({ dataDir, startTimeoutMs: 600_000 });

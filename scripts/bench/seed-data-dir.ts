@@ -1,19 +1,18 @@
 /**
  * Fills a local-mode data directory with jobs the way the server would store them: the real
  * engine and journal in process, `enqueueJob` for pending jobs (one repo, one stream, as one
- * developer's queue) and finished jobs with their events. Used by `npm run bench` for the
+ * developer's queue). Used by `npm run bench` for the
  * restart figures; the result is compacted, so the next start reads one snapshot.
  */
 import type { Id } from "../../convex/_generated/dataModel";
 import { internal } from "../../convex/_generated/api";
 import { enqueueJob } from "../../convex/jobs";
-import { requirementsKey } from "../../convex/model/matching";
 import { createEngine } from "../local/engine";
 import { convexModuleMap } from "../local/modules";
 import { prepareDataDir } from "../local/data-dir";
 import { openJournalStore } from "../local/store";
 
-export type SeedCounts = { pending: number; finished: number };
+export type SeedCounts = { pending: number };
 
 const BATCH = 500;
 
@@ -46,40 +45,6 @@ export async function seedDataDir(dir: string, counts: SeedCounts): Promise<void
           kind: "work",
           prompt: `Seeded pending job ${i}: implement the change described in the issue.`,
         });
-      }
-    });
-  }
-  for (let start = 0; start < counts.finished; start += BATCH) {
-    await engine.t.run(async (ctx) => {
-      for (let i = start; i < Math.min(start + BATCH, counts.finished); i++) {
-        const at = Date.now();
-        const jobId = await ctx.db.insert("jobs", {
-          workspaceId: workspaceId as Id<"workspaces">,
-          repoId,
-          kind: "work",
-          role: "implementer",
-          prompt: `Seeded finished job ${i}: implement the change described in the issue.`,
-          requirements: {},
-          requirementsKey: requirementsKey({}),
-          priority: 0,
-          lane: "worker",
-          status: "done",
-          outcome: "done",
-          attempts: 1,
-          maxAttempts: 3,
-          claimGeneration: 1,
-          cancelRequested: false,
-          nextEventSeq: 4,
-          finishedAt: at,
-          updatedAt: at,
-        });
-        for (const [seq, type] of [
-          [1, "enqueued"],
-          [2, "claimed"],
-          [3, "done"],
-        ] as const) {
-          await ctx.db.insert("jobEvents", { workspaceId: workspaceId as Id<"workspaces">, jobId, seq, at, type });
-        }
       }
     });
   }
