@@ -83,7 +83,6 @@ async function costs() {
   );
   console.log(table(rows));
   console.log("\n`bearer auth` is the token lookup every request with a minted token makes in its own query.");
-
 }
 
 const ms = (value: number) => value.toFixed(1);
@@ -117,7 +116,9 @@ async function throughput() {
       }
     }
     const health = await healthRate(server.apiUrl, 32, HEALTH_SECONDS * 1000);
-    console.log(`\nWorker cycles (claim → heartbeat → complete) over real sockets; ${jobsFor(1)}–${jobsFor(32)} jobs per run\n`);
+    console.log(
+      `\nWorker cycles (claim → heartbeat → complete) over real sockets; ${jobsFor(1)}–${jobsFor(32)} jobs per run\n`,
+    );
     console.log(table(rows));
     console.log(`\nGET /control-plane/health on the same server, 32 clients: ${health.toFixed(1)} per second.`);
     if (!redis) console.log("Redis not installed (apt-get install redis-server): BullMQ skipped.");
