@@ -47,6 +47,14 @@ function portOf(portText: string | undefined, env: NodeJS.ProcessEnv): number {
   return port;
 }
 
+/** IAS_LOCAL_COMPACT_ABOVE_BYTES: the journal size below which it is never compacted. */
+function compactThresholdOf(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.IAS_LOCAL_COMPACT_ABOVE_BYTES;
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d+$/.test(text)) fail(`IAS_LOCAL_COMPACT_ABOVE_BYTES must be a number of bytes, got "${text}".`);
+  return Number(text);
+}
+
 function fail(message: string): never {
   console.error(`Error: ${message}\n\n${USAGE}`);
   process.exit(2);
@@ -89,7 +97,11 @@ async function main() {
     );
     process.exit(1);
   }
-  const options = { port: portOf(cli.portText, process.env), dataDir: cli.dataDir };
+  const options = {
+    port: portOf(cli.portText, process.env),
+    dataDir: cli.dataDir,
+    compactAboveBytes: compactThresholdOf(process.env),
+  };
   let server: LocalServer;
   try {
     server = await startLocalServer(options);

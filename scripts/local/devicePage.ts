@@ -36,6 +36,7 @@ export async function answerDevicePage(
   const url = new URL(request.url ?? "/", "http://127.0.0.1");
   if (!isDevicePagePath(url.pathname)) return false;
   const page = await pageFor(engine, request, url);
+  await engine.durable(); // the approval (or what the page shows) is on disk before it is shown
   response.writeHead(page.status, {
     "content-type": "text/html; charset=utf-8",
     "cache-control": "no-store",

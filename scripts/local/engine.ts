@@ -42,8 +42,14 @@ export type Engine = {
   db: DatabaseFake;
   /** Runs a query, mutation or action by its path ("jobs:sweepExpiredLeases"), without auth. */
   call(udfPath: string, args: Record<string, Value>): Promise<unknown>;
-  /** Resolves once every blob stored so far is on disk. Await it before acknowledging. */
+  /** Resolves once every blob stored so far is on disk. */
   filesFlushed(): Promise<void>;
+  /**
+   * Resolves once every commit made so far, and every blob stored so far, is on disk. Await it
+   * before answering anyone (HTTP, WebSocket): an answer may rest on another request's commit
+   * that is not yet durable (group commit), so a request's own writes are not the measure.
+   */
+  durable(): Promise<void>;
 };
 
 export type EngineOptions = {
@@ -61,7 +67,9 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   const db = convexGlobal.components[""]!.db;
   restoreState(db, store);
   const pendingFiles = new Set<Promise<void>>();
+  store.onFailure(onFatal);
   journalCommits(db, store, onFatal);
+  store.setSnapshotSource(() => captureDocuments(db));
   installIndexes(db as unknown as QueryableDatabase);
   releaseQueryResults(convexGlobal);
   persistFiles(db, store, pendingFiles, onFatal);
@@ -72,6 +80,11 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
     call: (udfPath, args) => fun({ componentPath: "", udfPath }, args),
     filesFlushed: async () => {
       while (pendingFiles.size > 0) await Promise.all(pendingFiles);
+    },
+    durable: async () => {
+      const journal = store.durable(); // every commit up to now, whoever made it
+      while (pendingFiles.size > 0) await Promise.all(pendingFiles);
+      await journal;
     },
   };
 }
@@ -110,18 +123,63 @@ async function captureConvexGlobal(t: ReturnType<typeof convexTest>): Promise<Co
   return captured!;
 }
 
+/** Moves the stored documents into convex-test, decoding them in place (no second copy in memory). */
 function restoreState(db: DatabaseFake, store: JournalStore) {
   for (const [id, document] of store.state.documents) {
-    db._documents[id] = upgradeDocument(id, jsonToConvex(document as never) as Record<string, Value>);
+    db._documents[id] = upgradeDocument(id, jsonToConvexInPlace(document) as Record<string, Value>);
   }
+  store.state.documents.clear();
   db._nextDocId = Math.max(db._nextDocId, store.state.nextDocId);
   db._lastCreationTime = Math.max(db._lastCreationTime, store.state.lastCreationTime);
 }
 
+/** Objects of one `$`-key are convexToJson's encodings (bigint, bytes, special floats). */
+const ENCODED = new Set(["$integer", "$bytes", "$float", "$commitTs", "$set", "$map"]);
+
 /**
- * Every top-level commit appends its write set to the journal and fsyncs it before returning,
- * so the mutation's caller (and the HTTP response) only see writes that are on disk. Nested
- * commits (`ctx.runMutation` inside a mutation) only merge into their parent and are skipped.
+ * `jsonToConvex` for a freshly parsed value, reusing its objects and arrays: only the encoded
+ * leaves are replaced. Field names were checked when the document was written.
+ */
+export function jsonToConvexInPlace(value: unknown): Value {
+  if (value === null || typeof value !== "object") return value as Value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = jsonToConvexInPlace(value[i]);
+    return value as Value;
+  }
+  const record = value as Record<string, unknown>;
+  let keys = 0;
+  let only = "";
+  for (const key in record) {
+    keys += 1;
+    only = key;
+    if (keys > 1) break;
+  }
+  if (keys === 1 && ENCODED.has(only)) return jsonToConvex(record as never);
+  for (const key in record) record[key] = jsonToConvexInPlace(record[key]);
+  return record as Value;
+}
+
+/**
+ * The live documents at this instant, encoded lazily for a snapshot. convex-test replaces a
+ * document object on every commit and never changes one in place, so holding the references
+ * freezes them while requests go on.
+ */
+function captureDocuments(db: DatabaseFake) {
+  const documents = Object.values(db._documents);
+  return {
+    nextDocId: db._nextDocId,
+    lastCreationTime: db._lastCreationTime,
+    count: documents.length,
+    documents: (function* () {
+      for (const document of documents) yield convexToJson(document) as JsonDocument;
+    })(),
+  };
+}
+
+/**
+ * Every top-level commit queues its write set in the journal (group commit, store.ts); whoever
+ * answers waits for `durable()`. Nested commits (`ctx.runMutation` inside a mutation) only merge
+ * into their parent and are skipped.
  */
 function journalCommits(db: DatabaseFake, store: JournalStore, onFatal: (error: unknown) => never) {
   const commit = db.commit.bind(db);

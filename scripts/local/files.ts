@@ -30,12 +30,17 @@ export async function answerLocalFiles(
   const method = request.method ?? "GET";
   if (url.pathname === LOCAL_UPLOAD_PATH && method === "POST") {
     if (!(await localFileUrlGrants(url, serviceToken(), { kind: "upload" }, Date.now()))) {
-      return fail(response, "FORBIDDEN", "This upload URL is invalid or has expired.");
+      return await fail(engine, response, "FORBIDDEN", "This upload URL is invalid or has expired.");
     }
     const stored = await storeBody(engine, request);
     if (stored === "too_large")
-      return fail(response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
-    return send(response, 200, { storageId: stored.storageId });
+      return await fail(
+        engine,
+        response,
+        "REQUEST_TOO_LARGE",
+        `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`,
+      );
+    return await send(engine, response, 200, { storageId: stored.storageId });
   }
   if (url.pathname === LOCAL_RECORD_UPLOAD_PATH && method === "POST")
     return await storeAndRecord(engine, request, response, url);
@@ -45,13 +50,14 @@ export async function answerLocalFiles(
       storageId !== null &&
       STORAGE_ID.test(storageId) &&
       (await localFileUrlGrants(url, serviceToken(), { kind: "download", storageId }, Date.now()));
-    if (!granted) return fail(response, "FORBIDDEN", "This download URL is invalid or has expired.");
+    if (!granted) return await fail(engine, response, "FORBIDDEN", "This download URL is invalid or has expired.");
     // t.run answers Convex values: the bytes travel as an ArrayBuffer, not a Blob.
     const file = await engine.t.run(async (ctx) => {
       const blob = await ctx.storage.get(storageId as Id<"_storage">);
       return blob === null ? null : { bytes: await blob.arrayBuffer(), type: blob.type };
     });
-    if (file === null) return fail(response, "UPLOAD_NOT_FOUND", "The file is no longer stored.");
+    if (file === null) return await fail(engine, response, "UPLOAD_NOT_FOUND", "The file is no longer stored.");
+    await engine.durable(); // the storage row read above may come from a commit not yet on disk
     // The file shares an origin with the local approval page: it must never run as a page there.
     response.writeHead(200, {
       "content-type": file.type || "application/octet-stream",
@@ -77,11 +83,16 @@ function decodedOrNull(component: string): string | null {
 async function storeAndRecord(engine: Engine, request: IncomingMessage, response: ServerResponse, url: URL) {
   const bearer = /^Bearer[ \t]+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
   if (bearer === undefined || !(await secretsEqual(bearer, serviceToken()))) {
-    return fail(response, "INVALID_TOKEN", "Send the local service token as `Authorization: Bearer <token>`.");
+    return await fail(
+      engine,
+      response,
+      "INVALID_TOKEN",
+      "Send the local service token as `Authorization: Bearer <token>`.",
+    );
   }
   const stored = await storeBody(engine, request);
   if (stored === "too_large")
-    return fail(response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
+    return await fail(engine, response, "REQUEST_TOO_LARGE", `Uploads are limited to ${LOCAL_UPLOAD_MAX_BYTES} bytes.`);
   try {
     const uploadId = await engine.call("uploads:recordLocal", {
       workspaceId: url.searchParams.get("workspaceId") ?? "",
@@ -90,12 +101,17 @@ async function storeAndRecord(engine: Engine, request: IncomingMessage, response
       ...(stored.contentType ? { contentType: stored.contentType } : {}),
       ...(url.searchParams.has("runId") ? { runId: url.searchParams.get("runId")! } : {}),
     });
-    return send(response, 200, { ok: true, uploadId, storageId: stored.storageId, sizeBytes: stored.sizeBytes });
+    return await send(engine, response, 200, {
+      ok: true,
+      uploadId,
+      storageId: stored.storageId,
+      sizeBytes: stored.sizeBytes,
+    });
   } catch (error) {
     // Nothing refers to the blob: do not keep it.
     await engine.t.run((ctx) => ctx.storage.delete(stored.storageId as Id<"_storage">));
     if (error instanceof ConvexError && isApiErrorData(error.data))
-      return fail(response, error.data.code, error.data.message);
+      return await fail(engine, response, error.data.code, error.data.message);
     throw error;
   }
 }
@@ -108,7 +124,7 @@ async function storeBody(engine: Engine, request: IncomingMessage) {
   const storageId: string = await engine.t.run((ctx) =>
     ctx.storage.store(new Blob([new Uint8Array(bytes)], { type: contentType })),
   );
-  await engine.filesFlushed();
+  await engine.durable();
   return { storageId, contentType, sizeBytes: bytes.byteLength };
 }
 
@@ -130,12 +146,14 @@ function serviceToken(): string {
   return process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN ?? "";
 }
 
-function send(response: ServerResponse, status: number, body: unknown): true {
+/** Every answer waits for the commits and blobs it may rest on to be on disk (engine.durable). */
+async function send(engine: Engine, response: ServerResponse, status: number, body: unknown): Promise<true> {
+  await engine.durable();
   response.writeHead(status, { "content-type": "application/json; charset=utf-8" });
   response.end(JSON.stringify(body));
   return true;
 }
 
-function fail(response: ServerResponse, code: ErrorCode, message: string): true {
-  return send(response, ERROR_STATUS[code], { ok: false, error: code, message });
+function fail(engine: Engine, response: ServerResponse, code: ErrorCode, message: string): Promise<true> {
+  return send(engine, response, ERROR_STATUS[code], { ok: false, error: code, message });
 }

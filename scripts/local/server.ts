@@ -11,6 +11,7 @@ import { convexModuleMap, type ModuleMap } from "./modules";
 import { startCronRunner, type CronSpec } from "./crons";
 import { rearmScheduledFunctions } from "./scheduled";
 import { openJournalStore } from "./store";
+import type { OpenJournalFile } from "./journalWriter";
 import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
 
@@ -24,6 +25,8 @@ export type LocalServerOptions = {
   port: number;
   dataDir: string;
   compactAboveBytes?: number;
+  /** Opens journal segments (tests pass a double that records writes and fsyncs). */
+  openJournalFile?: OpenJournalFile;
   log?: (message: string) => void;
   /** Defaults to the repo's `convex/` folder. */
   modules?: ModuleMap;
@@ -49,8 +52,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const cleanups: Array<() => void> = [releaseLock];
   let server: Server | undefined;
   try {
-    const store = openJournalStore(options.dataDir, { compactAboveBytes: options.compactAboveBytes, log });
-    cleanups.unshift(() => store.close());
+    const store = openJournalStore(options.dataDir, {
+      compactAboveBytes: options.compactAboveBytes,
+      openJournalFile: options.openJournalFile,
+      log,
+    });
+    cleanups.unshift(() => void store.close());
     const modules = options.modules ?? convexModuleMap();
     const engine = await createEngine({ modules, store });
 
@@ -87,6 +94,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
           // Scheduled functions already running may still commit; give them the same grace.
           await Promise.race([engine.t.finishInProgressScheduledFunctions(), delay(DRAIN_MS)]);
           await engine.filesFlushed();
+          await store.close();
           for (const cleanup of cleanups) cleanup();
         })()),
     };
@@ -167,8 +175,8 @@ async function answer(
       body: hasBody ? bodyStreamOf(request) : undefined,
       duplex: "half",
     } as RequestInit);
-    // Blobs stored by this request reach the disk before we answer (documents already have).
-    await engine.filesFlushed();
+    // Every commit so far (this request's and any it read) and every blob is on disk first.
+    await engine.durable();
     const outgoing: Record<string, string | string[]> = {};
     result.headers.forEach((value, name) => {
       if (name !== "set-cookie") outgoing[name] = value;
@@ -191,6 +199,7 @@ async function answer(
       response.destroy();
       return;
     }
+    await engine.durable().catch(() => undefined); // a failed disk has already stopped the process
     response.writeHead(500, { "content-type": "application/json; charset=utf-8" });
     response.end(JSON.stringify({ ok: false, error: "INTERNAL_ERROR", message: "The local server failed to answer." }));
   }

@@ -1,29 +1,48 @@
 /**
- * Durable storage for local mode: an append-only journal of committed write sets plus an
- * occasional snapshot, and one file per stored blob. Knows nothing about Convex: documents are
- * plain JSON (the engine encodes them with `convexToJson`).
+ * Durable storage for local mode: a snapshot plus a journal of committed write sets (group
+ * committed, checksummed, compacted in the background), and one file per stored blob. Knows
+ * nothing about Convex: documents are plain JSON (the engine encodes them with `convexToJson`).
  *
- *   DIR/snapshot.jsonl  header line, then one document per line (replaced by atomic rename)
- *   DIR/journal.jsonl   one committed transaction per line, fsynced before the commit returns
- *   DIR/files/<id>      blob bytes (+ <id>.type with the content type when there is one)
+ *   DIR/snapshot.jsonl               every live document at journal record `seq` (atomic rename)
+ *   DIR/journal-<first seq>.jsonl    records after it; a new segment starts at each compaction
+ *   DIR/journal.jsonl                the previous version's journal, read until the first compaction
+ *   DIR/files/<id>                   blob bytes (+ <id>.type with the content type when there is one)
+ *
+ * Durability contract: `append` queues a commit and returns at once; `durable()` resolves when
+ * every commit appended so far is on disk. Answer a client only after `durable()`: a request may
+ * have read a commit that is not on disk yet, so waiting for its own writes is not enough.
+ *
+ * Compaction: when the journal outgrows the larger of the last snapshot and `compactAboveBytes`,
+ * the writer starts a new segment between two batches, the engine's documents are captured at
+ * that instant (`setSnapshotSource`), written to `snapshot.jsonl.tmp` in chunks, fsynced and
+ * renamed; then the older segments go. A crash at any step leaves either the old snapshot with
+ * every segment or the new snapshot with (at least) the segments after it: see journalRecovery.ts.
  */
 import {
-  closeSync,
   existsSync,
-  fdatasyncSync,
-  fstatSync,
   fsyncSync,
-  ftruncateSync,
+  closeSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
-  writeSync,
+  statSync,
 } from "node:fs";
+import { open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { LocalDataError, reason } from "./data-dir";
+import { LocalDataError } from "./data-dir";
+import { commitBody } from "./journalFormat";
+import {
+  LEGACY_JOURNAL,
+  listSegments,
+  replayLegacyJournal,
+  replaySegment,
+  segmentName,
+  type Segment,
+} from "./journalRecovery";
+import { GroupCommitWriter, openJournalFile, type OpenJournalFile } from "./journalWriter";
+import { readSnapshot, writeSnapshot, type SnapshotContent } from "./snapshotFile";
 
 export type JsonDocument = Record<string, unknown>;
 
@@ -41,76 +60,202 @@ export type StoredState = {
   lastCreationTime: number;
 };
 
+/** Freezes the live documents at this instant; encoding them may happen later, lazily. */
+export type SnapshotSource = () => Omit<SnapshotContent, "seq">;
+
 export type JournalStore = {
-  /** What was on disk at open. The caller owns it; the store does not track later commits. */
+  /** What was on disk at open. The caller owns it (and may empty it); the store does not track later commits. */
   readonly state: StoredState;
-  /** Appends and fsyncs one entry. Throws when the disk refuses: the caller must not ack. */
-  append(entry: CommitEntry): void;
-  saveFile(storageId: string, bytes: Uint8Array, contentType: string): void;
+  /** Queues one commit and returns its sequence number; never blocks on the disk. */
+  append(entry: CommitEntry): number;
+  /** Resolves when every commit up to `seq` (default: the last appended) is on disk; rejects if the disk refused. */
+  durable(seq?: number): Promise<void>;
+  /** Called once when a write or fsync fails: memory is then ahead of the disk for good. */
+  onFailure(listener: (error: unknown) => void): void;
+  /** Lets the store compact while running; without a source it only compacts nothing. */
+  setSnapshotSource(source: SnapshotSource): void;
+  /** Compacts now (tests and benchmarks); resolves when the new snapshot is in place. */
+  compact(): Promise<void>;
+  saveFile(storageId: string, bytes: Uint8Array, contentType: string): Promise<void>;
   loadFile(storageId: string): { bytes: Uint8Array<ArrayBuffer>; contentType: string } | null;
-  close(): void;
+  /** Waits for queued commits (and a running compaction) to settle, then closes the journal. */
+  close(): Promise<void>;
 };
 
 export type StoreOptions = {
-  /** Compact at open when the journal is larger than this (bytes). */
+  /** Compact once the journal is larger than this and than the last snapshot (bytes). */
   compactAboveBytes?: number;
   log?: (message: string) => void;
+  /** Opens a journal segment for appending (a test double may record the calls). */
+  openJournalFile?: OpenJournalFile;
 };
 
-const SNAPSHOT_FORMAT = "ias-local-snapshot";
-const SNAPSHOT_VERSION = 1;
 export const DEFAULT_COMPACT_ABOVE_BYTES = 16 * 1024 * 1024;
+const SNAPSHOT = "snapshot.jsonl";
+/** After a failed compaction (say, a full disk) the next try waits this long. */
+const COMPACTION_RETRY_MS = 60_000;
+const START_GRACE_MS = 2_000;
 
 export function openJournalStore(dir: string, options: StoreOptions = {}): JournalStore {
   const log = options.log ?? (() => undefined);
-  const journalPath = join(dir, "journal.jsonl");
-  const snapshotPath = join(dir, "snapshot.jsonl");
+  const openFile = options.openJournalFile ?? openJournalFile;
+  const floor = options.compactAboveBytes ?? DEFAULT_COMPACT_ABOVE_BYTES;
+  const snapshotPath = join(dir, SNAPSHOT);
   const filesDir = join(dir, "files");
   rmSync(`${snapshotPath}.tmp`, { force: true }); // a compaction that died before its rename
 
-  const state = readSnapshot(snapshotPath);
-  let fd: number;
-  try {
-    fd = openSync(journalPath, "a+", 0o600);
-  } catch (error) {
-    throw new LocalDataError(`Cannot open ${journalPath}: ${reason(error)}.`);
+  const snapshot = readSnapshot(snapshotPath);
+  const state = snapshot.state;
+  const covered = snapshot.seq ?? 0;
+  let journalBytes = 0;
+  const legacyPath = join(dir, LEGACY_JOURNAL);
+  let legacy = existsSync(legacyPath);
+  if (legacy && snapshot.version === 2) {
+    rmSync(legacyPath); // already inside the current snapshot (removal interrupted by a crash)
+    legacy = false;
   }
-  const validBytes = replayJournal(journalPath, state, log);
-  if (validBytes < fstatSync(fd).size) {
-    // Cut the torn tail off, or the next append would be glued onto it.
-    ftruncateSync(fd, validBytes);
-    fsyncSync(fd);
-  }
-  fsyncDirectory(dir); // the journal's directory entry, on first creation
-
-  if (validBytes > (options.compactAboveBytes ?? DEFAULT_COMPACT_ABOVE_BYTES)) {
-    writeSnapshot(snapshotPath, state);
-    fsyncDirectory(dir);
-    // A crash before this truncate is harmless: replaying old entries over the new snapshot
-    // ends in the same state, because each entry holds final document values.
-    ftruncateSync(fd, 0);
-    fsyncSync(fd);
-    removeOrphanFiles(filesDir, state);
-    log(`Compacted the journal (${validBytes} bytes) into ${state.documents.size} snapshot documents.`);
+  if (legacy) {
+    replayLegacyJournal(dir, state, log);
+    journalBytes += statSync(legacyPath).size;
   }
 
-  let closed = false;
+  const segments = listSegments(dir);
+  // Segments wholly inside the snapshot are left over from a compaction that ended in a crash.
+  const obsolete = segments.filter((segment, i) => i + 1 < segments.length && segments[i + 1]!.firstSeq - 1 <= covered);
+  for (const segment of obsolete) rmSync(join(dir, segment.name));
+  const live = segments.slice(obsolete.length);
+  if (live.length > 0 && live[0]!.firstSeq > covered + 1) {
+    throw missing(dir, covered + 1, live[0]!.firstSeq - 1);
+  }
+  let lastSeq = covered;
+  let tailLast = -1;
+  for (const [i, segment] of live.entries()) {
+    if (i > 0 && segment.firstSeq !== tailLast + 1) throw missing(dir, tailLast + 1, segment.firstSeq - 1);
+    tailLast = replaySegment(dir, segment, state, covered, i === live.length - 1, log);
+    lastSeq = Math.max(covered, tailLast);
+    journalBytes += statSync(join(dir, segment.name)).size;
+  }
+  // Append to the newest segment when it continues the sequence (a snapshot may be ahead of it).
+  const tail = live.at(-1);
+  let current: Segment =
+    tail !== undefined && tailLast === lastSeq ? tail : { name: segmentName(lastSeq + 1), firstSeq: lastSeq + 1 };
+  const older: Segment[] = live.filter((segment) => segment !== current);
+  removeOrphanFiles(filesDir, state);
+
+  let snapshotBytes = existsSync(snapshotPath) ? statSync(snapshotPath).size : 0;
+  let source: SnapshotSource | null = null;
+  let compaction: Promise<void> | null = null;
+  let retryAfter = 0;
+  let closing = false;
+  let closed: Promise<void> | null = null;
+  const failureListeners: Array<(error: unknown) => void> = [];
+  let firstFailure: { error: unknown } | null = null;
+
+  const writer = new GroupCommitWriter(
+    openFile(join(dir, current.name)),
+    lastSeq,
+    (bytes) => {
+      journalBytes += bytes;
+      if (shouldCompact()) void startCompaction().catch(() => undefined);
+    },
+    (error) => {
+      firstFailure = { error };
+      for (const listener of failureListeners) listener(error);
+    },
+  );
+  // The segment's directory entry must be durable before any record in it is acknowledged.
+  fsyncDirectory(dir);
+
+  const shouldCompact = () =>
+    source !== null &&
+    compaction === null &&
+    !closing &&
+    Date.now() >= retryAfter &&
+    (legacy || snapshot.version === 1 || journalBytes > Math.max(floor, snapshotBytes));
+
+  function startCompaction(): Promise<void> {
+    if (compaction !== null) return compaction;
+    compaction = compact().finally(() => {
+      compaction = null;
+    });
+    return compaction;
+  }
+
+  async function compact() {
+    const started = performance.now();
+    let content: SnapshotContent | undefined;
+    // Between batches: start a new segment, and freeze the documents at the last appended commit.
+    await writer.betweenBatches(async () => {
+      const next = writer.nextToWrite;
+      if (next !== current.firstSeq) {
+        const file = openFile(join(dir, segmentName(next)));
+        await syncDirectory(dir);
+        const previous = writer.file;
+        writer.file = file;
+        older.push(current);
+        current = { name: segmentName(next), firstSeq: next };
+        await previous.close();
+      }
+      content = { ...source!(), seq: writer.lastAppended };
+    });
+    const retired = [...older];
+    const hadLegacy = legacy;
+    try {
+      const size = await writeSnapshot(snapshotPath, content!, () => closing);
+      if (size === false) return;
+      await syncDirectory(dir);
+      snapshotBytes = size;
+      snapshot.version = 2;
+      for (const segment of retired) {
+        await rm(join(dir, segment.name), { force: true });
+        older.splice(older.indexOf(segment), 1);
+      }
+      if (hadLegacy) await rm(legacyPath, { force: true });
+      legacy = false;
+      journalBytes = statSync(join(dir, current.name)).size;
+      log(
+        `Compacted the journal into ${content!.count} snapshot documents (${snapshotBytes} bytes) in ` +
+          `${Math.round(performance.now() - started)} ms.`,
+      );
+    } catch (error) {
+      retryAfter = Date.now() + COMPACTION_RETRY_MS;
+      log(`Journal compaction failed (${error instanceof Error ? error.message : String(error)}); will retry later.`);
+      throw error;
+    }
+  }
+
   return {
     state,
     append(entry) {
-      if (closed) {
+      if (closing) {
         // Only a scheduled function finishing during shutdown gets here; nobody was told of it.
         log("A write made after shutdown began was not journaled.");
-        return;
+        return writer.lastAppended;
       }
-      writeFully(fd, JSON.stringify({ n: entry.nextDocId, c: entry.lastCreationTime, w: entry.writes }) + "\n");
-      fdatasyncSync(fd);
+      return writer.append(commitBody(entry.nextDocId, entry.lastCreationTime, entry.writes));
     },
-    saveFile(storageId, bytes, contentType) {
+    durable: (seq) => writer.durable(seq),
+    onFailure(listener) {
+      failureListeners.push(listener);
+      if (firstFailure !== null) listener(firstFailure.error);
+    },
+    setSnapshotSource(next) {
+      source = next;
+      // Not during start-up: a due compaction (an upgrade, a long journal) waits a moment.
+      setTimeout(() => {
+        if (shouldCompact()) void startCompaction().catch(() => undefined);
+      }, START_GRACE_MS).unref();
+    },
+    async compact() {
+      if (source === null) throw new Error("No snapshot source: the engine registers one.");
+      await compaction?.catch(() => undefined);
+      await startCompaction();
+    },
+    async saveFile(storageId, bytes, contentType) {
       mkdirSync(filesDir, { recursive: true, mode: 0o700 });
-      if (contentType !== "") writeFileDurably(join(filesDir, `${safeName(storageId)}.type`), contentType);
-      writeFileDurably(join(filesDir, safeName(storageId)), bytes);
-      fsyncDirectory(filesDir);
+      if (contentType !== "") await writeFileDurably(join(filesDir, `${safeName(storageId)}.type`), contentType);
+      await writeFileDurably(join(filesDir, safeName(storageId)), bytes);
+      await syncDirectory(filesDir);
     },
     loadFile(storageId) {
       const path = join(filesDir, safeName(storageId));
@@ -119,105 +264,24 @@ export function openJournalStore(dir: string, options: StoreOptions = {}): Journ
       const contentType = existsSync(typePath) ? readFileSync(typePath, "utf8") : "";
       return { bytes: new Uint8Array(readFileSync(path)), contentType };
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      closeSync(fd);
-    },
+    close: () =>
+      (closed ??= (async () => {
+        closing = true;
+        await compaction?.catch(() => undefined);
+        await writer.idle();
+        await writer.file.close();
+      })()),
   };
 }
 
-function readSnapshot(path: string): StoredState {
-  const state: StoredState = { documents: new Map(), nextDocId: 0, lastCreationTime: 0 };
-  if (!existsSync(path)) return state;
-  const lines = readText(path).split("\n");
-  try {
-    const header = JSON.parse(lines[0]!);
-    if (header.format !== SNAPSHOT_FORMAT || header.version !== SNAPSHOT_VERSION) {
-      throw new Error(`unknown format ${JSON.stringify(header.format)} version ${header.version}`);
-    }
-    state.nextDocId = header.nextDocId;
-    state.lastCreationTime = header.lastCreationTime;
-    for (let i = 1; i <= header.count; i++) {
-      const document = JSON.parse(lines[i]!) as JsonDocument;
-      state.documents.set(document._id as string, document);
-    }
-  } catch (error) {
-    throw new LocalDataError(`${path} is unreadable (${reason(error)}); move the data directory away to start fresh.`);
-  }
-  return state;
+function missing(dir: string, from: number, to: number) {
+  return new LocalDataError(
+    `The journal in ${dir} is missing records ${from} to ${to} (a segment file was removed or damaged). ` +
+      `Nothing was changed. Restore the data directory from a backup, or move it away to start fresh.`,
+  );
 }
 
-/**
- * Applies every complete entry to `state` and returns the byte length of the valid prefix. An
- * unparsable final line is a write torn by a crash (never acknowledged) and is dropped; an
- * unparsable line with valid entries after it is corruption and refuses the start.
- */
-export function replayJournal(path: string, state: StoredState, log: (message: string) => void): number {
-  const buffer = readBytes(path);
-  let offset = 0;
-  let lineNumber = 0;
-  while (offset < buffer.length) {
-    lineNumber += 1;
-    const newline = buffer.indexOf(0x0a, offset);
-    if (newline === -1) {
-      // The newline is written with the entry and fsynced before any ack, so a line without
-      // one was never acknowledged: drop it, parsable or not.
-      log(`Ignoring a torn last journal line (${buffer.length - offset} bytes) left by a crash.`);
-      return offset;
-    }
-    const line = buffer.toString("utf8", offset, newline);
-    let entry: JournalLine | undefined;
-    try {
-      entry = line.trim() === "" ? undefined : (JSON.parse(line) as JournalLine);
-      if (entry !== undefined && (!Array.isArray(entry.w) || typeof entry.n !== "number")) throw new Error("bad entry");
-    } catch {
-      // Power loss can leave the last line half-written followed by zeros.
-      if (buffer.subarray(newline + 1).every((byte) => byte === 0x0a || byte === 0)) {
-        log(`Ignoring a torn last journal line (${buffer.length - offset} bytes) left by a crash.`);
-        return offset;
-      }
-      throw new LocalDataError(`${path} line ${lineNumber} is corrupt; move the data directory away to start fresh.`);
-    }
-    if (entry !== undefined) applyEntry(state, entry);
-    offset = newline + 1;
-  }
-  return offset;
-}
-
-type JournalLine = { n: number; c: number; w: Array<[string, JsonDocument | null]> };
-
-function applyEntry(state: StoredState, entry: JournalLine) {
-  for (const [id, document] of entry.w) {
-    if (document === null) state.documents.delete(id);
-    else state.documents.set(id, document);
-  }
-  state.nextDocId = Math.max(state.nextDocId, entry.n);
-  state.lastCreationTime = Math.max(state.lastCreationTime, entry.c);
-}
-
-/** Temp file, fsync, rename: a reader sees the old snapshot or the whole new one. */
-function writeSnapshot(path: string, state: StoredState) {
-  const header = {
-    format: SNAPSHOT_FORMAT,
-    version: SNAPSHOT_VERSION,
-    nextDocId: state.nextDocId,
-    lastCreationTime: state.lastCreationTime,
-    count: state.documents.size,
-  };
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeFully(fd, JSON.stringify(header) + "\n");
-    for (const document of state.documents.values()) writeFully(fd, JSON.stringify(document) + "\n");
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
-/** Blobs whose `_storage` document is gone (deleted) are not needed any more. */
+/** Blobs whose `_storage` document is gone (deleted, or never acknowledged) are not needed. */
 function removeOrphanFiles(filesDir: string, state: StoredState) {
   if (!existsSync(filesDir)) return;
   for (const name of readdirSync(filesDir)) {
@@ -226,25 +290,28 @@ function removeOrphanFiles(filesDir: string, state: StoredState) {
   }
 }
 
-function writeFileDurably(path: string, content: Uint8Array | string) {
+async function writeFileDurably(path: string, content: Uint8Array | string) {
   const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
+  await writeFile(tmp, content, { mode: 0o600 });
+  const file = await open(tmp, "r+");
   try {
-    writeFully(fd, content);
-    fsyncSync(fd);
+    await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
-  renameSync(tmp, path);
+  await rename(tmp, path);
 }
 
-function writeFully(fd: number, content: Uint8Array | string) {
-  const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
-  let written = 0;
-  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+/** Makes a create, rename or delete durable (the directory entry itself must reach the disk). */
+async function syncDirectory(dir: string) {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
-/** Makes a create or rename durable (the directory entry itself must reach the disk). */
 function fsyncDirectory(dir: string) {
   const fd = openSync(dir, "r");
   try {
@@ -258,16 +325,4 @@ function fsyncDirectory(dir: string) {
 function safeName(storageId: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(storageId)) throw new Error(`Unexpected storage id ${JSON.stringify(storageId)}`);
   return storageId;
-}
-
-function readText(path: string): string {
-  return readBytes(path).toString("utf8");
-}
-
-function readBytes(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new LocalDataError(`Cannot read ${path}: ${reason(error)}.`);
-  }
 }

@@ -55,7 +55,7 @@ describe("durable engine", () => {
         throw new Error("abort");
       }),
     ).rejects.toThrow("abort");
-    first.store.close();
+    await first.store.close();
 
     const second = await open(dir);
     const names = await second.engine.t.run(async (ctx) =>
@@ -66,7 +66,7 @@ describe("durable engine", () => {
       (await ctx.db.query("workspaces").collect()).map((w) => w.slug),
     );
     expect(slugs).toEqual(["other"]);
-    second.store.close();
+    await second.store.close();
   });
 
   test("committed writes survive a restart; ids and creation times keep increasing", async () => {
@@ -85,7 +85,7 @@ describe("durable engine", () => {
       }),
     ).rejects.toThrow("abort");
     const before = await first.engine.t.run((ctx) => ctx.db.get(userId));
-    first.store.close();
+    await first.store.close();
 
     const second = await open(dir);
     const again = await second.engine.t.mutation(internal.workspaces.ensureLocalWorkspace, { slug: "local" });
@@ -100,7 +100,7 @@ describe("durable engine", () => {
     expect(newUserId > userId).toBe(true);
     const newUser = await second.engine.t.run((ctx) => ctx.db.get(newUserId));
     expect(newUser!._creationTime).toBeGreaterThan(before!._creationTime);
-    second.store.close();
+    await second.store.close();
   });
 
   test("query results are released when each transaction ends (a server must not keep them)", async () => {
@@ -110,7 +110,7 @@ describe("durable engine", () => {
     });
     for (let i = 0; i < 5; i++) await engine.t.query(async (ctx) => ctx.db.query("users").first());
     expect(Object.keys((engine.db as unknown as { _queryResults: object })._queryResults)).toEqual([]);
-    store.close();
+    await store.close();
   });
 
   test("stored blobs are written to disk before filesFlushed resolves and read back after restart", async () => {
@@ -120,7 +120,7 @@ describe("durable engine", () => {
       ctx.storage.store(new Blob(["local bytes"], { type: "text/plain" })),
     );
     await first.engine.filesFlushed();
-    first.store.close();
+    await first.store.close();
 
     const second = await open(dir);
     const text = await second.engine.t.run(async (ctx) => {
@@ -128,7 +128,7 @@ describe("durable engine", () => {
       return blob === null ? null : { text: await blob.text(), type: blob.type };
     });
     expect(text).toEqual({ text: "local bytes", type: "text/plain" });
-    second.store.close();
+    await second.store.close();
   });
 
   test("scheduled functions left pending by a dead process run after restart; interrupted ones are marked failed", async () => {
@@ -143,7 +143,7 @@ describe("durable engine", () => {
         db.insert("_scheduled_functions", { ...row, args: [{ slug: "never" }], state: { kind: "inProgress" } }),
       ];
     });
-    first.store.close();
+    await first.store.close();
 
     const second = await open(dir);
     const logs: string[] = [];
@@ -159,7 +159,7 @@ describe("durable engine", () => {
     expect(slugs).toEqual(["scheduled"]);
     expect(logs.join("\n")).toMatch(/Re-armed 1 scheduled function/);
     rearmed.stop();
-    second.store.close();
+    await second.store.close();
   });
 
   test("startLocalServer runs the jobs of convex/crons.ts when the file exists", async () => {

@@ -121,7 +121,7 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
       else await ctx.db.patch(worker._id, { lastSeenAt: move.seen });
     });
   }
-  indexed.store.close();
+  await indexed.store.close();
   indexed = await open(); // the indexes are rebuilt from the journal
 
   type Bounds = { workspace: number; from: number; to: number; order: "asc" | "desc"; pending: boolean };
@@ -188,7 +188,7 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
   }
   expect(compared).toBeGreaterThan(10);
   expect(workspaces).toHaveLength(3);
-  indexed.store.close();
+  await indexed.store.close();
 });
 
 test("search results keep convex-test's order when the transaction edited a matching item", async () => {
@@ -234,5 +234,5 @@ test("search results keep convex-test's order when the transaction edited a matc
   }
   expect(answers[0]).toEqual(answers[1]);
   expect(answers[0]).toHaveLength(3);
-  store.close();
+  await store.close();
 });

@@ -3,8 +3,18 @@
  * `npm start` end to end over a real socket: first start, routes, size limit, restart, `kill -9`
  * right after an acknowledged write, a taken port, unusable data directories, a torn journal.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, test } from "vitest";
 import { mintToken, sha256Hex } from "../../convex/model/tokens";
 import { openJournalStore } from "../../scripts/local/store";
@@ -57,7 +67,7 @@ async function seedDeviceToken(dataDir: string): Promise<string> {
     expiresAt: Date.now() + 86_400_000,
   };
   store.append({ writes: [[id, row]], nextDocId: counter + 1, lastCreationTime: row._creationTime });
-  store.close();
+  await store.close();
   return token;
 }
 
@@ -136,13 +146,48 @@ describe("local server", () => {
     expect(await restarted.stop()).toBe(0);
   });
 
-  test("a torn last journal line is ignored", async () => {
-    appendFileSync(join(dataDir, "journal.jsonl"), '{"n":99999,"c":1,"w":[["00000');
+  test("a torn last journal record is ignored", async () => {
+    const segment = readdirSync(dataDir)
+      .filter((name) => /^journal-\d+\.jsonl$/.test(name))
+      .sort()
+      .at(-1)!;
+    appendFileSync(join(dataDir, segment), '0badc0de {"s":99999,"b":99999,"n":99999,"c":1,"w":[["00000');
     const server = await start({ cwd, dataDir, serviceToken: null });
-    expect(server.output()).toMatch(/torn last journal line/);
+    expect(server.output()).toMatch(/torn last journal write/);
     const resolved = await call(server, "/v1/workspaces/resolve", { slug: "local" }, server.serviceToken);
     expect(resolved.body.workspaceId).toBe(workspaceId);
     expect(await server.stop()).toBe(0);
+  });
+
+  test("a data directory written by the previous version loads, keeps every job and is upgraded", async () => {
+    const previous = join(makeTempDir(), "previous");
+    cpSync(fileURLToPath(new URL("../fixtures/local-data-previous-version", import.meta.url)), previous, {
+      recursive: true,
+    });
+    const server = await start({ dataDir: previous });
+    const resolved = await call(server, "/v1/workspaces/resolve", { slug: "local" }, server.serviceToken);
+    const { workspaceId: previousWorkspace } = resolved.body;
+    for (const jobId of ["0000000000000000000000010004jobs", "0000000000000000000000010007jobs"]) {
+      const got = await call(server, "/v1/jobs/get", { workspaceId: previousWorkspace, jobId }, server.serviceToken);
+      expect([got.status, got.body.job?._id]).toEqual([200, jobId]);
+    }
+    // The first compaction (about 2 s after start) rewrites it in today's format.
+    for (let i = 0; i < 100 && existsSync(join(previous, "journal.jsonl")); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(join(previous, "journal.jsonl"))).toBe(false);
+    expect(readFileSync(join(previous, "snapshot.jsonl"), "utf8")).toMatch(
+      /^[0-9a-f]{8} \{"format":"ias-local-snapshot","version":2/,
+    );
+    expect(await server.stop()).toBe(0);
+    const again = await start({ dataDir: previous, serviceToken: server.serviceToken });
+    const got = await call(
+      again,
+      "/v1/jobs/get",
+      { workspaceId: previousWorkspace, jobId: "0000000000000000000000010007jobs" },
+      again.serviceToken,
+    );
+    expect(got.status).toBe(200);
+    expect(await again.stop()).toBe(0);
   });
 
   test("a taken port: non-zero exit and a clear message; --port wins over PORT", async () => {
