@@ -4,8 +4,9 @@
  * its journal holds as `claimed` is `running` once the server starts on it, over HTTP, in
  * `jobs/list` by `running` and by the older name `claimed`, and its worker can still finish it.
  */
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, expect, test } from "vitest";
 import { localServerPool, makeTempDir, removeTempDirs, type LocalProcess } from "../support/local-process";
 
@@ -14,6 +15,11 @@ afterAll(async () => {
   await servers.killAll();
   removeTempDirs();
 });
+
+/** A data directory written by the real previous version (see its README). */
+const PREVIOUS_VERSION = fileURLToPath(new URL("../fixtures/local-data-previous-version", import.meta.url));
+const WORKSPACE_ID = "0000000000000000010001workspaces";
+const REPO_ID = "000000000000000000000010003repos";
 
 async function call(server: LocalProcess, route: string, body: unknown) {
   const response = await fetch(`${server.apiUrl}${route}`, {
@@ -48,26 +54,29 @@ function journalClock(dataDir: string) {
 
 test("a job stored as `claimed` by the previous version is `running` after the upgrade", async () => {
   const dataDir = join(makeTempDir(), "data");
-  const first = await servers.start({ dataDir });
-  const { workspaceId } = await call(first, "/v1/workspaces/resolve", { slug: "local" });
-  const { repoId } = await call(first, "/v1/repos/upsert", { workspaceId, remoteUrlHash: "origin", status: "active" });
-  const { workerId } = await call(first, "/v1/workers/heartbeat", {
+  cpSync(PREVIOUS_VERSION, dataDir, { recursive: true });
+  const workspaceId = WORKSPACE_ID;
+
+  // The previous version registered a worker and claimed a job: its document says `claimed`.
+  const { n, c } = journalClock(dataDir);
+  const now = Date.now();
+  const workerId = idOf(n, "workers");
+  const jobId = idOf(n + 1, "jobs");
+  const worker = {
+    _id: workerId,
+    _creationTime: c + 1,
     workspaceId,
     displayName: "laptop",
     status: "online",
-    capabilities: { reposAllowed: [repoId] },
-  });
-  expect(await first.stop()).toBe(0);
-
-  // The previous version claimed a job: its document says `claimed`, with its two timeline events.
-  const { n, c } = journalClock(dataDir);
-  const now = Date.now();
-  const jobId = idOf(n, "jobs");
+    capabilities: { reposAllowed: [REPO_ID] },
+    inventory: {},
+    lastSeenAt: now,
+  };
   const job = {
     _id: jobId,
-    _creationTime: c + 1,
+    _creationTime: c + 2,
     workspaceId,
-    repoId,
+    repoId: REPO_ID,
     kind: "work",
     role: "implementer",
     prompt: "Started before the upgrade",
@@ -93,20 +102,24 @@ test("a job stored as `claimed` by the previous version is `running` after the u
   ];
   appendOldCommit(
     dataDir,
-    [[jobId, job], event(n + 1, 1, "enqueued", c + 2) as [string, Record<string, unknown>]],
-    n + 2,
-    c + 2,
+    [[workerId, worker], [jobId, job], event(n + 2, 1, "enqueued", c + 3) as [string, Record<string, unknown>]],
+    n + 3,
+    c + 3,
   );
-  appendOldCommit(dataDir, [event(n + 2, 2, "claimed", c + 3) as [string, Record<string, unknown>]], n + 3, c + 3);
+  appendOldCommit(dataDir, [event(n + 3, 2, "claimed", c + 4) as [string, Record<string, unknown>]], n + 4, c + 4);
 
-  const upgraded = await servers.start({ dataDir, serviceToken: first.serviceToken });
+  const upgraded = await servers.start({ dataDir });
   const { job: loaded } = await call(upgraded, "/v1/jobs/get", { workspaceId, jobId });
   expect(loaded).toMatchObject({ _id: jobId, status: "running", claimedBy: workerId, claimGeneration: 1 });
   for (const status of ["running", "claimed"]) {
     const { jobs } = await call(upgraded, "/v1/jobs/list", { workspaceId, status });
     expect(jobs.map((listed: { _id: string }) => listed._id)).toEqual([jobId]);
   }
-  expect((await call(upgraded, "/v1/jobs/list", { workspaceId, status: "pending" })).jobs).toEqual([]);
+  const pending = (await call(upgraded, "/v1/jobs/list", { workspaceId, status: "pending" })).jobs;
+  expect(pending.map((listed: { _id: string }) => listed._id).sort()).toEqual([
+    "0000000000000000000000010004jobs",
+    "0000000000000000000000010007jobs",
+  ]);
   const { events } = await call(upgraded, "/v1/job-events/list-for-job", { workspaceId, jobId });
   expect(events.map((listed: { type: string }) => listed.type)).toEqual(["enqueued", "claimed"]);
 
@@ -116,7 +129,7 @@ test("a job stored as `claimed` by the previous version is `running` after the u
   await call(upgraded, "/v1/jobs/complete", { ...lease, outcome: "done" });
   expect(await upgraded.stop()).toBe(0);
 
-  const again = await servers.start({ dataDir, serviceToken: first.serviceToken });
+  const again = await servers.start({ dataDir, serviceToken: upgraded.serviceToken });
   expect((await call(again, "/v1/jobs/get", { workspaceId, jobId })).job).toMatchObject({ status: "done" });
   expect((await call(again, "/v1/jobs/list", { workspaceId, status: "running" })).jobs).toEqual([]);
   expect(await again.stop()).toBe(0);
