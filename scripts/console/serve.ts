@@ -47,7 +47,11 @@ export async function localConsoleFiles(dir = LOCAL_BUILD_DIR): Promise<ConsoleF
     renameSync(temporary, dir);
   } catch {
     // The cache is an optimisation: an unwritable repo still serves the fresh build.
-    rmSync(temporary, { recursive: true, force: true });
+    try {
+      rmSync(temporary, { recursive: true, force: true });
+    } catch {
+      // Nothing was written, or it cannot be removed either.
+    }
   }
   return files;
 }

@@ -3,6 +3,7 @@ import { useMutation, useQuery } from "convex/react";
 import { useEffect, useState, type FormEvent } from "react";
 import { api } from "../../../../convex/_generated/api";
 import { ErrorNote, Loading } from "../components";
+import { slugFromName } from "../format";
 import { navigate } from "../navigation";
 import { rememberedSlug } from "../workspace";
 
@@ -51,16 +52,6 @@ export function Home() {
   if (workspaces === undefined) return <Loading what="your workspaces" />;
   if (target) return <Loading what={target.name} />;
   return <CreateWorkspace first />;
-}
-
-/** Lower-case letters, digits and dashes from a name: a starting point the person may edit. */
-export function slugFromName(name: string): string {
-  return name
-    .toLowerCase()
-    .normalize("NFKD")
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 40);
 }
 
 export function CreateWorkspace({ first = false }: { first?: boolean }) {
