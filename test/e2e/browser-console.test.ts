@@ -49,6 +49,7 @@ function references(html: string, css: string): string[] {
 
 describe("the Console is served by the local server", () => {
   test("/ is the Console's page; its files are served with types and a strict CSP", async () => {
+    expect(server.output()).toContain(`Console:     ${server.baseUrl}/`);
     const page = await get("/");
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
