@@ -1,4 +1,7 @@
-/** Small pieces every Console page uses: status badges, notices, error boundaries, a ticking clock. */
+/**
+ * Small pieces every Console page uses: status badges, notices, error boundaries, a ticking
+ * clock, labelled selects, "Load more".
+ */
 import { Component, useEffect, useState, type ReactNode } from "react";
 import { errorText } from "./format";
 
@@ -69,5 +72,54 @@ export function Fields({ rows }: { rows: Array<[string, ReactNode]> }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+export type Choice = { value: string; label: string };
+
+/** Words as choices that show themselves (statuses, kinds). */
+export function choicesOf(words: readonly string[]): Choice[] {
+  return words.map((word) => ({ value: word, label: word }));
+}
+
+/**
+ * A labelled select. Controlled with `value` + `onChange`, or a plain form field with
+ * `name` + `defaultValue`; `anyLabel` adds a first, empty choice ("any").
+ */
+export function SelectField(props: {
+  id: string;
+  label: string;
+  choices: Choice[];
+  name?: string;
+  value?: string;
+  defaultValue?: string;
+  anyLabel?: string;
+  required?: boolean;
+  onChange?: (value: string) => void;
+}) {
+  const { id, label, choices, anyLabel, onChange, ...field } = props;
+  return (
+    <div>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} {...field} onChange={onChange && ((event) => onChange(event.currentTarget.value))}>
+        {anyLabel !== undefined && <option value="">{anyLabel}</option>}
+        {choices.map((choice) => (
+          <option key={choice.value} value={choice.value}>
+            {choice.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** The button under a usePaginatedQuery list, or a loading line while the next page comes. */
+export function LoadMore(props: { status: string; loadMore: (count: number) => void; count: number; label?: string }) {
+  if (props.status === "LoadingMore") return <Loading what="more" />;
+  if (props.status !== "CanLoadMore") return null;
+  return (
+    <button type="button" onClick={() => props.loadMore(props.count)}>
+      {props.label ?? "Load more"}
+    </button>
   );
 }

@@ -4,13 +4,17 @@ import { useState, type FormEvent } from "react";
 import { api } from "../../../../convex/_generated/api";
 import type { Doc, Id } from "../../../../convex/_generated/dataModel";
 import { JOB_KINDS, type JobKind } from "../../../../convex/model/jobs";
-import { ErrorNote } from "../components";
+import { choicesOf, ErrorNote, SelectField, type Choice } from "../components";
 import { shortId } from "../format";
 import { linkTo } from "../navigation";
 import { useWorkspace } from "../workspace";
 
 export function repoLabel(repo: Doc<"repos">): string {
   return repo.label ?? `repo ${repo.remoteUrlHash.slice(0, 10)}`;
+}
+
+export function repoChoices(repos: Doc<"repos">[]): Choice[] {
+  return repos.map((repo) => ({ value: repo._id, label: repoLabel(repo) }));
 }
 
 export function EnqueueForm({ repos }: { repos: Doc<"repos">[] }) {
@@ -58,24 +62,8 @@ export function EnqueueForm({ repos }: { repos: Doc<"repos">[] }) {
   return (
     <form className="enqueue" onSubmit={submit} aria-label="Enqueue a job">
       <div className="row">
-        <div>
-          <label htmlFor="enqueue-repo">Repo</label>
-          <select id="enqueue-repo" name="repoId" required>
-            {repos.map((repo) => (
-              <option key={repo._id} value={repo._id}>
-                {repoLabel(repo)}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div>
-          <label htmlFor="enqueue-kind">Kind</label>
-          <select id="enqueue-kind" name="kind" defaultValue="work">
-            {JOB_KINDS.map((kind) => (
-              <option key={kind}>{kind}</option>
-            ))}
-          </select>
-        </div>
+        <SelectField id="enqueue-repo" label="Repo" name="repoId" required choices={repoChoices(repos)} />
+        <SelectField id="enqueue-kind" label="Kind" name="kind" defaultValue="work" choices={choicesOf(JOB_KINDS)} />
         <div>
           <label htmlFor="enqueue-role">Role</label>
           <input id="enqueue-role" name="role" placeholder="implementer" />

@@ -7,7 +7,7 @@ import { useState, type FormEvent } from "react";
 import { api } from "../../../../convex/_generated/api";
 import type { Doc, Id } from "../../../../convex/_generated/dataModel";
 import type { DecisionOption } from "../../../../convex/model/decisions";
-import { Badge, ErrorNote, Fields, Loading, useNow } from "../components";
+import { Badge, LoadMore, ErrorNote, Fields, Loading, useNow } from "../components";
 import { excerpt, relativeTime, shortId } from "../format";
 import { linkTo } from "../navigation";
 import { canChange, useWorkspace } from "../workspace";
@@ -168,11 +168,7 @@ export function InboxPage({ view, decisionId }: { view: "open" | "all"; decision
               </div>
             ))
           )}
-          {status === "CanLoadMore" && (
-            <button type="button" onClick={() => loadMore(50)}>
-              Load more
-            </button>
-          )}
+          <LoadMore status={status} loadMore={loadMore} count={50} />
         </section>
         {decisionId && <DecisionDetail decisionId={decisionId as Id<"decisionRequests">} />}
       </div>

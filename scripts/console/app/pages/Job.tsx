@@ -7,7 +7,7 @@ import { useState } from "react";
 import { api } from "../../../../convex/_generated/api";
 import type { Id } from "../../../../convex/_generated/dataModel";
 import { RETRYABLE_STATUSES } from "../../../../convex/model/jobs";
-import { Badge, ErrorNote, Fields, Loading, useNow } from "../components";
+import { Badge, LoadMore, ErrorNote, Fields, Loading, useNow } from "../components";
 import { clockTime, relativeTime, shortId, shownValue } from "../format";
 import { linkTo } from "../navigation";
 import { canChange, useWorkspace } from "../workspace";
@@ -45,11 +45,7 @@ function Timeline({ jobId }: { jobId: Id<"jobs"> }) {
           </li>
         ))}
       </ol>
-      {status === "CanLoadMore" && (
-        <button type="button" onClick={() => loadMore(200)}>
-          Load later events
-        </button>
-      )}
+      <LoadMore status={status} loadMore={loadMore} count={200} label="Load later events" />
     </>
   );
 }

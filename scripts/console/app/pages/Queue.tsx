@@ -6,14 +6,14 @@ import { usePaginatedQuery, useQuery } from "convex/react";
 import { useEffect, useRef } from "react";
 import { api } from "../../../../convex/_generated/api";
 import type { Doc, Id } from "../../../../convex/_generated/dataModel";
-import { JOB_KINDS, JOB_STATUSES, type JobKind, type JobStatus } from "../../../../convex/model/jobs";
-import { Badge, Loading, useNow } from "../components";
+import { JOB_KINDS, JOB_STATUSES } from "../../../../convex/model/jobs";
+import { Badge, choicesOf, LoadMore, Loading, SelectField, useNow } from "../components";
 import { excerpt, relativeTime, shortId } from "../format";
 import { linkTo, navigate } from "../navigation";
 import type { QueueFilters } from "../routes";
 import { canChange, useWorkspace } from "../workspace";
 import { ActivityChart } from "./ActivityChart";
-import { EnqueueForm, repoLabel } from "./EnqueueForm";
+import { EnqueueForm, repoChoices, repoLabel } from "./EnqueueForm";
 
 const PAGE_SIZE = 25;
 /** The kind filter is applied per page; load on by itself this many times before asking. */
@@ -45,50 +45,31 @@ function Counts({ filters }: { filters: QueueFilters }) {
 
 function Filters({ filters, repos }: { filters: QueueFilters; repos: Doc<"repos">[] }) {
   const workspace = useWorkspace();
-  const change = (next: QueueFilters) => navigate({ page: "queue", slug: workspace.slug, filters: next });
+  const fields = [
+    { key: "status", label: "Status", choices: choicesOf(JOB_STATUSES) },
+    { key: "repoId", label: "Repo", choices: repoChoices(repos) },
+    { key: "kind", label: "Kind", choices: choicesOf(JOB_KINDS) },
+  ] as const;
   return (
     <form className="filters" aria-label="Filter jobs" onSubmit={(event) => event.preventDefault()}>
-      <div>
-        <label htmlFor="filter-status">Status</label>
-        <select
-          id="filter-status"
-          value={filters.status ?? ""}
-          onChange={(event) => change({ ...filters, status: (event.currentTarget.value || undefined) as JobStatus })}
-        >
-          <option value="">any</option>
-          {JOB_STATUSES.map((status) => (
-            <option key={status}>{status}</option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label htmlFor="filter-repo">Repo</label>
-        <select
-          id="filter-repo"
-          value={filters.repoId ?? ""}
-          onChange={(event) => change({ ...filters, repoId: event.currentTarget.value || undefined })}
-        >
-          <option value="">any</option>
-          {repos.map((repo) => (
-            <option key={repo._id} value={repo._id}>
-              {repoLabel(repo)}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label htmlFor="filter-kind">Kind</label>
-        <select
-          id="filter-kind"
-          value={filters.kind ?? ""}
-          onChange={(event) => change({ ...filters, kind: (event.currentTarget.value || undefined) as JobKind })}
-        >
-          <option value="">any</option>
-          {JOB_KINDS.map((kind) => (
-            <option key={kind}>{kind}</option>
-          ))}
-        </select>
-      </div>
+      {fields.map(({ key, label, choices }) => (
+        <SelectField
+          key={key}
+          id={`filter-${key}`}
+          label={label}
+          anyLabel="any"
+          choices={choices}
+          value={filters[key] ?? ""}
+          // The choices are the filter's own values, so the result is a QueueFilters.
+          onChange={(value) =>
+            navigate({
+              page: "queue",
+              slug: workspace.slug,
+              filters: { ...filters, [key]: value || undefined } as QueueFilters,
+            })
+          }
+        />
+      ))}
     </form>
   );
 }
@@ -156,12 +137,7 @@ function JobList({ filters, repos }: { filters: QueueFilters; repos: Doc<"repos"
       {results.length === 0 && status !== "LoadingMore" && (
         <p className="muted">{status === "Exhausted" ? "No jobs match." : "No matching jobs loaded yet."}</p>
       )}
-      {status === "CanLoadMore" && (
-        <button type="button" onClick={() => loadMore(PAGE_SIZE)}>
-          Load more
-        </button>
-      )}
-      {status === "LoadingMore" && <Loading what="more jobs" />}
+      <LoadMore status={status} loadMore={loadMore} count={PAGE_SIZE} />
     </>
   );
 }

@@ -5,7 +5,7 @@
  */
 import { usePaginatedQuery } from "convex/react";
 import { api } from "../../../../convex/_generated/api";
-import { Badge, Loading, useNow } from "../components";
+import { Badge, LoadMore, Loading, useNow } from "../components";
 import { clockTime, relativeTime, shortId, workerState } from "../format";
 import { linkTo } from "../navigation";
 import { useWorkspace } from "../workspace";
@@ -99,11 +99,7 @@ export function WorkersPage() {
             </table>
           </div>
         )}
-        {status === "CanLoadMore" && (
-          <button type="button" onClick={() => loadMore(50)}>
-            Load more
-          </button>
-        )}
+        <LoadMore status={status} loadMore={loadMore} count={50} />
       </section>
     </>
   );
