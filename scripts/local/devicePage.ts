@@ -108,7 +108,7 @@ async function approvalPage(engine: Engine, deviceId: string): Promise<Page> {
 ${details}
 <form method="post" action="${DEVICE_PAGE_PATH}/approve"><input type="hidden" name="id" value="${id}"><button type="submit">Approve</button></form>
 <form method="post" action="${DEVICE_PAGE_PATH}/deny"><input type="hidden" name="id" value="${id}"><button type="submit">Deny</button></form>
-<p class="note">Here you decide as the workspace's owner. Signed in to the Console? <a href="${CONSOLE_DEVICE_PATH}?id=${encodeURIComponent(session.deviceId)}">Decide there</a> as your own account.</p>`,
+<p class="note">Here you decide as the workspace's owner. A member signed in to the Console can <a href="${CONSOLE_DEVICE_PATH}?id=${encodeURIComponent(session.deviceId)}">decide there</a> as themselves.</p>`,
   };
 }
 
