@@ -139,9 +139,15 @@ export const poll = internalMutation({
 
 type Decision = "approve" | "deny";
 
-/** What the person deciding sees: enough to match the terminal (user code, machine, workspace). */
+/**
+ * What the person deciding sees: enough to match the terminal (user code, machine, workspace),
+ * and who decided, once someone has.
+ */
 async function sessionView(ctx: QueryCtx, session: Doc<"deviceSessions">) {
-  const workspace = await ctx.db.get(session.workspaceId);
+  const [workspace, decider] = await Promise.all([
+    ctx.db.get(session.workspaceId),
+    session.decidedBy === undefined ? null : ctx.db.get(session.decidedBy),
+  ]);
   return {
     deviceId: session.deviceId,
     userCode: session.userCode,
@@ -150,6 +156,8 @@ async function sessionView(ctx: QueryCtx, session: Doc<"deviceSessions">) {
     status: deviceStatusAt(session.status, session.expiresAt, Date.now()),
     expiresAt: session.expiresAt,
     createdAt: session._creationTime,
+    decidedAt: session.decidedAt ?? null,
+    decidedByName: decider === null ? null : (decider.name ?? decider.email ?? null),
   };
 }
 
@@ -192,10 +200,13 @@ async function requireVisibleSession(ctx: QueryCtx, userId: Id<"users">, deviceI
   return session;
 }
 
-/** Console: the approval page's data. */
+/** Console: the approval page's data; `decidedByYou` tells the signed-in person their own decision. */
 export const get = userQuery({
   args: { deviceId: v.string() },
-  handler: async (ctx, { deviceId }) => sessionView(ctx, await requireVisibleSession(ctx, ctx.userId, deviceId)),
+  handler: async (ctx, { deviceId }) => {
+    const session = await requireVisibleSession(ctx, ctx.userId, deviceId);
+    return { ...(await sessionView(ctx, session)), decidedByYou: session.decidedBy === ctx.userId };
+  },
 });
 
 function consoleDecision(decision: Decision) {

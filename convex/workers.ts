@@ -18,6 +18,8 @@ import {
 } from "./model/capabilities";
 import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { boundedPage } from "./model/pages";
+import { takeWithinBudget } from "./model/jobActivity";
+import { utf8Bytes } from "./model/jobs";
 
 /** The worker `rawWorkerId` names in this workspace; another workspace's worker answers like a missing one. */
 export async function requireWorker(
@@ -97,19 +99,41 @@ export const heartbeat = internalMutation({
 
 // ---- Console ---------------------------------------------------------------------------------
 
-/** Workers of the workspace, most recently seen first, each with `online` (seen in the last 60 s). */
+/** Running jobs read to show workers' current jobs; past either bound some show none. */
+const CURRENT_JOBS_LIMITS = { maxItems: 200, maxBytes: 2 * 1024 * 1024 };
+
+/**
+ * Workers of the workspace, most recently seen first, each with `online` (seen in the last
+ * 60 s) and `currentJobs`: the running jobs it holds (id, kind, claimedAt).
+ */
 export const list = workspaceQuery({
   args: { paginationOpts: paginationOptsValidator },
   handler: async (ctx, { paginationOpts }) => {
     const now = Date.now();
+    const { workspaceId } = ctx.workspace;
     const page = await ctx.db
       .query("workers")
-      .withIndex("by_workspace_last_seen", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
+      .withIndex("by_workspace_last_seen", (q) => q.eq("workspaceId", workspaceId))
       .order("desc")
       .paginate(boundedPage(paginationOpts));
+    const running = await takeWithinBudget(
+      ctx.db
+        .query("jobs")
+        .withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", "running")),
+      CURRENT_JOBS_LIMITS,
+      (job) => utf8Bytes(JSON.stringify(job)),
+    );
+    const currentJobs = (workerId: Id<"workers">) =>
+      running.items
+        .filter((job) => job.claimedBy === workerId)
+        .map((job) => ({ _id: job._id, kind: job.kind, claimedAt: job.claimedAt ?? null }));
     return {
       ...page,
-      page: page.page.map((worker) => ({ ...workerView(worker), online: isWorkerOnline(worker, now) })),
+      page: page.page.map((worker) => ({
+        ...workerView(worker),
+        online: isWorkerOnline(worker, now),
+        currentJobs: currentJobs(worker._id),
+      })),
     };
   },
 });

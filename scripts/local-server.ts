@@ -67,6 +67,7 @@ function printBanner(server: LocalServer, environment: LoadedEnvironment, dataDi
     "IAS control plane (local mode)",
     `  Base URL:    ${server.url}/control-plane`,
     `  OpenAPI:     ${server.url}/control-plane/openapi.json`,
+    `  Console:     ${server.url}/`,
     `  Workspace:   ${server.workspace.slug} (id ${server.workspace.workspaceId})`,
   ];
   const showToken = server.workspace.created || environment.serviceTokenSource === "generated";

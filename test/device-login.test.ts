@@ -62,10 +62,25 @@ describe("the whole flow", () => {
       status: "pending",
       expiresAt: started.expiresAt,
       createdAt: expect.closeTo(Date.now(), -1),
+      decidedAt: null,
+      decidedByName: null,
+      decidedByYou: false,
     });
     expect(await asApprover.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({
       status: "approved",
     });
+    // The page then shows the signed-in person their own decision; another member sees who decided.
+    expect(await asApprover.query(api.deviceSessions.get, { deviceId: started.deviceId })).toMatchObject({
+      status: "approved",
+      decidedAt: expect.closeTo(Date.now(), -1),
+      decidedByName: "dev",
+      decidedByYou: true,
+    });
+    const colleague = await createUser(t, "colleague@acme.test");
+    await addMember(t, workspaceId, colleague, "member");
+    expect(
+      await t.withIdentity(colleague.identity).query(api.deviceSessions.get, { deviceId: started.deviceId }),
+    ).toMatchObject({ status: "approved", decidedByName: "dev", decidedByYou: false });
     // Approving again is harmless.
     expect(await asApprover.mutation(api.deviceSessions.approve, { deviceId: started.deviceId })).toEqual({
       status: "approved",

@@ -59,6 +59,7 @@ import type * as model_dataPolicy from "../model/dataPolicy.js";
 import type * as model_decisions from "../model/decisions.js";
 import type * as model_deviceCodes from "../model/deviceCodes.js";
 import type * as model_errors from "../model/errors.js";
+import type * as model_jobActivity from "../model/jobActivity.js";
 import type * as model_jobs from "../model/jobs.js";
 import type * as model_leases from "../model/leases.js";
 import type * as model_liveFetch from "../model/liveFetch.js";
@@ -146,6 +147,7 @@ declare const fullApi: ApiFromModules<{
   "model/decisions": typeof model_decisions;
   "model/deviceCodes": typeof model_deviceCodes;
   "model/errors": typeof model_errors;
+  "model/jobActivity": typeof model_jobActivity;
   "model/jobs": typeof model_jobs;
   "model/leases": typeof model_leases;
   "model/liveFetch": typeof model_liveFetch;

@@ -9,12 +9,16 @@
  * answer these paths. Local mode has one person, so whoever can reach 127.0.0.1 approves; a
  * web page the person visits must not, hence the Origin / Sec-Fetch-Site / Host checks on
  * posts and the no-framing headers (the approve form would otherwise be a one-click CSRF).
+ * The page's referrer policy is `same-origin`, so browsers send its real Origin on the form
+ * post (`no-referrer` made Chromium send `Origin: null`, and every real click was refused).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { internal } from "../../convex/_generated/api";
 import type { Engine } from "./engine";
 
 export const DEVICE_PAGE_PATH = "/local/device";
+/** The Console's own approval page (the path deployments' approval URLs use, SPEC §5). */
+const CONSOLE_DEVICE_PATH = "/auth/device";
 const FORM_LIMIT_BYTES = 4_096;
 
 type Page = { status: number; title: string; body: string };
@@ -43,7 +47,9 @@ export async function answerDevicePage(
     "x-frame-options": "DENY",
     "content-security-policy":
       "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    "referrer-policy": "no-referrer",
+    // Not no-referrer: under it Chromium posts the form with `Origin: null`. same-origin still
+    // keeps the page's URL (with its device id) from every other site.
+    "referrer-policy": "same-origin",
   });
   response.end(render(page));
   return true;
@@ -56,7 +62,7 @@ async function pageFor(engine: Engine, request: IncomingMessage, url: URL): Prom
     return await approvalPage(engine, url.searchParams.get("id") ?? "");
   }
   if (method !== "POST") return message(405, "Method not allowed", "Approve or deny with the form's POST.");
-  const crossSite = crossSiteProblem(request);
+  const crossSite = crossSiteProblem(request.headers);
   if (crossSite !== null) return message(403, "Refused", crossSite);
   const form = await readForm(request);
   if (form === null) return message(413, "Too large", "The form body is too large.");
@@ -92,7 +98,8 @@ async function approvalPage(engine: Engine, deviceId: string): Promise<Page> {
 </dl>`;
   if (session.status !== "pending") {
     const state = session.status === "denied" ? "was denied" : "is already approved";
-    return { status: 200, title: "Device login", body: `${details}<p>This device login ${state}.</p>` };
+    const by = session.decidedByName === null ? "" : ` by ${escapeHtml(session.decidedByName)}`;
+    return { status: 200, title: "Device login", body: `${details}<p>This device login ${state}${by}.</p>` };
   }
   const id = escapeHtml(session.deviceId);
   return {
@@ -101,7 +108,8 @@ async function approvalPage(engine: Engine, deviceId: string): Promise<Page> {
     body: `<p>A command line asks to act in this workspace as you. Approve only if it shows the same code.</p>
 ${details}
 <form method="post" action="${DEVICE_PAGE_PATH}/approve"><input type="hidden" name="id" value="${id}"><button type="submit">Approve</button></form>
-<form method="post" action="${DEVICE_PAGE_PATH}/deny"><input type="hidden" name="id" value="${id}"><button type="submit">Deny</button></form>`,
+<form method="post" action="${DEVICE_PAGE_PATH}/deny"><input type="hidden" name="id" value="${id}"><button type="submit">Deny</button></form>
+<p class="note">Here you decide as the workspace's owner. A member signed in to the Console can <a href="${CONSOLE_DEVICE_PATH}?id=${encodeURIComponent(session.deviceId)}">decide there</a> as themselves.</p>`,
   };
 }
 
@@ -115,18 +123,23 @@ function message(status: number, title: string, text: string): Page {
 
 /**
  * Why a post must be refused as coming from another site, or null. Browsers send Origin (and
- * Sec-Fetch-Site) on cross-site form posts; scripts such as the CLI send neither. The Host
- * check stops DNS rebinding, where a foreign name resolves to 127.0.0.1.
+ * Sec-Fetch-Site) on form posts; scripts such as the CLI send neither. `Origin: null` (sandboxed
+ * frames, privacy settings) passes only with `Sec-Fetch-Site: same-origin`, which pages cannot
+ * forge. The Host check stops DNS rebinding, where a foreign name resolves to 127.0.0.1.
  */
-function crossSiteProblem(request: IncomingMessage): string | null {
-  const own = new URL(process.env.IAS_LOCAL_BASE_URL ?? "http://127.0.0.1");
+export function crossSiteProblem(
+  headers: Pick<IncomingMessage["headers"], "host" | "origin" | "sec-fetch-site">,
+  baseUrl = process.env.IAS_LOCAL_BASE_URL ?? "http://127.0.0.1",
+): string | null {
+  const own = new URL(baseUrl);
   const sameHost = (host: string) => host === own.host || host === `localhost:${own.port}`;
-  if (!sameHost(request.headers.host ?? "")) return "This page only answers on its own address.";
-  const origin = request.headers.origin;
-  if (origin !== undefined && (origin === "null" || !sameHost(safeHost(origin))))
-    return "Approvals must come from this page.";
-  const site = request.headers["sec-fetch-site"];
+  if (!sameHost(headers.host ?? "")) return "This page only answers on its own address.";
+  const site = headers["sec-fetch-site"];
   if (site !== undefined && site !== "same-origin" && site !== "none") return "Approvals must come from this page.";
+  const origin = headers.origin;
+  if (origin === "null" && site !== "same-origin") return "Approvals must come from this page.";
+  if (origin !== undefined && origin !== "null" && !sameHost(safeHost(origin)))
+    return "Approvals must come from this page.";
   return null;
 }
 
@@ -155,7 +168,7 @@ export function escapeHtml(text: string): string {
 function render(page: Page): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(page.title)} · IAS local</title>
-<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}dt{font-weight:600}dd{margin:0 0 .75rem}.code{font:700 1.6rem ui-monospace,monospace;letter-spacing:.1em}form{display:inline-block;margin-right:.5rem}button{font-size:1rem;padding:.4rem 1.2rem}</style>
+<style>body{font:16px system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}dt{font-weight:600}dd{margin:0 0 .75rem}.code{font:700 1.6rem ui-monospace,monospace;letter-spacing:.1em}form{display:inline-block;margin-right:.5rem}button{font-size:1rem;padding:.4rem 1.2rem}.note{color:#555;font-size:.9rem;margin-top:1.5rem}</style>
 </head><body><h1>${escapeHtml(page.title)}</h1>
 ${page.body}
 </body></html>

@@ -14,6 +14,7 @@ import { openJournalStore } from "./store";
 import type { OpenJournalFile } from "./journalWriter";
 import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
+import { answerConsole } from "../console/serve";
 
 export const HOST = "127.0.0.1";
 export const LOCAL_WORKSPACE_SLUG = "local";
@@ -162,6 +163,7 @@ async function answer(
   try {
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
+    if (await answerConsole(request, response)) return;
     const method = request.method ?? "GET";
     const headers = new Headers();
     for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {

@@ -132,6 +132,15 @@ describe("local approval page", () => {
     const session = await start("box");
     expect((await submit("approve", session.deviceId, { origin: "https://evil.example" })).status).toBe(403);
     expect((await submit("approve", session.deviceId, { origin: "null" })).status).toBe(403);
+    expect((await submit("approve", session.deviceId, { origin: "null", "sec-fetch-site": "cross-site" })).status).toBe(
+      403,
+    );
+    expect((await submit("approve", session.deviceId, { origin: "null", "sec-fetch-site": "same-site" })).status).toBe(
+      403,
+    );
+    expect(
+      (await submit("approve", session.deviceId, { origin: server.baseUrl, "sec-fetch-site": "cross-site" })).status,
+    ).toBe(403);
     expect((await submit("approve", session.deviceId, { "sec-fetch-site": "cross-site" })).status).toBe(403);
     expect(await postWithHost(`rebound.example:${server.port}`, session.deviceId)).toBe(403);
     expect((await poll(session)).body.status).toBe("pending");
@@ -139,6 +148,21 @@ describe("local approval page", () => {
     const own = await submit("approve", session.deviceId, { origin: server.baseUrl, "sec-fetch-site": "same-origin" });
     expect(own.status).toBe(200);
     expect((await poll(session)).body.status).toBe("approved");
+  });
+
+  test("Origin: null is accepted only with Sec-Fetch-Site: same-origin (a browser hiding its origin)", async () => {
+    const session = await start("box");
+    const hidden = await submit("deny", session.deviceId, { origin: "null", "sec-fetch-site": "same-origin" });
+    expect(hidden.status).toBe(200);
+    expect((await poll(session)).body.status).toBe("denied");
+  });
+
+  test("the page keeps its URL from other sites without nulling its own Origin", async () => {
+    const session = await start("box");
+    const shown = await page(`/local/device?id=${session.deviceId}`);
+    // no-referrer made Chromium send Origin: null on the form post; same-origin does not.
+    expect(shown.headers.get("referrer-policy")).toBe("same-origin");
+    expect(shown.html).toContain(`<a href="/auth/device?id=${session.deviceId}">`);
   });
 
   test("wrong methods are 405", async () => {
