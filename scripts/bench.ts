@@ -6,6 +6,12 @@
  * 2. Local-server throughput over real sockets: 32 concurrent workers doing full
  *    claim → heartbeat → complete cycles, next to the same server's `/control-plane/health`
  *    requests per second, and the ratio of the two.
+ * 3. One stream (bench/single-stream.ts): claim-next p50/p99 with 0, 10,000 and 100,000 jobs
+ *    waiting in one stream against an empty stream on the same server, and list-for-job's first
+ *    page on a 10,000-event job against a 60-event one. Targets: both ratios ≤ 2.
+ *
+ *   npm run bench                    all three
+ *   npm run bench -- single-stream   only 3 (BENCH_SIZES=0,10000 and BENCH_SAMPLES=200 to change)
  */
 import { convexTest } from "convex-test";
 import schema from "../convex/schema";
@@ -20,6 +26,7 @@ import {
   type Runner,
   type Scale,
 } from "./bench/queue-workload";
+import { measureSingleStream, BIG_JOB_EVENTS, SMALL_JOB_EVENTS, type Percentiles } from "./bench/single-stream";
 import { apiClient, enqueueMany, healthRate, runWorkerPool } from "./bench/socket-workers";
 import { convexModuleMap } from "./local/modules";
 
@@ -45,7 +52,48 @@ function table(rows: string[][]): string {
 const cell = (metrics: Metrics) => `${metrics.documentsRead} / ${metrics.bytesRead} B`;
 const writes = (metrics: Metrics) => `${metrics.documentsWritten} / ${metrics.bytesWritten} B`;
 
+const STREAM_SIZES = (process.env.BENCH_SIZES ?? "0,10000,100000").split(",").map(Number);
+const STREAM_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
+
+const ms = ({ p50, p99 }: Percentiles) => `${p50.toFixed(1)} / ${p99.toFixed(1)} ms`;
+
+async function singleStream() {
+  console.log(`\nOne stream: ${STREAM_SAMPLES} samples per cell, seeded in process (see bench/single-stream.ts)...`);
+  const rows = [
+    [
+      "jobs waiting in the stream",
+      "seed / server start",
+      "claim-next p50 / p99",
+      "empty stream p50 / p99",
+      "p50 ratio",
+      `list-for-job, ${BIG_JOB_EVENTS} events`,
+      `${SMALL_JOB_EVENTS} events`,
+      "p50 ratio",
+    ],
+  ];
+  for (const waiting of STREAM_SIZES) {
+    const result = await measureSingleStream(waiting, STREAM_SAMPLES);
+    rows.push([
+      waiting.toLocaleString("en"),
+      `${result.seedSeconds.toFixed(1)} s / ${result.startSeconds.toFixed(1)} s`,
+      ms(result.big),
+      ms(result.empty),
+      (result.big.p50 / result.empty.p50).toFixed(2),
+      ms(result.bigEvents),
+      ms(result.smallEvents),
+      (result.bigEvents.p50 / result.smallEvents.p50).toFixed(2),
+    ]);
+  }
+  console.log("\nclaim-next in one stream (one repo, one requirement set), over sockets; targets: ratios ≤ 2\n");
+  console.log(table(rows));
+}
+
 async function main() {
+  if (process.argv.includes("single-stream")) {
+    await singleStream();
+    removeTempDirs();
+    return;
+  }
   console.log("Seeding the small and the large workspace (the large one takes a little while)...");
   const small = await documentCosts(SMALL);
   const large = await documentCosts(LARGE);
@@ -90,8 +138,9 @@ async function main() {
     );
   } finally {
     await server.stop();
-    removeTempDirs();
   }
+  await singleStream();
+  removeTempDirs();
 }
 
 main().then(

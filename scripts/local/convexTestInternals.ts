@@ -70,7 +70,6 @@ export type DatabaseFake = {
   _queryResults: Record<number, unknown[]>;
   _schema: { tables: SchemaIndexes } | null;
   commit(commitTs?: bigint | null): void;
-  rollbackWrites(): void;
   startQuery(query: SerializedQuery): number;
   queryNext(queryId: number): { value: Document | null; done: boolean };
   paginate(request: PageRequest): PageResult;
@@ -99,7 +98,7 @@ type TransactionManager = {
 type ConvexGlobal = { components: Record<string, { db: DatabaseFake }>; transactionManager: TransactionManager };
 
 /** The root component's database and transaction manager of one convex-test instance. */
-export type Internals = { db: DatabaseFake; manager: TransactionManager; t: TestConvex };
+export type Internals = { db: DatabaseFake; manager: TransactionManager };
 
 const DATABASE_FIELDS = {
   _documents: "object",
@@ -110,7 +109,6 @@ const DATABASE_FIELDS = {
   _lastCreationTime: "number",
   _queryResults: "object",
   commit: "function",
-  rollbackWrites: "function",
   startQuery: "function",
   queryNext: "function",
   paginate: "function",
@@ -175,7 +173,7 @@ export async function openInternals(t: TestConvex, options: { hasSchema: boolean
   }
   await probe;
   checkInternals(captured, options);
-  return { db: captured.components[""]!.db, manager: captured.transactionManager, t };
+  return { db: captured.components[""]!.db, manager: captured.transactionManager };
 }
 
 /** Calls any function by path ("jobs:sweepExpiredLeases"), as a scheduled function is called. */
@@ -315,11 +313,11 @@ export function hookFiles(
 export type QueryStream = { next(): Document | null };
 
 export type QueryExecution = {
-  /** Replaces convex-test's walk over all of a table's ids (full scans, search, fallbacks). */
+  /** Replaces convex-test's walk over all of a table's ids (search, fallbacks). */
   scanTable(table: string, visit: (document: Document) => void): void;
-  /** A lazy answer for an index-range query, or null to leave it to convex-test. */
+  /** A lazy answer for an index-range or full-table query, or null to leave it to convex-test. */
   stream(query: SerializedQuery, compiled: CompiledQuery): QueryStream | null;
-  /** One page of an index-range query, or null to leave it to convex-test. */
+  /** One page of an index-range or full-table query, or null to leave it to convex-test. */
   page(request: PageRequest, compiled: CompiledQuery, cursors: CursorCodec): PageResult | null;
 };
 
@@ -327,7 +325,8 @@ export type QueryExecution = {
 const openStreams = new WeakMap<DatabaseFake, Map<number, QueryStream>>();
 
 /**
- * Routes convex-test's query syscalls for index ranges to `execution`. convex-test itself still
+ * Routes convex-test's query syscalls for index ranges and full-table scans (which it orders by
+ * `_creationTime`, unique per database: by_creation_time order) to `execution`. convex-test still
  * validates each query and compiles its `.filter()`: its resolver runs with no documents.
  */
 export function installQueryExecution(internals: Internals, execution: QueryExecution) {
@@ -356,9 +355,11 @@ export function installQueryExecution(internals: Internals, execution: QueryExec
     compare: (document, keys, fields, order) => db._docIsAfterCursor(document, keys, fields, order),
   };
 
+  const ordered = (query: SerializedQuery) =>
+    query.source.type === "IndexRange" || query.source.type === "FullTableScan";
   const startQuery = db.startQuery.bind(db);
   db.startQuery = (query) => {
-    if (query.source.type !== "IndexRange") return startQuery(query);
+    if (!ordered(query)) return startQuery(query);
     const stream = execution.stream(query, compile(query));
     if (stream === null) return startQuery(query);
     const id = db._nextQueryId++;
@@ -374,7 +375,7 @@ export function installQueryExecution(internals: Internals, execution: QueryExec
   };
   const paginate = db.paginate.bind(db);
   db.paginate = (request) => {
-    if (request.query.source.type !== "IndexRange") return paginate(request);
+    if (!ordered(request.query)) return paginate(request);
     return execution.page(request, compile(request.query), cursors) ?? paginate(request);
   };
   // convex-test keeps every query's state until the process ends (fine for a test, a leak for a

@@ -1,5 +1,5 @@
 /**
- * Index-range queries walked in index order: binary search to the range (or the page cursor),
+ * Index-range (and full-table) queries walked in index order: binary search to the range (or the page cursor),
  * then committed documents one at a time, merged with the open transaction's own writes, so
  * `.first()`, `.take(n)` and a page cost O(log n + k) instead of a copy and sort of the range.
  * Answers and their order are convex-test's (test/e2e/local-indexes.test.ts compares them on
@@ -44,6 +44,11 @@ export function orderedExecution(
   const stats: WalkStats = { walks: 0, visited: 0 };
 
   const plan = (query: SerializedQuery): Plan | null => {
+    if (query.source.type === "FullTableScan") {
+      // convex-test orders a table by `_creationTime` alone; it is unique, so this is by_creation_time.
+      const table = query.source.tableName ?? "";
+      return planRange(table, indexes.index(table, "by_creation_time")!, []);
+    }
     const [table, indexName] = (query.source.indexName ?? "").split(".") as [string, string];
     const index = indexes.index(table, indexName);
     return index === undefined ? null : planRange(table, index, query.source.range ?? []);

@@ -5,10 +5,17 @@
  * are caught by the start-up probe, modules are imported once, and Convex's transaction limits
  * apply, counting documents a `.filter()` skipped as Convex does.
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { convexTest } from "convex-test";
 import { afterAll, expect, test } from "vitest";
 import schema from "../../convex/schema";
-import { checkInternals, openInternals, probeQueryExecution } from "../../scripts/local/convexTestInternals";
+import {
+  CONVEX_TEST_VERSION,
+  checkInternals,
+  openInternals,
+  probeQueryExecution,
+} from "../../scripts/local/convexTestInternals";
 import { createEngine, type Engine } from "../../scripts/local/engine";
 import { convexModuleMap, type ModuleMap } from "../../scripts/local/modules";
 import { openJournalStore } from "../../scripts/local/store";
@@ -24,6 +31,18 @@ const throwing = (error: unknown): never => {
 async function engineWith(moduleMap: ModuleMap = modules): Promise<Engine> {
   return await createEngine({ modules: moduleMap, store: openJournalStore(makeTempDir()), onFatal: throwing });
 }
+
+test("convex and convex-test are pinned exactly, to the versions installed and the adapter's", () => {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  expect(manifest.dependencies.convex).toBe("1.48.0");
+  expect(manifest.dependencies["convex-test"]).toBe("0.0.60");
+  expect(CONVEX_TEST_VERSION).toBe("0.0.60");
+  const require = createRequire(import.meta.url);
+  const installed = (name: string) =>
+    JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")).version as string;
+  expect(installed("convex")).toBe("1.48.0");
+  expect(installed("convex-test")).toBe("0.0.60");
+});
 
 test("a convex-test whose DatabaseFake lost `_schema` is refused, naming the member and the version", async () => {
   const { db, manager } = await openInternals(convexTest(schema, modules), { hasSchema: true });
