@@ -9,15 +9,11 @@
 import { convexTest } from "convex-test";
 import { afterAll, expect, test } from "vitest";
 import schema from "../../convex/schema";
-import { createEngine, type Engine } from "../../scripts/local/engine";
-import { convexModuleMap } from "../../scripts/local/modules";
 import { SortedIndex, type Document } from "../../scripts/local/sortedIndex";
-import { openJournalStore, type JournalStore } from "../../scripts/local/store";
+import { openEngine } from "../support/local-engine";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
-
-const modules = convexModuleMap();
 
 /** A small deterministic generator, so a failure can be replayed. */
 function random(seed: number) {
@@ -26,18 +22,6 @@ function random(seed: number) {
     return seed / 2 ** 31;
   };
   return Object.assign(next, { below: (n: number) => Math.floor(next() * n), chance: (p: number) => next() < p });
-}
-
-async function openEngine(dir: string): Promise<{ engine: Engine; store: JournalStore }> {
-  const store = openJournalStore(dir);
-  const engine = await createEngine({
-    modules,
-    store,
-    onFatal: (error) => {
-      throw error;
-    },
-  });
-  return { engine, store };
 }
 
 test("SortedIndex keeps entries in key order through inserts, removals, chunk splits and merges", () => {

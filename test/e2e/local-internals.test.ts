@@ -16,20 +16,15 @@ import {
   openInternals,
   probeQueryExecution,
 } from "../../scripts/local/convexTestInternals";
-import { createEngine, type Engine } from "../../scripts/local/engine";
-import { convexModuleMap, type ModuleMap } from "../../scripts/local/modules";
-import { openJournalStore } from "../../scripts/local/store";
+import type { Engine } from "../../scripts/local/engine";
+import type { ModuleMap } from "../../scripts/local/modules";
+import { localModules as modules, openEngine } from "../support/local-engine";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
 
-const modules = convexModuleMap();
-const throwing = (error: unknown): never => {
-  throw error;
-};
-
-async function engineWith(moduleMap: ModuleMap = modules): Promise<Engine> {
-  return await createEngine({ modules: moduleMap, store: openJournalStore(makeTempDir()), onFatal: throwing });
+async function engineWith(moduleMap?: ModuleMap): Promise<Engine> {
+  return (await openEngine(makeTempDir(), moduleMap)).engine;
 }
 
 test("convex and convex-test are pinned exactly, to the versions installed and the adapter's", () => {
