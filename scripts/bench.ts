@@ -10,9 +10,11 @@
  *    waiting in one stream against an empty stream on the same server, and list-for-job's first
  *    page on a 10,000-event job against a 60-event one. Targets: both ratios ≤ 2.
  *
- *   npm run bench                    all three
- *   npm run bench -- single-stream   only 3 (BENCH_SIZES=0,10000 and BENCH_SAMPLES=200 to change)
+ *   npm run bench                       all three
+ *   npm run bench -- costs throughput   some of them, by name ("single-stream" for 3)
+ *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
+import { readFileSync } from "node:fs";
 import { convexTest } from "convex-test";
 import schema from "../convex/schema";
 import { removeTempDirs, spawnLocalServer } from "../test/support/local-process";
@@ -88,12 +90,7 @@ async function singleStream() {
   console.log(table(rows));
 }
 
-async function main() {
-  if (process.argv.includes("single-stream")) {
-    await singleStream();
-    removeTempDirs();
-    return;
-  }
+async function costs() {
   console.log("Seeding the small and the large workspace (the large one takes a little while)...");
   const small = await documentCosts(SMALL);
   const large = await documentCosts(LARGE);
@@ -114,14 +111,18 @@ async function main() {
   );
   console.log(table(rows));
   console.log("\n`bearer auth` is the token lookup every request with a minted token makes in its own query.");
+}
 
+async function throughput() {
   const server = await spawnLocalServer();
   try {
     const api = apiClient(server.apiUrl, server.serviceToken);
     const workspaceId = (await api("/v1/workspaces/resolve", { slug: "local" })).workspaceId;
     const repoId = (await api("/v1/repos/upsert", { workspaceId, remoteUrlHash: "bench", status: "active" })).repoId;
     await enqueueMany(api, workspaceId, repoId, JOBS);
+    const cpuBefore = cpuMsOf(server.proc.pid);
     const pool = await runWorkerPool({ api, workspaceId, repoId, workers: WORKERS });
+    const cpuPerCycle = (cpuMsOf(server.proc.pid) - cpuBefore) / pool.claims.length;
     const health = await healthRate(server.apiUrl, WORKERS, HEALTH_SECONDS * 1000);
     const seconds = pool.elapsedMs / 1000;
     const cycles = pool.claims.length / seconds;
@@ -136,10 +137,33 @@ async function main() {
         ["worker requests / health requests", (requests / health).toFixed(2)],
       ]),
     );
+    // CPU time barely depends on what else the machine runs; the rates above do.
+    console.log(
+      `\nServer CPU per cycle: ${Number.isNaN(cpuPerCycle) ? "— (no /proc here)" : `${cpuPerCycle.toFixed(1)} ms`}`,
+    );
   } finally {
     await server.stop();
   }
-  await singleStream();
+}
+
+/** User + system CPU milliseconds a process has used (Linux /proc; NaN elsewhere). */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const SECTIONS = { costs, throughput, "single-stream": singleStream };
+
+async function main() {
+  const chosen = process.argv.slice(2).filter((name): name is keyof typeof SECTIONS => name in SECTIONS);
+  for (const name of chosen.length > 0 ? chosen : (Object.keys(SECTIONS) as Array<keyof typeof SECTIONS>)) {
+    await SECTIONS[name]();
+  }
   removeTempDirs();
 }
 
