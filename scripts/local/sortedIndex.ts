@@ -18,18 +18,29 @@ const MIN_CHUNK = MAX_CHUNK / 4;
 
 export class SortedIndex {
   private chunks: Document[][] = [];
-  private readonly paths: string[][];
+  /** Reads each field as convex-test reads field paths (`a.b` steps only into plain objects). */
+  private readonly getters: Array<(document: Document) => Value | undefined>;
 
   constructor(readonly fields: string[]) {
-    this.paths = fields.map((field) => field.split("."));
+    this.getters = fields.map((field) => {
+      const path = field.split(".");
+      if (path.length === 1) return (document: Document) => document[field];
+      return (document: Document) => {
+        let value: unknown = document;
+        for (const part of path) value = isSimpleObject(value) ? value[part] : undefined;
+        return value as Value | undefined;
+      };
+    });
   }
 
   /** Builds the index over `documents` with one sort: O(n log n), where n puts would move O(n²). */
   static build(fields: string[], documents: Iterable<Document>): SortedIndex {
     const index = new SortedIndex(fields);
-    const sorted = [...documents].sort((a, b) => index.compare(a, b));
-    for (let start = 0; start < sorted.length; start += MAX_CHUNK / 2) {
-      index.chunks.push(sorted.slice(start, start + MAX_CHUNK / 2));
+    // Keys read once per document, not once per comparison.
+    const keyed = Array.from(documents, (document) => ({ key: index.keyOf(document), document }));
+    keyed.sort((a, b) => compareKeys(a.key, b.key));
+    for (let start = 0; start < keyed.length; start += MAX_CHUNK / 2) {
+      index.chunks.push(keyed.slice(start, start + MAX_CHUNK / 2).map(({ document }) => document));
     }
     return index;
   }
@@ -40,22 +51,19 @@ export class SortedIndex {
     return total;
   }
 
-  /** The value of the index's `i`-th field in `document`, read as convex-test reads field paths. */
+  /** The value of the index's `i`-th field in `document`. */
   field(document: Document, i: number): Value | undefined {
-    const path = this.paths[i]!;
-    let value: unknown = document;
-    for (const part of path) value = isSimpleObject(value) ? value[part] : undefined;
-    return value as Value | undefined;
+    return this.getters[i]!(document);
   }
 
   keyOf(document: Document): Key {
-    return this.fields.map((_, i) => this.field(document, i));
+    return this.getters.map((get) => get(document));
   }
 
   /** Orders two documents by the whole key. */
   compare(a: Document, b: Document): number {
-    for (let i = 0; i < this.paths.length; i++) {
-      const order = compareFieldValues(this.field(a, i), this.field(b, i));
+    for (const get of this.getters) {
+      const order = compareFieldValues(get(a), get(b));
       if (order !== 0) return order;
     }
     return 0;
@@ -64,7 +72,7 @@ export class SortedIndex {
   /** Compares a document's key with a (shorter or equal) key prefix, field by field. */
   compareToKey(document: Document, key: Key): number {
     for (let i = 0; i < key.length; i++) {
-      const order = compareFieldValues(this.field(document, i), key[i]);
+      const order = compareFieldValues(this.getters[i]!(document), key[i]);
       if (order !== 0) return order;
     }
     return 0;
@@ -157,6 +165,14 @@ export class SortedIndex {
       return;
     }
   }
+}
+
+function compareKeys(a: Key, b: Key): number {
+  for (let i = 0; i < a.length; i++) {
+    const order = compareFieldValues(a[i], b[i]);
+    if (order !== 0) return order;
+  }
+  return 0;
 }
 
 /** Field paths step only into plain objects, as convex-test's do (not arrays or byte buffers). */
