@@ -7,7 +7,7 @@
  * they visit only the documents they return (the walk counter fails if they stop going through it).
  */
 import { convexTest } from "convex-test";
-import { afterAll, expect, test } from "vitest";
+import { afterAll, expect, test, vi } from "vitest";
 import schema from "../../convex/schema";
 import { SortedIndex, type Document } from "../../scripts/local/sortedIndex";
 import { openEngine } from "../support/local-engine";
@@ -172,7 +172,15 @@ test("the ordered walk answers index-range queries exactly like plain convex-tes
     await both((ctx) => writeInTransaction(ctx, workspaceIds, random(plan)));
   }
   indexed.store.close();
-  indexed = await openEngine(dir); // the indexes are rebuilt (one sort each) from the journal
+  // The indexes are rebuilt from the journal with one sort each, not one insert per document.
+  const inserts = vi.spyOn(SortedIndex.prototype, "insert");
+  const builds = vi.spyOn(SortedIndex, "build");
+  indexed = await openEngine(dir);
+  expect(inserts).not.toHaveBeenCalled();
+  expect(
+    builds.mock.calls.some(([fields, documents]) => fields[0] === "workspaceId" && [...documents].length > 1_000),
+  ).toBe(true);
+  vi.restoreAllMocks();
 
   const randomBounds = (): Bounds => {
     const bound = () => (next.chance(0.5) ? { value: next.below(50), inclusive: next.chance(0.5) } : undefined);
