@@ -1,6 +1,6 @@
 /**
- * Index-range (and full-table) queries walked in index order: binary search to the range (or the page cursor),
- * then committed documents one at a time, merged with the open transaction's own writes, so
+ * Index-range (and full-table) queries walked in index order: binary search to the range (or the
+ * page cursor), then committed documents one at a time, merged with the open transaction's writes, so
  * `.first()`, `.take(n)` and a page cost O(log n + k) instead of a copy and sort of the range.
  * Answers and their order are convex-test's (test/e2e/local-indexes.test.ts compares them on
  * random data); `paginate` mirrors convex-test's `DatabaseFake.paginate` step by step.
@@ -64,16 +64,12 @@ export function orderedExecution(
     let to = upper
       ? index.seek((c) => c > 0 || (!upper.inclusive && c === 0), [...equal, upper.value])
       : index.seek((c) => c > 0, equal);
-    if (after !== undefined && order === "asc")
-      from = later(
-        from,
-        index.seek((c) => c > 0, after),
-      );
-    if (after !== undefined && order === "desc")
-      to = earlier(
-        to,
-        index.seek((c) => c >= 0, after),
-      );
+    if (after !== undefined) {
+      // A page starts strictly after its cursor (a full index key), in either order.
+      const cursor = index.seek(order === "asc" ? (c) => c > 0 : (c) => c >= 0, after);
+      if (order === "asc") from = later(from, cursor);
+      else to = earlier(to, cursor);
+    }
     const direction = order === "asc" ? 1 : -1;
 
     // The open transaction's writes, as of now (convex-test also answers from a snapshot).
