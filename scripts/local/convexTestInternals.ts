@@ -342,6 +342,11 @@ export function installQueryExecution(internals: Internals, execution: QueryExec
     compiling = true;
     try {
       const { filterFn, limit, fieldPathsToSortBy, order } = resolve(query);
+      if (typeof filterFn !== "function" || !Array.isArray(fieldPathsToSortBy) || !["asc", "desc"].includes(order)) {
+        throw versionError(
+          "DatabaseFake._resolveQuerySource no longer answers { filterFn, fieldPathsToSortBy, order }",
+        );
+      }
       return { filter: filterFn, limit, sortFields: fieldPathsToSortBy, order };
     } finally {
       compiling = false;
