@@ -1,16 +1,23 @@
 /**
- * `npm run bench`: what the job queue's worker calls cost, and how fast local mode serves them.
+ * `npm run bench`: what the project measures instead of timing tests.
  *
  * 1. Documents and bytes read and written per call (SPEC §6 budget), on a small workspace and on
  *    one with 10,000 pending + 10,000 finished jobs, 200 workers and 50 repos.
  * 2. Local-server throughput over real sockets: 1 / 8 / 32 concurrent workers doing full
- *    claim → heartbeat → complete cycles (per second, claim and cycle p50/p99), and the same
- *    cycle through BullMQ on Redis and pg-boss on PostgreSQL when those are installed (started
- *    here on loopback, never in CI), interleaved in the same run and printed as ratios.
+ *    claim → heartbeat → complete cycles (per second, claim and cycle p50/p99, server CPU per
+ *    cycle), and the same cycle through BullMQ on Redis and pg-boss on PostgreSQL when those are
+ *    installed (started here on loopback, never in CI), interleaved in the same run, as ratios.
  * 3. Restart: time from spawn to `/health` and resident memory with 0 / 10k / 100k stored jobs.
+ * 4. One stream (bench/single-stream.ts): claim-next p50/p99 with 0, 10,000 and 100,000 jobs
+ *    waiting in one stream against an empty stream on the same server, and list-for-job's first
+ *    page on a 10,000-event job against a 60-event one. Targets: both ratios ≤ 2.
  *
- * `npm run bench -- --quick` skips the 100k restart; `--only=costs|cycles|restart` runs one part.
+ *   npm run bench                               all four
+ *   npm run bench -- costs cycles               some of them, by name (costs, cycles, restart, single-stream)
+ *   npm run bench -- restart --quick            the restart without the 100k case
+ *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
+import { readFileSync } from "node:fs";
 import { convexTest } from "convex-test";
 import schema from "../convex/schema";
 import { removeTempDirs, spawnLocalServer } from "../test/support/local-process";
@@ -27,6 +34,7 @@ import {
 import { bullmqCycles, driveCycles, localWorkers, pgBossCycles, type CycleResult } from "./bench/cycles";
 import { measureRestart } from "./bench/restart";
 import { startPostgres, startRedis } from "./bench/services";
+import { measureSingleStream, BIG_JOB_EVENTS, SMALL_JOB_EVENTS, type Percentiles } from "./bench/single-stream";
 import { apiClient, enqueueMany, healthRate } from "./bench/socket-workers";
 import { convexModuleMap } from "./local/modules";
 
@@ -35,8 +43,6 @@ const WORKER_COUNTS = [1, 8, 32];
 const jobsFor = (workers: number) => Math.max(150, workers * 25);
 const HEALTH_SECONDS = 3;
 const RESTART_JOBS = process.argv.includes("--quick") ? [0, 10_000] : [0, 10_000, 100_000];
-const ONLY = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
-const runs = (part: string) => ONLY === undefined || ONLY === part;
 
 async function documentCosts(scale: Scale) {
   const t = convexTest(schema, convexModuleMap()) as unknown as Runner;
@@ -56,10 +62,40 @@ function table(rows: string[][]): string {
 const cell = (metrics: Metrics) => `${metrics.documentsRead} / ${metrics.bytesRead} B`;
 const writes = (metrics: Metrics) => `${metrics.documentsWritten} / ${metrics.bytesWritten} B`;
 
-async function main() {
-  if (runs("costs")) await costs();
-  if (runs("cycles")) await throughput();
-  if (runs("restart")) await restarts();
+const STREAM_SIZES = (process.env.BENCH_SIZES ?? "0,10000,100000").split(",").map(Number);
+const STREAM_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
+
+const percentiles = ({ p50, p99 }: Percentiles) => `${p50.toFixed(1)} / ${p99.toFixed(1)} ms`;
+
+async function singleStream() {
+  console.log(`\nOne stream: ${STREAM_SAMPLES} samples per cell, seeded in process (see bench/single-stream.ts)...`);
+  const rows = [
+    [
+      "jobs waiting in the stream",
+      "seed / server start",
+      "claim-next p50 / p99",
+      "empty stream p50 / p99",
+      "p50 ratio",
+      `list-for-job, ${BIG_JOB_EVENTS} events`,
+      `${SMALL_JOB_EVENTS} events`,
+      "p50 ratio",
+    ],
+  ];
+  for (const waiting of STREAM_SIZES) {
+    const result = await measureSingleStream(waiting, STREAM_SAMPLES);
+    rows.push([
+      waiting.toLocaleString("en"),
+      `${result.seedSeconds.toFixed(1)} s / ${result.startSeconds.toFixed(1)} s`,
+      percentiles(result.big),
+      percentiles(result.empty),
+      (result.big.p50 / result.empty.p50).toFixed(2),
+      percentiles(result.bigEvents),
+      percentiles(result.smallEvents),
+      (result.bigEvents.p50 / result.smallEvents.p50).toFixed(2),
+    ]);
+  }
+  console.log("\nclaim-next in one stream (one repo, one requirement set), over sockets; targets: ratios ≤ 2\n");
+  console.log(table(rows));
 }
 
 async function costs() {
@@ -95,12 +131,15 @@ async function throughput() {
     const api = apiClient(server.apiUrl, server.serviceToken);
     const workspaceId = (await api("/v1/workspaces/resolve", { slug: "local" })).workspaceId;
     const repoId = (await api("/v1/repos/upsert", { workspaceId, remoteUrlHash: "bench", status: "active" })).repoId;
+    const cpuPerCycle: string[] = [];
     const rows = [["workers", "system", "cycles/s", "claim p50 / p99 ms", "cycle p50 / p99 ms", "local ÷ this"]];
     for (const workers of WORKER_COUNTS) {
       const jobs = jobsFor(workers);
       // Interleaved: each system runs at this worker count before the next count.
       await enqueueMany(api, workspaceId, repoId, jobs);
+      const cpuBefore = cpuMsOf(server.proc.pid);
       const local = await driveCycles(await localWorkers(api, workspaceId, repoId, workers, `w${workers}`));
+      cpuPerCycle.push(`${workers}: ${((cpuMsOf(server.proc.pid) - cpuBefore) / jobs).toFixed(1)} ms`);
       const results: Array<[string, CycleResult]> = [["local mode", local]];
       if (redis) results.push(["BullMQ / Redis", await bullmqCycles(redis.port, workers, jobs)]);
       if (postgres) results.push(["pg-boss / PostgreSQL", await pgBossCycles(postgres.port, workers, jobs)]);
@@ -121,6 +160,8 @@ async function throughput() {
     );
     console.log(table(rows));
     console.log(`\nGET /control-plane/health on the same server, 32 clients: ${health.toFixed(1)} per second.`);
+    // CPU time barely depends on what else the machine runs; the rates above do.
+    console.log(`Server CPU per cycle (by worker count): ${cpuPerCycle.join(", ")}.`);
     if (!redis) console.log("Redis not installed (apt-get install redis-server): BullMQ skipped.");
     if (!postgres) console.log("PostgreSQL not installed (apt-get install postgresql): pg-boss skipped.");
     console.log("Targets: cycles/s at 32 workers ≥ 0.5 × pg-boss's; claim p99 at 32 workers ≤ 50 ms.");
@@ -153,6 +194,27 @@ async function restarts() {
   }
   console.log("\nRestart of local mode (one repo, one stream of pending jobs; target: 100k ≤ 10 s)\n");
   console.log(table(rows));
+}
+
+/** User + system CPU milliseconds a process has used (Linux /proc; NaN elsewhere). */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const SECTIONS = { costs, cycles: throughput, restart: restarts, "single-stream": singleStream };
+
+async function main() {
+  const chosen = process.argv.slice(2).filter((name): name is keyof typeof SECTIONS => name in SECTIONS);
+  for (const name of chosen.length > 0 ? chosen : (Object.keys(SECTIONS) as Array<keyof typeof SECTIONS>)) {
+    await SECTIONS[name]();
+  }
+  removeTempDirs();
 }
 
 main().then(

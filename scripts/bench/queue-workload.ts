@@ -17,6 +17,7 @@ import { authenticate } from "../../convex/tokens";
 import { heartbeat as workerHeartbeat } from "../../convex/workers";
 import { requirementsKey } from "../../convex/model/matching";
 import { mintToken, sha256Hex } from "../../convex/model/tokens";
+import { handlerOf } from "../local/convexTestInternals";
 
 /** What convex-test's `t.run` needs from a test instance (vitest's or a plain one). */
 export type Runner = { run<T>(fn: (ctx: MutationCtx) => Promise<T>): Promise<T> };
@@ -61,12 +62,8 @@ export async function metered(
   fn: object,
   args: Record<string, unknown>,
 ): Promise<{ result: any; metrics: Metrics }> {
-  // Registered functions keep their handler on `_handler`; calling it skips only the argument
-  // validation, which the route already did.
-  const handler = (fn as { _handler: unknown })._handler as (
-    ctx: MutationCtx,
-    args: Record<string, unknown>,
-  ) => Promise<unknown>;
+  // Calling the handler itself skips only the argument validation, which the route already did.
+  const handler = handlerOf<MutationCtx, Record<string, unknown>, unknown>(fn);
   return await t.run(async (ctx) => {
     const result = await handler(ctx, args);
     const used = await ctx.meta.getTransactionMetrics();

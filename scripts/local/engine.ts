@@ -1,44 +1,35 @@
 /**
- * The local-mode engine: convex-test's in-process runtime, made durable. This is the one file
- * that knows convex-test's internals (pinned version in package.json); if an upgrade changes
- * them, `captureInternals` fails loudly at start instead of silently losing writes.
+ * The local-mode engine: convex-test's in-process runtime with Convex's transaction limits,
+ * made durable by the journal, with real sorted indexes. What it needs of convex-test's
+ * internals goes through convexTestInternals.ts, checked at start.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { convexTest } from "convex-test";
 import { convexToJson, jsonToConvex, type Value } from "convex/values";
-import { installIndexes, type QueryableDatabase } from "./indexes";
-import type { ModuleMap } from "./modules";
+import {
+  callerByPath,
+  documentCounters,
+  hookFiles,
+  onTopLevelCommit,
+  openInternals,
+  openQueryCount,
+  probeQueryExecution,
+  restoreDocuments,
+  tableOf,
+  committedDocuments,
+  type DatabaseFake,
+  type Document,
+  type Internals,
+  type TestConvex,
+} from "./convexTestInternals";
+import { installIndexes } from "./indexes";
+import { importedOnce, type ModuleMap } from "./modules";
 import type { JournalStore, JsonDocument } from "./store";
 import { upgradeDocument } from "./upgrades";
 
-/** convex-test's non-exported `DatabaseFake`, as far as we use it. */
-export type DatabaseFake = {
-  _documents: Record<string, Record<string, Value>>;
-  _storage: Record<string, Blob>;
-  _writes: Array<Record<string, Record<string, Value> | null>>;
-  _nextDocId: number;
-  _lastCreationTime: number;
-  _queryResults: Record<number, unknown[]>;
-  commit(commitTs?: bigint | null): void;
-  storeFile(storageId: string, blob: Blob): void;
-  getFile(storageId: string): Blob | null | undefined;
-  get(table: string, id: string): Record<string, Value> | null;
-  patch(table: string, id: string, value: Record<string, Value>): void;
-};
-
-/** convex-test's `TransactionManager`: `isNested` is false for a function's own transaction. */
-type TransactionManager = {
-  commit(isNested: boolean): unknown;
-  rollback(isNested: boolean): void;
-};
-
-type ConvexGlobal = { components: Record<string, { db: DatabaseFake }>; transactionManager: TransactionManager };
-
-export type FunctionPath = { componentPath: string; udfPath: string };
-
-/** The test accessor plus the untyped `fun` (call any function by path) it carries at runtime. */
+/** The test accessor plus a way to call any function by path. */
 export type Engine = {
-  t: ReturnType<typeof convexTest>;
+  t: TestConvex;
+  /** convex-test's database (typed in convexTestInternals.ts); read system rows with `get`. */
   db: DatabaseFake;
   /** Runs a query, mutation or action by its path ("jobs:sweepExpiredLeases"), without auth. */
   call(udfPath: string, args: Record<string, Value>): Promise<unknown>;
@@ -50,6 +41,10 @@ export type Engine = {
    * that is not yet durable (group commit), so a request's own writes are not the measure.
    */
   durable(): Promise<void>;
+  /** The committed documents of `table` (at start: what the last run left). */
+  documentsOf(table: string): Document[];
+  /** Ordered index walks so far, documents they visited, and queries still holding state. */
+  queryStats(): { walks: number; visited: number; open: number };
 };
 
 export type EngineOptions = {
@@ -60,24 +55,26 @@ export type EngineOptions = {
 };
 
 export async function createEngine({ modules, store, onFatal = exitOnFatal }: EngineOptions): Promise<Engine> {
-  const schemaModule = modules[Object.keys(modules).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
+  // convex-test calls a module's loader on every function call; through tsx that is a loader
+  // round trip per call, so each module is imported once here.
+  const once = importedOnce(modules);
+  const schemaModule = once[Object.keys(once).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
   const schema = schemaModule ? (await schemaModule()).default : undefined;
-  const t = convexTest(schema, modules);
-  const convexGlobal = await captureConvexGlobal(t);
-  const db = convexGlobal.components[""]!.db;
-  restoreState(db, store);
-  const pendingFiles = new Set<Promise<void>>();
+  // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.
+  const t = convexTest({ schema, modules: once, transactionLimits: true });
+  const internals = await openInternals(t, { hasSchema: schema !== undefined });
+  restoreState(internals, store);
+  const walks = installIndexes(internals);
+  await probeQueryExecution(t, () => walks.walks);
   store.onFailure(onFatal);
-  journalCommits(db, store, onFatal);
-  store.setSnapshotSource(() => captureDocuments(db));
-  installIndexes(db as unknown as QueryableDatabase);
-  releaseQueryResults(convexGlobal);
-  persistFiles(db, store, pendingFiles, onFatal);
-  const fun = (t as unknown as { fun(path: FunctionPath, args: unknown): Promise<unknown> }).fun;
+  journalCommits(internals, store, onFatal);
+  store.setSnapshotSource(() => captureDocuments(internals));
+  const pendingFiles = new Set<Promise<void>>();
+  persistFiles(internals, store, pendingFiles, onFatal);
   return {
     t,
-    db,
-    call: (udfPath, args) => fun({ componentPath: "", udfPath }, args),
+    db: internals.db,
+    call: callerByPath(t),
     filesFlushed: async () => {
       while (pendingFiles.size > 0) await Promise.all(pendingFiles);
     },
@@ -86,51 +83,25 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
       while (pendingFiles.size > 0) await Promise.all(pendingFiles);
       await journal;
     },
+    documentsOf: (table) => {
+      const documents = committedDocuments(internals);
+      return Object.keys(documents)
+        .filter((id) => tableOf(id) === table)
+        .map((id) => documents[id]!);
+    },
+    queryStats: () => ({ ...walks, open: openQueryCount(internals) }),
   };
 }
 
-/**
- * convex-test keeps its state in an AsyncLocalStorage store that every accessor call enters
- * first. Watching `run` during one harmless inline query hands us that store.
- */
-async function captureConvexGlobal(t: ReturnType<typeof convexTest>): Promise<ConvexGlobal> {
-  const originalRun = AsyncLocalStorage.prototype.run;
-  let captured: ConvexGlobal | undefined;
-  AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, store: any, ...rest: any[]) {
-    if (captured === undefined && store?.components && store.transactionManager) captured = store;
-    return (originalRun as any).call(this, store, ...rest);
-  } as typeof originalRun;
-  let probe: Promise<unknown>;
-  try {
-    probe = t.query(async () => null);
-  } finally {
-    AsyncLocalStorage.prototype.run = originalRun;
-  }
-  await probe;
-  const db = captured?.components[""]?.db;
-  const manager = captured?.transactionManager;
-  if (
-    !db ||
-    typeof db.commit !== "function" ||
-    typeof db._documents !== "object" ||
-    !Array.isArray(db._writes) ||
-    typeof db._queryResults !== "object" ||
-    typeof manager?.commit !== "function" ||
-    typeof manager.rollback !== "function"
-  ) {
-    throw new Error("This convex-test version keeps its store differently; local mode needs the pinned version.");
-  }
-  return captured!;
-}
-
 /** Moves the stored documents into convex-test, decoding them in place (no second copy in memory). */
-function restoreState(db: DatabaseFake, store: JournalStore) {
-  for (const [id, document] of store.state.documents) {
-    db._documents[id] = upgradeDocument(id, jsonToConvexInPlace(document) as Record<string, Value>);
-  }
+function restoreState(internals: Internals, store: JournalStore) {
+  const documents = function* (): Generator<[string, Document]> {
+    for (const [id, document] of store.state.documents) {
+      yield [id, upgradeDocument(id, jsonToConvexInPlace(document) as Document)];
+    }
+  };
+  restoreDocuments(internals, documents(), store.state);
   store.state.documents.clear();
-  db._nextDocId = Math.max(db._nextDocId, store.state.nextDocId);
-  db._lastCreationTime = Math.max(db._lastCreationTime, store.state.lastCreationTime);
 }
 
 /** Objects of one `$`-key are convexToJson's encodings (bigint, bytes, special floats). */
@@ -164,11 +135,10 @@ export function jsonToConvexInPlace(value: unknown): Value {
  * document object on every commit and never changes one in place, so holding the references
  * freezes them while requests go on.
  */
-function captureDocuments(db: DatabaseFake) {
-  const documents = Object.values(db._documents);
+function captureDocuments(internals: Internals) {
+  const documents = Object.values(committedDocuments(internals));
   return {
-    nextDocId: db._nextDocId,
-    lastCreationTime: db._lastCreationTime,
+    ...documentCounters(internals),
     count: documents.length,
     documents: (function* () {
       for (const document of documents) yield convexToJson(document) as JsonDocument;
@@ -181,52 +151,21 @@ function captureDocuments(db: DatabaseFake) {
  * answers waits for `durable()`. Nested commits (`ctx.runMutation` inside a mutation) only merge
  * into their parent and are skipped.
  */
-function journalCommits(db: DatabaseFake, store: JournalStore, onFatal: (error: unknown) => never) {
-  const commit = db.commit.bind(db);
-  db.commit = (commitTs) => {
-    const topLevel = db._writes.length === 1;
-    const writes = db._writes[db._writes.length - 1];
-    commit(commitTs);
-    if (!topLevel || writes === undefined) return;
-    const ids = Object.keys(writes);
-    if (ids.length === 0) return;
+function journalCommits(internals: Internals, store: JournalStore, onFatal: (error: unknown) => never) {
+  onTopLevelCommit(internals, (writes) => {
     try {
       store.append({
-        // Read back from _documents: commit resolved any commit-timestamp placeholders there.
-        writes: ids.map((id) => {
-          const document = db._documents[id];
-          return [id, document === undefined ? null : (convexToJson(document) as JsonDocument)];
-        }),
-        nextDocId: db._nextDocId,
-        lastCreationTime: db._lastCreationTime,
+        writes: writes.map(({ id, current }) => [
+          id,
+          current === undefined ? null : (convexToJson(current) as JsonDocument),
+        ]),
+        ...documentCounters(internals),
       });
     } catch (error) {
       // Memory is ahead of the disk now; the only safe move is to stop before anyone hears of it.
       onFatal(error);
     }
-  };
-}
-
-/**
- * convex-test keeps every query's remaining results until the process ends (fine for a test, a
- * leak for a server). Top-level transactions run one at a time and their queries end with them,
- * so each top-level commit or rollback can drop them all.
- */
-function releaseQueryResults({ components, transactionManager }: ConvexGlobal) {
-  const release = () => {
-    for (const component of Object.values(components)) component.db._queryResults = {};
-  };
-  const commit = transactionManager.commit.bind(transactionManager);
-  const rollback = transactionManager.rollback.bind(transactionManager);
-  transactionManager.commit = (isNested) => {
-    const result = commit(isNested);
-    if (!isNested) release();
-    return result;
-  };
-  transactionManager.rollback = (isNested) => {
-    rollback(isNested);
-    if (!isNested) release();
-  };
+  });
 }
 
 /**
@@ -234,32 +173,26 @@ function releaseQueryResults({ components, transactionManager }: ConvexGlobal) {
  * the promise, which the server awaits before it answers. Blobs are read back lazily.
  */
 function persistFiles(
-  db: DatabaseFake,
+  internals: Internals,
   store: JournalStore,
   pending: Set<Promise<void>>,
   onFatal: (error: unknown) => never,
 ) {
-  const storeFile = db.storeFile.bind(db);
-  db.storeFile = (storageId, blob) => {
-    storeFile(storageId, blob);
-    const write = blob
-      .arrayBuffer()
-      .then((bytes) => store.saveFile(storageId, new Uint8Array(bytes), blob.type))
-      .catch(onFatal)
-      .finally(() => pending.delete(write));
-    pending.add(write);
-  };
-  const getFile = db.getFile.bind(db);
-  db.getFile = (storageId) => {
-    const inMemory = getFile(storageId);
-    if (inMemory !== undefined && inMemory !== null) return inMemory;
-    if (db.get("_storage", storageId) === null) return null;
-    const saved = store.loadFile(storageId);
-    if (saved === null) return null;
-    const blob = new Blob([saved.bytes], { type: saved.contentType });
-    db._storage[storageId] = blob;
-    return blob;
-  };
+  hookFiles(
+    internals,
+    (storageId, blob) => {
+      const write = blob
+        .arrayBuffer()
+        .then((bytes) => store.saveFile(storageId, new Uint8Array(bytes), blob.type))
+        .catch(onFatal)
+        .finally(() => pending.delete(write));
+      pending.add(write);
+    },
+    (storageId) => {
+      const saved = store.loadFile(storageId);
+      return saved === null ? null : new Blob([saved.bytes], { type: saved.contentType });
+    },
+  );
 }
 
 function exitOnFatal(error: unknown): never {

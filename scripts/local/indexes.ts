@@ -1,210 +1,121 @@
 /**
- * Real index ranges for the local engine. convex-test answers every query by walking all
- * documents of the table (`_iterateDocs`) and filtering, so local mode slowed down as tables
- * grew. Here each table keeps its committed document ids, and each schema index keeps them sorted
- * by index key; a `withIndex` range then walks only its range, plus the documents the open
- * transaction wrote. convex-test still applies the range filter and sorts what it is handed, so
- * results and order are exactly what they were; only the candidates shrink.
+ * Real index ranges for the local engine. convex-test answers a query by collecting every
+ * document of its table, filtering and sorting them, so a `.first()` cost the whole table (or
+ * range). Here each table keeps its committed ids, and each index (the schema's and
+ * by_creation_time) keeps its committed documents sorted (sortedIndex.ts), built by one sort at
+ * load and kept current on each top-level commit. Index-range queries are then walked in order
+ * (orderedWalk.ts); full scans and search keep convex-test's path over the table's ids.
  */
-import { compareValues, jsonToConvex, type Value } from "convex/values";
+import {
+  committedDocuments,
+  installQueryExecution,
+  onTopLevelCommit,
+  pendingWrites,
+  schemaIndexes,
+  tableOf,
+  type CommittedWrite,
+  type Document,
+  type Internals,
+} from "./convexTestInternals";
+import { orderedExecution, type WalkStats } from "./orderedWalk";
+import { SortedIndex } from "./sortedIndex";
 
-/** The parts of convex-test's `DatabaseFake` this file relies on (see engine.ts). */
-export type QueryableDatabase = {
-  _documents: Record<string, Record<string, Value>>;
-  _writes: Array<Record<string, Record<string, Value> | null>>;
-  _schema?: { tables: Map<string, { indexes: Array<{ indexDescriptor: string; fields: string[] }> }> } | null;
-  _iterateDocs(tableName: string, callback: (document: Record<string, Value>) => void): void;
-  _resolveQuerySource(query: { source: QuerySource }): unknown;
-  commit(commitTs?: bigint | null): void;
-  get(table: string, id: string): Record<string, Value> | null;
-};
+type Table = { ids: Set<string>; indexes: Map<string, SortedIndex> };
 
-type RangeExpression = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: unknown };
-type QuerySource = { type: string; indexName?: string; range?: RangeExpression[] };
-type Bound = { value: Value | undefined; inclusive: boolean };
-type Range = { index: SortedIndex; equal: Array<Value | undefined>; lower?: Bound; upper?: Bound };
+/** Every table's committed ids and sorted indexes. */
+export class IndexSet {
+  private readonly tables = new Map<string, Table>();
 
-/** The table of a convex-test document id: the letters after its numeric prefix. */
-export function tableOf(id: string): string {
-  return id.replace(/^[0-9]+/, "");
-}
+  constructor(private readonly declared: (table: string) => Array<{ name: string; fields: string[] }>) {}
 
-function fieldValue(document: Record<string, Value>, fieldPath: string): Value | undefined {
-  let value: unknown = document;
-  for (const part of fieldPath.split(".")) {
-    value = isPlainObject(value) ? value[part] : undefined;
-  }
-  return value as Value | undefined;
-}
-
-/** Field paths step only into plain objects, as convex-test's do (not arrays or byte buffers). */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== "object") return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-/** Compares a key with a (shorter or equal) bound, field by field. */
-function compareToBound(key: Array<Value | undefined>, bound: Array<Value | undefined>): number {
-  for (let i = 0; i < bound.length; i++) {
-    const order = compareValues(key[i], bound[i]);
-    if (order !== 0) return order;
-  }
-  return 0;
-}
-
-/** One index: committed document ids sorted by (index fields, _creationTime, _id). */
-export class SortedIndex {
-  private readonly entries: Array<{ key: Array<Value | undefined>; id: string }> = [];
-  private readonly keys = new Map<string, Array<Value | undefined>>();
-
-  constructor(readonly fields: string[]) {}
-
-  /** Records the committed version of a document (null: deleted). */
-  put(id: string, document: Record<string, Value> | null) {
-    const previous = this.keys.get(id);
-    if (previous !== undefined) {
-      this.entries.splice(
-        this.first((c) => c >= 0, previous),
-        1,
-      );
-      this.keys.delete(id);
+  /** Builds every index over `documents` with one sort each: O(n log n) for n documents. */
+  load(documents: Readonly<Record<string, Document>>) {
+    const byTable = new Map<string, Array<[string, Document]>>();
+    for (const id of Object.keys(documents)) {
+      const table = tableOf(id);
+      let rows = byTable.get(table);
+      if (rows === undefined) byTable.set(table, (rows = []));
+      rows.push([id, documents[id]!]);
     }
-    if (document === null) return;
-    const key = this.fields.map((field) => fieldValue(document, field));
-    this.entries.splice(
-      this.first((c) => c >= 0, key),
-      0,
-      { key, id },
-    );
-    this.keys.set(id, key);
-  }
-
-  /** Ids whose key starts with `equal` and whose next field lies within the bounds, in order. */
-  ids({ equal, lower, upper }: Omit<Range, "index">): string[] {
-    const from =
-      lower === undefined
-        ? this.first((c) => c >= 0, equal)
-        : this.first((c) => c > 0 || (lower.inclusive && c === 0), [...equal, lower.value]);
-    const to =
-      upper === undefined
-        ? this.first((c) => c > 0, equal)
-        : this.first((c) => c > 0 || (!upper.inclusive && c === 0), [...equal, upper.value]);
-    return this.entries.slice(from, Math.max(from, to)).map((entry) => entry.id);
-  }
-
-  /** The first entry position where `passes(compare(entry, bound))` (monotone in sorted order). */
-  private first(passes: (comparison: number) => boolean, bound: Array<Value | undefined>): number {
-    let low = 0;
-    let high = this.entries.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (passes(compareToBound(this.entries[middle]!.key, bound))) high = middle;
-      else low = middle + 1;
-    }
-    return low;
-  }
-}
-
-/** Installs table id sets and sorted indexes on a convex-test database, kept current on commit. */
-export function installIndexes(db: QueryableDatabase) {
-  const idsByTable = new Map<string, Set<string>>();
-  const indexesByTable = new Map<string, Map<string, SortedIndex>>();
-  const idsOf = (table: string) => {
-    let ids = idsByTable.get(table);
-    if (ids === undefined) idsByTable.set(table, (ids = new Set()));
-    return ids;
-  };
-  const indexesOf = (table: string) => {
-    let indexes = indexesByTable.get(table);
-    if (indexes === undefined) {
-      indexes = new Map([["by_creation_time", new SortedIndex(["_creationTime", "_id"])]]);
-      for (const { indexDescriptor, fields } of db._schema?.tables.get(table)?.indexes ?? []) {
-        indexes.set(indexDescriptor, new SortedIndex([...fields, "_creationTime", "_id"]));
+    for (const [name, rows] of byTable) {
+      const ids = new Set(rows.map(([id]) => id));
+      const indexes = new Map<string, SortedIndex>();
+      for (const { name: index, fields } of this.definitions(name)) {
+        indexes.set(
+          index,
+          SortedIndex.build(
+            fields,
+            rows.map(([, document]) => document),
+          ),
+        );
       }
-      indexesByTable.set(table, indexes);
+      this.tables.set(name, { ids, indexes });
     }
-    return indexes;
-  };
-  const record = (id: string) => {
-    const table = tableOf(id);
-    const document = db._documents[id] ?? null;
-    if (document === null) idsOf(table).delete(id);
-    else idsOf(table).add(id);
-    for (const index of indexesOf(table).values()) index.put(id, document);
-  };
-  for (const id of Object.keys(db._documents)) record(id);
+  }
 
-  const commit = db.commit.bind(db);
-  db.commit = (commitTs) => {
-    const written = db._writes.length === 1 ? Object.keys(db._writes[0] ?? {}) : [];
-    commit(commitTs);
-    for (const id of written) record(id);
-  };
-
-  // convex-test resolves a query synchronously: remember its range while it walks the table.
-  let pendingRange: { table: string; range: Range } | null = null;
-  const resolve = db._resolveQuerySource.bind(db);
-  db._resolveQuerySource = (query) => {
-    const source = query.source;
-    if (source.type !== "IndexRange" || source.indexName === undefined) return resolve(query);
-    const [table, indexName] = source.indexName.split(".") as [string, string];
-    const index = indexesOf(table).get(indexName);
-    const range = index === undefined ? null : rangeOf(index, source.range ?? []);
-    pendingRange = range === null ? null : { table, range };
-    try {
-      return resolve(query);
-    } finally {
-      pendingRange = null;
+  /** Applies one top-level commit. */
+  apply(writes: CommittedWrite[]) {
+    for (const { id, previous, current } of writes) {
+      const table = this.table(tableOf(id));
+      if (current === undefined) table.ids.delete(id);
+      else table.ids.add(id);
+      for (const [name, index] of table.indexes) {
+        if (previous !== undefined && !index.remove(previous)) {
+          throw new Error(`Local index ${tableOf(id)}.${name} lost document ${id}; restart the local server.`);
+        }
+        if (current !== undefined) index.insert(current);
+      }
     }
-  };
+  }
 
-  db._iterateDocs = (tableName, callback) => {
-    const committed =
-      pendingRange?.table === tableName ? pendingRange.range.index.ids(pendingRange.range) : idsOf(tableName);
-    const written = new Set<string>();
-    for (const layer of db._writes) for (const id of Object.keys(layer)) if (tableOf(id) === tableName) written.add(id);
-    const visit = (id: string) => {
-      const document = db.get(tableName, id);
-      if (document !== null) callback(document);
-    };
-    // convex-test's own order: committed documents (in their pending version), then new ones.
-    // Search results are not sorted afterwards, so this order is part of the answer.
-    const seen = new Set<string>();
-    for (const id of committed) {
-      seen.add(id);
-      visit(id);
+  index(table: string, name: string): SortedIndex | undefined {
+    return this.table(table).indexes.get(name);
+  }
+
+  /** The committed ids of `table`, in the order convex-test would visit them. */
+  ids(table: string): ReadonlySet<string> {
+    return this.table(table).ids;
+  }
+
+  private table(name: string): Table {
+    let table = this.tables.get(name);
+    if (table === undefined) {
+      const indexes = new Map(this.definitions(name).map(({ name, fields }) => [name, new SortedIndex(fields)]));
+      this.tables.set(name, (table = { ids: new Set(), indexes }));
     }
-    for (const id of written) if (!seen.has(id)) visit(id);
-  };
+    return table;
+  }
+
+  private definitions(table: string) {
+    return [
+      { name: "by_creation_time", fields: ["_creationTime", "_id"] },
+      ...this.declared(table).map(({ name, fields }) => ({ name, fields: [...fields, "_creationTime", "_id"] })),
+    ];
+  }
 }
 
 /**
- * The range a query's expressions describe on `index`: equalities on its leading fields, then
- * optional bounds on the next one. Anything else (null) falls back to walking the table.
+ * Builds the indexes over the committed documents, keeps them current on commit, and answers
+ * index-range queries from them. Returns the walk counters (tests, start-up probe).
  */
-function rangeOf(index: SortedIndex, expressions: RangeExpression[]): Range | null {
-  const valueOf = (expression: RangeExpression) =>
-    typeof expression.value === "object" && expression.value !== null && "$undefined" in expression.value
-      ? undefined
-      : jsonToConvex(expression.value as never);
-  const equal: Array<Value | undefined> = [];
-  for (const field of index.fields) {
-    const expression = expressions.find((candidate) => candidate.type === "Eq" && candidate.fieldPath === field);
-    if (expression === undefined) break;
-    equal.push(valueOf(expression));
-  }
-  const next = index.fields[equal.length];
-  let lower: Bound | undefined;
-  let upper: Bound | undefined;
-  for (const expression of expressions) {
-    if (expression.type === "Eq" && index.fields.indexOf(expression.fieldPath) < equal.length) continue;
-    if (expression.fieldPath !== next) return null;
-    if (expression.type === "Gt" || expression.type === "Gte")
-      lower = { value: valueOf(expression), inclusive: expression.type === "Gte" };
-    else if (expression.type === "Lt" || expression.type === "Lte")
-      upper = { value: valueOf(expression), inclusive: expression.type === "Lte" };
-    else return null;
-  }
-  return { index, equal, lower, upper };
+export function installIndexes(internals: Internals): WalkStats {
+  const indexes = new IndexSet((table) => schemaIndexes(internals, table));
+  indexes.load(committedDocuments(internals));
+  onTopLevelCommit(internals, (writes) => indexes.apply(writes));
+  const { execution, stats } = orderedExecution(internals, indexes);
+  installQueryExecution(internals, {
+    ...execution,
+    scanTable(table, visit) {
+      // convex-test's own order: committed documents (in their pending version), then new ones.
+      // Search results are not sorted afterwards, so this order is part of the answer.
+      const pending = pendingWrites(internals, (id) => tableOf(id) === table);
+      const documents = committedDocuments(internals);
+      for (const id of indexes.ids(table)) {
+        const document = pending.has(id) ? pending.get(id)! : documents[id]!;
+        if (document !== null) visit(document);
+      }
+      for (const [id, document] of pending) if (document !== null && !indexes.ids(table).has(id)) visit(document);
+    },
+  });
+  return stats;
 }

@@ -39,3 +39,18 @@ function sourceFiles(dir: string): string[] {
   }
   return found.sort();
 }
+
+/** The same map with each module imported at most once (convex-test asks again on every call). */
+export function importedOnce(modules: ModuleMap): ModuleMap {
+  const imported = new Map<string, Promise<any>>();
+  return Object.fromEntries(
+    Object.entries(modules).map(([key, load]) => [
+      key,
+      () => {
+        let module = imported.get(key);
+        if (module === undefined) imported.set(key, (module = load()));
+        return module;
+      },
+    ]),
+  );
+}

@@ -21,9 +21,7 @@ const TABLE = "_scheduled_functions";
 
 export function rearmScheduledFunctions(engine: Engine, log: (message: string) => void) {
   const timers = new Set<NodeJS.Timeout>();
-  const rows = Object.entries(engine.db._documents)
-    .filter(([id]) => id.endsWith(TABLE) && /^\d+_scheduled_functions$/.test(id))
-    .map(([, document]) => document as unknown as ScheduledRow);
+  const rows = engine.documentsOf(TABLE) as unknown as ScheduledRow[];
 
   const arm = (row: ScheduledRow) => {
     const delay = Math.min(Math.max(0, row.scheduledTime - Date.now()), MAX_TIMER_MS);

@@ -3,7 +3,7 @@
  * an old data directory keeps working. Each rule names the version that changed the shape.
  */
 import type { Value } from "convex/values";
-import { tableOf } from "./indexes";
+import { tableOf } from "./convexTestInternals";
 
 type Document = Record<string, Value>;
 

@@ -1,0 +1,418 @@
+/**
+ * Every private member of convex-test that local mode touches, and the `_handler` of convex's
+ * registered functions, in one file. convex-test is pinned exactly (package.json) at
+ * CONVEX_TEST_VERSION: `openInternals` checks each member at start, and `probeQueryExecution`
+ * checks that queries really reach the ordered index walk, so an upgrade that moves them stops
+ * local mode with a message instead of losing writes or quietly walking whole tables.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { convexTest } from "convex-test";
+import { getDocumentSize, jsonToConvex, type Value } from "convex/values";
+
+export const CONVEX_TEST_VERSION = "0.0.60";
+
+export type Document = Record<string, Value>;
+type WriteLayer = Record<string, Document | null>;
+export type TestConvex = ReturnType<typeof convexTest>;
+
+export type RangeExpression = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: unknown };
+/** A query as the `1.0/queryStream` and `1.0/queryPage` syscalls hand it to convex-test. */
+export type SerializedQuery = {
+  source: {
+    type: "FullTableScan" | "IndexRange" | "Search";
+    tableName?: string;
+    indexName?: string;
+    range?: RangeExpression[];
+    order?: "asc" | "desc" | null;
+  };
+  operators: unknown[];
+};
+export type PageRequest = {
+  query: SerializedQuery;
+  cursor: string | null;
+  endCursor?: string | null;
+  pageSize: number;
+  maximumRowsRead?: number;
+  maximumBytesRead?: number;
+};
+export type PageResult = {
+  page: Document[];
+  isDone: boolean;
+  continueCursor: string;
+  splitCursor: string | null;
+  pageStatus: "SplitRequired" | "SplitRecommended" | null;
+};
+/** What convex-test compiles from a query besides its documents: filter, limit and order. */
+export type CompiledQuery = {
+  filter: (document: Document) => boolean;
+  limit: number | null;
+  sortFields: string[];
+  order: "asc" | "desc";
+};
+/** convex-test's cursor format (a JSON list of field values), read and compared its way. */
+export type CursorCodec = {
+  encode(document: Document, fields: string[]): string;
+  decode(cursor: string): Array<Value | undefined>;
+  /** > 0 when `document` comes after the cursor in `order`, 0 at it. */
+  compare(document: Document, cursor: Array<Value | undefined>, fields: string[], order: "asc" | "desc"): number;
+};
+
+type SchemaIndexes = Map<string, { indexes: Array<{ indexDescriptor: string; fields: string[] }> }>;
+
+/** convex-test's non-exported `DatabaseFake`, as far as local mode uses it. */
+export type DatabaseFake = {
+  _documents: Record<string, Document>;
+  _storage: Record<string, Blob>;
+  _writes: WriteLayer[];
+  _nextDocId: number;
+  _nextQueryId: number;
+  _lastCreationTime: number;
+  _queryResults: Record<number, unknown[]>;
+  _schema: { tables: SchemaIndexes } | null;
+  commit(commitTs?: bigint | null): void;
+  startQuery(query: SerializedQuery): number;
+  queryNext(queryId: number): { value: Document | null; done: boolean };
+  paginate(request: PageRequest): PageResult;
+  _resolveQuerySource(query: SerializedQuery): {
+    sortedDocs: Document[];
+    filterFn: (document: Document) => boolean;
+    limit: number | null;
+    fieldPathsToSortBy: string[];
+    order: "asc" | "desc";
+  };
+  _iterateDocs(table: string, visit: (document: Document) => void): void;
+  _encodeCursor(document: Document, fields: string[]): string;
+  _docIsAfterCursor(document: Document, keys: unknown[], fields: string[], order: "asc" | "desc"): number;
+  storeFile(storageId: string, blob: Blob): void;
+  getFile(storageId: string): Blob | null | undefined;
+  get(table: string, id: string): Document | null;
+  patch(table: string, id: string, value: Record<string, Value>): void;
+};
+
+type TransactionManager = {
+  commit(isNested: boolean): unknown;
+  rollback(isNested: boolean): void;
+  getMetricsTracker(): { trackRead(bytes: number): void } | null;
+};
+
+type ConvexGlobal = { components: Record<string, { db: DatabaseFake }>; transactionManager: TransactionManager };
+
+/** The root component's database and transaction manager of one convex-test instance. */
+export type Internals = { db: DatabaseFake; manager: TransactionManager };
+
+const DATABASE_FIELDS = {
+  _documents: "object",
+  _storage: "object",
+  _writes: "array",
+  _nextDocId: "number",
+  _nextQueryId: "number",
+  _lastCreationTime: "number",
+  _queryResults: "object",
+  commit: "function",
+  startQuery: "function",
+  queryNext: "function",
+  paginate: "function",
+  _resolveQuerySource: "function",
+  _iterateDocs: "function",
+  _encodeCursor: "function",
+  _docIsAfterCursor: "function",
+  storeFile: "function",
+  getFile: "function",
+  get: "function",
+  patch: "function",
+} as const;
+const MANAGER_FIELDS = { commit: "function", rollback: "function", getMetricsTracker: "function" } as const;
+
+function versionError(what: string): Error {
+  return new Error(
+    `Local mode needs convex-test ${CONVEX_TEST_VERSION} (pinned in package.json): ${what}. ` +
+      `Run \`npm install\` to get the pinned version, or port scripts/local/convexTestInternals.ts to the new one.`,
+  );
+}
+
+function kindOf(value: unknown): string {
+  return Array.isArray(value) ? "array" : value === null ? "null" : typeof value;
+}
+
+/** Throws, naming the member, when convex-test's store does not look like CONVEX_TEST_VERSION's. */
+export function checkInternals(global: unknown, options: { hasSchema: boolean }): asserts global is ConvexGlobal {
+  const candidate = global as Partial<ConvexGlobal> | undefined;
+  const db = candidate?.components?.[""]?.db as Record<string, unknown> | undefined;
+  if (db === undefined) throw versionError('its state has no root component database (`components[""].db`)');
+  for (const [name, kind] of Object.entries(DATABASE_FIELDS)) {
+    if (kindOf(db[name]) !== kind) throw versionError(`DatabaseFake.${name} is ${kindOf(db[name])}, not ${kind}`);
+  }
+  const schema = db._schema as { tables?: unknown } | null | undefined;
+  if (options.hasSchema && !(schema?.tables instanceof Map)) {
+    // Without it every index would look undeclared and each query would walk its whole table.
+    throw versionError("DatabaseFake._schema.tables (the schema's indexes) is missing");
+  }
+  const manager = candidate?.transactionManager as Record<string, unknown> | undefined;
+  for (const [name, kind] of Object.entries(MANAGER_FIELDS)) {
+    if (kindOf(manager?.[name]) !== kind) throw versionError(`TransactionManager.${name} is missing`);
+  }
+}
+
+/**
+ * convex-test keeps its state in an AsyncLocalStorage store that every accessor call enters
+ * first. Watching `run` during one harmless inline query hands us that store.
+ */
+export async function openInternals(t: TestConvex, options: { hasSchema: boolean }): Promise<Internals> {
+  if (typeof (t as { fun?: unknown }).fun !== "function") throw versionError("the test accessor has no `fun`");
+  const originalRun = AsyncLocalStorage.prototype.run;
+  let captured: unknown;
+  AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, store: any, ...rest: any[]) {
+    if (captured === undefined && store?.components && store.transactionManager) captured = store;
+    return (originalRun as any).call(this, store, ...rest);
+  } as typeof originalRun;
+  let probe: Promise<unknown>;
+  try {
+    probe = t.query(async () => null);
+  } finally {
+    AsyncLocalStorage.prototype.run = originalRun;
+  }
+  await probe;
+  checkInternals(captured, options);
+  return { db: captured.components[""]!.db, manager: captured.transactionManager };
+}
+
+/** Calls any function by path ("jobs:sweepExpiredLeases"), as a scheduled function is called. */
+export function callerByPath(t: TestConvex): (udfPath: string, args: Record<string, Value>) => Promise<unknown> {
+  const fun = (
+    t as unknown as { fun(path: { componentPath: string; udfPath: string }, args: unknown): Promise<unknown> }
+  ).fun;
+  return (udfPath, args) => fun({ componentPath: "", udfPath }, args);
+}
+
+/** A registered Convex function's handler (convex keeps it on `_handler`), for the benchmark. */
+export function handlerOf<Ctx, Args, Result>(registered: object): (ctx: Ctx, args: Args) => Promise<Result> {
+  const handler = (registered as { _handler?: unknown })._handler;
+  if (typeof handler !== "function") throw new Error("This convex version keeps a function's handler elsewhere.");
+  return handler as (ctx: Ctx, args: Args) => Promise<Result>;
+}
+
+// ---- documents -------------------------------------------------------------------------------
+
+/** The table of a convex-test document id (its own format): the letters after the numeric prefix. */
+export function tableOf(id: string): string {
+  return id.replace(/^[0-9]+/, "");
+}
+
+/** The committed documents by id (read-only use: writes go through transactions). */
+export function committedDocuments({ db }: Internals): Readonly<Record<string, Document>> {
+  return db._documents;
+}
+
+/** Loads stored documents and counters before anything runs (restart). */
+export function restoreDocuments(
+  { db }: Internals,
+  documents: Iterable<[string, Document]>,
+  counters: { nextDocId: number; lastCreationTime: number },
+) {
+  for (const [id, document] of documents) db._documents[id] = document;
+  db._nextDocId = Math.max(db._nextDocId, counters.nextDocId);
+  db._lastCreationTime = Math.max(db._lastCreationTime, counters.lastCreationTime);
+}
+
+export function documentCounters({ db }: Internals) {
+  return { nextDocId: db._nextDocId, lastCreationTime: db._lastCreationTime };
+}
+
+/** What the open transaction (all nesting levels) wrote in `table`: id -> its newest version or null. */
+export function pendingWrites({ db }: Internals, inTable: (id: string) => boolean): Map<string, Document | null> {
+  const visible = new Map<string, Document | null>();
+  for (const layer of db._writes) for (const id of Object.keys(layer)) if (inTable(id)) visible.set(id, layer[id]!);
+  return visible;
+}
+
+/** The declared indexes of `table` (without by_creation_time), from the schema convex-test holds. */
+export function schemaIndexes({ db }: Internals, table: string): Array<{ name: string; fields: string[] }> {
+  return (db._schema?.tables.get(table)?.indexes ?? []).map(({ indexDescriptor, fields }) => ({
+    name: indexDescriptor,
+    fields,
+  }));
+}
+
+// ---- commits ---------------------------------------------------------------------------------
+
+/** One document a top-level commit wrote: its committed version before and after (undefined: none). */
+export type CommittedWrite = { id: string; previous: Document | undefined; current: Document | undefined };
+
+const commitListeners = new WeakMap<DatabaseFake, Array<(writes: CommittedWrite[]) => void>>();
+
+/**
+ * THE commit hook: `listener` runs after each top-level commit that wrote something, in the
+ * order listeners were added, with every written document. Nested commits (`ctx.runMutation`
+ * inside a mutation) only merge into their parent's writes and are not reported.
+ */
+export function onTopLevelCommit({ db }: Internals, listener: (writes: CommittedWrite[]) => void) {
+  let listeners = commitListeners.get(db);
+  if (listeners === undefined) {
+    const all: Array<(writes: CommittedWrite[]) => void> = (listeners = []);
+    commitListeners.set(db, all);
+    const commit = db.commit.bind(db);
+    db.commit = (commitTs) => {
+      const layer = db._writes.length === 1 ? db._writes[0] : undefined;
+      const ids = layer === undefined ? [] : Object.keys(layer);
+      const previous = ids.map((id) => db._documents[id]);
+      commit(commitTs);
+      if (ids.length === 0) return;
+      // Read back from _documents: commit resolved any commit-timestamp placeholders there.
+      const writes = ids.map((id, i) => ({ id, previous: previous[i], current: db._documents[id] }));
+      for (const each of all) each(writes);
+    };
+  }
+  listeners.push(listener);
+}
+
+/** Calls `listener` when a top-level transaction ends, committed or rolled back. */
+export function onTransactionEnd({ manager }: Internals, listener: () => void) {
+  const commit = manager.commit.bind(manager);
+  const rollback = manager.rollback.bind(manager);
+  manager.commit = (isNested) => {
+    const result = commit(isNested);
+    if (!isNested) listener();
+    return result;
+  };
+  manager.rollback = (isNested) => {
+    rollback(isNested);
+    if (!isNested) listener();
+  };
+}
+
+// ---- files -----------------------------------------------------------------------------------
+
+/**
+ * Wraps convex-test's in-memory blob store: `saved` sees each stored blob; `load` answers blobs
+ * not in memory (stored before a restart), which are then kept in memory.
+ */
+export function hookFiles(
+  { db }: Internals,
+  saved: (storageId: string, blob: Blob) => void,
+  load: (storageId: string) => Blob | null,
+) {
+  const storeFile = db.storeFile.bind(db);
+  db.storeFile = (storageId, blob) => {
+    storeFile(storageId, blob);
+    saved(storageId, blob);
+  };
+  const getFile = db.getFile.bind(db);
+  db.getFile = (storageId) => {
+    const inMemory = getFile(storageId);
+    if (inMemory !== undefined && inMemory !== null) return inMemory;
+    if (db.get("_storage", storageId) === null) return null;
+    const blob = load(storageId);
+    if (blob !== null) db._storage[storageId] = blob;
+    return blob;
+  };
+}
+
+// ---- queries ---------------------------------------------------------------------------------
+
+/** A query answered by local mode: the next document it returns, or null when it is done. */
+export type QueryStream = { next(): Document | null };
+
+export type QueryExecution = {
+  /** Replaces convex-test's walk over all of a table's ids (search, fallbacks). */
+  scanTable(table: string, visit: (document: Document) => void): void;
+  /** A lazy answer for an index-range or full-table query, or null to leave it to convex-test. */
+  stream(query: SerializedQuery, compiled: CompiledQuery): QueryStream | null;
+  /** One page of an index-range or full-table query, or null to leave it to convex-test. */
+  page(request: PageRequest, compiled: CompiledQuery, cursors: CursorCodec): PageResult | null;
+};
+
+/** Open lazy queries per database, so tests can see they are released. */
+const openStreams = new WeakMap<DatabaseFake, Map<number, QueryStream>>();
+
+/**
+ * Routes convex-test's query syscalls for index ranges and full-table scans (which it orders by
+ * `_creationTime`, unique per database: by_creation_time order) to `execution`. convex-test still
+ * validates each query and compiles its `.filter()`: its resolver runs with no documents.
+ */
+export function installQueryExecution(internals: Internals, execution: QueryExecution) {
+  const { db } = internals;
+  const streams = new Map<number, QueryStream>();
+  openStreams.set(db, streams);
+  let compiling = false;
+  db._iterateDocs = (table, visit) => {
+    if (!compiling) execution.scanTable(table, visit);
+  };
+  const resolve = db._resolveQuerySource.bind(db);
+  const compile = (query: SerializedQuery): CompiledQuery => {
+    compiling = true;
+    try {
+      const { filterFn, limit, fieldPathsToSortBy, order } = resolve(query);
+      if (typeof filterFn !== "function" || !Array.isArray(fieldPathsToSortBy) || !["asc", "desc"].includes(order)) {
+        throw versionError(
+          "DatabaseFake._resolveQuerySource no longer answers { filterFn, fieldPathsToSortBy, order }",
+        );
+      }
+      return { filter: filterFn, limit, sortFields: fieldPathsToSortBy, order };
+    } finally {
+      compiling = false;
+    }
+  };
+  const cursors: CursorCodec = {
+    encode: (document, fields) => db._encodeCursor(document, fields),
+    // The inverse of `_encodeCursor`: null is an undefined field, strings are JSON of Convex JSON.
+    decode: (cursor) =>
+      (JSON.parse(cursor) as Array<string | null>).map((k) => (k === null ? undefined : jsonToConvex(JSON.parse(k)))),
+    compare: (document, keys, fields, order) => db._docIsAfterCursor(document, keys, fields, order),
+  };
+
+  const ordered = (query: SerializedQuery) =>
+    query.source.type === "IndexRange" || query.source.type === "FullTableScan";
+  const startQuery = db.startQuery.bind(db);
+  db.startQuery = (query) => {
+    if (!ordered(query)) return startQuery(query);
+    const stream = execution.stream(query, compile(query));
+    if (stream === null) return startQuery(query);
+    const id = db._nextQueryId++;
+    streams.set(id, stream);
+    return id;
+  };
+  const queryNext = db.queryNext.bind(db);
+  db.queryNext = (queryId) => {
+    const stream = streams.get(queryId);
+    if (stream === undefined) return queryNext(queryId);
+    const value = stream.next();
+    return value === null ? { value: null, done: true } : { value, done: false };
+  };
+  const paginate = db.paginate.bind(db);
+  db.paginate = (request) => {
+    if (!ordered(request.query)) return paginate(request);
+    return execution.page(request, compile(request.query), cursors) ?? paginate(request);
+  };
+  // convex-test keeps every query's state until the process ends (fine for a test, a leak for a
+  // server). Top-level transactions run one at a time and their queries end with them.
+  onTransactionEnd(internals, () => {
+    db._queryResults = {};
+    streams.clear();
+  });
+}
+
+/** Queries whose state is still held (0 between transactions). */
+export function openQueryCount({ db }: Internals): number {
+  return Object.keys(db._queryResults).length + (openStreams.get(db)?.size ?? 0);
+}
+
+/**
+ * Counts a document a query read but did not return (skipped by `.filter()`): Convex counts
+ * every scanned document against the transaction's limits; convex-test only the returned ones.
+ */
+export function countSkippedRead({ manager }: Internals, document: Document) {
+  manager.getMetricsTracker()?.trackRead(getDocumentSize(document));
+}
+
+/**
+ * Runs one index-range query through the accessor and checks that it reached the ordered walk
+ * (`walks` counts them): if convex-test stopped calling the members we replace, local mode would
+ * still answer, but by walking whole tables.
+ */
+export async function probeQueryExecution(t: TestConvex, walks: () => number) {
+  const before = walks();
+  await t.query(async (ctx) =>
+    (ctx.db as any).system.query("_scheduled_functions").withIndex("by_creation_time").first(),
+  );
+  if (walks() === before) throw versionError("index-range queries no longer reach DatabaseFake.startQuery");
+}

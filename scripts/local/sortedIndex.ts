@@ -1,0 +1,210 @@
+/**
+ * One index of the local engine: committed documents sorted by (index fields, _creationTime, _id),
+ * the order Convex and convex-test give an index range. Entries are the documents themselves (no
+ * key copies) in chunks of at most MAX_CHUNK, so a write moves at most one chunk, a range is found
+ * by binary search and walked either way without copying it, and a bulk build is one sort.
+ */
+import { compareValues, type Value } from "convex/values";
+
+export type Document = Record<string, Value>;
+/** An index key or a prefix of one; `undefined` is a missing field (it sorts first). */
+export type Key = Array<Value | undefined>;
+/** A place between entries: `offset` within `chunk`; the end is (chunks.length, 0). */
+export type Position = { chunk: number; offset: number };
+
+const MAX_CHUNK = 512;
+/** A chunk this small is merged into a neighbour when both fit in one. */
+const MIN_CHUNK = MAX_CHUNK / 4;
+
+export class SortedIndex {
+  private chunks: Document[][] = [];
+  /** Reads each field as convex-test reads field paths (`a.b` steps only into plain objects). */
+  private readonly getters: Array<(document: Document) => Value | undefined>;
+
+  constructor(readonly fields: string[]) {
+    this.getters = fields.map((field) => {
+      const path = field.split(".");
+      if (path.length === 1) return (document: Document) => document[field];
+      return (document: Document) => {
+        let value: unknown = document;
+        for (const part of path) value = isSimpleObject(value) ? value[part] : undefined;
+        return value as Value | undefined;
+      };
+    });
+  }
+
+  /** Builds the index over `documents` with one sort: O(n log n), where n puts would move O(n²). */
+  static build(fields: string[], documents: Iterable<Document>): SortedIndex {
+    const index = new SortedIndex(fields);
+    // Keys read once per document, not once per comparison.
+    const keyed = Array.from(documents, (document) => ({ key: index.keyOf(document), document }));
+    keyed.sort((a, b) => compareKeys(a.key, b.key));
+    for (let start = 0; start < keyed.length; start += MAX_CHUNK / 2) {
+      index.chunks.push(keyed.slice(start, start + MAX_CHUNK / 2).map(({ document }) => document));
+    }
+    return index;
+  }
+
+  get size(): number {
+    let total = 0;
+    for (const chunk of this.chunks) total += chunk.length;
+    return total;
+  }
+
+  /** The value of the index's `i`-th field in `document`. */
+  field(document: Document, i: number): Value | undefined {
+    return this.getters[i]!(document);
+  }
+
+  keyOf(document: Document): Key {
+    return this.getters.map((get) => get(document));
+  }
+
+  /** Orders two documents by the whole key. */
+  compare(a: Document, b: Document): number {
+    for (const get of this.getters) {
+      const order = compareFieldValues(get(a), get(b));
+      if (order !== 0) return order;
+    }
+    return 0;
+  }
+
+  /** Compares a document's key with a (shorter or equal) key prefix, field by field. */
+  compareToKey(document: Document, key: Key): number {
+    for (let i = 0; i < key.length; i++) {
+      const order = compareFieldValues(this.getters[i]!(document), key[i]);
+      if (order !== 0) return order;
+    }
+    return 0;
+  }
+
+  insert(document: Document) {
+    if (this.chunks.length === 0) {
+      this.chunks.push([document]);
+      return;
+    }
+    const at = this.seek((order) => order > 0, this.keyOf(document));
+    // The end position appends to the last chunk.
+    const chunkIndex = at.chunk === this.chunks.length ? at.chunk - 1 : at.chunk;
+    const chunk = this.chunks[chunkIndex]!;
+    chunk.splice(at.chunk === this.chunks.length ? chunk.length : at.offset, 0, document);
+    if (chunk.length > MAX_CHUNK) this.chunks.splice(chunkIndex + 1, 0, chunk.splice(chunk.length >>> 1));
+  }
+
+  /** Removes the entry of the document with `document._id`, found by `document`'s key. */
+  remove(document: Document): boolean {
+    const at = this.seek((order) => order >= 0, this.keyOf(document));
+    const chunk = this.chunks[at.chunk];
+    if (chunk === undefined || chunk[at.offset]?._id !== document._id) return false;
+    chunk.splice(at.offset, 1);
+    if (chunk.length === 0) this.chunks.splice(at.chunk, 1);
+    else if (chunk.length < MIN_CHUNK) this.mergeSmall(at.chunk);
+    return true;
+  }
+
+  /**
+   * The first position whose entry passes `passes(compareToKey(entry, key))`, where passing is
+   * monotone in index order (false, then true): one binary search over chunks, one within.
+   */
+  seek(passes: (order: number) => boolean, key: Key): Position {
+    let low = 0;
+    let high = this.chunks.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const chunk = this.chunks[middle]!;
+      if (passes(this.compareToKey(chunk[chunk.length - 1]!, key))) high = middle;
+      else low = middle + 1;
+    }
+    if (low === this.chunks.length) return this.end();
+    const chunk = this.chunks[low]!;
+    let from = 0;
+    let to = chunk.length - 1;
+    while (from < to) {
+      const middle = (from + to) >>> 1;
+      if (passes(this.compareToKey(chunk[middle]!, key))) to = middle;
+      else from = middle + 1;
+    }
+    return { chunk: low, offset: from };
+  }
+
+  end(): Position {
+    return { chunk: this.chunks.length, offset: 0 };
+  }
+
+  /** Entries from `from` up to (not including) `to`, lazily, ascending or descending. */
+  *walk(from: Position, to: Position, order: "asc" | "desc"): Generator<Document, void> {
+    if (order === "asc") {
+      for (let c = from.chunk, o = from.offset; c < to.chunk || (c === to.chunk && o < to.offset);) {
+        const chunk = this.chunks[c]!;
+        yield chunk[o]!;
+        if (++o === chunk.length) [c, o] = [c + 1, 0];
+      }
+      return;
+    }
+    let c = to.chunk;
+    let o = to.offset;
+    for (;;) {
+      if (o === 0) {
+        if (c === 0) return;
+        c -= 1;
+        o = this.chunks[c]!.length;
+      }
+      o -= 1;
+      if (c < from.chunk || (c === from.chunk && o < from.offset)) return;
+      yield this.chunks[c]![o]!;
+    }
+  }
+
+  private mergeSmall(chunkIndex: number) {
+    const chunk = this.chunks[chunkIndex]!;
+    for (const neighbour of [chunkIndex - 1, chunkIndex + 1]) {
+      const other = this.chunks[neighbour];
+      if (other === undefined || other.length + chunk.length > MAX_CHUNK) continue;
+      const [first, second] = neighbour < chunkIndex ? [other, chunk] : [chunk, other];
+      this.chunks.splice(Math.min(neighbour, chunkIndex), 2, first.concat(second));
+      return;
+    }
+  }
+}
+
+function compareKeys(a: Key, b: Key): number {
+  for (let i = 0; i < a.length; i++) {
+    const order = compareFieldValues(a[i], b[i]);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+/** Field paths step only into plain objects, as convex-test's do (not arrays or byte buffers). */
+function isSimpleObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === null || prototype === Object.prototype || prototype?.constructor?.name === "Object";
+}
+
+/**
+ * `compareValues` (Convex's order: UTF-8 for strings, -0 before 0, NaNs by bits) with fast paths
+ * for the common cases of an index key: equal strings, ordinary numbers, ASCII-ordered strings.
+ */
+export function compareFieldValues(a: Value | undefined, b: Value | undefined): number {
+  if (typeof a === "string" && typeof b === "string") {
+    if (a === b) return 0;
+    const length = Math.min(a.length, b.length);
+    for (let i = 0; i < length; i++) {
+      const x = a.charCodeAt(i);
+      const y = b.charCodeAt(i);
+      if (x === y) continue;
+      // Below the surrogates UTF-16 units order like UTF-8 bytes; above, leave it to Convex.
+      if (x < 0xd800 && y < 0xd800) return x - y;
+      return compareValues(a, b);
+    }
+    return a.length - b.length;
+  }
+  if (typeof a === "number" && typeof b === "number") {
+    if (a < b) return -1;
+    if (a > b) return 1;
+    if (a !== 0 && a === b) return 0;
+  }
+  if (a === undefined && b === undefined) return 0;
+  return compareValues(a, b);
+}
