@@ -3,4 +3,4 @@
 // (Ctrl-C drains a worker) and exit codes need no forwarding.
 import { tsImport } from "tsx/esm/api";
 
-await tsImport("./main.ts", import.meta.url);
+await tsImport("./ias.ts", import.meta.url);

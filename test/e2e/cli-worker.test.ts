@@ -149,14 +149,17 @@ describe("ias repo link", () => {
     expect(again.json()).toMatchObject({ repoId, created: false });
     const config = JSON.parse(readFileSync(join(home, "worker.json"), "utf8"));
     expect(config.repos.mappings).toEqual([
-      expect.objectContaining({ repoId, path: checkout, workspaceId, siteUrl: server.baseUrl }),
+      expect.objectContaining({ repoId, localPath: checkout, workspaceId, convexDeploymentUrl: server.baseUrl }),
     ]);
+    expect(config.controlPlane).toEqual({ convexDeploymentUrl: server.baseUrl, workspaceSlug: "local" });
 
     // The worker settings the following tests use: a short lease, quick idle polling.
-    config.command = ["bash", join(scratch, "job.sh")];
-    config.leaseMs = 10_000;
-    config.cancelGraceMs = 2_000;
-    config.idleBackoffMs = { min: 100, max: 300 };
+    config.ias = {
+      command: ["bash", join(scratch, "job.sh")],
+      leaseMs: 10_000,
+      cancelGraceMs: 2_000,
+      idleBackoffMs: { min: 100, max: 300 },
+    };
     writeFileSync(join(home, "worker.json"), JSON.stringify(config));
     const noOrigin = join(makeTempDir("ias-cli-no-origin-"));
     execFileSync("git", ["init", "-q"], { cwd: noOrigin });
@@ -219,7 +222,8 @@ describe("ias worker start", () => {
     expect(shown.stdout).toContain(`Job ${job._id}: failed (failed), work, attempt 1/3`);
     // One event per page: every page is printed, not just the first.
     const timeline = await runCli(["jobs", "events", job._id, "--limit", "1"], cli);
-    expect(timeline.stdout).toMatch(/#\d+ \S+ log\n {4}about to fail\n {4}\[stderr\] something broke/);
+    // Each line with the time it was printed (sent by the worker as lineTimes).
+    expect(timeline.stdout).toMatch(/#\d+ \S+ log\n {4}\S+Z about to fail\n {4}\S+Z \[stderr\] something broke/);
     const retried = await runCli(["jobs", "retry", job._id, "--json"], cli);
     expect(retried.json().job).toMatchObject({ _id: job._id, status: "pending" });
     const canceled = await runCli(["jobs", "cancel", job._id], cli);
