@@ -189,11 +189,10 @@ const status: Command = {
     }
     const fits = (entry: Login) =>
       (!wanted.url || entry.siteUrl === wanted.url) && (!wanted.workspace || entry.workspaceSlug === wanted.workspace);
-    const view = ({ token: _secret, ...entry }: Login, expired: boolean) => ({
-      ...entry,
-      current: !expired && entry === current,
-      expired,
-    });
+    const view = (login: Login, expired: boolean) => {
+      const { token: _secret, ...entry } = login;
+      return { ...entry, current: !expired && login === current, expired };
+    };
     const logins = [
       ...store.logins.filter(fits).map((entry) => view(entry, false)),
       ...store.expired.filter(fits).map((entry) => view(entry, true)),
