@@ -18,8 +18,8 @@ import { deliverJob, describe, isLeaseLost, LogShipper, type DeliveryOptions } f
 import { changedFiles, headSha, MAX_CHANGED_FILES } from "./git";
 import { endGroup, exited, signalGroup, spawnGroup, started, type Exit } from "./job-process";
 import { JobState } from "./job-state";
+import { describeExit, exitReason, jobEnvironment } from "./job-env";
 import type { Output } from "./output";
-import { apiBaseUrl } from "./url";
 
 export type Job = {
   _id: string;
@@ -60,8 +60,6 @@ export type JobRunResult = { outcome: "done" | "failed" | "canceled" | "abandone
 type StopReason = "canceled" | "abandoned" | "interrupted";
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
-/** Variables never passed to the job command: the worker's own credentials. */
-const WITHHELD_ENV = new Set(["IAS_TOKEN"]);
 
 /** A third of the lease the server will actually grant (it clamps what is asked). */
 export function heartbeatIntervalMs(leaseMs: number): number {
@@ -270,41 +268,4 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     // Kept only when a restart may still deliver it: the worker was stopped hard within the lease.
     if (!keepState) state.remove();
   }
-}
-
-function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions): NodeJS.ProcessEnv {
-  const { job } = claim;
-  const inherited = Object.entries(process.env).filter(
-    ([name, value]) => !WITHHELD_ENV.has(name) && !(value && client.revealsToken(value)),
-  );
-  const forJob = {
-    IAS_JOB_ID: job._id,
-    IAS_JOB_KIND: job.kind,
-    IAS_JOB_ROLE: job.role,
-    IAS_JOB_PROMPT: job.prompt,
-    IAS_JOB_REPO_ID: job.repoId,
-    IAS_JOB_RUN_ID: job.runId ?? "",
-    IAS_JOB_ATTEMPT: String(job.attempts),
-    IAS_JOB_REQUIREMENTS: JSON.stringify(job.requirements ?? {}),
-    IAS_CLAIM_GENERATION: String(claim.claimGeneration),
-    IAS_WORKSPACE_ID: workspaceId,
-    IAS_WORKER_ID: workerId,
-    IAS_CONTROL_PLANE_URL: apiBaseUrl(client.siteUrl),
-  };
-  // The OS refuses NUL in environment values; the exact prompt is on stdin.
-  return Object.fromEntries([
-    ...inherited,
-    ...Object.entries(forJob).map(([name, value]) => [name, String(value ?? "").replaceAll("\0", "")]),
-  ]);
-}
-
-function describeExit(outcome: string, exit: Exit, lastStderr: string): string {
-  const how = exit.signal ? `was stopped by ${exit.signal}` : `exited with code ${exit.code}`;
-  if (outcome === "canceled") return `Canceled on request; the command ${how}.`;
-  const tail = outcome === "failed" && lastStderr ? `: ${lastStderr.slice(0, 1_000)}` : ".";
-  return `The command ${how}${tail}`;
-}
-
-function exitReason(exit: Exit): string {
-  return exit.signal ? `signal_${exit.signal}` : `exit_code_${exit.code}`;
 }

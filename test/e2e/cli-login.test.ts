@@ -5,11 +5,10 @@
  * form approves, the CLI stores the token (mode 0600); then the token works, and logout
  * revokes it on the server.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { killCliProcesses, runCli, startCli } from "../support/cli-process";
+import { killCliProcesses, makeCheckout, runCli, startCli } from "../support/cli-process";
 import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 import { runnerFindLogin } from "../support/runner-files";
 
@@ -106,14 +105,7 @@ describe("ias auth", () => {
     expect(status.stdout).not.toContain(entry.token);
 
     // The developer flow with the device token: link a checkout, queue a job, run it.
-    const checkout = makeTempDir("ias-cli-login-repo-");
-    for (const args of [
-      ["init", "-q"],
-      ["remote", "add", "origin", "https://example.com/team/app.git"],
-      ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"],
-    ]) {
-      execFileSync("git", args, { cwd: checkout });
-    }
+    const checkout = makeCheckout(makeTempDir("ias-cli-login-repo-"), "https://example.com/team/app.git");
     expect((await runCli(["repo", "link"], { home, cwd: checkout })).code).toBe(0);
     const queued = await runCli(["jobs", "enqueue", "--prompt", "hello from a device login", "--json"], {
       home,

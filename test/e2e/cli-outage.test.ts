@@ -6,12 +6,17 @@
  * many lines it dropped (`log_gap`), and an outcome that could not be reported is reported by
  * the next worker process.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { eventually, killCliProcesses, runCli, startCli } from "../support/cli-process";
-import { localServerPool, makeTempDir, removeTempDirs, type LocalProcess } from "../support/local-process";
+import { eventually, killCliProcesses, loginAsService, makeCheckout, runCli, startCli } from "../support/cli-process";
+import {
+  callAsService,
+  localServerPool,
+  makeTempDir,
+  removeTempDirs,
+  type LocalProcess,
+} from "../support/local-process";
 
 const JOB_SCRIPT = `#!/bin/bash
 set -e
@@ -45,14 +50,7 @@ const scratch = makeTempDir("ias-outage-scratch-");
 const checkout = join(makeTempDir("ias-outage-repo-"), "app");
 const cli = { home, cwd: checkout, env: { SCRATCH: scratch } };
 
-async function api(route: string, body: object) {
-  const response = await fetch(`${server.apiUrl}${route}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${server.serviceToken}` },
-    body: JSON.stringify(body),
-  });
-  return (await response.json()) as Record<string, any>;
-}
+const api = (route: string, body: object) => callAsService(server, route, body);
 const events = async (jobId: string) =>
   (await api("/v1/job-events/list-for-job", { workspaceId, jobId, limit: 500 })).events as Array<Record<string, any>>;
 const loggedLines = async (jobId: string) =>
@@ -76,20 +74,9 @@ function configure(settings: Record<string, unknown>) {
 
 beforeAll(async () => {
   server = await servers.start();
-  mkdirSync(checkout, { recursive: true });
-  for (const args of [
-    ["init", "-q"],
-    ["remote", "add", "origin", "https://example.com/team/outage-app.git"],
-    ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"],
-  ])
-    execFileSync("git", args, { cwd: checkout });
+  makeCheckout(checkout, "https://example.com/team/outage-app.git");
   writeFileSync(join(scratch, "job.sh"), JOB_SCRIPT, { mode: 0o755 });
-  const login = await runCli(
-    ["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"],
-    { ...cli, input: server.serviceToken },
-  );
-  expect(login.code, login.stderr).toBe(0);
-  workspaceId = login.json().workspaceId;
+  workspaceId = await loginAsService(server, cli);
   const linked = await runCli(["repo", "link", "--json"], cli);
   expect(linked.code, linked.stderr).toBe(0);
   repoId = linked.json().repoId;

@@ -7,13 +7,18 @@
  * an unusable file is explained in a sentence with exit code 1. Also the command line itself:
  * `ias help` and a usage error before any login.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { remoteUrlHash } from "../../scripts/cli/remote";
-import { killCliProcesses, runCli } from "../support/cli-process";
-import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import { killCliProcesses, makeCheckout, runCli } from "../support/cli-process";
+import {
+  callAsService,
+  makeTempDir,
+  removeTempDirs,
+  spawnLocalServer,
+  type LocalProcess,
+} from "../support/local-process";
 import { runnerFindLogin, writeRunnerFile } from "../support/runner-files";
 
 let server: LocalProcess;
@@ -29,27 +34,10 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-async function api(route: string, body: object) {
-  const response = await fetch(`${server.apiUrl}${route}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${server.serviceToken}` },
-    body: JSON.stringify(body),
-  });
-  return (await response.json()) as Record<string, any>;
-}
+const api = (route: string, body: object) => callAsService(server, route, body);
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"));
 
-function checkout(name: string, origin: string): string {
-  const dir = join(makeTempDir("ias-runner-repo-"), name);
-  mkdirSync(dir);
-  for (const args of [
-    ["init", "-q"],
-    ["remote", "add", "origin", origin],
-    ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"],
-  ])
-    execFileSync("git", args, { cwd: dir });
-  return dir;
-}
+const checkout = (name: string, origin: string) => makeCheckout(join(makeTempDir("ias-runner-repo-"), name), origin);
 
 describe("the command line", () => {
   test("ias help lists every command; a malformed flag exits 2 with no login present", async () => {

@@ -10,8 +10,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { remoteUrlHash } from "../../scripts/cli/remote";
-import { eventually, isAlive, killCliProcesses, runCli, startCli } from "../support/cli-process";
-import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import { eventually, isAlive, killCliProcesses, loginAsService, runCli, startCli } from "../support/cli-process";
+import {
+  callAsService,
+  makeTempDir,
+  removeTempDirs,
+  spawnLocalServer,
+  type LocalProcess,
+} from "../support/local-process";
 
 const JOB_SCRIPT = `#!/bin/bash
 set -e
@@ -58,14 +64,7 @@ const checkout = join(makeTempDir("ias-cli-repo-"), "widgets");
 const orphanGroups: number[] = [];
 const cli = { home, cwd: checkout, env: { SCRATCH: scratch } };
 
-async function api(route: string, body: object) {
-  const response = await fetch(`${server.apiUrl}${route}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${server.serviceToken}` },
-    body: JSON.stringify(body),
-  });
-  return (await response.json()) as Record<string, any>;
-}
+const api = (route: string, body: object) => callAsService(server, route, body);
 const getJob = async (jobId: string) => (await api("/v1/jobs/get", { workspaceId, jobId })).job;
 const eventsOf = async (jobId: string) =>
   (await api("/v1/job-events/list-for-job", { workspaceId, jobId, limit: 500 })).events as Array<Record<string, any>>;
@@ -100,12 +99,7 @@ beforeAll(async () => {
   git("add", "README.md");
   git("-c", "user.email=dev@example.com", "-c", "user.name=dev", "commit", "-qm", "initial");
   writeFileSync(join(scratch, "job.sh"), JOB_SCRIPT, { mode: 0o755 });
-  const login = await runCli(
-    ["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"],
-    { ...cli, input: server.serviceToken },
-  );
-  expect(login.code, login.stderr).toBe(0);
-  workspaceId = login.json().workspaceId;
+  workspaceId = await loginAsService(server, cli);
 });
 
 afterEach(async () => {
