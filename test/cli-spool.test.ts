@@ -50,6 +50,15 @@ describe("order, times and batch limits", () => {
     expect(drain(spool).map((batch) => batch.lines.length)).toEqual([64, 36]);
   });
 
+  test("lines that escape to much longer JSON make smaller batches (the request stays under 256 KiB)", () => {
+    const spool = new LogSpool(spoolDir());
+    const control = "\u0001".repeat(8_000); // 8,000 bytes of text, 48,000 as JSON
+    for (let i = 0; i < 8; i++) spool.append(control, i);
+    const batches = drain(spool);
+    expect(batches.map((batch) => batch.lines.length)).toEqual([4, 4]);
+    for (const batch of batches) expect(Buffer.byteLength(JSON.stringify(batch))).toBeLessThan(256 * 1024);
+  });
+
   test("an unacknowledged batch is offered again, then the next", () => {
     const spool = new LogSpool(spoolDir());
     spool.append("a", 1);

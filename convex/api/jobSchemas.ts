@@ -173,9 +173,21 @@ const logLinesSchema = z
 export const logRequestFields = z
   .object({
     ...claimFields,
-    lines: logLinesSchema,
-    lineTimes: z.array(z.number().int().nonnegative()).max(MAX_LOG_LINES).optional(),
-    droppedLines: z.number().int().positive().optional(),
+    lines: logLinesSchema.meta({
+      description: "Output lines, oldest first; at least one unless `droppedLines` is given.",
+      examples: [["Compiling…"]],
+    }),
+    lineTimes: z
+      .array(z.number().int().nonnegative())
+      .max(MAX_LOG_LINES)
+      .optional()
+      .meta({ description: "When each line was printed (epoch ms), one per line." }),
+    droppedLines: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: "Lines the worker dropped before these; appends a `log_gap` event first." }),
   })
   .refine((body) => body.lines.length > 0 || body.droppedLines !== undefined, {
     path: ["lines"],

@@ -30,6 +30,8 @@ export const MAX_LINE_BYTES = 8 * 1024;
 /** A new segment is started past this size, so acknowledged lines leave the disk soon. */
 const SEGMENT_BYTES = 1024 * 1024;
 const ACKED_FILE = "acked.json";
+/** Spooled bytes per batch, so a request stays well under the API's 256 KiB body limit however its lines escape. */
+const MAX_BATCH_JSON_BYTES = 192 * 1024;
 
 export type SpoolBatch = {
   lines: string[];
@@ -114,7 +116,10 @@ export class LogSpool {
       const start = records.findIndex((parsed) => parsed.end > this.position.offset);
       if (start === -1) {
         // The segment is used up (or ends in a fragment a crash left): go on with the next one.
-        if (this.position.segment >= this.writeSegment) return null;
+        if (this.position.segment >= this.writeSegment) {
+          this.pendingBytes = 0; // nothing readable is left, whatever the count said
+          return null;
+        }
         const skipped = Math.max(0, size - this.position.offset);
         this.advance({ segment: this.position.segment + 1, offset: 0 }, skipped);
         continue;
@@ -151,7 +156,13 @@ export class LogSpool {
         droppedLines = record.gap;
       } else {
         const size = Buffer.byteLength(record.l) + 1;
-        if (lines.length > 0 && (lines.length === MAX_LOG_LINES || textBytes + size > MAX_LOG_BYTES)) break;
+        // The record's own size bounds the line as JSON (control characters escape to 6 bytes).
+        const json = recordEnd - end;
+        const full =
+          lines.length === MAX_LOG_LINES ||
+          textBytes + size > MAX_LOG_BYTES ||
+          end + json - this.position.offset > MAX_BATCH_JSON_BYTES;
+        if (lines.length > 0 && full) break;
         lines.push(record.l);
         lineTimes.push(record.t);
         textBytes += size;
