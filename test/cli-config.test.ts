@@ -341,6 +341,12 @@ describe("an unusable file is explained in a sentence that says what to change",
       /^"ias\.leaseMs" in ~\/\.ias\/worker\.json must be a number \(milliseconds\), not a string; change it, or remove it to use the default\.$/,
     ],
     [
+      "a fractional lease",
+      "worker.json",
+      JSON.stringify({ ias: { leaseMs: 1.5 } }),
+      /^"ias\.leaseMs" in ~\/\.ias\/worker\.json must be a whole number \(milliseconds\); change it, or remove it to use the default\.$/,
+    ],
+    [
       "a mapping without its path",
       "worker.json",
       JSON.stringify({ repos: { mappings: [{ repoId: "r1" }] } }),

@@ -9,7 +9,7 @@
  * `.../control-plane` are all the same deployment (compared by their site URL, url.ts).
  */
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { checked, readJsonFile, writeJsonFile } from "./files";
 import { toSiteUrl } from "./url";
 
@@ -29,21 +29,22 @@ export type Login = {
   expiresAt?: number;
 };
 
+const text = z.string().check(z.minLength(1));
 const entrySchema = z.looseObject({
-  convexDeploymentUrl: z.string().min(1),
-  workspaceSlug: z.string().min(1),
-  workspaceId: z.string().min(1),
-  token: z.string().min(1),
-  expiresAt: z.union([z.number(), z.string()]).optional(),
-  source: z.string().optional(),
-  savedAt: z.string().optional(),
+  convexDeploymentUrl: text,
+  workspaceSlug: text,
+  workspaceId: text,
+  token: text,
+  expiresAt: z.optional(z.union([z.number(), z.string()])),
+  source: z.optional(z.string()),
+  savedAt: z.optional(z.string()),
 });
 
 const fileSchema = z.looseObject({ version: z.literal(1), entries: z.array(z.unknown()) });
 type StoredFile = z.infer<typeof fileSchema>;
 
 const oldLayoutSchema = z.looseObject({
-  current: z.string().optional(),
+  current: z.optional(z.string()),
   logins: z.record(
     z.string(),
     z.looseObject({ siteUrl: z.string(), workspaceSlug: z.string(), workspaceId: z.string(), token: z.string() }),
@@ -103,7 +104,7 @@ function convertOldLayout(old: z.infer<typeof oldLayoutSchema>): StoredFile {
 
 function readableLogins(file: StoredFile): Login[] {
   return file.entries.flatMap((entry) => {
-    const parsed = entrySchema.safeParse(entry);
+    const parsed = z.safeParse(entrySchema, entry);
     const siteUrl = parsed.success ? siteUrlOrNull(parsed.data.convexDeploymentUrl) : null;
     if (!parsed.success || siteUrl === null) return []; // kept in the file, not used
     const { convexDeploymentUrl, workspaceSlug, workspaceId, token, source, savedAt } = parsed.data;

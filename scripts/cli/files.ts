@@ -7,7 +7,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { z } from "zod";
+import * as z from "zod/mini";
+import type { $ZodIssue, $ZodIssueTooBig, $ZodIssueTooSmall, $ZodType } from "zod/v4/core";
 
 export function iasHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.IAS_HOME || join(homedir(), ".ias");
@@ -37,37 +38,51 @@ export function readJsonFile(path: string): unknown {
 }
 
 /** `value` checked against `schema`; the first problem becomes a ConfigError sentence. */
-export function checked<T>(path: string, value: unknown, schema: z.ZodType<T>, hints: KeyHints = []): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
+export function checked<T>(path: string, value: unknown, schema: $ZodType<T>, hints: KeyHints = []): T {
+  const result = z.safeParse(schema, value);
+  if (result.success) return result.data as T;
   const issue = result.error.issues[0]!;
   const key = issue.path.map(String).join(".");
   const hint = hints.find(([pattern]) => pattern.test(key))?.[1];
-  throw new ConfigError(issueSentence(path, key, issue, hint));
+  throw new ConfigError(issueSentence(path, key, issue, typeOf(valueAt(value, issue.path)), hint));
 }
 
-function issueSentence(path: string, key: string, issue: z.core.$ZodIssue, hint: string | undefined): string {
+function issueSentence(
+  path: string,
+  key: string,
+  issue: $ZodIssue,
+  received: string,
+  hint: string | undefined,
+): string {
   if (key === "") return `${path} must hold a JSON object; fix it, or move the file away to start over.`;
   const about = hint ? ` (${hint})` : "";
-  const received = /received (\w+)/.exec(issue.message)?.[1];
-  if (issue.code === "invalid_type" && received === "undefined")
-    return `"${key}" is missing in ${path}; add it${about}.`;
+  if (received === "undefined") return `"${key}" is missing in ${path}; add it${about}.`;
   const problem =
-    issue.code === "invalid_type"
-      ? `must be ${article(issue.expected)}${about}${received ? `, not ${article(received)}` : ""}`
-      : issue.code === "invalid_union" && hint
-        ? `must be ${hint}`
-        : issue.code === "too_small" || issue.code === "too_big"
-          ? `${boundText(issue)}${about}`
-          : issue.code === "invalid_value" && issue.values.length === 1
-            ? `must be ${JSON.stringify(issue.values[0])}${about}`
-            : `is not valid${about}: ${issue.message}`;
+    issue.code === "invalid_type" && issue.expected === "int" && received === "number"
+      ? `must be a whole number${about}`
+      : issue.code === "invalid_type"
+        ? `must be ${article(issue.expected)}${about}, not ${article(received)}`
+        : issue.code === "invalid_union" && hint
+          ? `must be ${hint}`
+          : issue.code === "too_small" || issue.code === "too_big"
+            ? `${boundText(issue)}${about}`
+            : issue.code === "invalid_value" && issue.values.length === 1
+              ? `must be ${JSON.stringify(issue.values[0])}${about}`
+              : `is not valid${about}`;
   // Settings of ias's own have defaults; the other keys are needed by whoever reads the file.
   const orRemove = key.startsWith("ias.") ? ", or remove it to use the default" : "";
   return `"${key}" in ${path} ${problem}; change it${orRemove}.`;
 }
 
-function boundText(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string {
+function valueAt(value: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((node, step) => (node as Record<PropertyKey, unknown> | null)?.[step], value);
+}
+
+function typeOf(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+}
+
+function boundText(issue: $ZodIssueTooSmall | $ZodIssueTooBig): string {
   const small = issue.code === "too_small";
   const bound = Number(small ? issue.minimum : issue.maximum);
   if (issue.origin === "array")
@@ -79,6 +94,7 @@ function boundText(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): st
 }
 
 function article(type: string): string {
+  if (type === "int") return "an integer";
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 

@@ -13,58 +13,59 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { deploymentUrlFor, sameDeployment, type Login } from "./auth-file";
 import { checked, readJsonFile, writeJsonFile, type KeyHints } from "./files";
 
-const text = z.string().min(1);
+const text = z.string().check(z.minLength(1));
 const strings = z.array(z.string());
+const positiveInt = z.int().check(z.positive());
 
 const mappingSchema = z.looseObject({
   repoId: text,
   localPath: text,
-  workspaceId: text.optional(),
-  convexDeploymentUrl: text.optional(),
-  label: z.string().optional(),
-  remoteUrlHash: text.optional(),
+  workspaceId: z.optional(text),
+  convexDeploymentUrl: z.optional(text),
+  label: z.optional(z.string()),
+  remoteUrlHash: z.optional(text),
 });
 export type RepoMapping = z.infer<typeof mappingSchema>;
 
 const settingsSchema = z.looseObject({
   /** argv of the job command, or one shell line for /bin/sh -c. */
-  command: z.union([text, z.array(z.string()).min(1)]).optional(),
-  leaseMs: z.number().int().positive().optional(),
-  cancelGraceMs: z.number().int().nonnegative().optional(),
-  heartbeatIntervalMs: z.number().int().positive().optional(),
-  idleBackoffMs: z.object({ min: z.number().int().positive(), max: z.number().int().positive() }).optional(),
+  command: z.optional(z.union([text, z.array(z.string()).check(z.minLength(1))])),
+  leaseMs: z.optional(positiveInt),
+  cancelGraceMs: z.optional(z.int().check(z.nonnegative())),
+  heartbeatIntervalMs: z.optional(positiveInt),
+  idleBackoffMs: z.optional(z.object({ min: positiveInt, max: positiveInt })),
   /** Bytes of unsent log lines kept on disk per job before lines are dropped (a `log_gap`). */
-  logSpoolMaxBytes: z.number().int().positive().optional(),
+  logSpoolMaxBytes: z.optional(positiveInt),
   /** Where unsent log lines and outcomes wait (default: <ias home>/state). */
-  stateDir: text.optional(),
+  stateDir: z.optional(text),
 });
 export type WorkerSettings = z.infer<typeof settingsSchema>;
 
 const fileSchema = z.looseObject({
-  controlPlane: z
-    .looseObject({ convexDeploymentUrl: text, workspaceSlug: text, httpServiceToken: text.optional() })
-    .optional(),
-  worker: z.looseObject({ displayName: text.optional(), machineFingerprint: text.optional() }).optional(),
-  repos: z.looseObject({ mappings: z.array(mappingSchema).optional() }).optional(),
+  controlPlane: z.optional(
+    z.looseObject({ convexDeploymentUrl: text, workspaceSlug: text, httpServiceToken: z.optional(text) }),
+  ),
+  worker: z.optional(z.looseObject({ displayName: z.optional(text), machineFingerprint: z.optional(text) })),
+  repos: z.optional(z.looseObject({ mappings: z.optional(z.array(mappingSchema)) })),
   // The runner's keys with their types; other keys pass (the server bounds them).
-  capabilities: z
-    .looseObject({
-      executionModes: strings.optional(),
-      models: strings.optional(),
-      canWrite: z.boolean().optional(),
-      canUseNetwork: z.boolean().optional(),
-      reposAllowed: strings.optional(),
-      supportedEgressModes: strings.optional(),
-      enforcedAllowlistHash: z.string().optional(),
-      supportsRunTests: z.boolean().optional(),
-      openaiAuthMode: z.string().optional(),
-    })
-    .optional(),
-  ias: settingsSchema.optional(),
+  capabilities: z.optional(
+    z.looseObject({
+      executionModes: z.optional(strings),
+      models: z.optional(strings),
+      canWrite: z.optional(z.boolean()),
+      canUseNetwork: z.optional(z.boolean()),
+      reposAllowed: z.optional(strings),
+      supportedEgressModes: z.optional(strings),
+      enforcedAllowlistHash: z.optional(z.string()),
+      supportsRunTests: z.optional(z.boolean()),
+      openaiAuthMode: z.optional(z.string()),
+    }),
+  ),
+  ias: z.optional(settingsSchema),
 });
 export type WorkerFile = z.infer<typeof fileSchema>;
 
