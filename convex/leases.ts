@@ -140,14 +140,28 @@ export const extendLeaseIfHeld = internalMutation({
   },
 });
 
-/** `POST /v1/jobs/log`: appends the lines as one `log` event. */
+/**
+ * `POST /v1/jobs/log`: appends the lines as one `log` event (with `lineTimes` when sent), after a
+ * `log_gap` event when the worker says it dropped lines before them.
+ */
 export const appendLogIfLeaseHeld = internalMutation({
-  args: { ...holderArgs, lines: v.array(v.string()) },
-  handler: async (ctx, args) => {
+  args: {
+    ...holderArgs,
+    lines: v.array(v.string()),
+    lineTimes: v.optional(v.array(v.number())),
+    droppedLines: v.optional(v.number()),
+  },
+  handler: async (ctx, { lines, lineTimes, droppedLines, ...args }) => {
     const { job, holder } = await loadClaim(ctx, args);
     if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
-    await recordJobChange(ctx, job, {}, { type: "log", data: { lines: args.lines } });
-    return { appended: args.lines.length };
+    let current = job;
+    if (droppedLines !== undefined) {
+      const message = `${droppedLines} log line(s) dropped by the worker (its spool was full).`;
+      current = await recordJobChange(ctx, current, {}, { type: "log_gap", message, data: { droppedLines } });
+    }
+    if (lines.length > 0)
+      await recordJobChange(ctx, current, {}, { type: "log", data: lineTimes ? { lines, lineTimes } : { lines } });
+    return { appended: lines.length };
   },
 });
 

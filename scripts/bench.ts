@@ -11,9 +11,10 @@
  * 4. One stream (bench/single-stream.ts): claim-next p50/p99 with 0, 10,000 and 100,000 jobs
  *    waiting in one stream against an empty stream on the same server, and list-for-job's first
  *    page on a 10,000-event job against a 60-event one. Targets: both ratios ≤ 2.
+ * 5. `ias --help` startup, bundled and through tsx, against bare Node (target ≤ 300 ms).
  *
- *   npm run bench                               all four
- *   npm run bench -- costs cycles               some of them, by name (costs, cycles, restart, single-stream)
+ *   npm run bench                               all five
+ *   npm run bench -- costs cycles               some, by name (costs, cycles, restart, single-stream, cli-startup)
  *   npm run bench -- restart --quick            the restart without the 100k case
  *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
@@ -35,6 +36,7 @@ import { bullmqCycles, driveCycles, localWorkers, pgBossCycles, type CycleResult
 import { measureRestart } from "./bench/restart";
 import { startPostgres, startRedis } from "./bench/services";
 import { measureSingleStream, BIG_JOB_EVENTS, SMALL_JOB_EVENTS, type Percentiles } from "./bench/single-stream";
+import { measureCliStartup, STARTUP_TARGET_MS } from "./bench/cli-startup";
 import { apiClient, enqueueMany, healthRate } from "./bench/socket-workers";
 import { convexModuleMap } from "./local/modules";
 
@@ -207,7 +209,29 @@ function cpuMsOf(pid: number | undefined): number {
   }
 }
 
-const SECTIONS = { costs, cycles: throughput, restart: restarts, "single-stream": singleStream };
+function cliStartup() {
+  const startup = measureCliStartup();
+  console.log(`\nCLI startup, whole process, 15 runs each (target for the bundle: ≤ ${STARTUP_TARGET_MS} ms)\n`);
+  console.log(
+    table([
+      ["command", "median ms", "min ms", "max ms"],
+      ...startup.map((figure) => [
+        figure.name,
+        figure.medianMs.toFixed(0),
+        figure.minMs.toFixed(0),
+        figure.maxMs.toFixed(0),
+      ]),
+    ]),
+  );
+}
+
+const SECTIONS = {
+  costs,
+  cycles: throughput,
+  restart: restarts,
+  "single-stream": singleStream,
+  "cli-startup": cliStartup,
+};
 
 async function main() {
   const chosen = process.argv.slice(2).filter((name): name is keyof typeof SECTIONS => name in SECTIONS);

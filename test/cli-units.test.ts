@@ -1,19 +1,13 @@
 // @vitest-environment node
 /**
- * The CLI's pure parts: remote URL normalisation, site URL rules, back-off, log batching, the
- * HTTP client's envelope and retry rules, login selection and the config files.
+ * The CLI's pure parts: remote URL normalisation, site URL rules, back-off and the HTTP client's
+ * envelope and retry rules. (Config files: cli-config.test.ts; the log spool: cli-spool.test.ts;
+ * parsing, help and output: cli-output.test.ts.)
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { backoffDelay } from "../scripts/cli/backoff";
 import { ApiClient, ApiError, NetworkError } from "../scripts/cli/client";
-import { loginKey, readAuthFile, readWorkerFile, withMapping, writeAuthFile, type Login } from "../scripts/cli/config";
-import { batchSize, MAX_LINE_BYTES, truncateLine } from "../scripts/cli/log-batcher";
-import { CliError } from "../scripts/cli/output";
 import { normalizeRemoteUrl, redactCredentials, remoteUrlHash, RemoteUrlError, repoLabel } from "../scripts/cli/remote";
-import { selectLogin } from "../scripts/cli/session";
 import { SiteUrlError, toSiteUrl } from "../scripts/cli/url";
 
 describe("remote URL normalisation", () => {
@@ -100,22 +94,6 @@ describe("back-off", () => {
   });
 });
 
-describe("log batches", () => {
-  test("at most 500 lines and 64 KiB (a newline counted per line), never zero lines", () => {
-    expect(batchSize(Array.from({ length: 800 }, () => "x"))).toBe(500);
-    const kib = "y".repeat(1023); // 1024 bytes with its newline
-    expect(batchSize(Array.from({ length: 100 }, () => kib))).toBe(64);
-    expect(batchSize(["z".repeat(70_000)])).toBe(1);
-    expect(batchSize([])).toBe(0);
-  });
-  test("long lines are cut on a character boundary with a marker", () => {
-    const cut = truncateLine("é".repeat(MAX_LINE_BYTES));
-    expect(new TextEncoder().encode(cut).length).toBeLessThanOrEqual(MAX_LINE_BYTES);
-    expect(cut).toMatch(/^é+ …\[truncated\]$/);
-    expect(truncateLine("short")).toBe("short");
-  });
-});
-
 describe("HTTP client", () => {
   const reply = (status: number, body: unknown) =>
     new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -170,53 +148,5 @@ describe("HTTP client", () => {
     expect(down.calls).toHaveLength(5);
     const html = scripted(new Response("<html>", { status: 404 }));
     await expect(html.client.call("/v1/x", {})).rejects.toMatchObject({ code: "HTTP_404" });
-  });
-});
-
-describe("stored logins", () => {
-  const home = mkdtempSync(join(tmpdir(), "ias-cli-units-"));
-  afterAll(() => rmSync(home, { recursive: true, force: true }));
-  const login = (siteUrl: string, workspaceSlug: string): Login => ({
-    siteUrl,
-    workspaceSlug,
-    workspaceId: `${workspaceSlug}-id`,
-    token: "ias_x",
-    source: "provided",
-    savedAt: "",
-  });
-
-  test("auth.json is written with mode 0600 and read back", () => {
-    const entry = login("http://127.0.0.1:3211", "local");
-    writeAuthFile(
-      { current: loginKey(entry.siteUrl, "local"), logins: { [loginKey(entry.siteUrl, "local")]: entry } },
-      home,
-    );
-    expect(statSync(join(home, "auth.json")).mode & 0o777).toBe(0o600);
-    expect(readAuthFile(home).logins[loginKey(entry.siteUrl, "local")]).toEqual(entry);
-  });
-
-  test("selection by URL and workspace, current login, ambiguity", () => {
-    const a = login("https://a.convex.site", "alpha");
-    const b = login("https://a.convex.site", "beta");
-    const c = login("http://127.0.0.1:3211", "alpha");
-    const auth = {
-      current: loginKey(b.siteUrl, "beta"),
-      logins: Object.fromEntries([a, b, c].map((entry) => [loginKey(entry.siteUrl, entry.workspaceSlug), entry])),
-    };
-    expect(selectLogin(auth, {})).toEqual(b);
-    expect(selectLogin(auth, { url: "https://a.convex.site", workspace: "alpha" })).toEqual(a);
-    expect(selectLogin(auth, { url: "http://127.0.0.1:3211" })).toEqual(c);
-    expect(() => selectLogin(auth, { workspace: "alpha" })).toThrow(/Several stored logins/);
-    expect(() => selectLogin(auth, { workspace: "gamma" })).toThrow(CliError);
-    expect(() => selectLogin({ logins: {} }, {})).toThrow(/Not logged in/);
-  });
-
-  test("a new mapping replaces the old one for the same repo or path", () => {
-    const base = readWorkerFile(home);
-    const mapping = { siteUrl: "s", workspaceId: "w", repoId: "r1", path: "/a", remoteUrlHash: "h" };
-    const moved = withMapping(withMapping(base, mapping), { ...mapping, path: "/b" });
-    expect(moved.repos.mappings).toEqual([{ ...mapping, path: "/b" }]);
-    const other = withMapping(moved, { ...mapping, repoId: "r2", path: "/c" });
-    expect(other.repos.mappings.map((entry) => entry.repoId)).toEqual(["r1", "r2"]);
   });
 });

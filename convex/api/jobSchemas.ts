@@ -233,11 +233,43 @@ export const completeFields = {
   evidence: storableJsonObject.optional(),
 };
 
-export const logLinesSchema = z
+const logLinesSchema = z
   .array(z.string())
-  .min(1)
   .max(MAX_LOG_LINES)
   .refine(
     (lines) => lines.reduce((sum, line) => sum + utf8Bytes(line), 0) <= MAX_LOG_BYTES,
     `must total at most ${MAX_LOG_BYTES} bytes`,
   );
+
+/**
+ * `/v1/jobs/log`. Optional and backward compatible: `lineTimes` (when each line was printed, for
+ * lines sent late after an outage) and `droppedLines` (lines the worker dropped before these:
+ * a `log_gap` event). `lines` may be empty only to report a gap.
+ */
+export const logRequestFields = z
+  .object({
+    ...claimFields,
+    lines: logLinesSchema.meta({
+      description: "Output lines, oldest first; at least one unless `droppedLines` is given.",
+      examples: [["Compiling…"]],
+    }),
+    lineTimes: z
+      .array(z.number().int().nonnegative())
+      .max(MAX_LOG_LINES)
+      .optional()
+      .meta({ description: "When each line was printed (epoch ms), one per line." }),
+    droppedLines: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: "Lines the worker dropped before these; appends a `log_gap` event first." }),
+  })
+  .refine((body) => body.lines.length > 0 || body.droppedLines !== undefined, {
+    path: ["lines"],
+    message: "must hold at least one line (or droppedLines must be given)",
+  })
+  .refine((body) => body.lineTimes === undefined || body.lineTimes.length === body.lines.length, {
+    path: ["lineTimes"],
+    message: "must have one time per line",
+  });

@@ -53,6 +53,8 @@ export const JOB_EVENT_TYPES = [
   "claimed",
   "heartbeat",
   "log",
+  /** Log lines the worker had to drop (its spool was full): `data.droppedLines`. */
+  "log_gap",
   "completed",
   "failed",
   "blocked",

@@ -5,18 +5,21 @@
  *
  * The lease is kept (job heartbeats) from the claim until the outcome is reported, including
  * while waiting for the checkout's lock (checkout-lock.ts) and while sending the last output.
- * The command's process group is ended with the job (job-process.ts).
+ * The command's process group is ended with the job (job-process.ts). Output lines and the
+ * outcome wait on disk until the server has them (job-state.ts, delivery.ts), so an outage
+ * within the lease loses neither, and a worker restarted within it delivers them.
  */
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { clampLeaseMs } from "../../convex/model/leases";
 import { lockCheckout, type CheckoutLock } from "./checkout-lock";
-import { ApiError, type ApiClient } from "./client";
+import type { ApiClient } from "./client";
+import { deliverJob, describe, isLeaseLost, LogShipper, type DeliveryOptions } from "./delivery";
 import { changedFiles, headSha, MAX_CHANGED_FILES } from "./git";
 import { endGroup, exited, signalGroup, spawnGroup, started, type Exit } from "./job-process";
-import { LogBatcher } from "./log-batcher";
+import { JobState } from "./job-state";
+import { describeExit, exitReason, jobEnvironment } from "./job-env";
 import type { Output } from "./output";
-import { apiBaseUrl } from "./url";
 
 export type Job = {
   _id: string;
@@ -46,6 +49,9 @@ export type JobRunOptions = {
   verbose: boolean;
   /** Aborted on a second Ctrl-C: stop the command and leave the job to lease recovery. */
   interrupt: AbortSignal;
+  /** The worker's state directory (job-state.ts). */
+  stateDir: string;
+  spoolMaxBytes: number;
 };
 
 /** `abandoned`: the lease was lost; `interrupted`: the worker was stopped hard. Neither completes. */
@@ -53,11 +59,7 @@ export type JobRunResult = { outcome: "done" | "failed" | "canceled" | "abandone
 
 type StopReason = "canceled" | "abandoned" | "interrupted";
 
-const LOST_LEASE = new Set(["LEASE_MISMATCH", "CLAIM_GENERATION_MISMATCH", "JOB_NOT_FOUND"]);
-const lostLease = (error: unknown) => error instanceof ApiError && LOST_LEASE.has(error.code);
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
-/** Variables never passed to the job command: the worker's own credentials. */
-const WITHHELD_ENV = new Set(["IAS_TOKEN"]);
 
 /** A third of the lease the server will actually grant (it clamps what is asked). */
 export function heartbeatIntervalMs(leaseMs: number): number {
@@ -95,33 +97,57 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
   if (options.interrupt.aborted) onInterrupt();
   else options.interrupt.addEventListener("abort", onInterrupt);
 
+  const state = JobState.create(
+    options.stateDir,
+    // The server granted the lease a moment ago: measured on our clock, it ends about a lease from now.
+    { siteUrl: client.siteUrl, ...lease, leaseDeadline: Date.now() + clampLeaseMs(options.leaseMs) },
+    options.spoolMaxBytes,
+    (error) => out.warn(`cannot spool output lines, they are dropped: ${errorText(error)}`),
+  );
+  // After the command ended, retrying goes on while the lease is known to hold (heartbeats extend
+  // it), and the server took something within the last lease length (a server that answers
+  // heartbeats but refuses the rest with 5xx must not pin the job to this worker for ever).
+  let afterCommand = false;
+  let lastProgressAt = 0;
+  /** Whether a restart within the lease may still deliver something: the worker was stopped hard. */
+  let keepState = false;
+  const delivery: DeliveryOptions = {
+    client,
+    out,
+    state,
+    keepTrying: () =>
+      !options.interrupt.aborted &&
+      (!afterCommand ||
+        (Date.now() < state.lease.leaseDeadline && Date.now() - lastProgressAt < clampLeaseMs(options.leaseMs))),
+    signal: options.interrupt,
+    onLeaseLost: () => stop("abandoned"),
+    onProgress: () => (lastProgressAt = Date.now()),
+  };
+  const shipper = new LogShipper(delivery);
+
   // Runs until the outcome is reported, so a slow last flush or a retried complete keeps the lease.
   let heartbeatInFlight = false;
   const heartbeat = setInterval(async () => {
     if (heartbeatInFlight) return; // a slow, retrying heartbeat must not pile up behind itself
     heartbeatInFlight = true;
+    const sentAt = Date.now();
     try {
-      const answer = await client.call<{ cancelRequested: boolean }>("/v1/jobs/heartbeat", {
+      const answer = await client.call<{ cancelRequested: boolean; leaseExpiresAt?: number }>("/v1/jobs/heartbeat", {
         ...lease,
         leaseMs: options.leaseMs,
       });
+      // Measured from our send, on our clock: the server's may differ from this machine's.
+      state.extendLease(sentAt + clampLeaseMs(options.leaseMs));
       if (answer.cancelRequested) stop("canceled");
     } catch (error) {
-      if (lostLease(error)) stop("abandoned");
+      if (isLeaseLost(error)) stop("abandoned");
       else if (!settled) out.warn(`job heartbeat failed: ${errorText(error)}`);
     } finally {
       heartbeatInFlight = false;
     }
   }, heartbeatIntervalMs(options.leaseMs));
 
-  const batcher = new LogBatcher({
-    send: async (lines) => {
-      if (!leaseLost) await client.call("/v1/jobs/log", { ...lease, lines });
-    },
-    onError: (error) => (lostLease(error) ? stop("abandoned") : out.warn(`log lines not sent: ${errorText(error)}`)),
-  });
-
-  /** Completes the job unless the lease is gone; a completion that cannot be sent abandons it. */
+  /** Completes the job unless the lease is gone; the outcome waits on disk until it is delivered. */
   async function report(
     outcome: "done" | "failed" | "canceled",
     message: string,
@@ -141,22 +167,18 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
       signal: exit?.signal ?? null,
     };
     if (leaseLost) return { outcome: "abandoned", message: "The lease was lost before the outcome could be reported." };
-    try {
-      // Completion is idempotent on the server, so it gets a longer retry budget than other calls.
-      // A second Ctrl-C cuts the retries short: the job then returns to the queue on lease expiry.
-      await client.call(
-        "/v1/jobs/complete",
-        { ...lease, outcome, message, outcomeReason, evidence },
-        { attempts: 10, signal: options.interrupt },
-      );
-    } catch (error) {
-      if (lostLease(error)) return { outcome: "abandoned", message: `Completion refused: ${errorText(error)}` };
+    state.saveOutcome({ route: "/v1/jobs/complete", body: { ...lease, outcome, message, outcomeReason, evidence } });
+    const result = await deliverJob(delivery, shipper);
+    if (result.status === "delivered") return { outcome, message };
+    const why = describe(result);
+    if (result.status === "gave_up" && options.interrupt.aborted) {
+      keepState = true;
       return {
-        outcome: "abandoned",
-        message: `The outcome (${outcome}) could not be reported: ${errorText(error)}. The job returns to the queue when its lease expires.`,
+        outcome: "interrupted",
+        message: `The outcome (${outcome}) is kept in ${state.dir} for the next start.`,
       };
     }
-    return { outcome, message };
+    return { outcome: "abandoned", message: `The outcome (${outcome}) was not reported: ${why}.` };
   }
 
   async function runLocked(): Promise<JobRunResult> {
@@ -178,8 +200,8 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
       ] as const) {
         createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
           if (prefix) lastStderr = line;
-          batcher.push(prefix + line);
-          if (options.verbose) out.note(`  ${prefix}${line}`);
+          shipper.push(prefix + line);
+          if (options.verbose) out.line(`  ${prefix}${line}`);
         });
       }
       startError = await started(child);
@@ -189,16 +211,23 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     clearTimeout(killTimer);
     if (child?.pid !== undefined) await endGroup(child.pid, stopReason === undefined ? 0 : killDeadline);
 
+    afterCommand = true;
+    lastProgressAt = Date.now();
     const stoppedBecause = stopReason as StopReason | undefined; // TypeScript's narrowing is stale after awaits
-    if (stoppedBecause === "abandoned" || stoppedBecause === "interrupted") {
-      const message =
-        stoppedBecause === "abandoned"
-          ? "The lease was lost; the command was stopped and the job left to the server."
-          : "Worker stopped; the job returns to the queue when its lease expires.";
-      return { outcome: stoppedBecause, message };
+    if (stoppedBecause === "abandoned") {
+      return {
+        outcome: "abandoned",
+        message: "The lease was lost; the command was stopped and the job left to the server.",
+      };
     }
-    await batcher.flush();
-    if (leaseLost) return { outcome: "abandoned", message: "The lease was lost while sending the last output." };
+    if (stoppedBecause === "interrupted") {
+      state.spool.close();
+      keepState = !state.spool.isEmpty(); // unsent lines stay for the next start, while the lease lasts
+      return {
+        outcome: "interrupted",
+        message: "Worker stopped; the job returns to the queue when its lease expires.",
+      };
+    }
     if (startError)
       return report(
         "failed",
@@ -236,42 +265,7 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     clearInterval(heartbeat);
     clearTimeout(killTimer);
     options.interrupt.removeEventListener("abort", onInterrupt);
+    // Kept only when a restart may still deliver it: the worker was stopped hard within the lease.
+    if (!keepState) state.remove();
   }
-}
-
-function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions): NodeJS.ProcessEnv {
-  const { job } = claim;
-  const inherited = Object.entries(process.env).filter(
-    ([name, value]) => !WITHHELD_ENV.has(name) && !(value && client.revealsToken(value)),
-  );
-  const forJob = {
-    IAS_JOB_ID: job._id,
-    IAS_JOB_KIND: job.kind,
-    IAS_JOB_ROLE: job.role,
-    IAS_JOB_PROMPT: job.prompt,
-    IAS_JOB_REPO_ID: job.repoId,
-    IAS_JOB_RUN_ID: job.runId ?? "",
-    IAS_JOB_ATTEMPT: String(job.attempts),
-    IAS_JOB_REQUIREMENTS: JSON.stringify(job.requirements ?? {}),
-    IAS_CLAIM_GENERATION: String(claim.claimGeneration),
-    IAS_WORKSPACE_ID: workspaceId,
-    IAS_WORKER_ID: workerId,
-    IAS_CONTROL_PLANE_URL: apiBaseUrl(client.siteUrl),
-  };
-  // The OS refuses NUL in environment values; the exact prompt is on stdin.
-  return Object.fromEntries([
-    ...inherited,
-    ...Object.entries(forJob).map(([name, value]) => [name, String(value ?? "").replaceAll("\0", "")]),
-  ]);
-}
-
-function describeExit(outcome: string, exit: Exit, lastStderr: string): string {
-  const how = exit.signal ? `was stopped by ${exit.signal}` : `exited with code ${exit.code}`;
-  if (outcome === "canceled") return `Canceled on request; the command ${how}.`;
-  const tail = outcome === "failed" && lastStderr ? `: ${lastStderr.slice(0, 1_000)}` : ".";
-  return `The command ${how}${tail}`;
-}
-
-function exitReason(exit: Exit): string {
-  return exit.signal ? `signal_${exit.signal}` : `exit_code_${exit.code}`;
 }

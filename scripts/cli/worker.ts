@@ -1,6 +1,7 @@
 /**
  * The worker loop (`ias worker start`): a worker heartbeat every 15 s advertising the mapped
- * repos, a claim loop that backs off with jitter while idle, and one job at a time (job-run.ts).
+ * repos, what an earlier process left undelivered sent first (delivery.ts), then a claim loop
+ * that backs off with jitter while idle, and one job at a time (job-run.ts).
  *
  * Stopping: the first SIGINT/SIGTERM drains (status `draining`, no new claims, the current job
  * finishes), then the worker reports `offline` and exits 0. A second one stops the current job
@@ -9,6 +10,7 @@
 import { arch, platform } from "node:os";
 import { backoffDelay, sleep, type BackoffPolicy } from "./backoff";
 import { ApiError, NetworkError, type ApiClient } from "./client";
+import { deliverLeftovers } from "./delivery";
 import { runJob, type Claim, type JobRunResult } from "./job-run";
 import { CliError, EXIT, type Output } from "./output";
 
@@ -29,6 +31,9 @@ export type WorkerOptions = {
   once: boolean;
   verbose: boolean;
   agentVersion: string;
+  /** This worker's state directory: unsent log lines and outcomes (job-state.ts). */
+  stateDir: string;
+  spoolMaxBytes: number;
 };
 
 type WorkerStatus = "online" | "draining" | "offline";
@@ -84,6 +89,15 @@ export class Worker {
       this.heartbeat().catch((error) => out.warn(`worker heartbeat failed: ${(error as Error).message}`));
     }, this.options.heartbeatIntervalMs);
     try {
+      await deliverLeftovers({
+        client: this.options.client,
+        out,
+        stateDir: this.options.stateDir,
+        siteUrl: this.options.client.siteUrl,
+        workspaceId: this.options.workspaceId,
+        spoolMaxBytes: this.options.spoolMaxBytes,
+        signal: this.interrupted.signal,
+      });
       await this.claimLoop();
     } finally {
       clearInterval(timer);
@@ -250,6 +264,6 @@ function claimReasonText(reason: string | undefined): string {
 
 /** Parses `--command "<shell line>"` into argv for /bin/sh. */
 export function shellCommand(line: string): string[] {
-  if (line.trim() === "") throw new CliError("--command is empty.", EXIT.USAGE);
+  if (line.trim() === "") throw new CliError("--command is empty.", EXIT.USAGE, "USAGE_ERROR");
   return ["/bin/sh", "-c", line];
 }

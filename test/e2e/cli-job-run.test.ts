@@ -90,6 +90,8 @@ function jobOptions(client: ApiClient, script: string, overrides: Partial<JobRun
     cancelGraceMs: 300,
     verbose: false,
     interrupt: new AbortController().signal,
+    stateDir: makeTempDir("ias-job-state-"),
+    spoolMaxBytes: 1024 * 1024,
     ...overrides,
   };
 }
@@ -203,17 +205,21 @@ describe("keeping the lease until the outcome is reported", () => {
     expect(heartbeatsDuringComplete).toBe(1);
   });
 
-  test("complete failing for good after its retries: the job is reported abandoned, runJob does not throw", async () => {
-    const { client } = fakeClient({
+  test("complete failing for a whole lease while heartbeats succeed: abandoned, runJob does not throw", async () => {
+    const { client, of } = fakeClient({
       "/v1/jobs/complete": () => {
         throw new ApiError("INTERNAL_ERROR", "down", 503);
       },
     });
-    expect(await runJob(jobOptions(client, "true"))).toMatchObject({
+    const startedAt = Date.now();
+    // The shortest lease the server grants (10 s): retried that long after the command ended, then given up.
+    expect(await runJob(jobOptions(client, "true", { leaseMs: 10_000 }))).toMatchObject({
       outcome: "abandoned",
       message: expect.stringContaining("down"),
     });
-  });
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(10_000);
+    expect(of("/v1/jobs/complete").length).toBeGreaterThan(2);
+  }, 60_000);
 
   test("a lease lost while sending the last output stops the remaining batches and complete", async () => {
     const { client, of } = fakeClient({
@@ -309,6 +315,8 @@ describe("the worker loop", () => {
       once: false,
       verbose: false,
       agentVersion: "test",
+      stateDir: makeTempDir("ias-worker-state-"),
+      spoolMaxBytes: 1024 * 1024,
       ...overrides,
     };
   }
@@ -358,19 +366,26 @@ describe("the worker loop", () => {
   });
 });
 
-test("a second Ctrl-C while the outcome is being reported gives up at once; the job is left to its lease", async () => {
+test("a second Ctrl-C while the outcome is being reported gives up at once; the outcome stays on disk", async () => {
   const interrupt = new AbortController();
   const { client, of } = fakeClient({
-    // The server does not answer; the interrupt must end the wait (the real client stops retrying).
+    // The server does not answer; the interrupt must end the wait (the real client aborts the request).
     "/v1/jobs/complete": (_body, options) =>
       new Promise((_resolve, reject) => {
         options?.signal?.addEventListener("abort", () => reject(new Error("aborted")));
         setTimeout(() => interrupt.abort(), 50);
       }),
   });
-  const result = await runJob(jobOptions(client, "true", { interrupt: interrupt.signal }));
-  expect(result.outcome).toBe("abandoned");
+  const options = jobOptions(client, "true", { interrupt: interrupt.signal });
+  const result = await runJob(options);
+  expect(result.outcome).toBe("interrupted");
   expect(of("/v1/jobs/complete")).toHaveLength(1);
+  // Kept for the next start of this worker (delivered while the lease lasts).
+  const kept = JSON.parse(readFileSync(join(options.stateDir, "jobs", "job-1-g1", "outcome.json"), "utf8"));
+  expect(kept).toMatchObject({
+    route: "/v1/jobs/complete",
+    body: { jobId: "job-1", claimGeneration: 1, outcome: "done" },
+  });
 });
 
 test("a job canceled before its command started reports no evidence from the checkout", async () => {

@@ -5,12 +5,12 @@
  * form approves, the CLI stores the token (mode 0600); then the token works, and logout
  * revokes it on the server.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { killCliProcesses, runCli, startCli } from "../support/cli-process";
+import { killCliProcesses, makeCheckout, runCli, startCli } from "../support/cli-process";
 import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import { runnerFindLogin } from "../support/runner-files";
 
 let server: LocalProcess;
 const home = makeTempDir("ias-cli-login-");
@@ -88,9 +88,12 @@ describe("ias auth", () => {
     const authFile = join(home, "auth.json");
     expect(statSync(authFile).mode & 0o777).toBe(0o600);
     const stored = JSON.parse(readFileSync(authFile, "utf8"));
-    const entry = stored.logins[`${server.baseUrl}#local`];
-    expect(entry).toMatchObject({ siteUrl: server.baseUrl, workspaceSlug: "local", source: "device" });
+    const entry = stored.entries[0];
+    expect(stored.entries).toHaveLength(1);
+    expect(entry).toMatchObject({ convexDeploymentUrl: server.baseUrl, workspaceSlug: "local", source: "device" });
     expect(entry.token).toMatch(/^ias_/);
+    // The deployed runner finds the device login too (its rules, not ias's code).
+    expect(runnerFindLogin(home, `${server.baseUrl}/`, "local")?.token).toBe(entry.token);
     expect(login.stdout()).not.toContain(entry.token);
 
     const resolved = await runCli(["workspace", "resolve", "--json"], { home });
@@ -102,14 +105,7 @@ describe("ias auth", () => {
     expect(status.stdout).not.toContain(entry.token);
 
     // The developer flow with the device token: link a checkout, queue a job, run it.
-    const checkout = makeTempDir("ias-cli-login-repo-");
-    for (const args of [
-      ["init", "-q"],
-      ["remote", "add", "origin", "https://example.com/team/app.git"],
-      ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"],
-    ]) {
-      execFileSync("git", args, { cwd: checkout });
-    }
+    const checkout = makeCheckout(makeTempDir("ias-cli-login-repo-"), "https://example.com/team/app.git");
     expect((await runCli(["repo", "link"], { home, cwd: checkout })).code).toBe(0);
     const queued = await runCli(["jobs", "enqueue", "--prompt", "hello from a device login", "--json"], {
       home,
@@ -125,7 +121,7 @@ describe("ias auth", () => {
 
     const logout = await runCli(["auth", "logout", "--json"], { home });
     expect(logout.json()).toMatchObject({ ok: true, revoked: true });
-    expect(JSON.parse(readFileSync(authFile, "utf8")).logins).toEqual({});
+    expect(JSON.parse(readFileSync(authFile, "utf8")).entries).toEqual([]);
     const afterLogout = await fetch(`${server.apiUrl}/v1/workspaces/resolve`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${entry.token}` },

@@ -10,8 +10,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { remoteUrlHash } from "../../scripts/cli/remote";
-import { eventually, isAlive, killCliProcesses, runCli, startCli } from "../support/cli-process";
-import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import { eventually, isAlive, killCliProcesses, loginAsService, runCli, startCli } from "../support/cli-process";
+import {
+  callAsService,
+  makeTempDir,
+  removeTempDirs,
+  spawnLocalServer,
+  type LocalProcess,
+} from "../support/local-process";
 
 const JOB_SCRIPT = `#!/bin/bash
 set -e
@@ -58,14 +64,7 @@ const checkout = join(makeTempDir("ias-cli-repo-"), "widgets");
 const orphanGroups: number[] = [];
 const cli = { home, cwd: checkout, env: { SCRATCH: scratch } };
 
-async function api(route: string, body: object) {
-  const response = await fetch(`${server.apiUrl}${route}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${server.serviceToken}` },
-    body: JSON.stringify(body),
-  });
-  return (await response.json()) as Record<string, any>;
-}
+const api = (route: string, body: object) => callAsService(server, route, body);
 const getJob = async (jobId: string) => (await api("/v1/jobs/get", { workspaceId, jobId })).job;
 const eventsOf = async (jobId: string) =>
   (await api("/v1/job-events/list-for-job", { workspaceId, jobId, limit: 500 })).events as Array<Record<string, any>>;
@@ -100,12 +99,7 @@ beforeAll(async () => {
   git("add", "README.md");
   git("-c", "user.email=dev@example.com", "-c", "user.name=dev", "commit", "-qm", "initial");
   writeFileSync(join(scratch, "job.sh"), JOB_SCRIPT, { mode: 0o755 });
-  const login = await runCli(
-    ["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"],
-    { ...cli, input: server.serviceToken },
-  );
-  expect(login.code, login.stderr).toBe(0);
-  workspaceId = login.json().workspaceId;
+  workspaceId = await loginAsService(server, cli);
 });
 
 afterEach(async () => {
@@ -149,14 +143,17 @@ describe("ias repo link", () => {
     expect(again.json()).toMatchObject({ repoId, created: false });
     const config = JSON.parse(readFileSync(join(home, "worker.json"), "utf8"));
     expect(config.repos.mappings).toEqual([
-      expect.objectContaining({ repoId, path: checkout, workspaceId, siteUrl: server.baseUrl }),
+      expect.objectContaining({ repoId, localPath: checkout, workspaceId, convexDeploymentUrl: server.baseUrl }),
     ]);
+    expect(config.controlPlane).toEqual({ convexDeploymentUrl: server.baseUrl, workspaceSlug: "local" });
 
     // The worker settings the following tests use: a short lease, quick idle polling.
-    config.command = ["bash", join(scratch, "job.sh")];
-    config.leaseMs = 10_000;
-    config.cancelGraceMs = 2_000;
-    config.idleBackoffMs = { min: 100, max: 300 };
+    config.ias = {
+      command: ["bash", join(scratch, "job.sh")],
+      leaseMs: 10_000,
+      cancelGraceMs: 2_000,
+      idleBackoffMs: { min: 100, max: 300 },
+    };
     writeFileSync(join(home, "worker.json"), JSON.stringify(config));
     const noOrigin = join(makeTempDir("ias-cli-no-origin-"));
     execFileSync("git", ["init", "-q"], { cwd: noOrigin });
@@ -219,7 +216,8 @@ describe("ias worker start", () => {
     expect(shown.stdout).toContain(`Job ${job._id}: failed (failed), work, attempt 1/3`);
     // One event per page: every page is printed, not just the first.
     const timeline = await runCli(["jobs", "events", job._id, "--limit", "1"], cli);
-    expect(timeline.stdout).toMatch(/#\d+ \S+ log\n {4}about to fail\n {4}\[stderr\] something broke/);
+    // Each line with the time it was printed (sent by the worker as lineTimes).
+    expect(timeline.stdout).toMatch(/#\d+ \S+ log\n {4}\S+Z about to fail\n {4}\S+Z \[stderr\] something broke/);
     const retried = await runCli(["jobs", "retry", job._id, "--json"], cli);
     expect(retried.json().job).toMatchObject({ _id: job._id, status: "pending" });
     const canceled = await runCli(["jobs", "cancel", job._id], cli);

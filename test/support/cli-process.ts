@@ -3,9 +3,11 @@
  * tests, with `IAS_HOME` in a temporary directory. Every process started here is tracked, and
  * `killCliProcesses()` (afterAll/afterEach) ends whatever is still running.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
+import type { LocalProcess } from "./local-process";
 
 const BIN = fileURLToPath(new URL("../../scripts/cli/bin.mjs", import.meta.url));
 
@@ -131,4 +133,26 @@ export function isAlive(pid: number): boolean {
   }
   const stat = `/proc/${pid}/stat`;
   return !existsSync(stat) || !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8"));
+}
+
+/** `ias auth login --token-stdin` with the server's service token; the workspace id of "local". */
+export async function loginAsService(server: LocalProcess, options: CliOptions): Promise<string> {
+  const login = await runCli(
+    ["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--token-stdin", "--json"],
+    { ...options, input: server.serviceToken },
+  );
+  expect(login.code, login.stderr).toBe(0);
+  return login.json().workspaceId;
+}
+
+/** A git checkout at `dir` (created) with `origin` and one empty commit. */
+export function makeCheckout(dir: string, origin: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const args of [
+    ["init", "-q"],
+    ["remote", "add", "origin", origin],
+    ["-c", "user.email=d@example.com", "-c", "user.name=d", "commit", "-q", "--allow-empty", "-m", "init"],
+  ])
+    execFileSync("git", args, { cwd: dir });
+  return dir;
 }

@@ -122,6 +122,16 @@ export async function spawnLocalServer(options: SpawnOptions = {}): Promise<Loca
   };
 }
 
+/** POSTs `body` to `route` of the server's API with its service token; the parsed answer, ok or not. */
+export async function callAsService(server: LocalProcess, route: string, body: object): Promise<Record<string, any>> {
+  const response = await fetch(`${server.apiUrl}${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${server.serviceToken}` },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as Record<string, any>;
+}
+
 /** Runs a server that is expected to refuse to start; resolves with its exit code and output. */
 export async function runLocalServerToExit(options: SpawnOptions = {}, timeoutMs = 30_000) {
   const { proc, output, exited } = startProcess(options);

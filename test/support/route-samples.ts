@@ -1,9 +1,10 @@
 /**
  * A valid request body for any route of the route table, built from the route's own zod schema
  * (through its JSON Schema), so suites that sweep the table cover a new route without being
- * edited. Only required fields are filled: ids from `ids` (by table, read from the id field's
- * description that `idOf` writes), the first enum value, the smallest allowed number, strings
- * and arrays of their minimum length.
+ * edited. Only required fields are filled: a field's first example when its schema gives one
+ * (for rules JSON Schema cannot state, such as a refinement), ids from `ids` (by table, read from
+ * the id field's description that `idOf` writes), the first enum value, the smallest allowed
+ * number, strings and arrays of their minimum length.
  */
 import { z } from "zod";
 import type { Route } from "../../convex/api/route";
@@ -12,6 +13,7 @@ type JsonSchema = {
   type?: string;
   enum?: unknown[];
   const?: unknown;
+  examples?: unknown[];
   anyOf?: JsonSchema[];
   description?: string;
   minLength?: number;
@@ -34,6 +36,7 @@ export function sampleBody(route: Route, ids: (table: string) => string): Record
 
 function sampleOf(schema: JsonSchema, ids: (table: string) => string, path: string): unknown {
   if (schema.const !== undefined) return schema.const;
+  if (schema.examples !== undefined && schema.examples.length > 0) return schema.examples[0];
   if (schema.enum !== undefined) return schema.enum[0];
   if (schema.anyOf !== undefined) {
     const option = schema.anyOf.find((candidate) => candidate.type !== "null") ?? schema.anyOf[0]!;

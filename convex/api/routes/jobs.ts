@@ -16,7 +16,7 @@ import {
   jobEventSchema,
   jobSchema,
   leaseMsSchema,
-  logLinesSchema,
+  logRequestFields,
 } from "../jobSchemas";
 import { defineRoute, type Route } from "../route";
 import { CP, idField, idOf } from "../schemas";
@@ -139,8 +139,9 @@ export const jobRoutes: Route[] = [
     path: `${CP}/v1/jobs/log`,
     auth: "bearer",
     tag: "jobs",
-    summary: "Append log lines to a running job's timeline (one `log` event).",
-    request: z.object({ ...claimFields, lines: logLinesSchema }),
+    summary:
+      "Append log lines to a running job's timeline (one `log` event); `droppedLines` first records a `log_gap` event.",
+    request: logRequestFields,
     response: z.object({ appended: z.number().int() }),
     errors: [...LEASE_ERRORS],
     handler: (ctx, { caller, body }) =>

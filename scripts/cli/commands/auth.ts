@@ -1,12 +1,19 @@
-/** `ias auth login | logout | status`: device login (SPEC §5) and the stored tokens. */
+/**
+ * `ias auth login | logout | status`: device login (SPEC §5) and the stored tokens, in the
+ * auth.json the IAS runner reads too (auth-file.ts).
+ */
 import { hostname } from "node:os";
 import { text } from "node:stream/consumers";
+import { forgetLogin, readAuthStore, saveLogin, type Login } from "../auth-file";
 import { sleep } from "../backoff";
 import { ApiClient, ApiError } from "../client";
-import { iasHome, loginKey, readAuthFile, writeAuthFile, type Login } from "../config";
 import { optionalString, type Command, type CommandContext } from "../command";
+import { iasHome } from "../files";
 import { CliError, EXIT } from "../output";
-import { openSession, wantedLogin } from "../session";
+import { chooseLogin, openSession, wantedLogin } from "../session";
+import { readWorkerFile } from "../worker-file";
+
+type NewLogin = Omit<Login, "convexDeploymentUrl" | "expiresAt">;
 
 type DeviceStart = {
   deviceId: string;
@@ -25,28 +32,38 @@ type DevicePoll = {
 
 const login: Command = {
   path: ["auth", "login"],
-  summary: "Log in to a workspace (device flow; --token/--token-stdin store an existing token, for CI)",
-  usage: "--url <deployment or site URL> --workspace <slug> [--machine-name <name>] [--token <token> | --token-stdin]",
+  summary: "Log in to a workspace (device flow; --token / --token-stdin store an existing token, for CI)",
+  details: [
+    "The login is saved in ~/.ias/auth.json, which the IAS runner reads too; entries of other",
+    "deployments and workspaces are kept. --url accepts the deployment URL (.convex.cloud), the",
+    "site URL (.convex.site) or the local server (http://127.0.0.1:3211).",
+  ],
   options: {
-    "machine-name": { type: "string" },
-    token: { type: "string" },
-    "token-stdin": { type: "boolean", default: false },
+    "machine-name": { type: "string", value: "<name>", description: "Shown on the approval page (default: host name)" },
+    token: { type: "string", value: "<token>", description: "Store this token instead of the device flow" },
+    "token-stdin": { type: "boolean", default: false, description: "Read the token to store from stdin" },
   },
   async run(context) {
     const { url: siteUrl, workspace: workspaceSlug } = wantedLogin(context);
-    if (siteUrl === undefined) throw new CliError("--url (or IAS_URL) is required.", EXIT.USAGE);
-    if (workspaceSlug === undefined) throw new CliError("--workspace (or IAS_WORKSPACE) is required.", EXIT.USAGE);
+    if (siteUrl === undefined) throw new CliError("--url (or IAS_URL) is required.", EXIT.USAGE, "USAGE_ERROR");
+    if (workspaceSlug === undefined)
+      throw new CliError("--workspace (or IAS_WORKSPACE) is required.", EXIT.USAGE, "USAGE_ERROR");
+    const home = iasHome(context.env);
+    readAuthStore(home); // an unusable auth.json is reported before the device flow, not after it
     const given = context.values["token-stdin"] ? (await text(process.stdin)).trim() : optionalString(context, "token");
-    const saved =
+    const fresh =
       given !== undefined
         ? await storeGivenToken(siteUrl, workspaceSlug, given)
         : await deviceLogin(context, siteUrl, workspaceSlug);
-    const home = iasHome(context.env);
-    const auth = readAuthFile(home);
-    const key = loginKey(saved.siteUrl, saved.workspaceSlug);
-    writeAuthFile({ current: key, logins: { ...auth.logins, [key]: saved } }, home);
+    const saved = saveLogin(home, fresh);
     context.out.result(
-      { ok: true, siteUrl: saved.siteUrl, workspaceSlug: saved.workspaceSlug, workspaceId: saved.workspaceId },
+      {
+        ok: true,
+        siteUrl: saved.siteUrl,
+        convexDeploymentUrl: saved.convexDeploymentUrl,
+        workspaceSlug: saved.workspaceSlug,
+        workspaceId: saved.workspaceId,
+      },
       () =>
         `Logged in to workspace "${saved.workspaceSlug}" (${saved.workspaceId}) at ${saved.siteUrl}. Token saved in ${home}/auth.json.`,
     );
@@ -54,8 +71,8 @@ const login: Command = {
 };
 
 /** Checks the token against the workspace before saving it, so a typo fails now, not in the worker. */
-async function storeGivenToken(siteUrl: string, workspaceSlug: string, token: string): Promise<Login> {
-  if (token === "") throw new CliError("The token is empty.", EXIT.USAGE);
+async function storeGivenToken(siteUrl: string, workspaceSlug: string, token: string): Promise<NewLogin> {
+  if (token === "") throw new CliError("The token is empty.", EXIT.USAGE, "USAGE_ERROR");
   const client = new ApiClient({ siteUrl, token });
   const { workspaceId } = await client.call<{ workspaceId: string | null }>("/v1/workspaces/resolve", {
     slug: workspaceSlug,
@@ -69,7 +86,7 @@ async function storeGivenToken(siteUrl: string, workspaceSlug: string, token: st
   return { siteUrl, workspaceSlug, workspaceId, token, source: "provided", savedAt: new Date().toISOString() };
 }
 
-async function deviceLogin(context: CommandContext, siteUrl: string, workspaceSlug: string): Promise<Login> {
+async function deviceLogin(context: CommandContext, siteUrl: string, workspaceSlug: string): Promise<NewLogin> {
   const { out } = context;
   const client = new ApiClient({ siteUrl });
   const machineName = optionalString(context, "machine-name") ?? hostname();
@@ -128,10 +145,15 @@ async function deviceLogin(context: CommandContext, siteUrl: string, workspaceSl
 
 const logout: Command = {
   path: ["auth", "logout"],
-  summary: "Revoke the stored token on the server and forget it",
-  usage: "[--url <URL>] [--workspace <slug>]",
+  summary: "Revoke the stored token on the server and forget it (other logins stay)",
   async run(context) {
-    const { client, login, home } = openSession(context);
+    const { client, login, home } = await openSession(context);
+    if (login.source === "worker.json")
+      throw new CliError(
+        "This command would use the httpServiceToken of worker.json, which is not a login; remove it there instead.",
+        EXIT.USAGE,
+        "USAGE_ERROR",
+      );
     let revoked = false;
     try {
       await client.call("/v1/auth/token/revoke", {});
@@ -142,10 +164,7 @@ const logout: Command = {
       if (!(error instanceof ApiError) || error.status >= 500) throw error;
       context.out.warn(`the server did not revoke the token: ${error.message}`);
     }
-    const auth = readAuthFile(home);
-    const key = loginKey(login.siteUrl, login.workspaceSlug);
-    const { [key]: _forgotten, ...logins } = auth.logins;
-    writeAuthFile({ current: auth.current === key ? undefined : auth.current, logins }, home);
+    forgetLogin(home, login.siteUrl, login.workspaceSlug);
     context.out.result(
       { ok: true, revoked, siteUrl: login.siteUrl, workspaceSlug: login.workspaceSlug },
       () =>
@@ -156,27 +175,49 @@ const logout: Command = {
 
 const status: Command = {
   path: ["auth", "status"],
-  summary: "List stored logins (tokens are never printed)",
+  summary: "List stored logins, * marking the one commands use by default (tokens are never printed)",
   async run(context) {
-    const auth = readAuthFile(iasHome(context.env));
+    const home = iasHome(context.env);
+    const store = readAuthStore(home);
     const wanted = wantedLogin(context);
-    const logins = Object.entries(auth.logins)
-      .filter(
-        ([, entry]) =>
-          (!wanted.url || entry.siteUrl === wanted.url) &&
-          (!wanted.workspace || entry.workspaceSlug === wanted.workspace),
-      )
-      .map(([key, { token: _secret, ...entry }]) => ({ ...entry, current: key === auth.current }));
-    context.out.result({ logins }, () =>
-      logins.length === 0
-        ? "Not logged in."
+    let current: Login | undefined;
+    try {
+      const choice = chooseLogin(store.logins, {}, readWorkerFile(home), home);
+      if ("login" in choice) current = choice.login;
+    } catch {
+      /* no default: several logins and nothing says which */
+    }
+    const fits = (entry: Login) =>
+      (!wanted.url || entry.siteUrl === wanted.url) && (!wanted.workspace || entry.workspaceSlug === wanted.workspace);
+    const view = (login: Login, expired: boolean) => {
+      const { token: _secret, ...entry } = login;
+      return { ...entry, current: !expired && login === current, expired };
+    };
+    const logins = [
+      ...store.logins.filter(fits).map((entry) => view(entry, false)),
+      ...store.expired.filter(fits).map((entry) => view(entry, true)),
+    ];
+    context.out.result({ logins, unreadableEntries: store.unreadable }, () => [
+      ...(logins.length === 0
+        ? ["Not logged in."]
         : logins.map(
             (entry) =>
-              `${entry.current ? "*" : " "} ${entry.workspaceSlug} (${entry.workspaceId}) at ${entry.siteUrl} [${entry.source}, saved ${entry.savedAt}]`,
-          ),
-    );
-    return logins.length === 0 ? EXIT.AUTH : EXIT.OK;
+              `${entry.current ? "*" : " "} ${entry.workspaceSlug} (${entry.workspaceId}) at ${entry.siteUrl}${loginNote(entry)}`,
+          )),
+      ...(store.unreadable > 0
+        ? [`  (${store.unreadable} entry(ies) of ${store.path} are not logins ias can read; they are kept as they are)`]
+        : []),
+    ]);
+    return logins.some((entry) => !entry.expired) ? EXIT.OK : EXIT.AUTH;
   },
 };
+
+function loginNote(entry: { source?: string; savedAt?: string; expired: boolean }): string {
+  const notes = [
+    entry.expired ? "expired" : undefined,
+    entry.source ? `${entry.source}${entry.savedAt ? `, saved ${entry.savedAt}` : ""}` : "written by another tool",
+  ].filter(Boolean);
+  return ` [${notes.join("; ")}]`;
+}
 
 export const authCommands: Command[] = [login, logout, status];

@@ -3,12 +3,12 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { text } from "node:stream/consumers";
-import { JOB_KINDS, JOB_STATUSES, isFinished, type JobStatus } from "../../../convex/model/jobs";
+import { JOB_KINDS, JOB_STATUS_FILTERS, isFinished, type JobStatus } from "../../../convex/model/jobs";
 import { sleep } from "../backoff";
-import { mappingsFor, readWorkerFile } from "../config";
 import { optionalInt, optionalString, positional, type Command, type CommandContext } from "../command";
 import { CliError, EXIT } from "../output";
 import { openSession, type Session } from "../session";
+import { mappingsFor } from "../worker-file";
 
 type Job = {
   _id: string;
@@ -24,24 +24,26 @@ type Job = {
 };
 type JobEvent = { seq: number; type: string; at: number; message?: string; data?: unknown };
 
+const JOB_ID = { name: "jobId", description: "The job's id", required: true };
+
 const enqueue: Command = {
   path: ["jobs", "enqueue"],
   summary: "Add a job to the queue",
-  usage: `(--prompt <text> | --prompt-file <path|->) [--repo <repoId>] [--kind <${JOB_KINDS.join("|")}>] [--role <role>] [--priority <n>] [--max-attempts <n>] [--requirements <json>] [--run <runId>] [--idempotency-key <key>]`,
+  details: ["Give the prompt with --prompt or --prompt-file (- reads stdin)."],
   options: {
-    prompt: { type: "string" },
-    "prompt-file": { type: "string" },
-    repo: { type: "string" },
-    kind: { type: "string", default: "work" },
-    role: { type: "string" },
-    priority: { type: "string" },
-    "max-attempts": { type: "string" },
-    requirements: { type: "string" },
-    run: { type: "string" },
-    "idempotency-key": { type: "string" },
+    prompt: { type: "string", value: "<text>", description: "What the job is to do" },
+    "prompt-file": { type: "string", value: "<path|->", description: "Read the prompt from a file (- for stdin)" },
+    repo: { type: "string", value: "<repoId>", description: "The repo (default: the linked checkout you are in)" },
+    kind: { type: "string", value: "<kind>", default: "work", choices: JOB_KINDS, description: "The job's kind" },
+    role: { type: "string", value: "<role>", description: "The role the job is for (default implementer)" },
+    priority: { type: "string", value: "<n>", int: {}, description: "Higher runs first (default 0)" },
+    "max-attempts": { type: "string", value: "<n>", int: { min: 1 }, description: "Claims allowed (default 3)" },
+    requirements: { type: "string", value: "<json>", description: "What the worker needs, e.g. '{\"canWrite\":true}'" },
+    run: { type: "string", value: "<runId>", description: "The run the job belongs to" },
+    "idempotency-key": { type: "string", value: "<key>", description: "A repeat with the same key is answered once" },
   },
   async run(context) {
-    const session = openSession(context);
+    const requirements = parseJsonFlag(context, "requirements");
     const promptFile = optionalString(context, "prompt-file");
     const prompt =
       promptFile === undefined
@@ -49,16 +51,18 @@ const enqueue: Command = {
         : promptFile === "-"
           ? await text(process.stdin)
           : readPromptFile(promptFile);
-    if (prompt === undefined || prompt === "") throw new CliError("--prompt or --prompt-file is required.", EXIT.USAGE);
+    if (prompt === undefined || prompt === "")
+      throw new CliError("--prompt or --prompt-file is required.", EXIT.USAGE, "USAGE_ERROR");
+    const session = await openSession(context);
     const body = {
       workspaceId: session.login.workspaceId,
-      repoId: optionalString(context, "repo") ?? repoOfCurrentDirectory(context, session),
+      repoId: optionalString(context, "repo") ?? repoOfCurrentDirectory(session),
       kind: optionalString(context, "kind"),
       prompt,
       role: optionalString(context, "role"),
       priority: optionalInt(context, "priority"),
       maxAttempts: optionalInt(context, "max-attempts"),
-      requirements: parseJsonFlag(context, "requirements"),
+      requirements,
       runId: optionalString(context, "run"),
       // A key per invocation makes the client's retries after a network error safe.
       idempotencyKey: optionalString(context, "idempotency-key") ?? `cli-${randomUUID()}`,
@@ -71,16 +75,15 @@ const enqueue: Command = {
 const list: Command = {
   path: ["jobs", "list"],
   summary: "List jobs, newest first",
-  usage: `[--status <${JOB_STATUSES.join("|")}>] [--repo <repoId>] [--run <runId>] [--limit <1-200>] [--cursor <cursor>]`,
   options: {
-    status: { type: "string" },
-    repo: { type: "string" },
-    run: { type: "string" },
-    limit: { type: "string" },
-    cursor: { type: "string" },
+    status: { type: "string", value: "<status>", choices: JOB_STATUS_FILTERS, description: "Only jobs in this status" },
+    repo: { type: "string", value: "<repoId>", description: "Only jobs of this repo" },
+    run: { type: "string", value: "<runId>", description: "Only jobs of this run" },
+    limit: { type: "string", value: "<n>", int: { min: 1, max: 200 }, description: "Page size (default 50)" },
+    cursor: { type: "string", value: "<cursor>", description: "Go on from the previous page" },
   },
   async run(context) {
-    const { client, login } = openSession(context);
+    const { client, login } = await openSession(context);
     const answer = await client.call<{ jobs: Job[]; nextCursor: string | null }>("/v1/jobs/list", {
       workspaceId: login.workspaceId,
       status: optionalString(context, "status"),
@@ -104,12 +107,12 @@ const list: Command = {
 const get: Command = {
   path: ["jobs", "get"],
   summary: "Show one job",
-  usage: "<jobId>",
+  args: [JOB_ID],
   async run(context) {
-    const { client, login } = openSession(context);
+    const { client, login } = await openSession(context);
     const { job } = await client.call<{ job: Job }>("/v1/jobs/get", {
       workspaceId: login.workspaceId,
-      jobId: positional(context, 0, "jobId"),
+      jobId: positional(context, 0),
     });
     context.out.result({ job }, () => [
       `Job ${job._id}: ${job.status}${job.outcome ? ` (${job.outcome})` : ""}, ${job.kind}, attempt ${job.attempts}/${job.maxAttempts}, repo ${job.repoId}`,
@@ -123,15 +126,15 @@ const get: Command = {
 const events: Command = {
   path: ["jobs", "events"],
   summary: "Show a job's timeline (--follow: keep printing until the job finishes)",
-  usage: "<jobId> [--after-seq <n>] [--limit <page size, 1-500>] [--follow]",
+  args: [JOB_ID],
   options: {
-    "after-seq": { type: "string" },
-    limit: { type: "string" },
-    follow: { type: "boolean", short: "f", default: false },
+    "after-seq": { type: "string", value: "<n>", int: { min: 0 }, description: "Only events after this seq" },
+    limit: { type: "string", value: "<n>", int: { min: 1, max: 500 }, description: "Page size (default 500)" },
+    follow: { type: "boolean", short: "f", default: false, description: "Keep printing until the job finishes" },
   },
   async run(context) {
-    const { client, login } = openSession(context);
-    const jobId = positional(context, 0, "jobId");
+    const { client, login } = await openSession(context);
+    const jobId = positional(context, 0);
     let afterSeq = optionalInt(context, "after-seq");
     const limit = optionalInt(context, "limit") ?? 500;
     const print = (event: JobEvent) =>
@@ -167,13 +170,13 @@ const events: Command = {
 const cancel: Command = {
   path: ["jobs", "cancel"],
   summary: "Cancel a pending job, or ask the worker of a running job to stop",
-  usage: "<jobId> [--reason <text>]",
-  options: { reason: { type: "string" } },
+  args: [JOB_ID],
+  options: { reason: { type: "string", value: "<text>", description: "Why (kept on the job's timeline)" } },
   async run(context) {
-    const { client, login } = openSession(context);
+    const { client, login } = await openSession(context);
     const { job } = await client.call<{ job: Job }>("/v1/jobs/cancel", {
       workspaceId: login.workspaceId,
-      jobId: positional(context, 0, "jobId"),
+      jobId: positional(context, 0),
       reason: optionalString(context, "reason"),
     });
     context.out.result({ job }, () =>
@@ -187,12 +190,12 @@ const cancel: Command = {
 const retry: Command = {
   path: ["jobs", "retry"],
   summary: "Put a failed, blocked or canceled job back in the queue",
-  usage: "<jobId>",
+  args: [JOB_ID],
   async run(context) {
-    const { client, login } = openSession(context);
+    const { client, login } = await openSession(context);
     const { job } = await client.call<{ job: Job }>("/v1/jobs/retry", {
       workspaceId: login.workspaceId,
-      jobId: positional(context, 0, "jobId"),
+      jobId: positional(context, 0),
     });
     context.out.result(
       { job },
@@ -202,12 +205,17 @@ const retry: Command = {
 };
 
 /** The linked repo whose checkout contains the current directory. */
-function repoOfCurrentDirectory(context: CommandContext, { login, home }: Session): string {
+function repoOfCurrentDirectory({ login, workerFile }: Session): string {
   const here = resolve(".");
-  const mapping = mappingsFor(readWorkerFile(home), login.siteUrl, login.workspaceId).find(
-    (candidate) => here === candidate.path || here.startsWith(candidate.path + sep),
+  const mapping = mappingsFor(workerFile, login).find(
+    (candidate) => here === candidate.localPath || here.startsWith(candidate.localPath + sep),
   );
-  if (!mapping) throw new CliError('--repo is required outside a linked checkout (see "ias repo list").', EXIT.USAGE);
+  if (!mapping)
+    throw new CliError(
+      '--repo is required outside a linked checkout (see "ias repo list").',
+      EXIT.USAGE,
+      "USAGE_ERROR",
+    );
   return mapping.repoId;
 }
 
@@ -218,6 +226,7 @@ function readPromptFile(path: string): string {
     throw new CliError(
       `Cannot read --prompt-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
       EXIT.USAGE,
+      "USAGE_ERROR",
     );
   }
 }
@@ -228,7 +237,7 @@ function parseJsonFlag(context: CommandContext, name: string): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw new CliError(`--${name} must be JSON, e.g. '{"canWrite":true}'.`, EXIT.USAGE);
+    throw new CliError(`--${name} must be JSON, e.g. '{"canWrite":true}'.`, EXIT.USAGE, "USAGE_ERROR");
   }
 }
 
@@ -237,9 +246,14 @@ function oneLine(value: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
+/** A log event's lines, each with the time it was printed when the worker sent it (else the event's). */
 function logLines(event: JobEvent): string {
-  const lines = (event.data as { lines?: unknown } | undefined)?.lines;
-  return event.type === "log" && Array.isArray(lines) ? lines.map((line) => `\n    ${line}`).join("") : "";
+  const { lines, lineTimes } = (event.data ?? {}) as { lines?: unknown; lineTimes?: unknown };
+  if (event.type !== "log" || !Array.isArray(lines)) return "";
+  const times = Array.isArray(lineTimes) && lineTimes.length === lines.length ? lineTimes : undefined;
+  return lines
+    .map((line, index) => `\n    ${times ? `${new Date(Number(times[index])).toISOString()} ` : ""}${line}`)
+    .join("");
 }
 
 export const jobCommands: Command[] = [enqueue, list, get, events, cancel, retry];

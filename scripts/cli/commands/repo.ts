@@ -1,20 +1,26 @@
-/** `ias repo link | list`: register a checkout's repo and map it to the local path. */
+/** `ias repo link | list`: register a checkout's repo and map it to the local path in worker.json. */
 import { resolve } from "node:path";
-import { iasHome, mappingsFor, readWorkerFile, withMapping, writeWorkerFile } from "../config";
 import { optionalString, type Command } from "../command";
 import { checkoutRoot, originUrl } from "../git";
 import { redactCredentials, remoteUrlHash, repoLabel } from "../remote";
 import { openSession } from "../session";
+import { mappingsFor, readWorkerFile, withMapping, writeWorkerFile } from "../worker-file";
 
 type Repo = { _id: string; label?: string; status: string };
 
 const link: Command = {
   path: ["repo", "link"],
   summary: "Register the checkout's origin (by SHA-256 of its normalised URL) and map the repo to this path",
-  usage: "[path] [--label <label>]",
-  options: { label: { type: "string" } },
+  details: [
+    "The URL itself never leaves the machine. The mapping is written to ~/.ias/worker.json",
+    "(repos.mappings), which the IAS runner reads too; other mappings and keys are kept.",
+  ],
+  args: [{ name: "path", description: "The checkout (default: the current directory)" }],
+  options: {
+    label: { type: "string", value: "<label>", description: "The repo's label (default: kept, or the repo name)" },
+  },
   async run(context) {
-    const { client, login, home } = openSession(context);
+    const { client, login, home } = await openSession(context);
     const root = await checkoutRoot(resolve(context.positionals[0] ?? "."));
     const origin = await originUrl(root);
     const hash = remoteUrlHash(origin);
@@ -39,17 +45,10 @@ const link: Command = {
       created = upserted.created;
     }
     const label = wantedLabel ?? found.repo?.label ?? repoLabel(origin);
-    writeWorkerFile(
-      withMapping(readWorkerFile(home), {
-        siteUrl: login.siteUrl,
-        workspaceId,
-        repoId,
-        path: root,
-        label,
-        remoteUrlHash: hash,
-      }),
-      home,
-    );
+    const file = withMapping(readWorkerFile(home), login, { repoId, localPath: root, label, remoteUrlHash: hash });
+    // The runner serves controlPlane's workspace: name this one when the file names none yet.
+    file.controlPlane ??= { convexDeploymentUrl: login.convexDeploymentUrl, workspaceSlug: login.workspaceSlug };
+    writeWorkerFile(file, home);
     context.out.result({ repoId, created, path: root, label, remoteUrlHash: hash }, () => [
       `${created ? "Registered" : "Linked"} repo "${label}" (${repoId}) → ${root}`,
       `  origin ${redactCredentials(origin)} → sha256 ${hash}`,
@@ -61,12 +60,12 @@ const list: Command = {
   path: ["repo", "list"],
   summary: "List the repo mappings of the current workspace",
   async run(context) {
-    const { login } = openSession(context);
-    const mappings = mappingsFor(readWorkerFile(iasHome(context.env)), login.siteUrl, login.workspaceId);
+    const { login, workerFile } = await openSession(context);
+    const mappings = mappingsFor(workerFile, login);
     context.out.result({ mappings }, () =>
       mappings.length === 0
         ? 'No repos linked; run "ias repo link" in a checkout.'
-        : mappings.map((mapping) => `${mapping.repoId}  ${mapping.label ?? ""}  ${mapping.path}`),
+        : mappings.map((mapping) => `${mapping.repoId}  ${mapping.label ?? ""}  ${mapping.localPath}`),
     );
   },
 };

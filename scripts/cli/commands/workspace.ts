@@ -9,9 +9,9 @@ type Workspace = { _id: string; slug: string; name: string };
 const resolveWorkspace: Command = {
   path: ["workspace", "resolve"],
   summary: "Look a workspace up by slug (default: the logged-in one)",
-  usage: "[slug]",
+  args: [{ name: "slug", description: "The workspace's slug (default: the logged-in one)" }],
   async run(context) {
-    const { client, login } = openSession(context);
+    const { client, login } = await openSession(context);
     const slug = context.positionals[0] ?? login.workspaceSlug;
     const answer = await client.call<{ workspaceId: string | null; workspace: Workspace | null }>(
       "/v1/workspaces/resolve",
@@ -31,7 +31,7 @@ const openApiUrl: Command = {
   path: ["cp", "openapi-url"],
   summary: "Print the URL of the control plane's OpenAPI document",
   async run(context) {
-    const { login } = openSession(context);
+    const { login } = await openSession(context);
     const url = `${apiBaseUrl(login.siteUrl)}/openapi.json`;
     context.out.result({ url }, () => url);
   },
