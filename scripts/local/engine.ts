@@ -44,7 +44,14 @@ export type Engine = {
   call(udfPath: string, args: Record<string, Value>): Promise<unknown>;
   /** Resolves once every blob stored so far is on disk. Await it before acknowledging. */
   filesFlushed(): Promise<void>;
+  /**
+   * Calls `listener` synchronously after each top-level commit that wrote documents (inside the
+   * transaction lock, so no other commit lands in between), with the ids it wrote. Returns an unsubscribe.
+   */
+  onCommit(listener: CommitListener): () => void;
 };
+
+export type CommitListener = (commit: { writtenIds: string[] }) => void;
 
 export type EngineOptions = {
   modules: ModuleMap;
@@ -61,7 +68,8 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   const db = convexGlobal.components[""]!.db;
   restoreState(db, store);
   const pendingFiles = new Set<Promise<void>>();
-  journalCommits(db, store, onFatal);
+  const commitListeners = new Set<CommitListener>();
+  journalCommits(db, store, onFatal, commitListeners);
   installIndexes(db as unknown as QueryableDatabase);
   releaseQueryResults(convexGlobal);
   persistFiles(db, store, pendingFiles, onFatal);
@@ -72,6 +80,10 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
     call: (udfPath, args) => fun({ componentPath: "", udfPath }, args),
     filesFlushed: async () => {
       while (pendingFiles.size > 0) await Promise.all(pendingFiles);
+    },
+    onCommit(listener) {
+      commitListeners.add(listener);
+      return () => commitListeners.delete(listener);
     },
   };
 }
@@ -123,7 +135,12 @@ function restoreState(db: DatabaseFake, store: JournalStore) {
  * so the mutation's caller (and the HTTP response) only see writes that are on disk. Nested
  * commits (`ctx.runMutation` inside a mutation) only merge into their parent and are skipped.
  */
-function journalCommits(db: DatabaseFake, store: JournalStore, onFatal: (error: unknown) => never) {
+function journalCommits(
+  db: DatabaseFake,
+  store: JournalStore,
+  onFatal: (error: unknown) => never,
+  listeners: Set<CommitListener>,
+) {
   const commit = db.commit.bind(db);
   db.commit = (commitTs) => {
     const topLevel = db._writes.length === 1;
@@ -146,6 +163,7 @@ function journalCommits(db: DatabaseFake, store: JournalStore, onFatal: (error: 
       // Memory is ahead of the disk now; the only safe move is to stop before anyone hears of it.
       onFatal(error);
     }
+    for (const listener of listeners) listener({ writtenIds: ids });
   };
 }
 

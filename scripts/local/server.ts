@@ -13,6 +13,7 @@ import { rearmScheduledFunctions } from "./scheduled";
 import { openJournalStore } from "./store";
 import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
+import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 
 export const HOST = "127.0.0.1";
 export const LOCAL_WORKSPACE_SLUG = "local";
@@ -53,12 +54,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     cleanups.unshift(() => store.close());
     const modules = options.modules ?? convexModuleMap();
     const engine = await createEngine({ modules, store });
+    const convexApi = createConvexApi(engine, modules, log);
 
     const inFlight = new Set<Promise<void>>();
     const httpServer = createServer((request, response) => {
-      const handled = answer(engine, request, response, log).finally(() => inFlight.delete(handled));
+      const handled = answer(engine, convexApi, request, response, log).finally(() => inFlight.delete(handled));
       inFlight.add(handled);
     });
+    // The Convex sync protocol (ConvexClient / ConvexReactClient). Host checks apply here too.
+    httpServer.on("upgrade", (request, socket, head) => convexApi.handleUpgrade(request, socket, head));
     server = httpServer;
     const port = await listen(httpServer, options.port);
     const url = `http://${HOST}:${port}`;
@@ -83,6 +87,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         (closing ??= (async () => {
           cronRunner?.stop();
           scheduled.stop();
+          convexApi.close();
           await drain(httpServer, inFlight);
           // Scheduled functions already running may still commit; give them the same grace.
           await Promise.race([engine.t.finishInProgressScheduledFunctions(), delay(DRAIN_MS)]);
@@ -147,6 +152,7 @@ const HOP_BY_HOP = new Set([
 
 async function answer(
   engine: Engine,
+  convexApi: ConvexApi,
   request: IncomingMessage,
   response: ServerResponse,
   log: (message: string) => void,
@@ -154,6 +160,7 @@ async function answer(
   try {
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
+    if (await convexApi.answerHttp(request, response)) return;
     const method = request.method ?? "GET";
     const headers = new Headers();
     for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
