@@ -39,7 +39,10 @@ export async function ensureAuthKeys(envFile: string, env: NodeJS.ProcessEnv = p
     written.push("JWT_PRIVATE_KEY", "JWKS");
   }
   if (!env.SITE_URL) {
-    appendToEnvFile(envFile, `# Where the Console runs (@convex-dev/auth redirects there).\nSITE_URL=${DEFAULT_CONSOLE_SITE_URL}\n`);
+    appendToEnvFile(
+      envFile,
+      `# Where the Console runs (@convex-dev/auth redirects there).\nSITE_URL=${DEFAULT_CONSOLE_SITE_URL}\n`,
+    );
     env.SITE_URL = DEFAULT_CONSOLE_SITE_URL;
     written.push("SITE_URL");
   }

@@ -15,6 +15,7 @@ import {
   eventually,
   httpClient,
   nowSeconds,
+  onPaginated,
   signedToken,
   signUp,
   waitForValue,
@@ -115,7 +116,7 @@ test("an optimistic update shows at once and settles into the server's result", 
       optimisticUpdate: (store) => {
         const current = store.getQuery(api.jobsConsole.list, args);
         if (current === undefined) return;
-        const placeholder = { ...current.page[0]!, _id: "placeholder", prompt: "optimistic (pending)" };
+        const placeholder = { ...current.page[0]!, _id: "placeholder" as Id<"jobs">, prompt: "optimistic (pending)" };
         store.setQuery(api.jobsConsole.list, args, { ...current, page: [placeholder, ...current.page] });
       },
     },
@@ -123,7 +124,7 @@ test("an optimistic update shows at once and settles into the server's result", 
   await eventually(() => views.some((view) => view[0] === "optimistic (pending)"), 5_000, "the optimistic row");
   const { jobId } = await done;
   await eventually(() => views.at(-1)![0] === "optimistic", 5_000, "the settled row");
-  const last = ada1.client.localQueryResult("jobsConsole:list", args) as JobList;
+  const last = ada1.client.localQueryResult("jobsConsole:list", args) as unknown as JobList;
   expect(last.page[0]!._id).toBe(jobId);
   expect(prompts(last)).not.toContain("optimistic (pending)");
 });
@@ -138,11 +139,12 @@ test("a paginated subscription grows without gaps or duplicates as jobs arrive, 
 
   const ada1 = client();
   let latest: { results: Array<{ prompt: string }>; status: string; loadMore: (n: number) => boolean } | undefined;
-  const subscription = ada1.onPaginatedUpdate_experimental(
+  const subscription = onPaginated(
+    ada1,
     api.jobsConsole.list,
     { workspaceId: pagedId },
-    { initialNumItems: 2 },
-    (result) => void (latest = result as unknown as typeof latest),
+    2,
+    (result) => (latest = result),
   );
   const names = () => latest!.results.map((job) => job.prompt);
   await eventually(() => latest?.status === "CanLoadMore", 20_000, "the first page");

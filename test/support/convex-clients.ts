@@ -20,7 +20,10 @@ export type Session = { email: string; token: string; refreshToken: string; user
 /** Signs up (Password provider, `flow: "signUp"`) with the unmodified HTTP client. */
 export async function signUp(server: LocalProcess, email: string): Promise<Session> {
   const http = new ConvexHttpClient(server.baseUrl, { logger: false });
-  const result = await http.action(api.auth.signIn, { provider: "password", params: { email, password: PASSWORD, flow: "signUp" } });
+  const result = await http.action(api.auth.signIn, {
+    provider: "password",
+    params: { email, password: PASSWORD, flow: "signUp" },
+  });
   if (!result.tokens) throw new Error(`sign-up of ${email} returned no tokens: ${JSON.stringify(result)}`);
   return { email, ...result.tokens, userId: decodeJwt(result.tokens.token).sub!.split("|")[0]! };
 }
@@ -31,7 +34,10 @@ export function httpClient(server: LocalProcess, token?: string): ConvexHttpClie
 
 /** A ConvexClient over a real WebSocket (Node has none built in that the client accepts). */
 export function wsClient(server: LocalProcess, token?: string): ConvexClient {
-  const client = new ConvexClient(server.baseUrl, { webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket, logger: false });
+  const client = new ConvexClient(server.baseUrl, {
+    webSocketConstructor: WebSocket as unknown as typeof globalThis.WebSocket,
+    logger: false,
+  });
   if (token !== undefined) client.setAuth(async () => token);
   return client;
 }
@@ -51,7 +57,9 @@ export function waitForValue<Query extends FunctionReference<"query">>(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       unsubscribe();
-      reject(new Error(`no accepted value within ${timeoutMs} ms; last: ${JSON.stringify(values.at(-1))?.slice(0, 500)}`));
+      reject(
+        new Error(`no accepted value within ${timeoutMs} ms; last: ${JSON.stringify(values.at(-1))?.slice(0, 500)}`),
+      );
     }, timeoutMs);
     const unsubscribe = client.onUpdate(
       query,
@@ -70,6 +78,22 @@ export function waitForValue<Query extends FunctionReference<"query">>(
       },
     );
   });
+}
+
+/**
+ * `onPaginatedUpdate_experimental` (the client's page-splitting paginated query, the same
+ * protocol use as `usePaginatedQuery`) with args minus `paginationOpts`, as the client takes them.
+ */
+export function onPaginated<Query extends FunctionReference<"query">>(
+  client: ConvexClient,
+  query: Query,
+  args: Omit<FunctionArgs<Query>, "paginationOpts">,
+  initialNumItems: number,
+  callback: (result: { results: any[]; status: string; loadMore: (numItems: number) => boolean }) => void,
+) {
+  return client.onPaginatedUpdate_experimental(query, args as FunctionArgs<Query>, { initialNumItems }, (result) =>
+    callback(result as unknown as Parameters<typeof callback>[0]),
+  );
 }
 
 /** The variables the server generated into its `.env.local` (keys, issuer). */

@@ -10,13 +10,14 @@ import type { Engine } from "../engine";
 import type { ModuleMap } from "../modules";
 import type { FunctionOutcome } from "./protocol";
 import type { VerifiedIdentity } from "./identity";
+import { createQueryCache, type QueryResult } from "./queryCache";
+import { createReadTracker } from "./readSets";
 
 export type FunctionKind = "query" | "mutation" | "action";
 export type UdfResult = { success: true; value: Value } | { success: false; errorMessage: string; errorData?: Value };
 
 /** A query as a subscription (or an HTTP call) names it; `argsKey` is its args' JSON text. */
 export type QueryRequest = { path: string; argsJson: JSONValue; argsKey: string; journal: string | null };
-export type QueryResult = { outcome: FunctionOutcome; journal: string | null; key: string };
 
 /**
  * Versions what clients see: bumped inside every top-level commit (the engine calls listeners
@@ -52,14 +53,20 @@ const KIND_NAME: Record<FunctionKind, string> = { query: "Query", mutation: "Mut
 type Resolved = { path: string; kind: FunctionKind };
 type Registered = { isQuery?: boolean; isMutation?: boolean; isAction?: boolean; isPublic?: boolean };
 
-export function createFunctionRunner(engine: Engine, modules: ModuleMap, clock: CommitClock, log: (line: string) => void) {
+export function createFunctionRunner(
+  engine: Engine,
+  modules: ModuleMap,
+  clock: CommitClock,
+  log: (line: string) => void,
+) {
   const loaders = new Map<string, () => Promise<Record<string, unknown>>>();
   for (const [key, load] of Object.entries(modules)) {
     const match = /^(?:\.\.\/)+convex\/(.+)\.(?:ts|js|mjs|cjs)$/.exec(key);
     if (match !== null && !match[1]!.startsWith("_generated/")) loaders.set(match[1]!, load);
   }
-  /** Query results of the current commit timestamp, shared by every session that asks the same. */
-  let cache = { ts: -1n, results: new Map<string, QueryResult>() };
+  const cache = createQueryCache(engine, clock.now);
+  const tracker = createReadTracker(engine.db);
+  const computing = createMutex();
 
   /**
    * The canonical path and kind of a public function (`kind` "any" takes whichever it is), or the
@@ -73,7 +80,13 @@ export function createFunctionRunner(engine: Engine, modules: ModuleMap, clock: 
     const load = loaders.get(moduleName);
     if (load === undefined) return notFound;
     const registered = (await load())[exportName] as Registered | undefined;
-    const actual = registered?.isQuery ? "query" : registered?.isMutation ? "mutation" : registered?.isAction ? "action" : null;
+    const actual = registered?.isQuery
+      ? "query"
+      : registered?.isMutation
+        ? "mutation"
+        : registered?.isAction
+          ? "action"
+          : null;
     if (actual === null || registered?.isPublic !== true) return notFound;
     if (kind !== "any" && actual !== kind) {
       return {
@@ -99,50 +112,65 @@ export function createFunctionRunner(engine: Engine, modules: ModuleMap, clock: 
     return { success: false, errorMessage: `Uncaught ${name}: ${message}` };
   }
 
-  async function runOne(ctx: QueryRunner, request: QueryRequest): Promise<QueryResult> {
+  async function runOne(
+    ctx: QueryRunner,
+    request: QueryRequest,
+  ): Promise<{ result: QueryResult; tables: Set<string> }> {
     const resolved = await resolvePublic(request.path, "query");
-    if ("success" in resolved) return resultOf(resolved, request.journal);
+    if ("success" in resolved) return { result: resultOf(resolved, request.journal), tables: new Set() };
     const args = argsOf(request.argsJson);
-    if (args === null) return resultOf(badArgs, request.journal);
+    if (args === null) return { result: resultOf(badArgs, request.journal), tables: new Set() };
     const { args: pageArgs, endCursor } = withJournal(args, request.journal);
-    try {
-      const value = await ctx.runQuery(makeFunctionReference<"query">(resolved.path), pageArgs);
-      return resultOf({ success: true, value }, journalAfter(pageArgs, endCursor, value, request.journal));
-    } catch (error) {
-      return resultOf(failureOf("query", resolved.path, error), request.journal);
-    }
+    const { value: result, tables } = await tracker.track(async () => {
+      try {
+        const value = await ctx.runQuery(makeFunctionReference<"query">(resolved.path), pageArgs);
+        return resultOf({ success: true, value }, journalAfter(pageArgs, endCursor, value, request.journal));
+      } catch (error) {
+        return resultOf(failureOf("query", resolved.path, error), request.journal);
+      }
+    });
+    return { result, tables };
+  }
+
+  async function computeInTransaction(identity: VerifiedIdentity | null, requests: QueryRequest[], keys: string[]) {
+    let answer: { ts: bigint; results: QueryResult[] } | undefined;
+    await accessorFor(identity).query(async (ctx) => {
+      const snapshot = clock.now(); // exact: no commit can land while this transaction runs
+      const results: QueryResult[] = [];
+      for (let i = 0; i < requests.length; i++) {
+        let result = cache.current(keys[i]!);
+        if (result === undefined) {
+          const computed = await runOne(ctx as unknown as QueryRunner, requests[i]!);
+          cache.put(keys[i]!, computed.result, computed.tables, snapshot);
+          result = computed.result;
+        }
+        results.push(result);
+      }
+      answer = { ts: snapshot, results };
+      return null;
+    });
+    return answer!;
   }
 
   return {
     resolvePublic,
     /**
-     * Runs `requests` as one identity in one snapshot, answering its commit timestamp. Results
-     * computed at the current timestamp are reused without a transaction (nothing committed since).
+     * Results of `requests` as one identity, all as of one commit timestamp ≥ `notBefore`
+     * (answered with them): from the cache when they all hold at one, else run in a transaction.
      */
-    async runQueries(identity: VerifiedIdentity | null, requests: QueryRequest[]) {
+    async runQueries(identity: VerifiedIdentity | null, requests: QueryRequest[], notBefore = 0n) {
       const prefix = `${identity?.cacheKey ?? ""}\u0000`;
       const keys = requests.map((r) => `${prefix}${r.path}\u0000${r.argsKey}\u0000${r.journal ?? ""}`);
-      const ts = clock.now();
-      if (cache.ts === ts && keys.every((key) => cache.results.has(key))) {
-        return { ts, results: keys.map((key) => cache.results.get(key)!) };
+      const shared = cache.snapshot(keys, notBefore);
+      if (shared !== null) return shared;
+      // One computing transaction at a time (they are serialized anyway): sessions that missed
+      // the same results wait for the first and then answer from what it computed.
+      const release = await computing.acquire();
+      try {
+        return cache.snapshot(keys, notBefore) ?? (await computeInTransaction(identity, requests, keys));
+      } finally {
+        release();
       }
-      let answer: { ts: bigint; results: QueryResult[] } | undefined;
-      await accessorFor(identity).query(async (ctx) => {
-        const snapshot = clock.now(); // exact: no commit can land while this transaction runs
-        if (cache.ts !== snapshot) cache = { ts: snapshot, results: new Map() };
-        const results: QueryResult[] = [];
-        for (let i = 0; i < requests.length; i++) {
-          let result = cache.results.get(keys[i]!);
-          if (result === undefined) {
-            result = await runOne(ctx as unknown as QueryRunner, requests[i]!);
-            cache.results.set(keys[i]!, result);
-          }
-          results.push(result);
-        }
-        answer = { ts: snapshot, results };
-        return null;
-      });
-      return answer!;
     },
     /**
      * A mutation or action (resolved beforehand). `ts` is a commit timestamp at or after the
@@ -159,7 +187,9 @@ export function createFunctionRunner(engine: Engine, modules: ModuleMap, clock: 
       try {
         const accessor = accessorFor(identity);
         const value =
-          resolved.kind === "mutation" ? await accessor.mutation(reference, args) : await accessor.action(reference, args);
+          resolved.kind === "mutation"
+            ? await accessor.mutation(reference, args)
+            : await accessor.action(reference, args);
         return { result: { success: true, value: value as Value }, ts: clock.now() };
       } catch (error) {
         return { result: failureOf(resolved.kind, resolved.path, error), ts: clock.now() };
@@ -200,7 +230,9 @@ export function outcomeOf(result: UdfResult): FunctionOutcome {
 
 function resultOf(result: UdfResult, journal: string | null): QueryResult {
   const outcome = outcomeOf(result);
-  const body = outcome.success ? `v${outcome.valueJson}` : `e${outcome.errorMessage}\u0000${outcome.errorDataJson ?? ""}`;
+  const body = outcome.success
+    ? `v${outcome.valueJson}`
+    : `e${outcome.errorMessage}\u0000${outcome.errorDataJson ?? ""}`;
   return { outcome, journal, key: `${body}\u0000${journal ?? ""}` };
 }
 
@@ -220,7 +252,12 @@ function withJournal(args: Record<string, Value>, journal: string | null) {
   return { args: { ...args, paginationOpts: { ...options, endCursor: recorded } }, endCursor: recorded };
 }
 
-function journalAfter(args: Record<string, Value>, endCursor: string | undefined, value: Value, previous: string | null) {
+function journalAfter(
+  args: Record<string, Value>,
+  endCursor: string | undefined,
+  value: Value,
+  previous: string | null,
+) {
   if (typeof (args.paginationOpts as { numItems?: unknown } | undefined)?.numItems !== "number") return previous;
   const continueCursor = (value as { continueCursor?: unknown } | null)?.continueCursor;
   const end = endCursor ?? (typeof continueCursor === "string" ? continueCursor : undefined);
@@ -235,6 +272,20 @@ function parseJournal(journal: string | null): string | null {
   } catch {
     return null; // not ours (another backend's journal): start afresh, as a first run would
   }
+}
+
+/** A FIFO lock: `acquire` resolves with the release function once every earlier holder released. */
+function createMutex() {
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    acquire(): Promise<() => void> {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const ready = tail.then(() => release);
+      tail = tail.then(() => held);
+      return ready;
+    },
+  };
 }
 
 function isConvexError(error: unknown): error is Error & { data: Value } {

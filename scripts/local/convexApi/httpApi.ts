@@ -24,7 +24,14 @@ import type { ConvexRuntime } from "./runtime";
 export const MAX_ARGS_BYTES = 16 * 1024 * 1024;
 /** `STATUS_CODE_UDF_FAILED` of the client: the function ran and threw. */
 const UDF_FAILED = 560;
-const FIXED_ROUTES = new Set(["/api/query", "/api/mutation", "/api/action", "/api/function", "/api/query_ts", "/api/query_at_ts"]);
+const FIXED_ROUTES = new Set([
+  "/api/query",
+  "/api/mutation",
+  "/api/action",
+  "/api/function",
+  "/api/query_ts",
+  "/api/query_at_ts",
+]);
 
 const KIND_OF_ROUTE: Record<string, FunctionKind> = {
   "/api/query": "query",
@@ -71,7 +78,8 @@ export async function answerConvexApi(runtime: ConvexRuntime, request: IncomingM
     if (componentPath) throw new RequestError("INVALID_REQUEST", "componentPath: local mode runs root functions only.");
     const udfPath = path.startsWith("/api/run/") ? runPath(path) : body.data.path;
     if (udfPath === undefined) throw new RequestError("INVALID_REQUEST", "path: required.");
-    if (canonicalPath(udfPath) === null) throw new RequestError("INVALID_REQUEST", `path: "${udfPath}" is not a function path.`);
+    if (canonicalPath(udfPath) === null)
+      throw new RequestError("INVALID_REQUEST", `path: "${udfPath}" is not a function path.`);
     // The documented default is `json`; the official clients always ask for convex_encoded_json.
     const exportValue = valueFormat(format ?? "json");
     const argsJson = argsOf(body.data.args);
@@ -83,7 +91,9 @@ export async function answerConvexApi(runtime: ConvexRuntime, request: IncomingM
     if (!isResolved(resolved)) result = resolved;
     else if (resolved.kind === "query") {
       const argsKey = JSON.stringify(argsJson);
-      const { results } = await runtime.runner.runQueries(identity, [{ path: resolved.path, argsJson, argsKey, journal: null }]);
+      const { results } = await runtime.runner.runQueries(identity, [
+        { path: resolved.path, argsJson, argsKey, journal: null },
+      ]);
       result = { encoded: results[0]!.outcome };
     } else {
       result = (await runtime.runner.runWrite(resolved, identity, argsJson)).result;
@@ -91,12 +101,24 @@ export async function answerConvexApi(runtime: ConvexRuntime, request: IncomingM
     await runtime.durable();
     const outcome = "encoded" in result ? result.encoded : outcomeOf(result);
     if (outcome.success) {
-      return send(response, 200, { status: "success", value: exportValue(JSON.parse(outcome.valueJson)), logLines: [] }, cors);
+      return send(
+        response,
+        200,
+        { status: "success", value: exportValue(JSON.parse(outcome.valueJson)), logLines: [] },
+        cors,
+      );
     }
-    const errorData = outcome.errorDataJson === undefined ? {} : { errorData: exportValue(JSON.parse(outcome.errorDataJson)) };
-    return send(response, UDF_FAILED, { status: "error", errorMessage: outcome.errorMessage, ...errorData, logLines: [] }, cors);
+    const errorData =
+      outcome.errorDataJson === undefined ? {} : { errorData: exportValue(JSON.parse(outcome.errorDataJson)) };
+    return send(
+      response,
+      UDF_FAILED,
+      { status: "error", errorMessage: outcome.errorMessage, ...errorData, logLines: [] },
+      cors,
+    );
   } catch (error) {
-    if (error instanceof RequestError) return send(response, ERROR_STATUS[error.code], { code: error.code, message: error.message }, cors);
+    if (error instanceof RequestError)
+      return send(response, ERROR_STATUS[error.code], { code: error.code, message: error.message }, cors);
     if (error instanceof AuthFailure) return send(response, 401, { code: error.code, message: error.message }, cors);
     throw error;
   }
@@ -106,7 +128,10 @@ async function identityOf(runtime: ConvexRuntime, header: string | undefined): P
   if (header === undefined || header.trim() === "") return null;
   const [scheme, token] = header.trim().split(/\s+/, 2);
   if (scheme === "Convex") {
-    throw new AuthFailure("INVALID_TOKEN", "Admin keys (Authorization: Convex …) are not used by local mode; send a user JWT as Bearer.");
+    throw new AuthFailure(
+      "INVALID_TOKEN",
+      "Admin keys (Authorization: Convex …) are not used by local mode; send a user JWT as Bearer.",
+    );
   }
   if (scheme?.toLowerCase() !== "bearer" || !token) {
     throw new AuthFailure("INVALID_TOKEN", "The Authorization header must be `Bearer <JWT>`.");
@@ -116,7 +141,10 @@ async function identityOf(runtime: ConvexRuntime, header: string | undefined): P
 
 /** `messages/list` of `/api/run/messages/list` becomes `messages:list`. */
 function runPath(path: string): string {
-  const parts = path.slice("/api/run/".length).split("/").map((part) => decodeURIComponent(part));
+  const parts = path
+    .slice("/api/run/".length)
+    .split("/")
+    .map((part) => decodeURIComponent(part));
   if (parts.length < 2 || parts.some((part) => part === "")) {
     throw new RequestError("INVALID_REQUEST", "Give the function in the path, e.g. /api/run/messages/list.");
   }
@@ -127,7 +155,10 @@ function runPath(path: string): string {
 function valueFormat(format: string): (json: JSONValue) => JSONValue {
   if (format === "convex_encoded_json" || format === "convex_json") return (json) => json;
   if (format === "json" || format === "convex_clean_json") return (json) => exportClean(jsonToConvex(json));
-  throw new RequestError("INVALID_REQUEST", `format: must be "json" or "convex_encoded_json", got "${format.slice(0, 50)}".`);
+  throw new RequestError(
+    "INVALID_REQUEST",
+    `format: must be "json" or "convex_encoded_json", got "${format.slice(0, 50)}".`,
+  );
 }
 
 /** Args as an object, or the client's one-element array; decoded later, when the function runs. */
@@ -157,12 +188,14 @@ function requireLatest(runtime: ConvexRuntime, ts: string | undefined) {
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
   const declared = Number(request.headers["content-length"] ?? 0);
-  if (declared > MAX_ARGS_BYTES) throw new RequestError("REQUEST_TOO_LARGE", `Bodies are limited to ${MAX_ARGS_BYTES} bytes.`);
+  if (declared > MAX_ARGS_BYTES)
+    throw new RequestError("REQUEST_TOO_LARGE", `Bodies are limited to ${MAX_ARGS_BYTES} bytes.`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_ARGS_BYTES) throw new RequestError("REQUEST_TOO_LARGE", `Bodies are limited to ${MAX_ARGS_BYTES} bytes.`);
+    if (size > MAX_ARGS_BYTES)
+      throw new RequestError("REQUEST_TOO_LARGE", `Bodies are limited to ${MAX_ARGS_BYTES} bytes.`);
     chunks.push(chunk);
   }
   try {
@@ -176,7 +209,8 @@ function corsHeaders(request: IncomingMessage): Record<string, string> {
   return {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "POST, OPTIONS",
-    "access-control-allow-headers": request.headers["access-control-request-headers"] ?? "content-type, authorization, convex-client",
+    "access-control-allow-headers":
+      request.headers["access-control-request-headers"] ?? "content-type, authorization, convex-client",
     "access-control-max-age": "86400",
   };
 }
@@ -191,4 +225,3 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(text);
   return true;
 }
-

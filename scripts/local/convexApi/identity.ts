@@ -4,7 +4,14 @@
  * audience (`applicationID`) match, its key set from the issuer's OpenID configuration, signature
  * and expiry checked with jose, then the UserIdentity Convex derives from the claims.
  */
-import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from "jose";
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from "jose";
 import type { UserIdentity } from "convex/server";
 import type { Value } from "convex/values";
 
@@ -67,7 +74,10 @@ export function createIdentityVerifier(loadAuthConfig: () => Promise<unknown>, f
     const jwksUrl =
       provider.kind === "customJwt"
         ? provider.jwksUrl
-        : stringField(await fetchJson(`${normalizeIssuer(provider.issuer)}/.well-known/openid-configuration`), "jwks_uri");
+        : stringField(
+            await fetchJson(`${normalizeIssuer(provider.issuer)}/.well-known/openid-configuration`),
+            "jwks_uri",
+          );
     const keySet = createLocalJWKSet((await fetchJson(jwksUrl)) as JSONWebKeySet);
     keySets.set(provider.issuer, keySet);
     return keySet;
@@ -135,7 +145,8 @@ export function identityOf(claims: JWTPayload): UserIdentity & Record<string, Va
   for (const [claim, value] of Object.entries(claims)) {
     if (TOKEN_CLAIMS.has(claim) || value === undefined) continue;
     const attribute = ATTRIBUTE_OF_CLAIM[claim] ?? claim;
-    identity[attribute] = attribute === "address" && typeof value !== "string" ? JSON.stringify(value) : (value as Value);
+    identity[attribute] =
+      attribute === "address" && typeof value !== "string" ? JSON.stringify(value) : (value as Value);
   }
   return identity as UserIdentity & Record<string, Value>;
 }
@@ -166,6 +177,7 @@ function normalizeIssuer(issuer: string): string {
 
 function stringField(body: unknown, field: string): string {
   const value = (body as Record<string, unknown> | null)?.[field];
-  if (typeof value !== "string") throw new AuthFailure("INVALID_TOKEN", `The issuer's OpenID configuration has no ${field}.`);
+  if (typeof value !== "string")
+    throw new AuthFailure("INVALID_TOKEN", `The issuer's OpenID configuration has no ${field}.`);
   return value;
 }

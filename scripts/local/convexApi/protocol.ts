@@ -44,7 +44,12 @@ const clientMessages = {
   Mutation: z.object({ type: z.literal("Mutation"), ...request }),
   Action: z.object({ type: z.literal("Action"), ...request }),
   Authenticate: z.discriminatedUnion("tokenType", [
-    z.object({ type: z.literal("Authenticate"), tokenType: z.literal("User"), value: z.string(), baseVersion: nonNegativeInt }),
+    z.object({
+      type: z.literal("Authenticate"),
+      tokenType: z.literal("User"),
+      value: z.string(),
+      baseVersion: nonNegativeInt,
+    }),
     z.object({
       type: z.literal("Authenticate"),
       tokenType: z.literal("Admin"),
@@ -75,7 +80,8 @@ export function parseClientMessage(text: string): ClientMessage {
   } catch (error) {
     throw new ProtocolError(`Received invalid JSON on the WebSocket: ${(error as Error).message}`);
   }
-  const type = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as { type?: unknown }).type : undefined;
+  const type =
+    typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as { type?: unknown }).type : undefined;
   if (typeof type !== "string") throw new ProtocolError("Received a message without a string `type` on the WebSocket.");
   if (!Object.hasOwn(clientMessages, type)) {
     throw new ProtocolError(
@@ -144,8 +150,7 @@ export function encodeTransition(
 
 /** Answers for Mutation / Action: the outcome of `runFunction` in the shape the client expects. */
 export type FunctionOutcome =
-  | { success: true; valueJson: string }
-  | { success: false; errorMessage: string; errorDataJson?: string };
+  { success: true; valueJson: string } | { success: false; errorMessage: string; errorDataJson?: string };
 
 export function encodeMutationResponse(requestId: number, outcome: FunctionOutcome, ts: bigint): string {
   if (outcome.success) {

@@ -45,6 +45,7 @@ async function fetchJson(engine: Engine, url: string): Promise<unknown> {
   const response = own
     ? await engine.t.fetch(target.pathname + target.search)
     : await fetch(target, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-  if (!response.ok) throw new AuthFailure("INVALID_TOKEN", `Fetching ${url} for the JWT's keys answered ${response.status}.`);
+  if (!response.ok)
+    throw new AuthFailure("INVALID_TOKEN", `Fetching ${url} for the JWT's keys answered ${response.status}.`);
   return await response.json();
 }

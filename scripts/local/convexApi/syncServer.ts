@@ -14,6 +14,8 @@ import { createConvexRuntime } from "./runtime";
 import { SyncSession } from "./syncSession";
 
 /** `ws://host/api/1.48.0/sync`: the client puts its own version in the path; any version is served. */
+/** During a burst of commits, subscriptions are re-run at most this often (latency ≤ this). */
+const FAN_OUT_INTERVAL_MS = 20;
 const SYNC_PATH = /^\/api\/[0-9A-Za-z.+-]{1,64}\/sync$/;
 
 export function createConvexApi(engine: Engine, modules: ModuleMap, log: (line: string) => void) {
@@ -22,15 +24,20 @@ export function createConvexApi(engine: Engine, modules: ModuleMap, log: (line: 
   // A frame carries at most one function's arguments (16 MiB) plus the message around them.
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_ARGS_BYTES + 64 * 1024, perMessageDeflate: false });
 
-  // Listeners run inside the commit; the fan-out waits for the next turn, once per burst of commits.
-  let fanOutDue = false;
+  // Listeners run inside the commit, so the fan-out waits for a later turn: at once after a quiet
+  // spell, at most every FAN_OUT_INTERVAL_MS during a burst of commits (one re-run for the burst).
+  let fanOut: NodeJS.Timeout | undefined;
+  let lastFanOut = 0;
   runtime.onCommit(() => {
-    if (fanOutDue) return;
-    fanOutDue = true;
-    setImmediate(() => {
-      fanOutDue = false;
-      for (const session of sessions) session.scheduleUpdate();
-    });
+    if (fanOut !== undefined) return;
+    fanOut = setTimeout(
+      () => {
+        fanOut = undefined;
+        lastFanOut = Date.now();
+        for (const session of sessions) session.scheduleUpdate();
+      },
+      Math.max(0, lastFanOut + FAN_OUT_INTERVAL_MS - Date.now()),
+    );
   });
 
   return {
@@ -51,6 +58,7 @@ export function createConvexApi(engine: Engine, modules: ModuleMap, log: (line: 
     },
     /** Closes every sync socket (clients reconnect to the next server). */
     close() {
+      clearTimeout(fanOut);
       for (const session of sessions) session.close();
       wss.close();
     },

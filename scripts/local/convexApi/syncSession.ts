@@ -68,7 +68,9 @@ export class SyncSession {
     socket.on("message", (data, isBinary) => {
       const text = isBinary ? null : data.toString();
       this.inbox = this.inbox
-        .then(() => (text === null ? this.fatal("Binary WebSocket frames are not part of the protocol.") : this.handle(text)))
+        .then(() =>
+          text === null ? this.fatal("Binary WebSocket frames are not part of the protocol.") : this.handle(text),
+        )
         .catch((error) => this.fail(error));
     });
     socket.on("pong", () => (this.alive = true));
@@ -128,12 +130,15 @@ export class SyncSession {
       );
     }
     if (newVersion <= baseVersion) {
-      throw new ProtocolError(`ModifyQuerySet: newVersion ${newVersion} must be greater than baseVersion ${baseVersion}.`);
+      throw new ProtocolError(
+        `ModifyQuerySet: newVersion ${newVersion} must be greater than baseVersion ${baseVersion}.`,
+      );
     }
     for (const modification of message.modifications) {
       const { queryId } = modification;
       if (modification.type === "Add") {
-        if (this.knownQueryIds.has(queryId)) throw new ProtocolError(`ModifyQuerySet: query ${queryId} is already subscribed.`);
+        if (this.knownQueryIds.has(queryId))
+          throw new ProtocolError(`ModifyQuerySet: query ${queryId} is already subscribed.`);
         if (modification.componentPath) throw new ProtocolError("ModifyQuerySet: local mode runs root functions only.");
         this.knownQueryIds.add(queryId);
       } else if (!this.knownQueryIds.delete(queryId)) {
@@ -153,7 +158,11 @@ export class SyncSession {
     }
     let identity: VerifiedIdentity | null = null;
     if (message.tokenType === "Admin") {
-      return this.authError("Admin keys are not used by local mode; authenticate with a user JWT.", message.baseVersion, true);
+      return this.authError(
+        "Admin keys are not used by local mode; authenticate with a user JWT.",
+        message.baseVersion,
+        true,
+      );
     }
     if (message.tokenType === "User") {
       try {
@@ -189,7 +198,8 @@ export class SyncSession {
       if (kind === "action") return void this.send(encodeActionResponse(message.requestId, outcomeOf(result)));
       this.send(encodeMutationResponse(message.requestId, outcomeOf(result), ts));
       // The client settles the mutation (and drops its optimistic update) at a Transition past `ts`.
-      if (result.success && (this.mutationTsToReach === null || ts > this.mutationTsToReach)) this.mutationTsToReach = ts;
+      if (result.success && (this.mutationTsToReach === null || ts > this.mutationTsToReach))
+        this.mutationTsToReach = ts;
       this.scheduleUpdate();
     };
     if (kind === "action") void run().catch((error) => this.fail(error));
@@ -222,6 +232,8 @@ export class SyncSession {
   }
 
   private async update() {
+    // Results must reflect every commit made before this update began (later ones schedule another).
+    const notBefore = this.runtime.clock.now();
     const modifications = this.pendingModifications.splice(0);
     const querySet = this.received.querySet;
     let identityVersion = this.sent.identity;
@@ -236,7 +248,12 @@ export class SyncSession {
     for (const modification of modifications) {
       if (modification.type === "Add") {
         const argsJson = (modification.args.length === 1 ? modification.args[0] : null) as JSONValue;
-        const request = { path: modification.udfPath, argsJson, argsKey: JSON.stringify(argsJson), journal: modification.journal ?? null };
+        const request = {
+          path: modification.udfPath,
+          argsJson,
+          argsKey: JSON.stringify(argsJson),
+          journal: modification.journal ?? null,
+        };
         this.queries.set(modification.queryId, { request, lastKey: undefined });
       } else {
         this.queries.delete(modification.queryId);
@@ -250,6 +267,7 @@ export class SyncSession {
         : await this.runtime.runner.runQueries(
             this.identity,
             subscriptions.map(([, subscription]) => subscription.request),
+            notBefore,
           );
     subscriptions.forEach(([queryId, subscription], i) => {
       const { outcome, journal, key } = results[i]!;
@@ -259,7 +277,13 @@ export class SyncSession {
       entries.push(
         outcome.success
           ? { type: "QueryUpdated", queryId, valueJson: outcome.valueJson, journal }
-          : { type: "QueryFailed", queryId, errorMessage: outcome.errorMessage, errorDataJson: outcome.errorDataJson, journal },
+          : {
+              type: "QueryFailed",
+              queryId,
+              errorMessage: outcome.errorMessage,
+              errorDataJson: outcome.errorDataJson,
+              journal,
+            },
       );
     });
     const end: StateVersion = { querySet, identity: identityVersion, ts: ts > this.sent.ts ? ts : this.sent.ts };
@@ -278,7 +302,10 @@ export class SyncSession {
     clearTimeout(this.expiryTimer);
     const expiresAt = this.identity?.expiresAt;
     if (expiresAt == null) return;
-    this.expiryTimer = setTimeout(() => this.scheduleUpdate(), Math.min(Math.max(0, expiresAt - Date.now() + 10), MAX_TIMER_MS));
+    this.expiryTimer = setTimeout(
+      () => this.scheduleUpdate(),
+      Math.min(Math.max(0, expiresAt - Date.now() + 10), MAX_TIMER_MS),
+    );
     this.expiryTimer.unref();
   }
 
