@@ -6,6 +6,8 @@
  * 2. Local-server throughput over real sockets: 32 concurrent workers doing full
  *    claim → heartbeat → complete cycles, next to the same server's `/control-plane/health`
  *    requests per second, and the ratio of the two.
+ * 3. Live subscriptions (the Convex sync protocol): enqueue rate and commit-to-update latency
+ *    with 100 subscriptions to the Console's job list (bench/sync-subscriptions.ts).
  */
 import { convexTest } from "convex-test";
 import schema from "../convex/schema";
@@ -21,6 +23,7 @@ import {
   type Scale,
 } from "./bench/queue-workload";
 import { apiClient, enqueueMany, healthRate, runWorkerPool } from "./bench/socket-workers";
+import { measureSubscriptions, SUBSCRIPTIONS } from "./bench/sync-subscriptions";
 import { convexModuleMap } from "./local/modules";
 
 const WORKERS = 32;
@@ -88,6 +91,10 @@ async function main() {
         ["worker requests / health requests", (requests / health).toFixed(2)],
       ]),
     );
+    console.log(
+      `\nLive subscriptions (ConvexClient over WebSockets, ${SUBSCRIPTIONS} subscriptions to jobsConsole:list)\n`,
+    );
+    console.log(table([["measure", "value"], ...(await measureSubscriptions(server))]));
   } finally {
     await server.stop();
     removeTempDirs();
