@@ -10,7 +10,15 @@ import { ConvexError } from "convex/values";
 import { generateKeyPair, exportPKCS8 } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
-import { httpClient, nowSeconds, PASSWORD, serverEnv, signedToken, signUp, type Session } from "../support/convex-clients";
+import {
+  httpClient,
+  nowSeconds,
+  PASSWORD,
+  serverEnv,
+  signedToken,
+  signUp,
+  type Session,
+} from "../support/convex-clients";
 import { localServerPool, removeTempDirs, type LocalProcess } from "../support/local-process";
 
 const servers = localServerPool();
@@ -118,7 +126,11 @@ describe("bad tokens", () => {
     const sub = `${ada.userId}|session`;
     const expired = await signedToken(server, { sub, iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 });
     const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-    const foreign = await signedToken(server, { sub, iat: nowSeconds(), exp: nowSeconds() + 3600 }, await exportPKCS8(privateKey));
+    const foreign = await signedToken(
+      server,
+      { sub, iat: nowSeconds(), exp: nowSeconds() + 3600 },
+      await exportPKCS8(privateKey),
+    );
     const wrongAudience = await signedToken(server, { sub, iat: nowSeconds(), exp: nowSeconds() + 3600, aud: "other" });
     const wrongIssuer = await signedToken(server, {
       sub,
@@ -155,7 +167,10 @@ describe("plain fetch callers and malformed requests", () => {
     const auth = { authorization: `Bearer ${ada.token}` };
     const query = await post("/api/query", { path: "workspaces:listMine", args: {}, format: "json" }, auth);
     expect(query.status).toBe(200);
-    expect(query.body).toMatchObject({ status: "success", value: expect.arrayContaining([expect.objectContaining({ slug: "ada-lab" })]) });
+    expect(query.body).toMatchObject({
+      status: "success",
+      value: expect.arrayContaining([expect.objectContaining({ slug: "ada-lab" })]),
+    });
     expect(query.headers.get("access-control-allow-origin")).toBe("*");
     const run = await post("/api/run/workspaces/listMine", { args: {} }, auth);
     expect(run.body.value).toEqual(query.body.value);
@@ -171,7 +186,10 @@ describe("plain fetch callers and malformed requests", () => {
   test("internal functions are as unknown as missing ones; the wrong kind says so", async () => {
     const internal = await post("/api/mutation", { path: "workspaces:ensureLocalWorkspace", args: { slug: "x" } });
     expect(internal.status).toBe(560);
-    expect(internal.body).toMatchObject({ status: "error", errorMessage: "Could not find public function for 'workspaces:ensureLocalWorkspace'." });
+    expect(internal.body).toMatchObject({
+      status: "error",
+      errorMessage: "Could not find public function for 'workspaces:ensureLocalWorkspace'.",
+    });
     const missing = await post("/api/query", { path: "nope:nothing", args: {} });
     expect(missing.body.errorMessage).toBe("Could not find public function for 'nope:nothing'.");
     const kind = await post("/api/query", { path: "workspaces:create", args: {} });
@@ -188,7 +206,10 @@ describe("plain fetch callers and malformed requests", () => {
     );
     const get = await fetch(`${server.baseUrl}/api/query`);
     expect([get.status, ((await get.json()) as { code: string }).code]).toEqual([405, "METHOD_NOT_ALLOWED"]);
-    const huge = await post("/api/mutation", { path: "workspaces:create", args: { slug: "x", name: "y".repeat(17 * 1024 * 1024) } });
+    const huge = await post("/api/mutation", {
+      path: "workspaces:create",
+      args: { slug: "x", name: "y".repeat(17 * 1024 * 1024) },
+    });
     expect([huge.status, huge.body.code]).toEqual([413, "REQUEST_TOO_LARGE"]);
     // The server is still fine afterwards.
     expect((await post("/api/query", { path: "workspaces:listMine", args: {} })).status).toBe(560);
