@@ -6,24 +6,18 @@
  * must still answer afterwards. Speed is measured in `npm run bench`, not here.
  */
 import type { ConvexClient } from "convex/browser";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import { apiClient, enqueueMany } from "../../scripts/bench/socket-workers";
 import { eventually, httpClient, onPaginated, signUp, wsClient } from "../support/convex-clients";
-import { removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import { serverPerFile } from "../support/server-per-file";
 
 const CLIENTS = 50;
 const JOBS = 500;
-let server: LocalProcess;
-beforeAll(async () => {
-  server = await spawnLocalServer();
-});
-afterAll(async () => {
-  await server?.stop();
-  removeTempDirs();
-});
+const localServer = serverPerFile();
 
 test(`${CLIENTS} subscribed clients keep up with ${JOBS} enqueues: every one sees the final count`, async () => {
+  const server = localServer();
   const ada = await signUp(server, "ada@example.com");
   const workspaceId = await httpClient(server, ada.token).mutation(api.workspaces.create, {
     slug: "busy",

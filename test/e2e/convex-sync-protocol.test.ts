@@ -4,21 +4,19 @@
  * versions and timestamps of Transitions, MutationResponse timestamps, AuthError on expired
  * tokens (at Authenticate and mid-session), and FatalError naming what the server cannot use.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { api } from "../../convex/_generated/api";
 import { httpClient, nowSeconds, signedToken, signUp, type Session } from "../support/convex-clients";
-import { removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import type { LocalProcess } from "../support/local-process";
+import { serverPerFile } from "../support/server-per-file";
 
+const localServer = serverPerFile();
 let server: LocalProcess;
 let ada: Session;
 beforeAll(async () => {
-  server = await spawnLocalServer();
+  server = localServer();
   ada = await signUp(server, "ada@example.com");
-});
-afterAll(async () => {
-  await server?.stop();
-  removeTempDirs();
 });
 
 type Message = Record<string, any>;

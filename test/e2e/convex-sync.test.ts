@@ -7,7 +7,7 @@
  */
 import type { ConvexClient } from "convex/browser";
 import type { PaginationResult } from "convex/server";
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { afterEach, beforeAll, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { apiClient, type Api } from "../../scripts/bench/socket-workers";
@@ -22,8 +22,10 @@ import {
   wsClient,
   type Session,
 } from "../support/convex-clients";
-import { removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
+import type { LocalProcess } from "../support/local-process";
+import { serverPerFile } from "../support/server-per-file";
 
+const localServer = serverPerFile();
 let server: LocalProcess;
 let service: Api;
 let ada: Session;
@@ -32,7 +34,7 @@ let repoId: string;
 const clients: ConvexClient[] = [];
 
 beforeAll(async () => {
-  server = await spawnLocalServer();
+  server = localServer();
   service = apiClient(server.apiUrl, server.serviceToken);
   ada = await signUp(server, "ada@example.com");
   workspaceId = await httpClient(server, ada.token).mutation(api.workspaces.create, { slug: "ada-lab", name: "Lab" });
@@ -40,10 +42,6 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
-});
-afterAll(async () => {
-  await server?.stop();
-  removeTempDirs();
 });
 
 function client(token: string | undefined = ada.token) {
