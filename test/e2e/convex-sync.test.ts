@@ -16,6 +16,7 @@ import {
   httpClient,
   nowSeconds,
   onPaginated,
+  PASSWORD,
   signedToken,
   signUp,
   waitForValue,
@@ -182,6 +183,21 @@ test("an expired JWT gets the client's auth error; the client refreshes and its 
   const { values } = await waitForValue(graceClient, api.workspaces.listMine, {}, (list) => list.length > 0);
   expect(values.map((list) => list.map((workspace) => workspace.slug))).toEqual([["grace-lab"]]);
   expect(requests.slice(0, 2)).toEqual([false, true]);
+});
+
+test("sign-in and sign-out run over the WebSocket, as ConvexAuthProvider calls them", async () => {
+  const anonymous = client(undefined);
+  const signedIn = await anonymous.action(api.auth.signIn, {
+    provider: "password",
+    params: { email: "linus@example.com", password: PASSWORD, flow: "signUp" },
+  });
+  expect(signedIn.tokens?.token).toEqual(expect.any(String));
+  const linus = client(signedIn.tokens!.token);
+  const { value } = await waitForValue(linus, api.workspaces.listMine, {}, () => true);
+  expect(value).toEqual([]);
+  await linus.action(api.auth.signOut, {});
+  const refreshed = await anonymous.action(api.auth.signIn, { refreshToken: signedIn.tokens!.refreshToken });
+  expect(refreshed.tokens ?? null).toBeNull();
 });
 
 async function freshWorkspace(slug: string) {
