@@ -66,6 +66,8 @@ describe("first start", () => {
 describe("ConvexHttpClient", () => {
   test("sign up via auth:signIn, create a workspace, listMine", async () => {
     const http = httpClient(server, ada.token);
+    // Read first, so a cached result exists that the mutation must make stale (read your writes).
+    expect(await http.query(api.workspaces.listMine, {})).toEqual([]);
     const workspaceId = await http.mutation(api.workspaces.create, { slug: "ada-lab", name: "Ada's lab" });
     expect(await http.query(api.workspaces.listMine, {})).toEqual([
       expect.objectContaining({ _id: workspaceId, slug: "ada-lab", role: "owner" }),

@@ -158,7 +158,7 @@ export function createFunctionRunner(
      * Results of `requests` as one identity, all as of one commit timestamp ≥ `notBefore`
      * (answered with them): from the cache when they all hold at one, else run in a transaction.
      */
-    async runQueries(identity: VerifiedIdentity | null, requests: QueryRequest[], notBefore = 0n) {
+    async runQueries(identity: VerifiedIdentity | null, requests: QueryRequest[], notBefore: bigint) {
       const prefix = `${identity?.cacheKey ?? ""}\u0000`;
       const keys = requests.map((r) => `${prefix}${r.path}\u0000${r.argsKey}\u0000${r.journal ?? ""}`);
       const shared = cache.snapshot(keys, notBefore);

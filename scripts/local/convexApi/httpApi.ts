@@ -90,10 +90,9 @@ export async function answerConvexApi(runtime: ConvexRuntime, request: IncomingM
     let result: UdfResult | { encoded: ReturnType<typeof outcomeOf> };
     if (!isResolved(resolved)) result = resolved;
     else if (resolved.kind === "query") {
-      const argsKey = JSON.stringify(argsJson);
-      const { results } = await runtime.runner.runQueries(identity, [
-        { path: resolved.path, argsJson, argsKey, journal: null },
-      ]);
+      // As of now: a cached result that a later commit made stale must not answer (read your writes).
+      const request = { path: resolved.path, argsJson, argsKey: JSON.stringify(argsJson), journal: null };
+      const { results } = await runtime.runner.runQueries(identity, [request], runtime.clock.now());
       result = { encoded: results[0]!.outcome };
     } else {
       result = (await runtime.runner.runWrite(resolved, identity, argsJson)).result;
