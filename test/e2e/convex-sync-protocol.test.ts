@@ -148,6 +148,18 @@ describe("Transitions", () => {
   });
 });
 
+test("a quiet socket gets a sync Ping after 15 s of silence (the client reconnects after 60 s of silence)", async () => {
+  const ws = new WebSocket(`${server.baseUrl.replace("http", "ws")}/api/1.48.0/sync`);
+  const started = Date.now();
+  const first = await new Promise<Message>((resolve) =>
+    ws.once("message", (data) => resolve(JSON.parse(data.toString()))),
+  );
+  expect(first).toEqual({ type: "Ping" });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(14_000);
+  expect(Date.now() - started).toBeLessThan(25_000);
+  ws.close();
+}, 40_000);
+
 describe("auth errors", () => {
   test("an expired JWT at Authenticate: AuthError (update attempted), then the socket closes", async () => {
     const socket = await rawSocket();
