@@ -77,6 +77,36 @@ test("a subscription answers, then follows a job enqueued over the worker HTTP A
   expect(value.page[0]).toMatchObject({ _id: jobId, status: "pending" });
 });
 
+test("a subscription follows a scheduled function's commit (the lease timer recovering a job)", async () => {
+  // Its own workspace, so the claim takes this job and no other.
+  const { workspaceId: ownId } = await freshWorkspace("timers");
+  const own = (await service("/v1/repos/upsert", { workspaceId: ownId, remoteUrlHash: "t", status: "active" })).repoId;
+  const { jobId } = await service("/v1/jobs/enqueue", {
+    workspaceId: ownId,
+    repoId: own,
+    kind: "work",
+    prompt: "abandoned",
+  });
+  const { workerId } = await service("/v1/workers/heartbeat", {
+    workspaceId: ownId,
+    displayName: "vanishing",
+    status: "online",
+    capabilities: { reposAllowed: [own] },
+  });
+  const claim = await service("/v1/jobs/claim-next", { workspaceId: ownId, workerId, leaseMs: 10_000 });
+  expect(claim.jobId).toBe(jobId);
+  const args = { workspaceId: ownId, jobId: jobId as Id<"jobs"> };
+  const { values } = await waitForValue(
+    client(),
+    api.jobsConsole.get,
+    args,
+    (view) => view?.job.status === "pending",
+    30_000,
+  );
+  expect(values[0]!.job.status).toBe("running");
+  expect(values.at(-1)!.events.map((event) => event.type)).toContain("recovered");
+}, 60_000);
+
 test("another client's mutation reaches a subscriber; the mutation's result is visible when it resolves", async () => {
   const watcher = client();
   const writer = client();
