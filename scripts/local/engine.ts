@@ -163,7 +163,14 @@ function journalCommits(
       // Memory is ahead of the disk now; the only safe move is to stop before anyone hears of it.
       onFatal(error);
     }
-    for (const listener of listeners) listener({ writtenIds: ids });
+    // A throwing listener must not break the commit (convex-test would keep its lock).
+    for (const listener of listeners) {
+      try {
+        listener({ writtenIds: ids });
+      } catch (error) {
+        console.error("A commit listener failed:", error);
+      }
+    }
   };
 }
 
