@@ -7,7 +7,8 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { ConvexError } from "convex/values";
-import { generateKeyPair, exportPKCS8 } from "jose";
+import { exportPKCS8, generateKeyPair, importJWK, jwtVerify } from "jose";
+import { generateAuthKeys } from "../../scripts/auth-keys";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { api } from "../../convex/_generated/api";
 import {
@@ -19,7 +20,7 @@ import {
   signUp,
   type Session,
 } from "../support/convex-clients";
-import { localServerPool, removeTempDirs, type LocalProcess } from "../support/local-process";
+import { localServerPool, removeTempDirs, runLocalServerToExit, type LocalProcess } from "../support/local-process";
 
 const servers = localServerPool();
 let server: LocalProcess;
@@ -60,6 +61,28 @@ describe("first start", () => {
     expect(env.CONVEX_SITE_URL).toBe(server.baseUrl);
     expect(statSync(join(server.cwd, ".env.local")).mode & 0o777).toBe(0o600);
     expect(server.output()).not.toContain(env.JWT_PRIVATE_KEY!.slice(40, 80));
+  });
+});
+
+describe("sign-in keys from the shell", () => {
+  test("a pair set in the shell wins: nothing is generated and tokens are signed with it", async () => {
+    const keys = await generateAuthKeys();
+    const shell = await servers.start({ env: { JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY, JWKS: keys.JWKS } });
+    expect(serverEnv(shell).JWT_PRIVATE_KEY).toBeUndefined();
+    const grace = await signUp(shell, "grace@example.com");
+    const publicKey = await importJWK(JSON.parse(keys.JWKS).keys[0], "RS256");
+    await expect(
+      jwtVerify(grace.token, publicKey, { issuer: shell.baseUrl, audience: "convex" }),
+    ).resolves.toBeDefined();
+    expect(await httpClient(shell, grace.token).query(api.workspaces.listMine, {})).toEqual([]);
+  });
+
+  test("half a pair stops the start with a clear message", async () => {
+    const keys = await generateAuthKeys();
+    const { code, output } = await runLocalServerToExit({ env: { JWT_PRIVATE_KEY: keys.JWT_PRIVATE_KEY } });
+    expect(code).toBe(1);
+    expect(output).toContain("JWT_PRIVATE_KEY is set but JWKS is not");
+    expect(output).not.toContain(keys.JWT_PRIVATE_KEY.slice(40, 80));
   });
 });
 
