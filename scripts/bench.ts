@@ -12,9 +12,12 @@
  *    waiting in one stream against an empty stream on the same server, and list-for-job's first
  *    page on a 10,000-event job against a 60-event one. Targets: both ratios ≤ 2.
  * 5. `ias --help` startup, bundled and through tsx, against bare Node (target ≤ 300 ms).
+ * 6. Live subscriptions (the Convex sync protocol): enqueue rate and commit-to-update latency
+ *    with 100 subscriptions to the Console's job list (bench/sync-subscriptions.ts).
  *
- *   npm run bench                               all five
- *   npm run bench -- costs cycles               some, by name (costs, cycles, restart, single-stream, cli-startup)
+ *   npm run bench                               all six
+ *   npm run bench -- costs cycles               some, by name (costs, cycles, restart, single-stream,
+ *                                               cli-startup, subscriptions)
  *   npm run bench -- restart --quick            the restart without the 100k case
  *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
@@ -38,6 +41,7 @@ import { startPostgres, startRedis } from "./bench/services";
 import { measureSingleStream, BIG_JOB_EVENTS, SMALL_JOB_EVENTS, type Percentiles } from "./bench/single-stream";
 import { measureCliStartup, STARTUP_TARGET_MS } from "./bench/cli-startup";
 import { apiClient, enqueueMany, healthRate } from "./bench/socket-workers";
+import { measureSubscriptions, SUBSCRIPTIONS } from "./bench/sync-subscriptions";
 import { convexModuleMap } from "./local/modules";
 
 const WORKER_COUNTS = [1, 8, 32];
@@ -225,12 +229,26 @@ function cliStartup() {
   );
 }
 
+async function subscriptions() {
+  const server = await spawnLocalServer();
+  try {
+    console.log(
+      `\nLive subscriptions (ConvexClient over WebSockets, ${SUBSCRIPTIONS} subscriptions to jobsConsole:list)\n`,
+    );
+    console.log(table([["measure", "value"], ...(await measureSubscriptions(server))]));
+  } finally {
+    await server.stop();
+    removeTempDirs();
+  }
+}
+
 const SECTIONS = {
   costs,
   cycles: throughput,
   restart: restarts,
   "single-stream": singleStream,
   "cli-startup": cliStartup,
+  subscriptions,
 };
 
 async function main() {

@@ -6,6 +6,7 @@
  */
 import { relative, resolve } from "node:path";
 import { LocalDataError } from "./local/data-dir";
+import { AuthEnvironmentError, ensureAuthKeys, ensureSiteUrl } from "./local/authEnv";
 import { loadEnvironment, SERVICE_TOKEN_VAR, type LoadedEnvironment } from "./local/env";
 import { ListenError, startLocalServer, type LocalServer } from "./local/server";
 
@@ -68,6 +69,7 @@ function printBanner(server: LocalServer, environment: LoadedEnvironment, dataDi
     `  Base URL:    ${server.url}/control-plane`,
     `  OpenAPI:     ${server.url}/control-plane/openapi.json`,
     `  Console:     ${server.url}/`,
+    `  Convex URL:  ${server.url}  (ConvexReactClient / ConvexHttpClient; docs/console-dev.md)`,
     `  Workspace:   ${server.workspace.slug} (id ${server.workspace.workspaceId})`,
   ];
   const showToken = server.workspace.created || environment.serviceTokenSource === "generated";
@@ -90,14 +92,20 @@ async function main() {
   const cli = parseArguments(process.argv.slice(2));
   // The environment is complete before any Convex function can run.
   let environment: LoadedEnvironment;
+  let authWritten: string[];
   try {
     environment = loadEnvironment(process.cwd());
+    authWritten = await ensureAuthKeys(environment.envFile);
   } catch (error) {
-    console.error(
-      `Error: cannot read or write .env.local in ${process.cwd()}: ${error instanceof Error ? error.message : error}`,
-    );
+    if (error instanceof AuthEnvironmentError) console.error(`Error: ${error.message}`);
+    else {
+      console.error(
+        `Error: cannot read or write .env.local in ${process.cwd()}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
     process.exit(1);
   }
+  const siteUrlWasSet = Boolean(process.env.CONVEX_SITE_URL);
   const options = {
     port: portOf(cli.portText, process.env),
     dataDir: cli.dataDir,
@@ -114,7 +122,9 @@ async function main() {
     }
     process.exit(1);
   }
+  authWritten.push(...ensureSiteUrl(environment.envFile, siteUrlWasSet, server.url));
   printBanner(server, environment, options.dataDir);
+  if (authWritten.length > 0) console.log(`Console sign-in: wrote ${authWritten.join(", ")} to .env.local.`);
   console.log(`IAS local control plane listening on ${server.url}`);
 
   let stopping = false;

@@ -391,6 +391,36 @@ export function installQueryExecution(internals: Internals, execution: QueryExec
   });
 }
 
+/** What a query reads when its source names no table (answers that any commit may change). */
+export const ANY_TABLE = "*";
+
+/**
+ * Reports the table of every document read (`get`) and every query started or paged, as it
+ * happens, so live subscriptions learn which tables a query read. Install after
+ * `installQueryExecution` (it wraps whatever answers queries then).
+ */
+export function onRead({ db }: Internals, listener: (table: string) => void) {
+  const tableOfSource = (query: SerializedQuery) => {
+    const source = query.source as { tableName?: string; indexName?: string };
+    return source.tableName ?? source.indexName?.split(".")[0] ?? ANY_TABLE;
+  };
+  const get = db.get.bind(db);
+  db.get = (table, id) => {
+    listener(table || tableOf(id));
+    return get(table, id);
+  };
+  const startQuery = db.startQuery.bind(db);
+  db.startQuery = (query) => {
+    listener(tableOfSource(query));
+    return startQuery(query);
+  };
+  const paginate = db.paginate.bind(db);
+  db.paginate = (request) => {
+    listener(tableOfSource(request.query));
+    return paginate(request);
+  };
+}
+
 /** Queries whose state is still held (0 between transactions). */
 export function openQueryCount({ db }: Internals): number {
   return Object.keys(db._queryResults).length + (openStreams.get(db)?.size ?? 0);

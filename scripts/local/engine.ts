@@ -3,12 +3,14 @@
  * made durable by the journal, with real sorted indexes. What it needs of convex-test's
  * internals goes through convexTestInternals.ts, checked at start.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { convexTest } from "convex-test";
 import { convexToJson, jsonToConvex, type Value } from "convex/values";
 import {
   callerByPath,
   documentCounters,
   hookFiles,
+  onRead,
   onTopLevelCommit,
   openInternals,
   openQueryCount,
@@ -45,7 +47,16 @@ export type Engine = {
   documentsOf(table: string): Document[];
   /** Ordered index walks so far, documents they visited, and queries still holding state. */
   queryStats(): { walks: number; visited: number; open: number };
+  /**
+   * Calls `listener` synchronously after each top-level commit that wrote documents (inside the
+   * transaction lock, so no other commit lands in between), with the ids it wrote. Returns an unsubscribe.
+   */
+  onCommit(listener: CommitListener): () => void;
+  /** Runs `read` and answers its value with the tables it read (reads of concurrent work are not mixed in). */
+  trackReads<T>(read: () => Promise<T>): Promise<{ value: T; tables: Set<string> }>;
 };
+
+export type CommitListener = (commit: { writtenIds: string[] }) => void;
 
 export type EngineOptions = {
   modules: ModuleMap;
@@ -65,10 +76,24 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   const internals = await openInternals(t, { hasSchema: schema !== undefined });
   restoreState(internals, store);
   const walks = installIndexes(internals);
+  const reads = new AsyncLocalStorage<Set<string>>();
+  onRead(internals, (table) => reads.getStore()?.add(table));
   await probeQueryExecution(t, () => walks.walks);
   store.onFailure(onFatal);
   journalCommits(internals, store, onFatal);
   store.setSnapshotSource(() => captureDocuments(internals));
+  const commitListeners = new Set<CommitListener>();
+  onTopLevelCommit(internals, (writes) => {
+    const writtenIds = writes.map((write) => write.id);
+    // A throwing listener must not break the commit (convex-test would keep its lock).
+    for (const listener of commitListeners) {
+      try {
+        listener({ writtenIds });
+      } catch (error) {
+        console.error("A commit listener failed:", error);
+      }
+    }
+  });
   const pendingFiles = new Set<Promise<void>>();
   persistFiles(internals, store, pendingFiles, onFatal);
   return {
@@ -90,6 +115,15 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
         .map((id) => documents[id]!);
     },
     queryStats: () => ({ ...walks, open: openQueryCount(internals) }),
+    onCommit(listener) {
+      commitListeners.add(listener);
+      return () => commitListeners.delete(listener);
+    },
+    trackReads: async (read) => {
+      const tables = new Set<string>();
+      const value = await reads.run(tables, read);
+      return { value, tables };
+    },
   };
 }
 

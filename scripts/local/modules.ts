@@ -19,7 +19,9 @@ export function convexModuleMap(convexDir: string = CONVEX_DIR): ModuleMap {
   for (const file of sourceFiles(convexDir)) {
     const key = `../convex/${relative(convexDir, file).split(sep).join("/")}`;
     const url = pathToFileURL(file).href;
-    map[key] = () => import(url);
+    // Memoized: under tsx every import() call goes through the loader hooks, cached or not.
+    let loaded: Promise<any> | undefined;
+    map[key] = () => (loaded ??= import(url));
   }
   if (!Object.keys(map).some((key) => key.includes("/_generated/"))) {
     throw new Error(`${convexDir} has no _generated/ folder; run \`npm run codegen\` first.`);

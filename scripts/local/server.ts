@@ -15,6 +15,7 @@ import type { OpenJournalFile } from "./journalWriter";
 import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
 import { answerConsole } from "../console/serve";
+import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 
 export const HOST = "127.0.0.1";
 export const LOCAL_WORKSPACE_SLUG = "local";
@@ -61,13 +62,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     cleanups.unshift(() => void store.close());
     const modules = options.modules ?? convexModuleMap();
     const engine = await createEngine({ modules, store });
+    const convexApi = createConvexApi(engine, modules, log);
 
     const inFlight = new Set<Promise<void>>();
     const httpServer = createServer((request, response) => {
-      const handled = answer(engine, request, response, log).finally(() => inFlight.delete(handled));
+      const handled = answer(engine, convexApi, request, response, log).finally(() => inFlight.delete(handled));
       inFlight.add(handled);
     });
     server = httpServer;
+    // The Convex sync protocol (ConvexClient / ConvexReactClient). Host checks apply here too.
+    httpServer.on("upgrade", (request, socket, head) => convexApi.handleUpgrade(request, socket, head));
     const port = await listen(httpServer, options.port);
     const url = `http://${HOST}:${port}`;
     // Read by later features (device approval page) and by @convex-dev/auth's config.
@@ -91,6 +95,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         (closing ??= (async () => {
           cronRunner?.stop();
           scheduled.stop();
+          convexApi.close();
           await drain(httpServer, inFlight);
           // Scheduled functions already running may still commit; give them the same grace.
           await Promise.race([engine.t.finishInProgressScheduledFunctions(), delay(DRAIN_MS)]);
@@ -156,6 +161,7 @@ const HOP_BY_HOP = new Set([
 
 async function answer(
   engine: Engine,
+  convexApi: ConvexApi,
   request: IncomingMessage,
   response: ServerResponse,
   log: (message: string) => void,
@@ -164,6 +170,7 @@ async function answer(
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
     if (await answerConsole(request, response)) return;
+    if (await convexApi.answerHttp(request, response)) return;
     const method = request.method ?? "GET";
     const headers = new Headers();
     for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
