@@ -8,11 +8,11 @@
 import { convexTest } from "convex-test";
 import { afterAll, expect, test } from "vitest";
 import type { Id } from "../../convex/_generated/dataModel";
-import schema from "../../convex/schema";
 import { createEngine } from "../../scripts/local/engine";
 import { SortedIndex } from "../../scripts/local/indexes";
 import { convexModuleMap } from "../../scripts/local/modules";
 import { openJournalStore } from "../../scripts/local/store";
+import { CONVEX_TEST_OPTIONS } from "../support/harness";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
@@ -76,7 +76,7 @@ test("the indexed engine answers index-range queries exactly like plain convex-t
     };
   };
   let indexed = await open();
-  const plain = convexTest(schema, import.meta.glob("../../convex/**/*.*s"));
+  const plain = convexTest(CONVEX_TEST_OPTIONS);
   const both = async <T>(fn: (ctx: any) => Promise<T>) =>
     [await indexed.engine.t.run(fn), await plain.run(fn)] as const;
 
@@ -202,7 +202,7 @@ test("search results keep convex-test's order when the transaction edited a matc
       },
     })
   ).t;
-  const plain = convexTest(schema, import.meta.glob("../../convex/**/*.*s"));
+  const plain = convexTest(CONVEX_TEST_OPTIONS);
   const answers: unknown[] = [];
   for (const run of [(fn: any) => indexed.run(fn), (fn: any) => plain.run(fn)]) {
     await run(async (ctx: any) => {
