@@ -441,21 +441,71 @@ test("a directory entry whose job was changed behind the queue's back is repaire
   expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
 });
 
+/** `depth` objects, each holding the next one under `a`. */
+function nestedObject(depth: number): unknown {
+  return JSON.parse(`${'{"a":'.repeat(depth - 1)}{}${"}".repeat(depth - 1)}`);
+}
+
 test.each([
-  ["a key starting with $", { $where: 1 }],
-  ["a nested non-ASCII key", { files: [{ "naïve.ts": "changed" }] }],
-  ["an empty key", { "": 1 }],
-  ["nesting 20 deep", JSON.parse(`${'{"a":'.repeat(20)}1${"}".repeat(20)}`)],
-  ["a key starting with _", { _id: "x" }],
-  ["an array of 8,193 items", { files: Array.from({ length: 8_193 }, () => 1) }],
-  ["an object with 1,025 keys", Object.fromEntries(Array.from({ length: 1_025 }, (_, i) => [`k${i}`, i]))],
-])("evidence Convex cannot store (%s) is a 400 and the job stays claimed", async (_name, evidence) => {
+  ["a key starting with $", { $where: 1 }, "evidence.$where"],
+  ["a nested non-ASCII key", { files: [{ "naïve.ts": "changed" }] }, "evidence.files.0.naïve.ts"],
+  ["a control character in a key", { "tab\there": 1 }, "evidence.tab\there"],
+  ["nesting 16 deep (the job document is a 17th level)", nestedObject(16), `evidence${".a".repeat(15)}`],
+  ["an array of 8,193 items", { files: Array.from({ length: 8_193 }, () => 1) }, "evidence.files"],
+  ["an object with 1,025 keys", Object.fromEntries(Array.from({ length: 1_025 }, (_, i) => [`k${i}`, i])), "evidence"],
+])(
+  "evidence Convex cannot store (%s) is a 400 naming the field and the job stays claimed",
+  async (_name, evidence, path) => {
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId);
+    const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence });
+    expectError(response, 400, "INVALID_REQUEST");
+    expect(response.body.issues[0].path).toBe(path);
+    expect(response.body.message).toMatch(/^evidence/);
+    expect(await acme.job(jobId)).toMatchObject({ status: "running" });
+  },
+);
+
+test("evidence Convex can store is kept as sent: empty and _ keys in nested objects, 15 levels deep", async () => {
   const jobId = await acme.enqueue();
   const workerId = await acme.worker("w1");
   await acme.claimJob(workerId);
+  const evidence = { "": 1, _id: "not a system field down here", deep: nestedObject(14) };
+  await ok(acme.call, "/v1/jobs/complete", {
+    workspaceId: acme.workspaceId,
+    jobId,
+    workerId,
+    outcome: "done",
+    evidence,
+  });
+  expect((await acme.job(jobId)).evidence).toEqual(evidence);
+});
+
+test("evidence of 246 KB of JSON numbers (1.1 MB as Convex counts) is a 400, not a 500 from the write", async () => {
+  const jobId = await acme.enqueue();
+  const workerId = await acme.worker("w1");
+  await acme.claimJob(workerId);
+  const evidence = { numbers: Array.from({ length: 15 }, () => Array.from({ length: 8_192 }, () => 1)) };
+  expect(JSON.stringify(evidence).length).toBeLessThan(250_000);
   const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence });
   expectError(response, 400, "INVALID_REQUEST");
   expect(response.body.issues[0].path).toBe("evidence");
+  expect(response.body.message).toMatch(/bytes as Convex counts them/);
+  expect(await acme.job(jobId)).toMatchObject({ status: "running" });
+});
+
+test("a completion whose fields fit alone but not together in the job's 1 MiB is a 400 naming the largest", async () => {
+  const prompt = "p".repeat(60_000);
+  const jobId = await acme.enqueue({ prompt });
+  const workerId = await acme.worker("w1");
+  await acme.claimJob(workerId);
+  // 110,000 numbers: 990,002 bytes as Convex counts them, under 1 MiB alone; the prompt tips it over.
+  const evidence = { numbers: Array.from({ length: 14 }, (_, i) => new Array(i < 13 ? 8_192 : 3_504).fill(7)) };
+  const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence, message: "m" });
+  expectError(response, 400, "INVALID_REQUEST");
+  expect(response.body.issues[0].path).toBe("evidence");
+  expect(response.body.message).toMatch(/at most 1048576/);
   expect(await acme.job(jobId)).toMatchObject({ status: "running" });
 });
 

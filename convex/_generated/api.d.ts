@@ -54,6 +54,7 @@ import type * as memberships from "../memberships.js";
 import type * as model_audit from "../model/audit.js";
 import type * as model_contextLake from "../model/contextLake.js";
 import type * as model_contextPacks from "../model/contextPacks.js";
+import type * as model_convexValues from "../model/convexValues.js";
 import type * as model_dataPolicy from "../model/dataPolicy.js";
 import type * as model_decisions from "../model/decisions.js";
 import type * as model_deviceCodes from "../model/deviceCodes.js";
@@ -139,6 +140,7 @@ declare const fullApi: ApiFromModules<{
   "model/audit": typeof model_audit;
   "model/contextLake": typeof model_contextLake;
   "model/contextPacks": typeof model_contextPacks;
+  "model/convexValues": typeof model_convexValues;
   "model/dataPolicy": typeof model_dataPolicy;
   "model/decisions": typeof model_decisions;
   "model/deviceCodes": typeof model_deviceCodes;

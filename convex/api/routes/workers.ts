@@ -4,7 +4,7 @@ import { internal } from "../../_generated/api";
 import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
 import { capabilitiesSchema } from "../jobSchemas";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
+import { CP, idField, idOf, storable } from "../schemas";
 
 const repoSchema = z.object({
   _id: idField("repos"),
@@ -35,7 +35,7 @@ export const workerRoutes: Route[] = [
       displayName: z.string().min(1).max(200),
       machineFingerprint: z.string().min(1).max(200).optional(),
       status: z.enum(WORKER_STATUSES),
-      capabilities: capabilitiesSchema,
+      capabilities: storable(capabilitiesSchema),
       agentVersion: inventoryText,
       platform: inventoryText,
       arch: inventoryText,
