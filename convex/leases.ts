@@ -17,7 +17,7 @@ import { enqueueJob, jobView, requireJob, type EnqueueFields } from "./jobs";
 import { apiError } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
-import { jobLeftPending, nextClaimableJob } from "./queue";
+import { jobLeftPending, nextClaimableJob, withDirectoryBatch } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { requireWorker } from "./workers";
@@ -230,10 +230,13 @@ export const completeAndEnqueueChildren = internalMutation({
     if (completion.idempotent) return { result: resultOf(completion.job, true) };
 
     const spawnedJobIds: Id<"jobs">[] = [];
-    for (const child of children as Omit<EnqueueFields, "workspaceId" | "parentJobId">[]) {
-      const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
-      spawnedJobIds.push(jobId);
-    }
+    // One read and one write of the claim directory for all children (it may be hundreds of KB).
+    await withDirectoryBatch(ctx, async () => {
+      for (const child of children as Omit<EnqueueFields, "workspaceId" | "parentJobId">[]) {
+        const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
+        spawnedJobIds.push(jobId);
+      }
+    });
     await ctx.db.patch(completion.job._id, { completionKey: idempotencyKey, spawnedJobIds });
     return { result: resultOf({ ...completion.job, spawnedJobIds }, false) };
   },
