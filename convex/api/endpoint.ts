@@ -24,6 +24,7 @@ import {
 import type { Route } from "./route";
 
 export function endpoint(route: Route) {
+  const cors = route.cors ? CORS_HEADERS : {};
   return httpAction(async (ctx, request) => {
     const requestId = requestIdOf(request);
     try {
@@ -35,16 +36,16 @@ export function endpoint(route: Route) {
       const result = await route.handler(ctx, { caller: caller as never, body, rawBody, request });
       if (result instanceof Response) {
         result.headers.set("x-request-id", requestId);
-        for (const [name, value] of Object.entries(CORS_HEADERS)) result.headers.set(name, value);
+        for (const [name, value] of Object.entries(cors)) result.headers.set(name, value);
         return result;
       }
-      return jsonResponse(requestId, 200, { ok: true, ...(result as object) });
+      return jsonResponse(requestId, 200, { ok: true, ...(result as object) }, cors);
     } catch (error) {
       const apiErrorData = toApiError(error, requestId, route.path);
       const headers: Record<string, string> =
         apiErrorData.retryAfterMs === undefined
-          ? {}
-          : { "retry-after": String(Math.ceil(apiErrorData.retryAfterMs / 1000)) };
+          ? cors
+          : { ...cors, "retry-after": String(Math.ceil(apiErrorData.retryAfterMs / 1000)) };
       return errorResponse(requestId, apiErrorData, headers);
     }
   });

@@ -13,6 +13,7 @@ import { rearmScheduledFunctions } from "./scheduled";
 import { openJournalStore } from "./store";
 import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
+import { refusedForeignHost } from "./hostCheck";
 
 export const HOST = "127.0.0.1";
 export const LOCAL_WORKSPACE_SLUG = "local";
@@ -152,6 +153,7 @@ async function answer(
   log: (message: string) => void,
 ) {
   try {
+    if (refusedForeignHost(request, response)) return;
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
     const method = request.method ?? "GET";

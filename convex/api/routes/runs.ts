@@ -17,6 +17,7 @@ export const runRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/runs/upsert`,
     auth: "bearer",
+    cors: true,
     tag: "runs",
     summary: "Create or update the run (goal) of a repo with this `runRef`; `created` says which.",
     request: z.object({
@@ -35,6 +36,7 @@ export const runRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v2/runs/upsert`,
     auth: "bearer",
+    cors: true,
     tag: "runs",
     summary: "Update the fields sent on a run, by id.",
     request: z.object({

@@ -28,6 +28,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/workers/heartbeat`,
     auth: "bearer",
+    cors: false,
     tag: "workers",
     summary: "Register or refresh a worker, keyed by machineFingerprint (else displayName), with its capabilities.",
     request: z.object({
@@ -62,6 +63,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/repos/resolve`,
     auth: "bearer",
+    cors: true,
     tag: "repos",
     summary: "Find a repo by its remote URL hash; nulls when unknown.",
     request: z.object({ workspaceId: idOf("workspaces"), remoteUrlHash }),
@@ -73,6 +75,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/repos/get`,
     auth: "bearer",
+    cors: true,
     tag: "repos",
     summary: "One repo by id; null when missing.",
     request: z.object({ workspaceId: idOf("workspaces"), repoId: idOf("repos") }),
@@ -84,6 +87,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/repos/upsert`,
     auth: "bearer",
+    cors: true,
     tag: "repos",
     summary: "Create or update the repo with this remote URL hash; `created` says which.",
     request: z.object({
