@@ -83,6 +83,7 @@ export const start = internalMutation({
       status: "pending",
       expiresAt,
     });
+    await ctx.scheduler.runAt(expiresAt, internal.deviceSessions.markExpired, { deviceId });
     return { deviceId, userCode, approvalUrl, expiresAt, intervalMs: DEVICE_POLL_INTERVAL_MS };
   },
 });
@@ -147,7 +148,8 @@ async function sessionView(ctx: QueryCtx, session: Doc<"deviceSessions">) {
     userCode: session.userCode,
     machineName: session.machineName ?? null,
     workspace: workspace === null ? null : workspaceSummary(workspace),
-    status: deviceStatusAt(session.status, session.expiresAt, Date.now()),
+    // Stored, not computed from the clock: a subscription sees `expired` when markExpired writes it.
+    status: session.status,
     expiresAt: session.expiresAt,
     createdAt: session._creationTime,
   };
@@ -247,7 +249,19 @@ export const decideAsLocalOwner = internalMutation({
   },
 });
 
-// ---- Retention -------------------------------------------------------------------------------
+// ---- Expiry and retention --------------------------------------------------------------------
+
+/** Scheduled at a session's `expiresAt`: a session still pending or approved-but-uncollected expires. */
+export const markExpired = internalMutation({
+  args: { deviceId: v.string() },
+  handler: async (ctx, { deviceId }) => {
+    const session = await sessionByDeviceId(ctx, deviceId);
+    if (session === null) return null;
+    const status = deviceStatusAt(session.status, session.expiresAt, Date.now());
+    if (status !== session.status) await ctx.db.patch(session._id, { status });
+    return null;
+  },
+});
 
 const SCRUB_BATCH = 500;
 

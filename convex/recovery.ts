@@ -65,7 +65,7 @@ export const sweepExpiredLeases = internalMutation({
   args: {},
   handler: async (ctx) => {
     const now = Date.now();
-    const expired = ctx.db
+    const expiredLeases = ctx.db
       .query("jobs")
       .withIndex("by_status_lease", (q) => q.eq("status", "running").lte("leaseExpiresAt", now));
     // Each job is read, then written back (with an event): bound both by bytes, not only by count,
@@ -73,7 +73,7 @@ export const sweepExpiredLeases = internalMutation({
     let recovered = 0;
     let bytes = 0;
     await withDirectoryBatch(ctx, async () => {
-      for await (const job of expired) {
+      for await (const job of expiredLeases) {
         await recoverExpiredLease(ctx, job);
         recovered++;
         bytes += convexSize(job);

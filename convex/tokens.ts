@@ -1,4 +1,5 @@
 import { v } from "convex/values";
+import { internal } from "./_generated/api";
 import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import type { Doc, Id } from "./_generated/dataModel";
 import { callerValidator } from "./access";
@@ -134,8 +135,9 @@ export async function revokeLiveTokensOf(
 const CONSOLE_LIST_LIMIT = 200;
 
 /** A token as the Console lists it: never its value or hash. */
-function tokenSummary(token: Doc<"apiTokens">, now: number) {
-  const status = token.revokedAt !== undefined ? "revoked" : token.expiresAt <= now ? "expired" : "active";
+/** Status from stored fields only (`expired` is written by the cron), so a subscription stays right. */
+function tokenSummary(token: Doc<"apiTokens">) {
+  const status = token.revokedAt !== undefined ? "revoked" : token.expired ? "expired" : "active";
   return {
     tokenId: token._id,
     kind: token.kind,
@@ -159,8 +161,7 @@ export const listMine = userQuery({
       .withIndex("by_user", (q) => q.eq("userId", ctx.userId))
       .order("desc")
       .take(CONSOLE_LIST_LIMIT);
-    const now = Date.now();
-    return tokens.map((token) => tokenSummary(token, now));
+    return tokens.map(tokenSummary);
   },
 });
 
@@ -220,8 +221,7 @@ export const listServiceTokens = workspaceQuery({
       .withIndex("by_workspace_kind", (q) => q.eq("workspaceId", ctx.workspace.workspaceId).eq("kind", "service"))
       .order("desc")
       .take(CONSOLE_LIST_LIMIT);
-    const now = Date.now();
-    return tokens.map((token) => tokenSummary(token, now));
+    return tokens.map(tokenSummary);
   },
 });
 
@@ -236,5 +236,23 @@ export const revokeServiceToken = workspaceMutation({
     }
     await revokeToken(ctx, token, { kind: "user", userId: ctx.userId }, "revoked_in_console");
     return null;
+  },
+});
+
+// ---- Cron ------------------------------------------------------------------------------------
+
+const EXPIRY_BATCH = 500;
+
+/** Cron: marks tokens whose `expiresAt` has passed as `expired` (for the Console lists). */
+export const markExpiredTokens = internalMutation({
+  args: {},
+  handler: async (ctx) => {
+    const expired = await ctx.db
+      .query("apiTokens")
+      .withIndex("by_expired_expires", (q) => q.eq("expired", undefined).lte("expiresAt", Date.now()))
+      .take(EXPIRY_BATCH);
+    for (const token of expired) await ctx.db.patch(token._id, { expired: true });
+    if (expired.length === EXPIRY_BATCH) await ctx.scheduler.runAfter(0, internal.tokens.markExpiredTokens, {});
+    return { marked: expired.length };
   },
 });

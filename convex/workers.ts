@@ -4,12 +4,13 @@
  */
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
+import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
-import { isWorkerOnline } from "./model/leases";
+import { WORKER_ONLINE_WINDOW_MS } from "./model/leases";
 import { capabilitiesValidator, type Capabilities } from "./model/matching";
 import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { boundedPage } from "./model/pages";
@@ -72,6 +73,7 @@ export const heartbeat = internalMutation({
       capabilities: normalizedCapabilities(ctx, fields.capabilities),
       inventory: fields.inventory,
       lastSeenAt: Date.now(),
+      online: fields.status === "online",
     };
     if (existing !== null) {
       await ctx.db.patch(existing._id, worker);
@@ -83,16 +85,38 @@ export const heartbeat = internalMutation({
 
 // ---- Console ---------------------------------------------------------------------------------
 
-/** Workers of the workspace, most recently seen first, each with `online` (seen in the last 60 s). */
+/**
+ * Workers of the workspace, most recently seen first, each with `online`: the stored flag, so a
+ * live subscription updates when the cron below turns it off (no clock read in the query).
+ */
 export const list = workspaceQuery({
   args: { paginationOpts: paginationOptsValidator },
   handler: async (ctx, { paginationOpts }) => {
-    const now = Date.now();
     const page = await ctx.db
       .query("workers")
       .withIndex("by_workspace_last_seen", (q) => q.eq("workspaceId", ctx.workspace.workspaceId))
       .order("desc")
       .paginate(boundedPage(paginationOpts));
-    return { ...page, page: page.page.map((worker) => ({ ...worker, online: isWorkerOnline(worker, now) })) };
+    return { ...page, page: page.page.map((worker) => ({ ...worker, online: worker.online === true })) };
+  },
+});
+
+// ---- Cron ------------------------------------------------------------------------------------
+
+const SILENT_BATCH = 200;
+
+/** Cron: workers not seen for WORKER_ONLINE_WINDOW_MS (60 s) are no longer shown online. */
+export const markSilentWorkersOffline = internalMutation({
+  args: {},
+  handler: async (ctx) => {
+    const silent = await ctx.db
+      .query("workers")
+      .withIndex("by_online_last_seen", (q) =>
+        q.eq("online", true).lte("lastSeenAt", Date.now() - WORKER_ONLINE_WINDOW_MS),
+      )
+      .take(SILENT_BATCH);
+    for (const worker of silent) await ctx.db.patch(worker._id, { online: false });
+    if (silent.length === SILENT_BATCH) await ctx.scheduler.runAfter(0, internal.workers.markSilentWorkersOffline, {});
+    return { markedOffline: silent.length };
   },
 });

@@ -171,7 +171,7 @@ describe("refusals", () => {
   });
 
   test("expiry after 10 minutes: pending and uncollected approvals both expire; no decision after that", async () => {
-    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: 1_700_000_000_000 });
     const { owner } = await workspaceWithMember(t, "acme", "owner");
     const asOwner = t.withIdentity(owner.identity);
     const waiting = await startLogin(t, "acme");
@@ -183,9 +183,13 @@ describe("refusals", () => {
     vi.setSystemTime(Date.now() + 1);
     expect((await pollLogin(t, waiting)).body).toEqual({ ok: true, status: "expired" });
     expect((await pollLogin(t, approvedLate)).body).toEqual({ ok: true, status: "expired" });
+    // The Console query reads the stored status, written by the function scheduled at expiresAt.
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
     expect(await asOwner.query(api.deviceSessions.get, { deviceId: waiting.deviceId })).toMatchObject({
       status: "expired",
     });
+    const stored = await t.run((ctx) => ctx.db.query("deviceSessions").collect());
+    expect(stored.map((session) => session.status)).toEqual(["expired", "expired"]);
     for (const decide of [api.deviceSessions.approve, api.deviceSessions.deny]) {
       expect((await rejection(asOwner.mutation(decide, { deviceId: waiting.deviceId }))).code).toBe(
         "INVALID_DEVICE_SESSION_STATE",
@@ -260,7 +264,7 @@ describe("the local approval page's functions", () => {
   });
 
   test("in local mode they approve as the workspace owner, and an expired session shows as expired", async () => {
-    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: 1_700_000_000_000 });
     vi.stubEnv("IAS_LOCAL_MODE", "true");
     const { owner, workspaceId } = await workspaceWithMember(t, "local", "owner");
     const colleague = await createUser(t, "admin@local.test");
@@ -288,6 +292,7 @@ describe("the local approval page's functions", () => {
 
     const late = await startLogin(t, "local");
     vi.setSystemTime(Date.now() + DEVICE_SESSION_TTL_MS);
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
     expect(await t.query(internal.deviceSessions.localView, { deviceId: late.deviceId })).toMatchObject({
       status: "expired",
     });
