@@ -219,12 +219,14 @@ export const completeAndEnqueueChildren = internalMutation({
         q.eq("workspaceId", workspaceId).eq("completionKey", idempotencyKey),
       )
       .first();
-    if (earlier !== null) {
-      if (earlier._id !== requireId(ctx, "jobs", args.jobId, "jobId") || earlier.outcome !== args.outcome) {
-        throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for another completion.");
-      }
-      return { result: resultOf(earlier, true) };
+    if (
+      earlier !== null &&
+      (earlier._id !== requireId(ctx, "jobs", args.jobId, "jobId") || earlier.outcome !== args.outcome)
+    ) {
+      throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for another completion.");
     }
+    // A key already used on this job: completeIfLeaseHeld answers the first result (idempotent) only
+    // to the same worker and generation, as a plain repeated complete; anyone else is fenced off.
     const completion = await completeIfLeaseHeld(ctx, args);
     if ("committedError" in completion) return completion;
     if (completion.idempotent) return { result: resultOf(completion.job, true) };

@@ -156,6 +156,62 @@ describe("lease fencing", () => {
     expect(await acme.job(jobId)).toMatchObject({ outcome: "done", evidence: { headSha: "abc" } });
   });
 
+  test("only the same worker and generation get idempotent: true for a finished job", async () => {
+    const jobId = await acme.enqueue();
+    const first = await acme.worker("first");
+    const second = await acme.worker("second");
+    const firstClaim = await acme.claimJob(first);
+    await ok(acme.call, "/v1/jobs/complete", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId: first,
+      claimGeneration: firstClaim.claimGeneration,
+      outcome: "failed",
+    });
+    // Retried and finished again, by `second` this time, in generation 2.
+    await ok(acme.call, "/v1/jobs/retry", { workspaceId: acme.workspaceId, jobId });
+    const secondClaim = await acme.claimJob(second);
+    expect(secondClaim.claimGeneration).toBe(firstClaim.claimGeneration + 1);
+    const done = { outcome: "done", claimGeneration: secondClaim.claimGeneration };
+    expect((await acme.lease("complete", jobId, second, done)).body.result.idempotent).toBe(false);
+
+    // Another worker resending the same completion, or the first worker its stale generation.
+    expectError(await acme.lease("complete", jobId, first, done), 409, "LEASE_MISMATCH");
+    const stale = await acme.lease("complete", jobId, second, { ...done, claimGeneration: firstClaim.claimGeneration });
+    expect(stale.status).toBe(409);
+    expect(["LEASE_MISMATCH", "CLAIM_GENERATION_MISMATCH"]).toContain(stale.body.error);
+    expect((await acme.lease("complete", jobId, second, done)).body.result.idempotent).toBe(true);
+    expect((await acme.lease("complete", jobId, second, { outcome: "done" })).body.result.idempotent).toBe(true);
+  });
+
+  test("a log call holds at most 500 lines and 65,536 bytes (pinned by value)", async () => {
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId);
+    const log = (lines: string[]) => acme.lease("log", jobId, workerId, { lines });
+    expect((await log(new Array(500).fill("x"))).body).toEqual({ ok: true, appended: 500 });
+    expectError(await log(new Array(501).fill("x")), 400, "INVALID_REQUEST");
+    // 64 KiB exactly, counted in UTF-8 bytes: 16 lines of 4,096 bytes ("é" is 2 bytes).
+    expect((await log(new Array(16).fill("é".repeat(2_048)))).body).toEqual({ ok: true, appended: 16 });
+    expectError(await log([...new Array(15).fill("é".repeat(2_048)), `${"é".repeat(2_048)}x`]), 400, "INVALID_REQUEST");
+    expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "log", "log"]);
+  });
+
+  test("a heartbeat without leaseMs extends by the claim's lease, not the 600,000 ms default", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 9_000_000 });
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId, { leaseMs: 30_000 });
+    vi.setSystemTime(9_005_000);
+    const beat = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId });
+    expect(beat.leaseExpiresAt).toBe(9_035_000);
+    const longer = await acme.lease("heartbeat", jobId, workerId, { leaseMs: 45_000 });
+    expect(longer.body.leaseExpiresAt).toBe(9_050_000);
+    vi.setSystemTime(9_010_000);
+    const again = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId });
+    expect(again.leaseExpiresAt).toBe(9_040_000);
+  });
+
   test("a heartbeat that arrives after expiry loses the lease and recovers the job in that call", async () => {
     vi.useFakeTimers({ now: 5_000_000 });
     const jobId = await acme.enqueue();
@@ -307,6 +363,18 @@ describe("recovery", () => {
     for (const jobId of jobIds) expect(await acme.job(jobId)).toMatchObject({ status: "pending" });
     expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 0 });
   });
+
+  test("the sweep recovers a lease expiring exactly now, and not one a millisecond later", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 7_000_000 });
+    await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const { jobId, leaseExpiresAt } = await acme.claimJob(workerId, { leaseMs: 10_000 });
+    vi.setSystemTime(leaseExpiresAt - 1);
+    expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 0 });
+    vi.setSystemTime(leaseExpiresAt);
+    expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 1 });
+    expect(await acme.job(jobId)).toMatchObject({ status: "pending" });
+  });
 });
 
 describe("cancel of a claimed job", () => {
@@ -414,6 +482,29 @@ describe("complete-and-enqueue-children", () => {
     });
     expect(second.result).toMatchObject({ status: "done", idempotent: false });
     expect(second.result.spawnedJobIds).toHaveLength(1);
+  });
+
+  test("the same key with another outcome is refused, and nothing changes", async () => {
+    const { jobId, body } = await claimed();
+    const child = [{ repoId: acme.repoId, kind: "work", prompt: "follow-up" }];
+    const first = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body(child));
+    const response = await acme.call("/v1/jobs/complete-and-enqueue-children", { ...body(child), outcome: "failed" });
+    expectError(response, 409, "IDEMPOTENCY_KEY_REUSED");
+    expect(await acme.job(jobId)).toMatchObject({ status: "done", spawnedJobIds: first.result.spawnedJobIds });
+  });
+
+  test("another worker resending a used key gets LEASE_MISMATCH, not the first answer", async () => {
+    const { jobId, workerId, body } = await claimed();
+    await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
+    const intruder = await acme.worker("intruder");
+    expectError(
+      await acme.call("/v1/jobs/complete-and-enqueue-children", { ...body([]), workerId: intruder }),
+      409,
+      "LEASE_MISMATCH",
+    );
+    const repeated = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
+    expect(repeated.result).toMatchObject({ jobId, idempotent: true });
+    expect(workerId).not.toBe(intruder);
   });
 
   test("the key of another completion is refused", async () => {
