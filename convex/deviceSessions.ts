@@ -27,6 +27,7 @@ import { secretsEqual } from "./model/tokens";
 import { takeRateLimits } from "./rateLimits";
 import { insertToken } from "./tokens";
 import { findBySlug, workspaceSummary } from "./workspaces";
+import { sweepBatch } from "./sweeps";
 
 const NOT_FOUND_MESSAGE = "No device login with this id and secret.";
 
@@ -268,13 +269,12 @@ const SCRUB_BATCH = 500;
 /** Cron: deletes sessions (and their secret hashes) an hour after they expired. */
 export const scrubFinished = internalMutation({
   args: {},
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ deleted: number }> => {
     const finished = await ctx.db
       .query("deviceSessions")
       .withIndex("by_expires", (q) => q.lt("expiresAt", Date.now() - DEVICE_SESSION_RETENTION_MS))
       .take(SCRUB_BATCH);
-    await Promise.all(finished.map((session) => ctx.db.delete(session._id)));
-    if (finished.length === SCRUB_BATCH) await ctx.scheduler.runAfter(0, internal.deviceSessions.scrubFinished, {});
-    return { deleted: finished.length };
+    const batch = { documents: finished, size: SCRUB_BATCH, again: internal.deviceSessions.scrubFinished };
+    return { deleted: await sweepBatch(ctx, batch, (session) => ctx.db.delete(session._id)) };
   },
 });

@@ -8,6 +8,7 @@ import { userMutation, userQuery, workspaceMutation, workspaceQuery } from "./fu
 import type { AuditActor } from "./model/audit";
 import { apiError } from "./model/errors";
 import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS, mintToken, sha256Hex } from "./model/tokens";
+import { sweepBatch } from "./sweeps";
 
 /**
  * Looks up a minted token by its SHA-256 hash. Called by the endpoint wrapper on every bearer
@@ -246,13 +247,12 @@ const EXPIRY_BATCH = 500;
 /** Cron: marks tokens whose `expiresAt` has passed as `expired` (for the Console lists). */
 export const markExpiredTokens = internalMutation({
   args: {},
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ marked: number }> => {
     const expired = await ctx.db
       .query("apiTokens")
       .withIndex("by_expired_expires", (q) => q.eq("expired", undefined).lte("expiresAt", Date.now()))
       .take(EXPIRY_BATCH);
-    for (const token of expired) await ctx.db.patch(token._id, { expired: true });
-    if (expired.length === EXPIRY_BATCH) await ctx.scheduler.runAfter(0, internal.tokens.markExpiredTokens, {});
-    return { marked: expired.length };
+    const batch = { documents: expired, size: EXPIRY_BATCH, again: internal.tokens.markExpiredTokens };
+    return { marked: await sweepBatch(ctx, batch, (token) => ctx.db.patch(token._id, { expired: true })) };
   },
 });

@@ -14,6 +14,7 @@ import { WORKER_ONLINE_WINDOW_MS } from "./model/leases";
 import { capabilitiesValidator, type Capabilities } from "./model/matching";
 import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { boundedPage } from "./model/pages";
+import { sweepBatch } from "./sweeps";
 
 /** The worker `rawWorkerId` names in this workspace; another workspace's worker answers like a missing one. */
 export async function requireWorker(
@@ -108,15 +109,14 @@ const SILENT_BATCH = 200;
 /** Cron: workers not seen for WORKER_ONLINE_WINDOW_MS (60 s) are no longer shown online. */
 export const markSilentWorkersOffline = internalMutation({
   args: {},
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ markedOffline: number }> => {
     const silent = await ctx.db
       .query("workers")
       .withIndex("by_online_last_seen", (q) =>
         q.eq("online", true).lte("lastSeenAt", Date.now() - WORKER_ONLINE_WINDOW_MS),
       )
       .take(SILENT_BATCH);
-    for (const worker of silent) await ctx.db.patch(worker._id, { online: false });
-    if (silent.length === SILENT_BATCH) await ctx.scheduler.runAfter(0, internal.workers.markSilentWorkersOffline, {});
-    return { markedOffline: silent.length };
+    const batch = { documents: silent, size: SILENT_BATCH, again: internal.workers.markSilentWorkersOffline };
+    return { markedOffline: await sweepBatch(ctx, batch, (worker) => ctx.db.patch(worker._id, { online: false })) };
   },
 });

@@ -79,6 +79,7 @@ import type * as repos from "../repos.js";
 import type * as runTriggers from "../runTriggers.js";
 import type * as runs from "../runs.js";
 import type * as slack from "../slack.js";
+import type * as sweeps from "../sweeps.js";
 import type * as tokens from "../tokens.js";
 import type * as uncertainties from "../uncertainties.js";
 import type * as uploads from "../uploads.js";
@@ -163,6 +164,7 @@ declare const fullApi: ApiFromModules<{
   runTriggers: typeof runTriggers;
   runs: typeof runs;
   slack: typeof slack;
+  sweeps: typeof sweeps;
   tokens: typeof tokens;
   uncertainties: typeof uncertainties;
   uploads: typeof uploads;
