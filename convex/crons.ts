@@ -5,6 +5,10 @@ const crons = cronJobs();
 
 // Safety net for lost-lease timers (recovery.ts): expired leases are recovered within 5 s.
 crons.interval("recover expired leases", { seconds: 5 }, internal.recovery.sweepExpiredLeases, {});
+// Workers silent for 60 s stop being shown online (workers.ts; Console queries never read the clock).
+crons.interval("mark silent workers offline", { seconds: 5 }, internal.workers.markSilentWorkersOffline, {});
+// Expired tokens are marked so the Console lists show it without reading the clock (tokens.ts).
+crons.interval("mark expired tokens", { minutes: 1 }, internal.tokens.markExpiredTokens, {});
 // Device logins and their secret hashes are deleted an hour after they expire (deviceSessions.ts).
 crons.interval("scrub finished device logins", { minutes: 10 }, internal.deviceSessions.scrubFinished, {});
 // Rate-limit buckets idle long enough to be full again carry no information (rateLimits.ts).

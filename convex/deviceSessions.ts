@@ -27,6 +27,7 @@ import { secretsEqual } from "./model/tokens";
 import { takeRateLimits } from "./rateLimits";
 import { insertToken } from "./tokens";
 import { findBySlug, workspaceSummary } from "./workspaces";
+import { sweepBatch } from "./sweeps";
 
 const NOT_FOUND_MESSAGE = "No device login with this id and secret.";
 
@@ -83,6 +84,7 @@ export const start = internalMutation({
       status: "pending",
       expiresAt,
     });
+    await ctx.scheduler.runAt(expiresAt, internal.deviceSessions.markExpired, { deviceId });
     return { deviceId, userCode, approvalUrl, expiresAt, intervalMs: DEVICE_POLL_INTERVAL_MS };
   },
 });
@@ -153,7 +155,8 @@ async function sessionView(ctx: QueryCtx, session: Doc<"deviceSessions">) {
     userCode: session.userCode,
     machineName: session.machineName ?? null,
     workspace: workspace === null ? null : workspaceSummary(workspace),
-    status: deviceStatusAt(session.status, session.expiresAt, Date.now()),
+    // Stored, not computed from the clock: a subscription sees `expired` when markExpired writes it.
+    status: session.status,
     expiresAt: session.expiresAt,
     createdAt: session._creationTime,
     decidedAt: session.decidedAt ?? null,
@@ -258,20 +261,31 @@ export const decideAsLocalOwner = internalMutation({
   },
 });
 
-// ---- Retention -------------------------------------------------------------------------------
+// ---- Expiry and retention --------------------------------------------------------------------
+
+/** Scheduled at a session's `expiresAt`: a session still pending or approved-but-uncollected expires. */
+export const markExpired = internalMutation({
+  args: { deviceId: v.string() },
+  handler: async (ctx, { deviceId }) => {
+    const session = await sessionByDeviceId(ctx, deviceId);
+    if (session === null) return null;
+    const status = deviceStatusAt(session.status, session.expiresAt, Date.now());
+    if (status !== session.status) await ctx.db.patch(session._id, { status });
+    return null;
+  },
+});
 
 const SCRUB_BATCH = 500;
 
 /** Cron: deletes sessions (and their secret hashes) an hour after they expired. */
 export const scrubFinished = internalMutation({
   args: {},
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ deleted: number }> => {
     const finished = await ctx.db
       .query("deviceSessions")
       .withIndex("by_expires", (q) => q.lt("expiresAt", Date.now() - DEVICE_SESSION_RETENTION_MS))
       .take(SCRUB_BATCH);
-    await Promise.all(finished.map((session) => ctx.db.delete(session._id)));
-    if (finished.length === SCRUB_BATCH) await ctx.scheduler.runAfter(0, internal.deviceSessions.scrubFinished, {});
-    return { deleted: finished.length };
+    const batch = { documents: finished, size: SCRUB_BATCH, again: internal.deviceSessions.scrubFinished };
+    return { deleted: await sweepBatch(ctx, batch, (session) => ctx.db.delete(session._id)) };
   },
 });

@@ -9,6 +9,8 @@ import type { Doc } from "./_generated/dataModel";
 import { internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireWorkspaceAccess } from "./access";
 import { requireJob } from "./jobs";
+import { oversizedDocumentProblem } from "./model/convexValues";
+import { apiError } from "./model/errors";
 import { utf8Bytes, type JobEventType } from "./model/jobs";
 import { MAX_PAGE_BYTES } from "./model/pages";
 
@@ -28,6 +30,7 @@ export async function recordJobChange(
 ): Promise<Doc<"jobs">> {
   const now = Date.now();
   const change: JobPatch = { ...patch, updatedAt: now };
+  requireStorable({ ...job, ...change }, Object.keys(patch));
   if (event !== undefined) {
     const seq = job.nextEventSeq;
     await ctx.db.insert("jobEvents", { workspaceId: job.workspaceId, jobId: job._id, seq, at: now, ...event });
@@ -61,9 +64,23 @@ export async function insertJob(
   event: JobEventFields,
 ): Promise<Doc<"jobs">> {
   const now = Date.now();
+  requireStorable(fields, Object.keys(fields));
   const jobId = await ctx.db.insert("jobs", { ...fields, nextEventSeq: 2, updatedAt: now });
   await ctx.db.insert("jobEvents", { workspaceId: fields.workspaceId, jobId, seq: 1, at: now, ...event });
   return (await ctx.db.get(jobId))!;
+}
+
+/**
+ * Jobs collect client data from several calls (prompt, message, evidence...), so each write is
+ * measured whole against Convex's 1 MiB per document; too large is a 400 naming the field.
+ */
+function requireStorable(job: object, written: string[]) {
+  const problem = oversizedDocumentProblem(job, written);
+  if (problem !== null) {
+    throw apiError("INVALID_REQUEST", `${problem.path}: ${problem.message}`, {
+      issues: [{ path: problem.path, message: problem.message }],
+    });
+  }
 }
 
 export function eventView(event: Doc<"jobEvents">) {

@@ -18,7 +18,7 @@ import { apiError } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { outcomeReasonValidator, reasonMismatch } from "./model/outcomeReasons";
-import { jobLeftPending, nextClaimableJob } from "./queue";
+import { jobLeftPending, nextClaimableJob, withDirectoryBatch } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { requireWorker } from "./workers";
@@ -255,21 +255,26 @@ export const completeAndEnqueueChildren = internalMutation({
         q.eq("workspaceId", workspaceId).eq("completionKey", idempotencyKey),
       )
       .first();
-    if (earlier !== null) {
-      if (earlier._id !== requireId(ctx, "jobs", args.jobId, "jobId") || earlier.outcome !== args.outcome) {
-        throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for another completion.");
-      }
-      return { result: resultOf(earlier, true) };
+    if (
+      earlier !== null &&
+      (earlier._id !== requireId(ctx, "jobs", args.jobId, "jobId") || earlier.outcome !== args.outcome)
+    ) {
+      throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for another completion.");
     }
+    // A key already used on this job: completeIfLeaseHeld answers the first result (idempotent) only
+    // to the same worker and generation, as a plain repeated complete; anyone else is fenced off.
     const completion = await completeIfLeaseHeld(ctx, args);
     if ("committedError" in completion) return completion;
     if (completion.idempotent) return { result: resultOf(completion.job, true) };
 
     const spawnedJobIds: Id<"jobs">[] = [];
-    for (const child of children as Omit<EnqueueFields, "workspaceId" | "parentJobId">[]) {
-      const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
-      spawnedJobIds.push(jobId);
-    }
+    // One read and one write of the claim directory for all children (it may be hundreds of KB).
+    await withDirectoryBatch(ctx, async () => {
+      for (const child of children as Omit<EnqueueFields, "workspaceId" | "parentJobId">[]) {
+        const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
+        spawnedJobIds.push(jobId);
+      }
+    });
     await ctx.db.patch(completion.job._id, { completionKey: idempotencyKey, spawnedJobIds });
     return { result: resultOf({ ...completion.job, spawnedJobIds }, false) };
   },

@@ -28,7 +28,7 @@ import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { apiError } from "./model/errors";
 import { utf8Bytes, type Lane } from "./model/jobs";
 import type { Capabilities } from "./model/capabilities";
-import { bestHeadFor, offerHead, replaceHead } from "./model/queueHeads";
+import { bestHeadFor, offerHead, replaceHead, sameStream } from "./model/queueHeads";
 
 /**
  * New streams are refused once the directory is this large (a document may hold 1 MiB). Heads
@@ -75,49 +75,150 @@ async function streamHead(
   return next === null ? null : headOf(next);
 }
 
+type OpenDirectory = {
+  /** null until the first head of a (workspace, lane) that has no directory yet is written. */
+  id: Id<"jobQueues"> | null;
+  workspaceId: Id<"workspaces">;
+  lane: Lane;
+  heads: StoredHead[];
+  /** Size of `heads` as JSON, kept up to date as heads change (the budget MAX_DIRECTORY_BYTES counts this). */
+  bytes: number;
+  changed: boolean;
+};
+
+const headBytes = (head: StoredHead) => utf8Bytes(JSON.stringify(head));
+
 /**
- * Call after a job was inserted or patched into `pending`. With `refuseNewStream` (enqueue), a job that
- * would start a new stream in a full directory (MAX_DIRECTORY_BYTES) is refused; recovery and
- * retry always fit back in.
+ * The claim-directory changes of one transaction: each (workspace, lane) directory is read the
+ * first time a job of it moves and written once by `write()`, however many jobs move. Convex
+ * counts every read and every write against the transaction's 16 MiB, and a directory may hold
+ * hundreds of KB, so the lease sweep and complete-and-enqueue-children (100 jobs each) must not
+ * read or write it per job.
  */
+class DirectoryChanges {
+  private readonly open = new Map<string, OpenDirectory>();
+
+  constructor(private readonly ctx: MutationCtx) {}
+
+  /** Starts from a directory the caller already read (claim-next), unless this batch has it open. */
+  adopt(directory: Doc<"jobQueues">) {
+    const key = `${directory.workspaceId}/${directory.lane}`;
+    if (this.open.has(key)) return;
+    this.open.set(key, {
+      id: directory._id,
+      workspaceId: directory.workspaceId,
+      lane: directory.lane,
+      heads: directory.heads,
+      bytes: utf8Bytes(JSON.stringify(directory.heads)),
+      changed: false,
+    });
+  }
+
+  private async directoryFor(workspaceId: Id<"workspaces">, lane: Lane): Promise<OpenDirectory> {
+    const key = `${workspaceId}/${lane}`;
+    let open = this.open.get(key);
+    if (open === undefined) {
+      const stored = await directoryOf(this.ctx, workspaceId, lane);
+      open = {
+        id: stored?._id ?? null,
+        workspaceId,
+        lane,
+        heads: stored?.heads ?? [],
+        bytes: utf8Bytes(JSON.stringify(stored?.heads ?? [])),
+        changed: false,
+      };
+      this.open.set(key, open);
+    }
+    return open;
+  }
+
+  /**
+   * A job was inserted or patched into `pending`. With `refuseNewStream` (enqueue), a job that
+   * would start a new stream in a full directory (MAX_DIRECTORY_BYTES) is refused; recovery and
+   * retry always fit back in.
+   */
+  async jobBecamePending(job: Doc<"jobs">, options: { refuseNewStream?: boolean } = {}) {
+    const directory = await this.directoryFor(job.workspaceId, job.lane);
+    const candidate = headOf(job);
+    const heads = offerHead(directory.heads, candidate) as StoredHead[] | null;
+    if (heads === null) return;
+    const added = heads.length > directory.heads.length;
+    const replaced = added ? undefined : directory.heads.find((head) => sameStream(head, candidate));
+    const bytes =
+      directory.bytes + headBytes(candidate) + (added ? 1 : -(replaced === undefined ? 0 : headBytes(replaced)));
+    if (options.refuseNewStream && added && bytes > MAX_DIRECTORY_BYTES) {
+      throw apiError(
+        "INVALID_REQUEST",
+        `This workspace has too many distinct (repo, requirements) combinations waiting (${directory.heads.length}); ` +
+          "enqueue with the requirements of existing jobs or wait for the queue to drain.",
+      );
+    }
+    Object.assign(directory, { heads, bytes, changed: true });
+  }
+
+  /** A job left `pending` (claimed, canceled). When it headed its stream, the stream's next job takes its place (one read). */
+  async jobLeftPending(job: Doc<"jobs">) {
+    const directory = await this.directoryFor(job.workspaceId, job.lane);
+    const head = directory.heads.find((entry) => entry.jobId === job._id);
+    if (head === undefined) return;
+    const next = await streamHead(this.ctx, job);
+    const heads = replaceHead(directory.heads, head, next) as StoredHead[];
+    const bytes = directory.bytes - headBytes(head) + (next === null ? -1 : headBytes(next));
+    Object.assign(directory, { heads, bytes, changed: true });
+  }
+
+  /** Writes each changed directory once. */
+  async write() {
+    for (const directory of this.open.values()) {
+      if (!directory.changed) continue;
+      if (directory.id === null) {
+        const { workspaceId, lane, heads } = directory;
+        directory.id = await this.ctx.db.insert("jobQueues", { workspaceId, lane, heads });
+      } else {
+        await this.ctx.db.patch(directory.id, { heads: directory.heads });
+      }
+      directory.changed = false;
+    }
+  }
+}
+
+/** The batch open in a transaction, by its `ctx.db` (the same object however `ctx` is wrapped). */
+const openBatches = new WeakMap<object, DirectoryChanges>();
+
+/**
+ * Runs `work` with one DirectoryChanges for the transaction: every job that enters or leaves
+ * `pending` inside it (through the functions below, from any domain) changes the directory in
+ * memory, and each directory is written once when `work` is done.
+ */
+export async function withDirectoryBatch<T>(ctx: MutationCtx, work: () => Promise<T>): Promise<T> {
+  if (openBatches.has(ctx.db)) return await work();
+  const batch = new DirectoryChanges(ctx);
+  openBatches.set(ctx.db, batch);
+  try {
+    const result = await work();
+    await batch.write();
+    return result;
+  } finally {
+    openBatches.delete(ctx.db);
+  }
+}
+
+/** A job was inserted or patched into `pending` (see DirectoryChanges.jobBecamePending). */
 export async function jobBecamePending(
   ctx: MutationCtx,
   job: Doc<"jobs">,
   options: { refuseNewStream?: boolean } = {},
 ) {
-  const directory = await directoryOf(ctx, job.workspaceId, job.lane);
-  const candidate = headOf(job);
-  if (directory === null) {
-    await ctx.db.insert("jobQueues", { workspaceId: job.workspaceId, lane: job.lane, heads: [candidate] });
-    return;
-  }
-  const heads = offerHead(directory.heads, candidate) as StoredHead[] | null;
-  if (heads === null) return;
-  if (
-    options.refuseNewStream &&
-    heads.length > directory.heads.length &&
-    utf8Bytes(JSON.stringify(heads)) > MAX_DIRECTORY_BYTES
-  ) {
-    throw apiError(
-      "INVALID_REQUEST",
-      `This workspace has too many distinct (repo, requirements) combinations waiting (${directory.heads.length}); ` +
-        "enqueue with the requirements of existing jobs or wait for the queue to drain.",
-    );
-  }
-  await ctx.db.patch(directory._id, { heads });
+  await withDirectoryBatch(ctx, () => openBatches.get(ctx.db)!.jobBecamePending(job, options));
 }
 
-/**
- * Call after a job left `pending` (claimed, canceled). When it headed its stream, the stream's
- * next job takes its place (one read). Pass the directory when the caller already read it.
- */
+/** A job left `pending`. Pass the directory when the caller already read it (claim-next). */
 export async function jobLeftPending(ctx: MutationCtx, job: Doc<"jobs">, directory?: Doc<"jobQueues"> | null) {
-  const current = directory ?? (await directoryOf(ctx, job.workspaceId, job.lane));
-  if (current === null) return;
-  const head = current.heads.find((entry) => entry.jobId === job._id);
-  if (head === undefined) return;
-  const next = await streamHead(ctx, job);
-  await ctx.db.patch(current._id, { heads: replaceHead(current.heads, head, next) as StoredHead[] });
+  await withDirectoryBatch(ctx, async () => {
+    const batch = openBatches.get(ctx.db)!;
+    if (directory) batch.adopt(directory);
+    await batch.jobLeftPending(job);
+  });
 }
 
 /** Stale directory entries claim-next repairs in one call before it gives up. */

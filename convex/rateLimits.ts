@@ -9,6 +9,7 @@ import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
 import { refusal, type Refusal } from "./model/errors";
 import { LONGEST_PERIOD_MS, takeFromAll, type BucketConfig } from "./model/rateLimits";
+import { sweepBatch } from "./sweeps";
 
 export type RateLimit = { key: string; config: BucketConfig };
 
@@ -53,14 +54,14 @@ const SWEEP_BATCH = 500;
 
 export const sweepIdleBuckets = internalMutation({
   args: {},
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ deleted: number }> => {
     const idle = await ctx.db
       .query("rateLimits")
       .withIndex("by_updated", (q) => q.lt("updatedAt", Date.now() - LONGEST_PERIOD_MS))
       .take(SWEEP_BATCH);
-    await Promise.all(idle.map((row) => ctx.db.delete(row._id)));
-    // A full batch may have left more behind: continue in a fresh transaction.
-    if (idle.length === SWEEP_BATCH) await ctx.scheduler.runAfter(0, internal.rateLimits.sweepIdleBuckets, {});
-    return { deleted: idle.length };
+    const again = internal.rateLimits.sweepIdleBuckets;
+    return {
+      deleted: await sweepBatch(ctx, { documents: idle, size: SWEEP_BATCH, again }, (row) => ctx.db.delete(row._id)),
+    };
   },
 });

@@ -11,11 +11,14 @@ import { internalMutation, type MutationCtx } from "./_generated/server";
 import { onJobFinished } from "./jobHooks";
 import { recordJobChange } from "./jobEvents";
 import { afterLeaseLoss, isLeaseExpired } from "./model/leases";
+import { convexSize } from "./model/convexValues";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
-import { jobBecamePending } from "./queue";
+import { jobBecamePending, withDirectoryBatch } from "./queue";
 
 /** Jobs recovered per sweep transaction; a full batch schedules the next one at once. */
 export const SWEEP_BATCH = 100;
+/** Bytes of jobs (as Convex counts them) a sweep transaction recovers before it hands on. */
+export const SWEEP_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * Ends the claim of a job whose lease has expired: `recovered` event, then back to `pending`
@@ -72,12 +75,24 @@ export const recoverIfLeaseExpired = internalMutation({
 export const sweepExpiredLeases = internalMutation({
   args: {},
   handler: async (ctx) => {
-    const expired = await ctx.db
+    const now = Date.now();
+    const expiredLeases = ctx.db
       .query("jobs")
-      .withIndex("by_status_lease", (q) => q.eq("status", "running").lte("leaseExpiresAt", Date.now()))
-      .take(SWEEP_BATCH);
-    for (const job of expired) await recoverExpiredLease(ctx, job);
-    if (expired.length === SWEEP_BATCH) await ctx.scheduler.runAfter(0, internal.recovery.sweepExpiredLeases, {});
-    return { recovered: expired.length };
+      .withIndex("by_status_lease", (q) => q.eq("status", "running").lte("leaseExpiresAt", now));
+    // Each job is read, then written back (with an event): bound both by bytes, not only by count,
+    // so a batch of large jobs stays far inside the transaction's 16 MiB.
+    let recovered = 0;
+    let bytes = 0;
+    await withDirectoryBatch(ctx, async () => {
+      for await (const job of expiredLeases) {
+        await recoverExpiredLease(ctx, job);
+        recovered++;
+        bytes += convexSize(job);
+        if (recovered >= SWEEP_BATCH || bytes >= SWEEP_BATCH_BYTES) break;
+      }
+    });
+    const full = recovered >= SWEEP_BATCH || bytes >= SWEEP_BATCH_BYTES;
+    if (full) await ctx.scheduler.runAfter(0, internal.recovery.sweepExpiredLeases, {});
+    return { recovered };
   },
 });

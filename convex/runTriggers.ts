@@ -9,6 +9,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { enqueueJob } from "./jobs";
+import { truncateText } from "./model/convexValues";
 import { apiError } from "./model/errors";
 import { MAX_PROMPT_BYTES, utf8Bytes } from "./model/jobs";
 import { requirementsProblem } from "./model/matching";
@@ -62,9 +63,8 @@ export async function executeTriggerAction(
   let runId: Id<"runs"> | undefined;
   if (action.createRun) {
     const filledRef = fillTemplate(action.createRun.runRefTemplate ?? DEFAULT_RUN_REF_TEMPLATE, context).trim();
-    const runRef = (filledRef || fillTemplate(DEFAULT_RUN_REF_TEMPLATE, context)).slice(0, MAX_RUN_REF_LENGTH);
-    const goal =
-      action.createRun.goalTemplate && fillTemplate(action.createRun.goalTemplate, context).slice(0, MAX_GOAL_LENGTH);
+    const runRef = truncateText(filledRef || fillTemplate(DEFAULT_RUN_REF_TEMPLATE, context), MAX_RUN_REF_LENGTH);
+    const goal = action.createRun.goalTemplate && fillTemplate(action.createRun.goalTemplate, context, MAX_GOAL_LENGTH);
     ({ runId } = await ensureRunByRef(ctx, workspaceId, repo._id, runRef, {
       status: action.createRun.status ?? "queued",
       ...(goal ? { goal } : {}),

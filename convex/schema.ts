@@ -62,7 +62,9 @@ export default defineSchema({
    * SHA-256 hash. Written when minted, revoked, or when `lastUsedAt` is refreshed (at most once a
    * minute). Read by `tokens.authenticate` on every bearer request, by the Console token lists,
    * and by `members.remove`, which revokes the removed member's unrevoked, unexpired tokens of
-   * that workspace through `by_user_workspace_revoked_expires`.
+   * that workspace through `by_user_workspace_revoked_expires`. `expired` is set by the
+   * `markExpiredTokens` cron once `expiresAt` passed, so Console lists show it without a clock
+   * read (authentication compares `expiresAt` with the request's time).
    */
   apiTokens: defineTable({
     tokenHash: v.string(),
@@ -74,8 +76,10 @@ export default defineSchema({
     expiresAt: v.number(),
     revokedAt: v.optional(v.number()),
     lastUsedAt: v.optional(v.number()),
+    expired: v.optional(v.literal(true)),
   })
     .index("by_hash", ["tokenHash"])
+    .index("by_expired_expires", ["expired", "expiresAt"])
     .index("by_user", ["userId"])
     .index("by_user_workspace_revoked_expires", ["userId", "workspaceId", "revokedAt", "expiresAt"])
     .index("by_workspace", ["workspaceId"])
@@ -234,7 +238,9 @@ export default defineSchema({
   /**
    * Machines that run jobs. Upserted by `/v1/workers/heartbeat` (workers.ts), keyed by
    * (workspace, machineFingerprint), or by displayName when no fingerprint is sent. Read by
-   * claim-next (status, capabilities) and the Console worker list (online = seen in the last 60 s).
+   * claim-next (status, capabilities) and the Console worker list. `online` is stored, not computed
+   * from the clock in a query (a subscription would never see it change): true on a heartbeat with
+   * status `online`, turned false by the `markSilentWorkersOffline` cron 60 s after the last one.
    */
   workers: defineTable({
     workspaceId: v.id("workspaces"),
@@ -246,9 +252,12 @@ export default defineSchema({
     extraCapabilities: v.optional(extraCapabilitiesValidator),
     inventory: workerInventoryValidator,
     lastSeenAt: v.number(),
+    /** Absent on rows written before the flag existed: offline until the next heartbeat. */
+    online: v.optional(v.boolean()),
   })
     .index("by_workspace_identity", ["workspaceId", "machineFingerprint", "displayName"])
-    .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"]),
+    .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"])
+    .index("by_online_last_seen", ["online", "lastSeenAt"]),
 
   /**
    * Repositories, known by the SHA-256 of their normalised remote URL. Written by

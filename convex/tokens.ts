@@ -1,4 +1,5 @@
 import { v } from "convex/values";
+import { internal } from "./_generated/api";
 import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import type { Doc, Id } from "./_generated/dataModel";
 import { callerValidator } from "./access";
@@ -7,6 +8,7 @@ import { userMutation, userQuery, workspaceMutation, workspaceQuery } from "./fu
 import type { AuditActor } from "./model/audit";
 import { apiError } from "./model/errors";
 import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS, mintToken, sha256Hex } from "./model/tokens";
+import { sweepBatch } from "./sweeps";
 
 /**
  * Looks up a minted token by its SHA-256 hash. Called by the endpoint wrapper on every bearer
@@ -134,8 +136,9 @@ export async function revokeLiveTokensOf(
 const CONSOLE_LIST_LIMIT = 200;
 
 /** A token as the Console lists it: never its value or hash. */
-function tokenSummary(token: Doc<"apiTokens">, now: number) {
-  const status = token.revokedAt !== undefined ? "revoked" : token.expiresAt <= now ? "expired" : "active";
+/** Status from stored fields only (`expired` is written by the cron), so a subscription stays right. */
+function tokenSummary(token: Doc<"apiTokens">) {
+  const status = token.revokedAt !== undefined ? "revoked" : token.expired ? "expired" : "active";
   return {
     tokenId: token._id,
     kind: token.kind,
@@ -159,8 +162,7 @@ export const listMine = userQuery({
       .withIndex("by_user", (q) => q.eq("userId", ctx.userId))
       .order("desc")
       .take(CONSOLE_LIST_LIMIT);
-    const now = Date.now();
-    return tokens.map((token) => tokenSummary(token, now));
+    return tokens.map(tokenSummary);
   },
 });
 
@@ -220,8 +222,7 @@ export const listServiceTokens = workspaceQuery({
       .withIndex("by_workspace_kind", (q) => q.eq("workspaceId", ctx.workspace.workspaceId).eq("kind", "service"))
       .order("desc")
       .take(CONSOLE_LIST_LIMIT);
-    const now = Date.now();
-    return tokens.map((token) => tokenSummary(token, now));
+    return tokens.map(tokenSummary);
   },
 });
 
@@ -236,5 +237,22 @@ export const revokeServiceToken = workspaceMutation({
     }
     await revokeToken(ctx, token, { kind: "user", userId: ctx.userId }, "revoked_in_console");
     return null;
+  },
+});
+
+// ---- Cron ------------------------------------------------------------------------------------
+
+const EXPIRY_BATCH = 500;
+
+/** Cron: marks tokens whose `expiresAt` has passed as `expired` (for the Console lists). */
+export const markExpiredTokens = internalMutation({
+  args: {},
+  handler: async (ctx): Promise<{ marked: number }> => {
+    const expired = await ctx.db
+      .query("apiTokens")
+      .withIndex("by_expired_expires", (q) => q.eq("expired", undefined).lte("expiresAt", Date.now()))
+      .take(EXPIRY_BATCH);
+    const batch = { documents: expired, size: EXPIRY_BATCH, again: internal.tokens.markExpiredTokens };
+    return { marked: await sweepBatch(ctx, batch, (token) => ctx.db.patch(token._id, { expired: true })) };
   },
 });

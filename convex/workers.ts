@@ -4,12 +4,13 @@
  */
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
+import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
-import { isWorkerOnline } from "./model/leases";
+import { WORKER_ONLINE_WINDOW_MS } from "./model/leases";
 import {
   capabilitiesValidator,
   extraCapabilitiesValidator,
@@ -20,6 +21,7 @@ import { workerInventoryValidator, workerStatusValidator } from "./model/workers
 import { boundedPage } from "./model/pages";
 import { takeWithinBudget } from "./model/jobActivity";
 import { utf8Bytes } from "./model/jobs";
+import { sweepBatch } from "./sweeps";
 
 /** The worker `rawWorkerId` names in this workspace; another workspace's worker answers like a missing one. */
 export async function requireWorker(
@@ -88,6 +90,7 @@ export const heartbeat = internalMutation({
       extraCapabilities: fields.extraCapabilities,
       inventory: fields.inventory,
       lastSeenAt: Date.now(),
+      online: fields.status === "online",
     };
     if (existing !== null) {
       await ctx.db.patch(existing._id, worker);
@@ -103,13 +106,13 @@ export const heartbeat = internalMutation({
 const CURRENT_JOBS_LIMITS = { maxItems: 200, maxBytes: 2 * 1024 * 1024 };
 
 /**
- * Workers of the workspace, most recently seen first, each with `online` (seen in the last
- * 60 s) and `currentJobs`: the running jobs it holds (id, kind, claimedAt).
+ * Workers of the workspace, most recently seen first, each with `online` (the stored flag, so a
+ * live subscription updates when the cron below turns it off: no clock read in the query) and
+ * `currentJobs`: the running jobs it holds (id, kind, claimedAt).
  */
 export const list = workspaceQuery({
   args: { paginationOpts: paginationOptsValidator },
   handler: async (ctx, { paginationOpts }) => {
-    const now = Date.now();
     const { workspaceId } = ctx.workspace;
     const page = await ctx.db
       .query("workers")
@@ -131,9 +134,28 @@ export const list = workspaceQuery({
       ...page,
       page: page.page.map((worker) => ({
         ...workerView(worker),
-        online: isWorkerOnline(worker, now),
+        online: worker.online === true,
         currentJobs: currentJobs(worker._id),
       })),
     };
+  },
+});
+
+// ---- Cron ------------------------------------------------------------------------------------
+
+const SILENT_BATCH = 200;
+
+/** Cron: workers not seen for WORKER_ONLINE_WINDOW_MS (60 s) are no longer shown online. */
+export const markSilentWorkersOffline = internalMutation({
+  args: {},
+  handler: async (ctx): Promise<{ markedOffline: number }> => {
+    const silent = await ctx.db
+      .query("workers")
+      .withIndex("by_online_last_seen", (q) =>
+        q.eq("online", true).lte("lastSeenAt", Date.now() - WORKER_ONLINE_WINDOW_MS),
+      )
+      .take(SILENT_BATCH);
+    const batch = { documents: silent, size: SILENT_BATCH, again: internal.workers.markSilentWorkersOffline };
+    return { markedOffline: await sweepBatch(ctx, batch, (worker) => ctx.db.patch(worker._id, { online: false })) };
   },
 });

@@ -1,23 +1,23 @@
 /**
- * Fails when convex/_generated/ is not what `npm run codegen` produces from convex/ now.
- * Regenerates into place, compares with what was there, and puts the old files back.
+ * Fails when convex/_generated/ is not byte for byte what `npx convex deploy` would write from
+ * convex/ now (run offline against a loopback backend; see scripts/codegen.ts). Changes nothing.
  */
-import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deployOffline } from "./deploy/offline-deploy";
 
-const dir = fileURLToPath(new URL("../convex/_generated", import.meta.url));
-const snapshot = (): Map<string, string> =>
-  new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name), "utf8")]));
+const projectDir = fileURLToPath(new URL("..", import.meta.url));
+const generatedDir = join(projectDir, "convex", "_generated");
 
-const before = snapshot();
-execFileSync("npx", ["convex", "codegen", "--system-udfs", "--typecheck", "disable"], { stdio: "inherit" });
-const after = snapshot();
-const stale = [...new Set([...before.keys(), ...after.keys()])].filter((name) => before.get(name) !== after.get(name));
+const committed = new Map(
+  readdirSync(generatedDir).map((name) => [name, readFileSync(join(generatedDir, name), "utf8")]),
+);
+const { generated } = await deployOffline({ projectDir });
+const names = [...new Set([...committed.keys(), ...generated.keys()])].sort();
+const stale = names.filter((name) => committed.get(name) !== generated.get(name));
 if (stale.length > 0) {
-  for (const [name, text] of before) writeFileSync(join(dir, name), text);
   console.error(`convex/_generated is stale (${stale.join(", ")}): run \`npm run codegen\` and commit the result.`);
   process.exit(1);
 }
-console.log("convex/_generated is current.");
+console.log("convex/_generated is what `npx convex deploy` writes.");

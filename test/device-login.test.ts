@@ -2,8 +2,12 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { DEVICE_SESSION_RETENTION_MS, DEVICE_SESSION_TTL_MS, USER_CODE_PATTERN } from "../convex/model/deviceCodes";
-import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS } from "../convex/model/tokens";
+import { DEVICE_SESSION_RETENTION_MS, USER_CODE_PATTERN } from "../convex/model/deviceCodes";
+import { LAST_USED_RESOLUTION_MS } from "../convex/model/tokens";
+
+/** SPEC §5 and §3, pinned by value: a device login lives 10 minutes, a device token 90 days. */
+const TEN_MINUTES_MS = 600_000;
+const NINETY_DAYS_MS = 7_776_000_000;
 import { caller, expectError, ok, rejection } from "./support/api";
 import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./support/device-fixtures";
 import { addMember, createUser, workspaceWithMember } from "./support/fixtures";
@@ -47,7 +51,7 @@ describe("the whole flow", () => {
       deviceSecret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       userCode: expect.stringMatching(USER_CODE_PATTERN),
       approvalUrl: `${CONSOLE_URL}/auth/device?id=${started.deviceId}`,
-      expiresAt: Date.now() + DEVICE_SESSION_TTL_MS,
+      expiresAt: Date.now() + TEN_MINUTES_MS,
       intervalMs: 5_000,
     });
     expect((await pollLogin(t, started)).body).toEqual({ ok: true, status: "pending" });
@@ -113,7 +117,7 @@ describe("the whole flow", () => {
       workspaceId,
       label: "Ada's laptop",
       prefix: token.slice(0, 12),
-      expiresAt: Date.now() + DEFAULT_TOKEN_TTL_MS,
+      expiresAt: Date.now() + NINETY_DAYS_MS,
     });
     expect(stored).not.toHaveProperty("revokedAt");
 
@@ -186,21 +190,25 @@ describe("refusals", () => {
   });
 
   test("expiry after 10 minutes: pending and uncollected approvals both expire; no decision after that", async () => {
-    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: 1_700_000_000_000 });
     const { owner } = await workspaceWithMember(t, "acme", "owner");
     const asOwner = t.withIdentity(owner.identity);
     const waiting = await startLogin(t, "acme");
     const approvedLate = await startLogin(t, "acme");
     await asOwner.mutation(api.deviceSessions.approve, { deviceId: approvedLate.deviceId });
 
-    vi.setSystemTime(Date.now() + DEVICE_SESSION_TTL_MS - 1);
+    vi.setSystemTime(Date.now() + TEN_MINUTES_MS - 1);
     expect((await pollLogin(t, waiting)).body.status).toBe("pending");
     vi.setSystemTime(Date.now() + 1);
     expect((await pollLogin(t, waiting)).body).toEqual({ ok: true, status: "expired" });
     expect((await pollLogin(t, approvedLate)).body).toEqual({ ok: true, status: "expired" });
+    // The Console query reads the stored status, written by the function scheduled at expiresAt.
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
     expect(await asOwner.query(api.deviceSessions.get, { deviceId: waiting.deviceId })).toMatchObject({
       status: "expired",
     });
+    const stored = await t.run((ctx) => ctx.db.query("deviceSessions").collect());
+    expect(stored.map((session) => session.status)).toEqual(["expired", "expired"]);
     for (const decide of [api.deviceSessions.approve, api.deviceSessions.deny]) {
       expect((await rejection(asOwner.mutation(decide, { deviceId: waiting.deviceId }))).code).toBe(
         "INVALID_DEVICE_SESSION_STATE",
@@ -275,7 +283,7 @@ describe("the local approval page's functions", () => {
   });
 
   test("in local mode they approve as the workspace owner, and an expired session shows as expired", async () => {
-    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: 1_700_000_000_000 });
     vi.stubEnv("IAS_LOCAL_MODE", "true");
     const { owner, workspaceId } = await workspaceWithMember(t, "local", "owner");
     const colleague = await createUser(t, "admin@local.test");
@@ -302,7 +310,8 @@ describe("the local approval page's functions", () => {
     expect(stored.find((row) => row.prefix === (polled.body.token as string).slice(0, 12))?.userId).toBe(owner.userId);
 
     const late = await startLogin(t, "local");
-    vi.setSystemTime(Date.now() + DEVICE_SESSION_TTL_MS);
+    vi.setSystemTime(Date.now() + TEN_MINUTES_MS);
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
     expect(await t.query(internal.deviceSessions.localView, { deviceId: late.deviceId })).toMatchObject({
       status: "expired",
     });

@@ -91,3 +91,23 @@ test.each(
   },
   60_000,
 );
+
+const DEEP_BODY = `{"a":${"[".repeat(10_000)}${"]".repeat(10_000)}}`;
+
+test.each(routes.filter((route) => route.method === "POST").map((route) => [route.path] as const))(
+  "%s answers 10,000-deep JSON with 400 INVALID_JSON, with a token or without",
+  async (path) => {
+    for (const authorization of [`Bearer ${SERVICE_TOKEN}`, undefined]) {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (authorization !== undefined) headers.authorization = authorization;
+      const response = await t.fetch(path, { method: "POST", headers, body: DEEP_BODY });
+      const answer = (await response.json()) as Json;
+      expect(answer, `${path} ${authorization ?? "no token"}`).toMatchObject({
+        ok: false,
+        error: "INVALID_JSON",
+        message: "The request body is nested deeper than 64 levels.",
+      });
+      expect(response.status).toBe(400);
+    }
+  },
+);

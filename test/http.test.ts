@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
 import { SERVICE_TOKEN, deviceToken, workspaceWithMember } from "./support/fixtures";
 import { expectError } from "./support/api";
+import { secretSharingDigestPrefix } from "./support/secrets";
 
 const RESOLVE = "/control-plane/v1/workspaces/resolve";
 const REVOKE = "/control-plane/v1/auth/token/revoke";
@@ -134,6 +135,11 @@ describe("bodies", () => {
 });
 
 describe("authentication", () => {
+  test("a guess of the service token whose digest shares its first byte is an unknown token", async () => {
+    const guess = await secretSharingDigestPrefix(SERVICE_TOKEN);
+    expectError(await post(t, RESOLVE, { slug: "x" }, { token: guess }), 401, "INVALID_TOKEN");
+  });
+
   test("missing, malformed, unknown tokens are 401 with distinct codes", async () => {
     expectError(await post(t, RESOLVE, { slug: "x" }), 401, "MISSING_TOKEN");
     expectError(
@@ -153,6 +159,17 @@ describe("authentication", () => {
     const response = await post(t, RESOLVE, { slug: "acme" }, { token: revoked.token });
     expectError(response, 401, "INVALID_TOKEN");
     expect(response.body.message).toMatch(/revoked/);
+  });
+
+  test("a token works until the millisecond before expiresAt and is expired at it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    const { workspaceId, member } = await workspaceWithMember(t, "acme");
+    const expiresAt = Date.now() + 60_000;
+    const { token } = await deviceToken(t, workspaceId, member, { expiresAt });
+    vi.setSystemTime(expiresAt - 1);
+    expect((await post(t, RESOLVE, { slug: "acme" }, { token })).status).toBe(200);
+    vi.setSystemTime(expiresAt);
+    expectError(await post(t, RESOLVE, { slug: "acme" }, { token }), 401, "EXPIRED_TOKEN");
   });
 
   test("error messages never echo the token", async () => {

@@ -156,6 +156,62 @@ describe("lease fencing", () => {
     expect(await acme.job(jobId)).toMatchObject({ outcome: "done", evidence: { headSha: "abc" } });
   });
 
+  test("only the same worker and generation get idempotent: true for a finished job", async () => {
+    const jobId = await acme.enqueue();
+    const first = await acme.worker("first");
+    const second = await acme.worker("second");
+    const firstClaim = await acme.claimJob(first);
+    await ok(acme.call, "/v1/jobs/complete", {
+      workspaceId: acme.workspaceId,
+      jobId,
+      workerId: first,
+      claimGeneration: firstClaim.claimGeneration,
+      outcome: "failed",
+    });
+    // Retried and finished again, by `second` this time, in generation 2.
+    await ok(acme.call, "/v1/jobs/retry", { workspaceId: acme.workspaceId, jobId });
+    const secondClaim = await acme.claimJob(second);
+    expect(secondClaim.claimGeneration).toBe(firstClaim.claimGeneration + 1);
+    const done = { outcome: "done", claimGeneration: secondClaim.claimGeneration };
+    expect((await acme.lease("complete", jobId, second, done)).body.result.idempotent).toBe(false);
+
+    // Another worker resending the same completion, or the first worker its stale generation.
+    expectError(await acme.lease("complete", jobId, first, done), 409, "LEASE_MISMATCH");
+    const stale = await acme.lease("complete", jobId, second, { ...done, claimGeneration: firstClaim.claimGeneration });
+    expect(stale.status).toBe(409);
+    expect(["LEASE_MISMATCH", "CLAIM_GENERATION_MISMATCH"]).toContain(stale.body.error);
+    expect((await acme.lease("complete", jobId, second, done)).body.result.idempotent).toBe(true);
+    expect((await acme.lease("complete", jobId, second, { outcome: "done" })).body.result.idempotent).toBe(true);
+  });
+
+  test("a log call holds at most 500 lines and 65,536 bytes (pinned by value)", async () => {
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId);
+    const log = (lines: string[]) => acme.lease("log", jobId, workerId, { lines });
+    expect((await log(new Array(500).fill("x"))).body).toEqual({ ok: true, appended: 500 });
+    expectError(await log(new Array(501).fill("x")), 400, "INVALID_REQUEST");
+    // 64 KiB exactly, counted in UTF-8 bytes: 16 lines of 4,096 bytes ("é" is 2 bytes).
+    expect((await log(new Array(16).fill("é".repeat(2_048)))).body).toEqual({ ok: true, appended: 16 });
+    expectError(await log([...new Array(15).fill("é".repeat(2_048)), `${"é".repeat(2_048)}x`]), 400, "INVALID_REQUEST");
+    expect(await eventTypes(acme, jobId)).toEqual(["enqueued", "claimed", "log", "log"]);
+  });
+
+  test("a heartbeat without leaseMs extends by the claim's lease, not the 600,000 ms default", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 9_000_000 });
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId, { leaseMs: 30_000 });
+    vi.setSystemTime(9_005_000);
+    const beat = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId });
+    expect(beat.leaseExpiresAt).toBe(9_035_000);
+    const longer = await acme.lease("heartbeat", jobId, workerId, { leaseMs: 45_000 });
+    expect(longer.body.leaseExpiresAt).toBe(9_050_000);
+    vi.setSystemTime(9_010_000);
+    const again = await ok(acme.call, "/v1/jobs/heartbeat", { workspaceId: acme.workspaceId, jobId, workerId });
+    expect(again.leaseExpiresAt).toBe(9_040_000);
+  });
+
   test("a heartbeat that arrives after expiry loses the lease and recovers the job in that call", async () => {
     vi.useFakeTimers({ now: 5_000_000 });
     const jobId = await acme.enqueue();
@@ -311,6 +367,18 @@ describe("recovery", () => {
     for (const jobId of jobIds) expect(await acme.job(jobId)).toMatchObject({ status: "pending" });
     expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 0 });
   });
+
+  test("the sweep recovers a lease expiring exactly now, and not one a millisecond later", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 7_000_000 });
+    await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    const { jobId, leaseExpiresAt } = await acme.claimJob(workerId, { leaseMs: 10_000 });
+    vi.setSystemTime(leaseExpiresAt - 1);
+    expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 0 });
+    vi.setSystemTime(leaseExpiresAt);
+    expect(await t.mutation(internal.recovery.sweepExpiredLeases, {})).toEqual({ recovered: 1 });
+    expect(await acme.job(jobId)).toMatchObject({ status: "pending" });
+  });
 });
 
 describe("cancel of a claimed job", () => {
@@ -423,6 +491,29 @@ describe("complete-and-enqueue-children", () => {
     expect(second.result.spawnedJobIds).toHaveLength(1);
   });
 
+  test("the same key with another outcome is refused, and nothing changes", async () => {
+    const { jobId, body } = await claimed();
+    const child = [{ repoId: acme.repoId, kind: "work", prompt: "follow-up" }];
+    const first = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body(child));
+    const response = await acme.call("/v1/jobs/complete-and-enqueue-children", { ...body(child), outcome: "failed" });
+    expectError(response, 409, "IDEMPOTENCY_KEY_REUSED");
+    expect(await acme.job(jobId)).toMatchObject({ status: "done", spawnedJobIds: first.result.spawnedJobIds });
+  });
+
+  test("another worker resending a used key gets LEASE_MISMATCH, not the first answer", async () => {
+    const { jobId, workerId, body } = await claimed();
+    await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
+    const intruder = await acme.worker("intruder");
+    expectError(
+      await acme.call("/v1/jobs/complete-and-enqueue-children", { ...body([]), workerId: intruder }),
+      409,
+      "LEASE_MISMATCH",
+    );
+    const repeated = await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
+    expect(repeated.result).toMatchObject({ jobId, idempotent: true });
+    expect(workerId).not.toBe(intruder);
+  });
+
   test("the key of another completion is refused", async () => {
     const { body } = await claimed();
     await ok(acme.call, "/v1/jobs/complete-and-enqueue-children", body([]));
@@ -448,21 +539,71 @@ test("a directory entry whose job was changed behind the queue's back is repaire
   expect(await acme.claim(workerId)).toMatchObject({ reason: "NO_JOBS" });
 });
 
+/** `depth` objects, each holding the next one under `a`. */
+function nestedObject(depth: number): unknown {
+  return JSON.parse(`${'{"a":'.repeat(depth - 1)}{}${"}".repeat(depth - 1)}`);
+}
+
 test.each([
-  ["a key starting with $", { $where: 1 }],
-  ["a nested non-ASCII key", { files: [{ "naïve.ts": "changed" }] }],
-  ["an empty key", { "": 1 }],
-  ["nesting 20 deep", JSON.parse(`${'{"a":'.repeat(20)}1${"}".repeat(20)}`)],
-  ["a key starting with _", { _id: "x" }],
-  ["an array of 8,193 items", { files: Array.from({ length: 8_193 }, () => 1) }],
-  ["an object with 1,025 keys", Object.fromEntries(Array.from({ length: 1_025 }, (_, i) => [`k${i}`, i]))],
-])("evidence Convex cannot store (%s) is a 400 and the job stays claimed", async (_name, evidence) => {
+  ["a key starting with $", { $where: 1 }, "evidence.$where"],
+  ["a nested non-ASCII key", { files: [{ "naïve.ts": "changed" }] }, "evidence.files.0.naïve.ts"],
+  ["a control character in a key", { "tab\there": 1 }, "evidence.tab\there"],
+  ["nesting 16 deep (the job document is a 17th level)", nestedObject(16), `evidence${".a".repeat(15)}`],
+  ["an array of 8,193 items", { files: Array.from({ length: 8_193 }, () => 1) }, "evidence.files"],
+  ["an object with 1,025 keys", Object.fromEntries(Array.from({ length: 1_025 }, (_, i) => [`k${i}`, i])), "evidence"],
+])(
+  "evidence Convex cannot store (%s) is a 400 naming the field and the job stays claimed",
+  async (_name, evidence, path) => {
+    const jobId = await acme.enqueue();
+    const workerId = await acme.worker("w1");
+    await acme.claimJob(workerId);
+    const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence });
+    expectError(response, 400, "INVALID_REQUEST");
+    expect(response.body.issues[0].path).toBe(path);
+    expect(response.body.message).toMatch(/^evidence/);
+    expect(await acme.job(jobId)).toMatchObject({ status: "running" });
+  },
+);
+
+test("evidence Convex can store is kept as sent: empty and _ keys in nested objects, 15 levels deep", async () => {
   const jobId = await acme.enqueue();
   const workerId = await acme.worker("w1");
   await acme.claimJob(workerId);
+  const evidence = { "": 1, _id: "not a system field down here", deep: nestedObject(14) };
+  await ok(acme.call, "/v1/jobs/complete", {
+    workspaceId: acme.workspaceId,
+    jobId,
+    workerId,
+    outcome: "done",
+    evidence,
+  });
+  expect((await acme.job(jobId)).evidence).toEqual(evidence);
+});
+
+test("evidence of 246 KB of JSON numbers (1.1 MB as Convex counts) is a 400, not a 500 from the write", async () => {
+  const jobId = await acme.enqueue();
+  const workerId = await acme.worker("w1");
+  await acme.claimJob(workerId);
+  const evidence = { numbers: Array.from({ length: 15 }, () => Array.from({ length: 8_192 }, () => 1)) };
+  expect(JSON.stringify(evidence).length).toBeLessThan(250_000);
   const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence });
   expectError(response, 400, "INVALID_REQUEST");
   expect(response.body.issues[0].path).toBe("evidence");
+  expect(response.body.message).toMatch(/bytes as Convex counts them/);
+  expect(await acme.job(jobId)).toMatchObject({ status: "running" });
+});
+
+test("a completion whose fields fit alone but not together in the job's 1 MiB is a 400 naming the largest", async () => {
+  const prompt = "p".repeat(60_000);
+  const jobId = await acme.enqueue({ prompt });
+  const workerId = await acme.worker("w1");
+  await acme.claimJob(workerId);
+  // 110,000 numbers: 990,002 bytes as Convex counts them, under 1 MiB alone; the prompt tips it over.
+  const evidence = { numbers: Array.from({ length: 14 }, (_, i) => new Array(i < 13 ? 8_192 : 3_504).fill(7)) };
+  const response = await acme.lease("complete", jobId, workerId, { outcome: "done", evidence, message: "m" });
+  expectError(response, 400, "INVALID_REQUEST");
+  expect(response.body.issues[0].path).toBe("evidence");
+  expect(response.body.message).toMatch(/at most 1048576/);
   expect(await acme.job(jobId)).toMatchObject({ status: "running" });
 });
 

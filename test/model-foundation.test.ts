@@ -5,6 +5,7 @@ import { idOf } from "../convex/api/schemas";
 import { roleAtLeast } from "../convex/model/roles";
 import { isValidSlug } from "../convex/model/slug";
 import { mintToken, secretsEqual, sha256Hex, VISIBLE_PREFIX_LENGTH } from "../convex/model/tokens";
+import { secretSharingDigestPrefix } from "./support/secrets";
 
 describe("tokens", () => {
   test("minted tokens are ias_-prefixed, carry 32 random bytes and differ every time", () => {
@@ -17,6 +18,14 @@ describe("tokens", () => {
 
   test("sha256Hex matches a known vector", async () => {
     expect(await sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+
+  test("secretsEqual compares every byte: a secret whose digest shares its first bytes is still refused", async () => {
+    const expected = "ias_service_secret";
+    const sharing = await secretSharingDigestPrefix(expected);
+    expect(sharing).not.toBe(expected);
+    expect(await secretsEqual(sharing, expected)).toBe(false);
+    expect(await secretsEqual(expected, expected)).toBe(true);
   });
 
   test("secretsEqual compares whole values of any length", async () => {

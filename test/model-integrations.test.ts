@@ -38,6 +38,13 @@ describe("templates", () => {
   });
 });
 
+test("a filled template cut to a length ends before an emoji rather than inside it", () => {
+  const context = { event: { title: "🙂🙂" } };
+  expect(fillTemplate("ab{{event.title}}", context, 3)).toBe("ab");
+  expect(fillTemplate("ab{{event.title}}", context, 4)).toBe("ab🙂");
+  expect(fillTemplate("ab{{event.title}}", context)).toBe("ab🙂🙂");
+});
+
 describe("data policy", () => {
   const incoming = {
     occurredAt: 5,

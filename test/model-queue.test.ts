@@ -5,7 +5,6 @@ import {
   checkLease,
   clampLeaseMs,
   isLeaseExpired,
-  isWorkerOnline,
   DEFAULT_LEASE_MS,
   MAX_LEASE_MS,
   MIN_LEASE_MS,
@@ -94,12 +93,6 @@ describe("lease arithmetic", () => {
     expect(afterLeaseLoss({ attempts: 1, maxAttempts: 3, cancelRequested: false })).toBe("pending");
     expect(afterLeaseLoss({ attempts: 3, maxAttempts: 3, cancelRequested: false })).toBe("failed");
     expect(afterLeaseLoss({ attempts: 1, maxAttempts: 3, cancelRequested: true })).toBe("canceled");
-  });
-
-  test("online means status online and seen in the last 60 s", () => {
-    expect(isWorkerOnline({ status: "online", lastSeenAt: 1_000 }, 60_999)).toBe(true);
-    expect(isWorkerOnline({ status: "online", lastSeenAt: 1_000 }, 61_000)).toBe(false);
-    expect(isWorkerOnline({ status: "draining", lastSeenAt: 1_000 }, 1_000)).toBe(false);
   });
 });
 

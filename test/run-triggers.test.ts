@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
+import { utf8Length } from "../convex/model/convexValues";
 import { workspaceWithMember } from "./support/fixtures";
 import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
 import { caller, createRepo, ok } from "./support/api";
@@ -170,6 +171,33 @@ describe("run triggers", () => {
     // The failing trigger's run was rolled back with its job: nothing half-done.
     expect(await t.run((ctx) => ctx.db.query("runs").collect())).toHaveLength(0);
     expect(await t.run((ctx) => ctx.db.query("jobs").collect())).toHaveLength(1);
+  });
+
+  test("filled templates cut at their length limit never split an emoji: the run stays storable", async () => {
+    vi.useFakeTimers();
+    const { workspaceId, repoId, admin } = await setUp();
+    const runTriggerId = await admin.mutation(api.runTriggers.create, {
+      workspaceId,
+      name: "Long fields",
+      source: "github",
+      eventType: "issue_opened",
+      action: {
+        repoId,
+        createRun: { runRefTemplate: "r-{{event.externalId}}", goalTemplate: "Fix: {{event.text}}" },
+      },
+    });
+    // runRef is cut at 200 and goal at 8,000 UTF-16 units; each limit falls inside an emoji.
+    const item = { ...EVENT.item, externalId: `${"a".repeat(197)}🙂`, text: `${"b".repeat(7_994)}🙂 more` };
+    const { body } = await ingest(t, { ...EVENT, workspaceId, item });
+    await runScheduled(t);
+
+    const event = (await eventDoc(t, body.eventId))!;
+    expect(event.triggers).toEqual([expect.objectContaining({ runTriggerId, status: "done" })]);
+    const run = (await t.run((ctx) => ctx.db.get(event.triggers[0]!.runId!)))!;
+    expect(run.runRef).toBe(`r-${"a".repeat(197)}`);
+    expect(run.goal).toBe(`Fix: ${"b".repeat(7_994)}`);
+    expect(utf8Length(run.runRef)).not.toBeNull();
+    expect(utf8Length(run.goal!)).not.toBeNull();
   });
 
   test("an event naming an existing run reuses it unchanged: status and goal apply only to a new run", async () => {

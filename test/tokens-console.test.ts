@@ -1,7 +1,6 @@
 /** Token lifecycle in the Console (SPEC §3, §9): my tokens, workspace service tokens, revocation. */
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { api } from "../convex/_generated/api";
-import { DEFAULT_TOKEN_TTL_MS } from "../convex/model/tokens";
+import { api, internal } from "../convex/_generated/api";
 import { caller, expectError, ok, rejection } from "./support/api";
 import { CONSOLE_URL, loginThroughDevice } from "./support/device-fixtures";
 import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./support/fixtures";
@@ -43,7 +42,8 @@ describe("my tokens", () => {
         label: "laptop",
         prefix: first.token.slice(0, 12),
         lastUsedAt: Date.now(),
-        expiresAt: Date.now() - 2_000 + DEFAULT_TOKEN_TTL_MS,
+        // 90 days, pinned by value (SPEC §3).
+        expiresAt: Date.now() - 2_000 + 7_776_000_000,
         kind: "device",
         status: "active",
       }),
@@ -51,6 +51,26 @@ describe("my tokens", () => {
     const serialized = JSON.stringify(mine);
     expect(serialized).not.toContain(first.token);
     expect(serialized).not.toContain("tokenHash");
+  });
+
+  test("an expired token shows `expired` once the cron marks it: the list reads no clock", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
+    const acme = await workspaceWithMember(t, "acme", "owner");
+    const login = await loginThroughDevice(t, acme.owner, "acme", "laptop");
+    const statusOf = async () =>
+      (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find(
+        (row) => row.prefix === login.token.slice(0, 12),
+      )?.status;
+    const { expiresAt } = (await t.withIdentity(acme.owner.identity).query(api.tokens.listMine, {})).find(
+      (row) => row.prefix === login.token.slice(0, 12),
+    )!;
+    vi.setSystemTime(expiresAt - 1);
+    await t.mutation(internal.tokens.markExpiredTokens, {});
+    expect(await statusOf()).toBe("active");
+    vi.setSystemTime(expiresAt);
+    expect(await statusOf()).toBe("active"); // nothing was written yet
+    await t.mutation(internal.tokens.markExpiredTokens, {});
+    expect(await statusOf()).toBe("expired");
   });
 
   test("revokeMine stops the token at once; another person's token looks missing", async () => {

@@ -8,11 +8,6 @@
  * @module
  */
 
-import type {
-  ApiFromModules,
-  FilterApi,
-  FunctionReference,
-} from "convex/server";
 import type * as access from "../access.js";
 import type * as api_endpoint from "../api/endpoint.js";
 import type * as api_fallback from "../api/fallback.js";
@@ -55,6 +50,7 @@ import type * as model_audit from "../model/audit.js";
 import type * as model_capabilities from "../model/capabilities.js";
 import type * as model_contextLake from "../model/contextLake.js";
 import type * as model_contextPacks from "../model/contextPacks.js";
+import type * as model_convexValues from "../model/convexValues.js";
 import type * as model_dataPolicy from "../model/dataPolicy.js";
 import type * as model_decisions from "../model/decisions.js";
 import type * as model_deviceCodes from "../model/deviceCodes.js";
@@ -86,20 +82,19 @@ import type * as repos from "../repos.js";
 import type * as runTriggers from "../runTriggers.js";
 import type * as runs from "../runs.js";
 import type * as slack from "../slack.js";
+import type * as sweeps from "../sweeps.js";
 import type * as tokens from "../tokens.js";
 import type * as uncertainties from "../uncertainties.js";
 import type * as uploads from "../uploads.js";
 import type * as workers from "../workers.js";
 import type * as workspaces from "../workspaces.js";
 
-/**
- * A utility for referencing Convex functions in your app's API.
- *
- * Usage:
- * ```js
- * const myFunctionReference = api.myModule.myFunction;
- * ```
- */
+import type {
+  ApiFromModules,
+  FilterApi,
+  FunctionReference,
+} from "convex/server";
+
 declare const fullApi: ApiFromModules<{
   access: typeof access;
   "api/endpoint": typeof api_endpoint;
@@ -143,6 +138,7 @@ declare const fullApi: ApiFromModules<{
   "model/capabilities": typeof model_capabilities;
   "model/contextLake": typeof model_contextLake;
   "model/contextPacks": typeof model_contextPacks;
+  "model/convexValues": typeof model_convexValues;
   "model/dataPolicy": typeof model_dataPolicy;
   "model/decisions": typeof model_decisions;
   "model/deviceCodes": typeof model_deviceCodes;
@@ -174,17 +170,38 @@ declare const fullApi: ApiFromModules<{
   runTriggers: typeof runTriggers;
   runs: typeof runs;
   slack: typeof slack;
+  sweeps: typeof sweeps;
   tokens: typeof tokens;
   uncertainties: typeof uncertainties;
   uploads: typeof uploads;
   workers: typeof workers;
   workspaces: typeof workspaces;
 }>;
+
+/**
+ * A utility for referencing Convex functions in your app's public API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = api.myModule.myFunction;
+ * ```
+ */
 export declare const api: FilterApi<
   typeof fullApi,
   FunctionReference<any, "public">
 >;
+
+/**
+ * A utility for referencing Convex functions in your app's internal API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = internal.myModule.myFunction;
+ * ```
+ */
 export declare const internal: FilterApi<
   typeof fullApi,
   FunctionReference<any, "internal">
 >;
+
+export declare const components: {};

@@ -9,6 +9,7 @@ import { ConvexError } from "convex/values";
 import { internal } from "../_generated/api";
 import { httpAction, type ActionCtx } from "../_generated/server";
 import type { Caller } from "../access";
+import { CONVEX_LIMITS, requestJsonProblem } from "../model/convexValues";
 import { apiError, isApiErrorData, type ApiErrorData } from "../model/errors";
 import { secretsEqual, sha256Hex } from "../model/tokens";
 import {
@@ -23,6 +24,7 @@ import {
 import type { Route } from "./route";
 
 export function endpoint(route: Route) {
+  const cors = route.cors ? CORS_HEADERS : {};
   return httpAction(async (ctx, request) => {
     const requestId = requestIdOf(request);
     try {
@@ -34,16 +36,16 @@ export function endpoint(route: Route) {
       const result = await route.handler(ctx, { caller: caller as never, body, rawBody, request });
       if (result instanceof Response) {
         result.headers.set("x-request-id", requestId);
-        for (const [name, value] of Object.entries(CORS_HEADERS)) result.headers.set(name, value);
+        for (const [name, value] of Object.entries(cors)) result.headers.set(name, value);
         return result;
       }
-      return jsonResponse(requestId, 200, { ok: true, ...(result as object) });
+      return jsonResponse(requestId, 200, { ok: true, ...(result as object) }, cors);
     } catch (error) {
       const apiErrorData = toApiError(error, requestId, route.path);
       const headers: Record<string, string> =
         apiErrorData.retryAfterMs === undefined
-          ? {}
-          : { "retry-after": String(Math.ceil(apiErrorData.retryAfterMs / 1000)) };
+          ? cors
+          : { ...cors, "retry-after": String(Math.ceil(apiErrorData.retryAfterMs / 1000)) };
       return errorResponse(requestId, apiErrorData, headers);
     }
   });
@@ -61,6 +63,13 @@ async function readBodyText(request: Request): Promise<string> {
   }
 }
 
+/**
+ * Deepest request body accepted: Convex's own limit on function arguments. Checked before anything
+ * recursive (validation, `JSON.stringify`, Convex's argument encoding) sees the value, so a
+ * 10,000-deep body is a 400 on every route, before authentication, never a stack overflow.
+ */
+export const MAX_BODY_NESTING = CONVEX_LIMITS.argumentNesting;
+
 /** An empty body counts as `{}` so routes without fields can be called with a bare POST. */
 function parseJson(text: string): unknown {
   if (text.trim() === "") return {};
@@ -71,28 +80,16 @@ function parseJson(text: string): unknown {
     const detail = error instanceof SyntaxError ? `: ${error.message}` : ".";
     throw apiError("INVALID_JSON", `The request body is not valid JSON${detail}`);
   }
-  const path = unpairedSurrogatePath(json, "");
-  if (path !== null) {
+  const problem = requestJsonProblem(json, MAX_BODY_NESTING);
+  if (problem?.rule === "nesting") {
+    throw apiError("INVALID_JSON", `The request body is nested deeper than ${MAX_BODY_NESTING} levels.`);
+  }
+  if (problem !== null) {
     // JSON allows `\ud800` escapes that are not Unicode text; Convex cannot store such strings.
-    const message = "contains an unpaired UTF-16 surrogate escape";
+    const { path, message } = problem;
     throw apiError("INVALID_REQUEST", `${path || "body"}: ${message}.`, { issues: [{ path, message }] });
   }
   return json;
-}
-
-const UNPAIRED_SURROGATE = /\p{Cs}/u;
-
-/** The path of the first string or key holding an unpaired surrogate, or null. */
-function unpairedSurrogatePath(value: unknown, path: string): string | null {
-  if (typeof value === "string") return UNPAIRED_SURROGATE.test(value) ? path : null;
-  if (value === null || typeof value !== "object") return null;
-  for (const [key, item] of Object.entries(value)) {
-    const itemPath = path === "" ? key : `${path}.${key}`;
-    if (UNPAIRED_SURROGATE.test(key)) return itemPath;
-    const found = unpairedSurrogatePath(item, itemPath);
-    if (found !== null) return found;
-  }
-  return null;
 }
 
 /** Establishes the caller (SPEC §3). Token values never reach an error message or log. */

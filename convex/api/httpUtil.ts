@@ -3,6 +3,7 @@ import { ERROR_STATUS, type ApiErrorData, type ErrorCode } from "../model/errors
 
 export const MAX_BODY_BYTES = 262_144;
 
+/** Sent only on routes whose `cors` is true (see route.ts). */
 export const CORS_HEADERS: Record<string, string> = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "GET, POST, OPTIONS",
@@ -30,7 +31,6 @@ export function jsonResponse(
     headers: {
       "content-type": "application/json; charset=utf-8",
       "x-request-id": requestId,
-      ...CORS_HEADERS,
       ...headers,
     },
   });

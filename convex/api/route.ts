@@ -22,6 +22,15 @@ export type RouteSpec<Req extends z.ZodType, Res extends z.ZodType, A extends Au
   method: "GET" | "POST";
   path: string;
   auth: A;
+  /**
+   * Whether browsers may read this route's answers (CORS headers; preflight answered). Decided per
+   * route (docs/api.md, "CORS"): yes where a browser page (a Console, an API explorer) may call with
+   * a bearer token it holds, and for health and the OpenAPI document; no where no browser needs it:
+   * device start and poll (a web page could otherwise start a login and read its `deviceSecret`),
+   * the integration webhooks (servers call them), and the worker-only routes (claim, heartbeat,
+   * log, complete).
+   */
+  cors: boolean;
   tag: string;
   summary: string;
   description?: string;

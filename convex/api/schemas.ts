@@ -1,6 +1,7 @@
 /** Zod building blocks shared by request and response schemas of the route table. */
 import { z } from "zod";
 import type { TableNames } from "../_generated/dataModel";
+import { CONVEX_LIMITS, storedValueProblem } from "../model/convexValues";
 
 /** Prefix of every worker-facing route. */
 export const CP = "/control-plane";
@@ -32,42 +33,22 @@ export const workspaceSummarySchema = z
 export const emptyResponse = z.object({});
 
 /**
- * Convex's limits on stored values (docs: data types), minus room for the document around a
- * client's free-form JSON: nesting, array length, keys per object, key shape.
+ * `schema` refined by Convex's value rules (model/convexValues.ts): what a deployment could not
+ * store is a 400 naming the field (and the path inside it), never a 500 from the write. A
+ * top-level field may nest 15 deep (its document is the 16th level) and hold at most `maxBytes`
+ * as Convex counts them (the whole document is measured again when it is written).
  */
-const MAX_JSON_DEPTH = 12;
-const MAX_ARRAY_LENGTH = 8_192;
-const MAX_OBJECT_KEYS = 1_024;
-
-/** Why Convex could not store `value` (first problem found), or null. */
-function unstorable(value: unknown, depth = 0): string | null {
-  if (depth > MAX_JSON_DEPTH) return `nesting deeper than ${MAX_JSON_DEPTH}`;
-  if (Array.isArray(value)) {
-    if (value.length > MAX_ARRAY_LENGTH) return `an array longer than ${MAX_ARRAY_LENGTH}`;
-    for (const item of value) {
-      const problem = unstorable(item, depth + 1);
-      if (problem !== null) return problem;
-    }
-    return null;
-  }
-  if (value === null || typeof value !== "object") return null;
-  const entries = Object.entries(value);
-  if (entries.length > MAX_OBJECT_KEYS) return `an object with more than ${MAX_OBJECT_KEYS} keys`;
-  for (const [key, item] of entries) {
-    if (key.length === 0 || key.length > 1024 || /^[$_]/.test(key) || !/^[\x20-\x7e]*$/.test(key)) {
-      return `key ${JSON.stringify(key)} (keys must be 1–1024 printable ASCII characters, not starting with "$" or "_")`;
-    }
-    const problem = unstorable(item, depth + 1);
-    if (problem !== null) return problem;
-  }
-  return null;
+export function storable<T extends z.ZodType>(schema: T, maxBytes: number = CONVEX_LIMITS.documentBytes) {
+  return schema.superRefine((value, ctx) => {
+    const problem = storedValueProblem(value, { maxBytes });
+    if (problem === null) return;
+    ctx.addIssue({
+      code: "custom",
+      message: `cannot be stored: it ${problem.message}`,
+      path: problem.path === "" ? [] : problem.path.split("."),
+    });
+  });
 }
 
-/**
- * A free-form JSON object from a client (job evidence), refused with a 400 when Convex could not
- * store it, instead of failing later with a 500.
- */
-export const storableJsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  const problem = unstorable(value);
-  if (problem !== null) ctx.addIssue({ code: "custom", message: `cannot store ${problem}` });
-});
+/** A free-form JSON object from a client (job evidence), checked by Convex's value rules. */
+export const storableJsonObject = storable(z.record(z.string(), z.unknown()));

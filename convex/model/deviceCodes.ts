@@ -40,13 +40,17 @@ export function newDeviceId(): string {
   return `dev_${randomSecret(18)}`;
 }
 
-export const STORED_DEVICE_STATUSES = ["pending", "approved", "denied", "consumed"] as const;
-export type StoredDeviceStatus = (typeof STORED_DEVICE_STATUSES)[number];
-export const storedDeviceStatusValidator = v.union(...STORED_DEVICE_STATUSES.map((status) => v.literal(status)));
-export const DEVICE_STATUSES = [...STORED_DEVICE_STATUSES, "expired"] as const;
+/**
+ * `expired` is written by a function scheduled at `expiresAt` (deviceSessions.ts), so Console
+ * queries show it without reading the clock; mutations also apply `deviceStatusAt` for the
+ * moments between `expiresAt` and that function.
+ */
+export const DEVICE_STATUSES = ["pending", "approved", "denied", "consumed", "expired"] as const;
 export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+export type StoredDeviceStatus = DeviceStatus;
+export const storedDeviceStatusValidator = v.union(...DEVICE_STATUSES.map((status) => v.literal(status)));
 
-/** Expiry is not written anywhere: a session still pending or approved-but-uncollected at `expiresAt` is expired. */
+/** A session still pending or approved-but-uncollected at `expiresAt` is expired. */
 export function deviceStatusAt(stored: StoredDeviceStatus, expiresAt: number, now: number): DeviceStatus {
   if ((stored === "pending" || stored === "approved") && now >= expiresAt) return "expired";
   return stored;

@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   /** Console: a token that is not yours (or not a service token of that workspace) or does not exist. */
   TOKEN_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  /** Local mode only: a `Host` header that is not the local server's loopback address (DNS rebinding). */
+  HOST_NOT_ALLOWED: 421,
   LEASE_MISMATCH: 409,
   CLAIM_GENERATION_MISMATCH: 409,
   INVALID_JOB_STATE: 409,

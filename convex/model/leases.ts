@@ -27,10 +27,6 @@ export function afterLeaseLoss(job: { attempts: number; maxAttempts: number; can
 /** Workers count as online while their status is `online` and they were seen this recently. */
 export const WORKER_ONLINE_WINDOW_MS = 60_000;
 
-export function isWorkerOnline(worker: { status: string; lastSeenAt: number }, now: number): boolean {
-  return worker.status === "online" && now - worker.lastSeenAt < WORKER_ONLINE_WINDOW_MS;
-}
-
 export type LeaseHolder = { workerId: string; claimGeneration?: number };
 export type LeaseCheck =
   | { held: true }

@@ -3,6 +3,7 @@
  * integration event. Only what the workspace data policy let the event store is available, so a
  * placeholder naming dropped content fills with "".
  */
+import { truncateText } from "./convexValues";
 
 /** Event fields a template may name as `{{event.<field>}}`. */
 export const EVENT_TEMPLATE_FIELDS = [
@@ -47,8 +48,16 @@ export function templateProblems(template: string): string[] {
   return problems;
 }
 
-/** Replaces each placeholder by its value; missing values become "", objects their JSON. */
-export function fillTemplate(template: string, context: TemplateContext): string {
+/**
+ * Replaces each placeholder by its value; missing values become "", objects their JSON. With
+ * `maxLength`, the result is cut to that many UTF-16 code units without splitting a surrogate
+ * pair (an emoji cut in half would be text Convex refuses to store).
+ */
+export function fillTemplate(template: string, context: TemplateContext, maxLength = Infinity): string {
+  return truncateText(fillPlaceholders(template, context), maxLength);
+}
+
+function fillPlaceholders(template: string, context: TemplateContext): string {
   return template.replace(PLACEHOLDER, (_whole, expression: string) => {
     const match = PATH.exec(expression);
     if (match === null) return "";

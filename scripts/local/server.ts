@@ -16,6 +16,7 @@ import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
 import { answerConsole } from "../console/serve";
 import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
+import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
 
 export const HOST = "127.0.0.1";
 export const LOCAL_WORKSPACE_SLUG = "local";
@@ -71,7 +72,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
     server = httpServer;
     // The Convex sync protocol (ConvexClient / ConvexReactClient). Host checks apply here too.
-    httpServer.on("upgrade", (request, socket, head) => convexApi.handleUpgrade(request, socket, head));
+    httpServer.on("upgrade", (request, socket, head) => {
+      if (!refusedForeignHostUpgrade(request, socket)) convexApi.handleUpgrade(request, socket, head);
+    });
     const port = await listen(httpServer, options.port);
     const url = `http://${HOST}:${port}`;
     // Read by later features (device approval page) and by @convex-dev/auth's config.
@@ -167,6 +170,7 @@ async function answer(
   log: (message: string) => void,
 ) {
   try {
+    if (refusedForeignHost(request, response)) return;
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
     if (await answerConsole(request, response)) return;

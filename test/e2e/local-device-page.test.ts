@@ -142,7 +142,8 @@ describe("local approval page", () => {
       (await submit("approve", session.deviceId, { origin: server.baseUrl, "sec-fetch-site": "cross-site" })).status,
     ).toBe(403);
     expect((await submit("approve", session.deviceId, { "sec-fetch-site": "cross-site" })).status).toBe(403);
-    expect(await postWithHost(`rebound.example:${server.port}`, session.deviceId)).toBe(403);
+    // Refused before the page runs, by the local server's Host check (scripts/local/hostCheck.ts).
+    expect(await postWithHost(`rebound.example:${server.port}`, session.deviceId)).toBe(421);
     expect((await poll(session)).body.status).toBe("pending");
     // The page's own form, as a browser sends it.
     const own = await submit("approve", session.deviceId, { origin: server.baseUrl, "sec-fetch-site": "same-origin" });

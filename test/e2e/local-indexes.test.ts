@@ -8,9 +8,9 @@
  */
 import { convexTest } from "convex-test";
 import { afterAll, expect, test, vi } from "vitest";
-import schema from "../../convex/schema";
 import { SortedIndex, type Document } from "../../scripts/local/sortedIndex";
 import { openEngine } from "../support/local-engine";
+import { CONVEX_TEST_OPTIONS } from "../support/harness";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 afterAll(removeTempDirs);
@@ -149,7 +149,7 @@ function worker(workspaceId: string, name: string, next: ReturnType<typeof rando
 test("the ordered walk answers index-range queries exactly like plain convex-test, in the same order", async () => {
   const dir = makeTempDir();
   let indexed = await openEngine(dir);
-  const plain = convexTest(schema, import.meta.glob("../../convex/**/*.*s"));
+  const plain = convexTest(CONVEX_TEST_OPTIONS);
   const both = async <T>(fn: (ctx: any) => Promise<T>) =>
     [await indexed.engine.t.run(fn), await plain.run(fn)] as const;
 
@@ -309,7 +309,7 @@ test("index-range reads visit only what they return: first 1, take(5) 5, a page 
 
 test("search results keep convex-test's order when the transaction edited a matching item", async () => {
   const { engine, store } = await openEngine(makeTempDir());
-  const plain = convexTest(schema, import.meta.glob("../../convex/**/*.*s"));
+  const plain = convexTest(CONVEX_TEST_OPTIONS);
   const answers: unknown[] = [];
   for (const run of [(fn: any) => engine.t.run(fn), (fn: any) => plain.run(fn)]) {
     await run(async (ctx: any) => {

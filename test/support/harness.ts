@@ -6,8 +6,15 @@ import { SERVICE_TOKEN } from "./fixtures";
 
 export const modules = import.meta.glob("../../convex/**/*.*s");
 
+/**
+ * Convex's transaction limits (16 MiB read and written, 32,000 documents scanned, 4,096 index
+ * ranges, 16,000 documents written, 1,000 scheduled functions) are enforced in every test, as on
+ * a deployment (SPEC §6 "Production limits"); docs/deploying.md lists what convex-test cannot check.
+ */
+export const CONVEX_TEST_OPTIONS = { schema, modules, transactionLimits: true } as const;
+
 export function newConvex() {
-  return convexTest(schema, modules);
+  return convexTest(CONVEX_TEST_OPTIONS);
 }
 export type TestConvex = ReturnType<typeof newConvex>;
 

@@ -15,6 +15,7 @@ export const authRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/auth/device/start`,
     auth: "none",
+    cors: false,
     tag: "auth",
     summary: "Start a device login (`ias auth login`): the person approves it at `approvalUrl`, the CLI polls.",
     description:
@@ -46,6 +47,7 @@ export const authRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/auth/device/poll`,
     auth: "none",
+    cors: false,
     tag: "auth",
     summary: "Poll a device login: `pending` until decided; `approved` carries the token, exactly once.",
     description:
@@ -71,6 +73,7 @@ export const authRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/auth/token/revoke`,
     auth: "bearer",
+    cors: true,
     tag: "auth",
     summary: "Revoke the bearer token this request was made with (`ias auth logout`).",
     request: z.object({}),

@@ -37,6 +37,7 @@ export const contextPackRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/context-packs/build-run-v1`,
     auth: "bearer",
+    cors: true,
     tag: "context-packs",
     summary:
       "Select and store a context pack for a run: requested, pinned, run items, then goal matches, within a budget.",
@@ -69,6 +70,7 @@ export const contextPackRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/context-packs/resolve-run-v1`,
     auth: "bearer",
+    cors: true,
     tag: "context-packs",
     summary: "The selected items of a run's pack (the latest when no id is given) with their content.",
     description:

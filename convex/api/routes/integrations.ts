@@ -118,6 +118,7 @@ export const integrationRoutes: Route[] = [
     method: "POST",
     path: "/integrations/events/v1/ingest",
     auth: "none",
+    cors: false,
     tag: "integrations",
     summary:
       "Ingest an integration event into the Context Lake, once per idempotencyKey, under the workspace data policy.",
@@ -139,6 +140,7 @@ export const integrationRoutes: Route[] = [
     method: "POST",
     path: "/integrations/slack/events/v1",
     auth: "none",
+    cors: false,
     tag: "integrations",
     summary: "Slack Events API request URL: url_verification and event_callback (ingested once per event_id).",
     description:

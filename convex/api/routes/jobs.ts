@@ -46,6 +46,7 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       method: "POST",
       path: `${CP}/v1/${group}/claim-next`,
       auth: "bearer",
+      cors: false,
       tag,
       summary: `Claim the next ${lane === "worker" ? "" : "cloud AI "}job this worker may take: lowest priority, then oldest.`,
       description:
@@ -65,6 +66,7 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       method: "POST",
       path: `${CP}/v1/${group}/heartbeat`,
       auth: "bearer",
+      cors: false,
       tag,
       summary: "Extend the lease of a running job; says whether a cancel was requested.",
       request: z.object({ ...claimFields, leaseMs: leaseMsSchema, message: z.string().max(4_000).optional() }),
@@ -77,6 +79,7 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       method: "POST",
       path: `${CP}/v1/${group}/complete`,
       auth: "bearer",
+      cors: false,
       tag,
       summary: "Finish a running job with its outcome. Repeating the same completion is safe (`idempotent: true`).",
       request: z.object(completeFields),
@@ -93,6 +96,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/list`,
     auth: "bearer",
+    cors: true,
     tag: "jobs",
     summary: "Jobs of the workspace, newest first, optionally filtered by status, repo and run.",
     request: z.object({
@@ -115,6 +119,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/get`,
     auth: "bearer",
+    cors: true,
     tag: "jobs",
     summary: "One job by id.",
     request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs") }),
@@ -126,6 +131,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/enqueue`,
     auth: "bearer",
+    cors: true,
     tag: "jobs",
     summary: "Add a job to the queue. A repeated `idempotencyKey` returns the first job (`deduplicated: true`).",
     request: z.object({ workspaceId: idOf("workspaces"), ...enqueueFields.shape }),
@@ -138,6 +144,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/log`,
     auth: "bearer",
+    cors: false,
     tag: "jobs",
     summary:
       "Append log lines to a running job's timeline (one `log` event); `droppedLines` first records a `log_gap` event.",
@@ -151,6 +158,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/complete-and-enqueue-children`,
     auth: "bearer",
+    cors: false,
     tag: "jobs",
     summary:
       "Complete a job and enqueue its follow-up jobs in one transaction; repeats with the same key are answered once.",
@@ -168,6 +176,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/cancel`,
     auth: "bearer",
+    cors: true,
     tag: "jobs",
     summary: "Cancel a pending job now, or ask the worker of a running job to stop (`cancelRequested`).",
     request: z.object({
@@ -183,6 +192,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/jobs/retry`,
     auth: "bearer",
+    cors: true,
     tag: "jobs",
     summary: "Put a failed, blocked or canceled job back in the queue with one more attempt allowed.",
     request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs") }),
@@ -195,6 +205,7 @@ export const jobRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/job-events/list-for-job`,
     auth: "bearer",
+    cors: true,
     tag: "job-events",
     summary: "A job's timeline, oldest first; page with `afterSeq` (the last `seq` seen).",
     request: z.object({

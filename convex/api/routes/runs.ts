@@ -35,6 +35,7 @@ export const runRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/runs/upsert`,
     auth: "bearer",
+    cors: true,
     tag: "runs",
     summary: "Create or update the run (goal) of a repo with this `runRef`; `created` says which.",
     request: z.object({
@@ -53,6 +54,7 @@ export const runRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/runs/get`,
     auth: "bearer",
+    cors: true,
     tag: "runs",
     summary: "One run by id; null when missing.",
     request: z.object({ workspaceId: idOf("workspaces"), runId: idOf("runs") }),
@@ -64,6 +66,7 @@ export const runRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v2/runs/upsert`,
     auth: "bearer",
+    cors: true,
     tag: "runs",
     summary: "Update the fields sent on a run, by id.",
     request: z.object({

@@ -22,6 +22,7 @@ export const uncertaintyRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/uncertainties/create-with-auto-promotion`,
     auth: "bearer",
+    cors: true,
     tag: "uncertainties",
     summary: "Record an uncertainty; promote it to an Inbox decision request when the rule says so.",
     description:
@@ -59,6 +60,7 @@ export const uncertaintyRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/uncertainties/add-resolution`,
     auth: "bearer",
+    cors: true,
     tag: "uncertainties",
     summary: "Resolve an uncertainty: `answered`, `assumed` or `dismissed`.",
     description:

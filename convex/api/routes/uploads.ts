@@ -10,6 +10,7 @@ export const uploadRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/uploads/get-download-url`,
     auth: "bearer",
+    cors: true,
     tag: "uploads",
     summary: "A temporary URL to download a file uploaded in the Console, with its name, type and size.",
     request: z.object({ workspaceId: idOf("workspaces"), uploadId: idOf("uploads") }),

@@ -5,7 +5,7 @@ import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
 import { splitCapabilities } from "../../model/capabilities";
 import { capabilitiesSchema } from "../jobSchemas";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
+import { CP, idField, idOf, storable } from "../schemas";
 
 const repoSchema = z.object({
   _id: idField("repos"),
@@ -29,6 +29,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/workers/heartbeat`,
     auth: "bearer",
+    cors: false,
     tag: "workers",
     summary: "Register or refresh a worker, keyed by machineFingerprint (else displayName), with its capabilities.",
     request: z.object({
@@ -36,7 +37,7 @@ export const workerRoutes: Route[] = [
       displayName: z.string().min(1).max(200),
       machineFingerprint: z.string().min(1).max(200).optional(),
       status: z.enum(WORKER_STATUSES),
-      capabilities: capabilitiesSchema,
+      capabilities: storable(capabilitiesSchema),
       agentVersion: inventoryText,
       platform: inventoryText,
       arch: inventoryText,
@@ -63,6 +64,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/repos/resolve`,
     auth: "bearer",
+    cors: true,
     tag: "repos",
     summary: "Find a repo by its remote URL hash; nulls when unknown.",
     request: z.object({ workspaceId: idOf("workspaces"), remoteUrlHash }),
@@ -74,6 +76,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/repos/get`,
     auth: "bearer",
+    cors: true,
     tag: "repos",
     summary: "One repo by id; null when missing.",
     request: z.object({ workspaceId: idOf("workspaces"), repoId: idOf("repos") }),
@@ -85,6 +88,7 @@ export const workerRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/repos/upsert`,
     auth: "bearer",
+    cors: true,
     tag: "repos",
     summary: "Create or update the repo with this remote URL hash; `created` says which.",
     request: z.object({

@@ -9,6 +9,7 @@ export const workspaceRoutes: Route[] = [
     method: "POST",
     path: `${CP}/v1/workspaces/resolve`,
     auth: "bearer",
+    cors: true,
     tag: "workspaces",
     summary: "Find a workspace by slug. Missing and inaccessible slugs both answer null.",
     request: z.object({ slug: z.string().min(1).max(64) }),
