@@ -5,7 +5,7 @@ import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
 import { splitCapabilities } from "../../model/capabilities";
 import { capabilitiesSchema } from "../jobSchemas";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf, storable } from "../schemas";
+import { CP, idField, idOf } from "../schemas";
 
 const repoSchema = z.object({
   _id: idField("repos"),
@@ -37,7 +37,8 @@ export const workerRoutes: Route[] = [
       displayName: z.string().min(1).max(200),
       machineFingerprint: z.string().min(1).max(200).optional(),
       status: z.enum(WORKER_STATUSES),
-      capabilities: storable(capabilitiesSchema),
+      // Unknown keys Convex cannot store are dropped by splitCapabilities (SPEC §12), never refused.
+      capabilities: capabilitiesSchema,
       agentVersion: inventoryText,
       platform: inventoryText,
       arch: inventoryText,
