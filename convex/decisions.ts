@@ -1,10 +1,12 @@
 /**
  * Decision requests and resolutions (SPEC §7): how a promoted uncertainty is opened, answered,
  * dismissed and applied. Owns `decisionRequests` and `resolutions`. Called by uncertainties.ts
- * (HTTP) and inbox.ts (Console); `onJobFinished` is the job queue's completion hook.
+ * (HTTP) and inbox.ts (Console); `onJobFinished` is registered in jobReactions.ts.
  */
+import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import type { MutationCtx } from "./_generated/server";
+import { internalMutation, type MutationCtx } from "./_generated/server";
+import { jobMovedArgs } from "./jobReactions";
 import { enqueueJob } from "./jobs";
 import { applyDecisionJobKey, inboxRank, type ResolutionMode } from "./model/decisions";
 import { apiError } from "./model/errors";
@@ -148,13 +150,22 @@ export async function dismissDecision(
 }
 
 /**
- * The job queue calls this in the transaction that finishes a job:
+ * A job reaction (jobReactions.ts), run in the transaction that finishes a job:
  * - an `apply_decision` job done marks its decision `applied` and unblocks the runs it blocked;
  * - an outcome `blocked` whose `evidence.decisionRequestId` names a decision of the job's
  *   workspace that is still open or answered marks the run (the job's, else the decision's)
  *   blocked by that decision.
  */
-export async function onJobFinished(ctx: MutationCtx, job: Doc<"jobs">): Promise<void> {
+export const onJobFinished = internalMutation({
+  args: jobMovedArgs,
+  returns: v.null(),
+  handler: async (ctx, { job }): Promise<null> => {
+    await applyOrBlockOnFinishedJob(ctx, job);
+    return null;
+  },
+});
+
+async function applyOrBlockOnFinishedJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<void> {
   if (job.kind === "apply_decision" && job.status === "done") {
     const decision = await ctx.db
       .query("decisionRequests")

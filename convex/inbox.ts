@@ -8,7 +8,7 @@ import type { Id } from "./_generated/dataModel";
 import type { QueryCtx } from "./_generated/server";
 import { answerDecision, dismissDecision } from "./decisions";
 import { workspaceMutation, workspaceQuery } from "./functions";
-import { jobView } from "./jobs";
+import { jobView } from "./jobState";
 import { FIRST_CLOSED_RANK } from "./model/decisions";
 import { apiError } from "./model/errors";
 import { boundedPage } from "./model/pages";

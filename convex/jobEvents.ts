@@ -1,43 +1,24 @@
 /**
- * The job timeline (SPEC §6 "Events"). Owns `jobEvents` and the `seq` numbering: a job is born
- * through `insertJob` (event 1) and every later change goes through `recordJobChange`, which
- * takes the next `seq` from the job itself: O(1), no scan.
+ * The job timeline (SPEC §6 "Events"). Owns `jobEvents`. Events are appended only by jobState.ts
+ * (with the job's write that they record); the `seq` comes from the job itself, so appending is
+ * O(1), no scan.
  */
-import type { WithoutSystemFields } from "convex/server";
-import { v } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
-import { internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireWorkspaceAccess } from "./access";
-import { requireJob } from "./jobs";
-import { oversizedDocumentProblem } from "./model/convexValues";
-import { apiError } from "./model/errors";
+import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { utf8Bytes, type JobEventType } from "./model/jobs";
 import { MAX_PAGE_BYTES } from "./model/pages";
 
 export type JobEventFields = { type: JobEventType; message?: string; data?: unknown };
-export type JobPatch = Partial<WithoutSystemFields<Doc<"jobs">>>;
 
-/**
- * The one way a job changes: patches it and, when `event` is given, appends that event with the
- * job's next `seq` in the same write. Pass the job as read in this transaction; the returned
- * document is the job after the change.
- */
-export async function recordJobChange(
+/** Appends an event with `seq` to a job's timeline (the caller advances the job's `nextEventSeq`). */
+export async function appendJobEvent(
   ctx: MutationCtx,
-  job: Doc<"jobs">,
-  patch: JobPatch,
-  event?: JobEventFields,
-): Promise<Doc<"jobs">> {
-  const now = Date.now();
-  const change: JobPatch = { ...patch, updatedAt: now };
-  requireStorable({ ...job, ...change }, Object.keys(patch));
-  if (event !== undefined) {
-    const seq = job.nextEventSeq;
-    await ctx.db.insert("jobEvents", { workspaceId: job.workspaceId, jobId: job._id, seq, at: now, ...event });
-    change.nextEventSeq = seq + 1;
-  }
-  await ctx.db.patch(job._id, change);
-  return { ...job, ...change };
+  job: Pick<Doc<"jobs">, "_id" | "workspaceId">,
+  seq: number,
+  at: number,
+  event: JobEventFields,
+): Promise<void> {
+  await ctx.db.insert("jobEvents", { workspaceId: job.workspaceId, jobId: job._id, seq, at, ...event });
 }
 
 /**
@@ -57,50 +38,6 @@ export async function eventsAfter(ctx: QueryCtx, job: Doc<"jobs">, afterSeq: num
   return events;
 }
 
-/** Inserts a new job with its first event (`seq` 1) and returns it as stored. */
-export async function insertJob(
-  ctx: MutationCtx,
-  fields: Omit<WithoutSystemFields<Doc<"jobs">>, "nextEventSeq" | "updatedAt">,
-  event: JobEventFields,
-): Promise<Doc<"jobs">> {
-  const now = Date.now();
-  requireStorable(fields, Object.keys(fields));
-  const jobId = await ctx.db.insert("jobs", { ...fields, nextEventSeq: 2, updatedAt: now });
-  await ctx.db.insert("jobEvents", { workspaceId: fields.workspaceId, jobId, seq: 1, at: now, ...event });
-  return (await ctx.db.get(jobId))!;
-}
-
-/**
- * Jobs collect client data from several calls (prompt, message, evidence...), so each write is
- * measured whole against Convex's 1 MiB per document; too large is a 400 naming the field.
- */
-function requireStorable(job: object, written: string[]) {
-  const problem = oversizedDocumentProblem(job, written);
-  if (problem !== null) {
-    throw apiError("INVALID_REQUEST", `${problem.path}: ${problem.message}`, {
-      issues: [{ path: problem.path, message: problem.message }],
-    });
-  }
-}
-
 export function eventView(event: Doc<"jobEvents">) {
   return { seq: event.seq, type: event.type, at: event.at, message: event.message, data: event.data };
 }
-
-// ---- HTTP layer ------------------------------------------------------------------------------
-
-/** `POST /v1/job-events/list-for-job`. */
-export const listForJob = internalQuery({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    jobId: v.string(),
-    limit: v.number(),
-    afterSeq: v.optional(v.number()),
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, limit, afterSeq }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
-    const job = await requireJob(ctx, workspaceId, jobId);
-    return { events: await eventsAfter(ctx, job, afterSeq ?? 0, limit) };
-  },
-});

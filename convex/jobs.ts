@@ -1,77 +1,39 @@
 /**
- * The job queue's jobs (SPEC §6). Owns `jobs`. Here: enqueue (`enqueueJob`, also used by other
- * domains), lookup, listing, cancel and retry. Lease state changes live in leases.ts, lost-lease
- * recovery in recovery.ts, the claim directory in queue.ts, the timeline in jobEvents.ts.
+ * What clients ask of the job queue (SPEC §6): enqueue (`enqueueJob`, also used by other
+ * domains), get, list, cancel, retry and a job's timeline. The `jobs` table is written through
+ * jobState.ts; lease state changes live in leases.ts, lost-lease recovery in recovery.ts.
  */
-import { type PaginationOptions, type PaginationResult } from "convex/server";
+import type { PaginationResult } from "convex/server";
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { onJobFinished } from "./jobHooks";
-import { insertJob, recordJobChange } from "./jobEvents";
+import { eventsAfter } from "./jobEvents";
+import { insertJob, jobView, moveJob, pageOfJobs, requireJob, updateJob } from "./jobState";
 import { apiError } from "./model/errors";
-import { boundedPage } from "./model/pages";
+import { RETRYABLE_STATUSES } from "./model/jobStates";
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
   DEFAULT_ROLE,
   MAX_PROMPT_BYTES,
-  RETRYABLE_STATUSES,
   jobKindValidator,
   jobStatusValidator,
   laneValidator,
   utf8Bytes,
   type JobKind,
-  type JobStatus,
   type Lane,
 } from "./model/jobs";
 import {
   canonicalRequirements,
-  requirementsForWorkers,
   requirementsInputValidator,
   requirementsKey,
   requirementsProblem,
   type RequirementsInput,
 } from "./model/matching";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
-import { jobBecamePending, jobLeftPending } from "./queue";
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
-
-/**
- * A job as clients see it: without the queue's bookkeeping fields, its requirements in both
- * spellings (SPEC §6 matching), `runRef` next to `runId`.
- */
-export function jobView(job: Doc<"jobs">) {
-  const { requirementsKey: _key, nextEventSeq: _seq, completionKey: _completion, leaseMs: _lease, ...visible } = job;
-  return { ...visible, requirements: requirementsForWorkers(job.requirements) };
-}
-export type JobView = ReturnType<typeof jobView>;
-
-/** The job `rawJobId` names in this workspace (and lane, when given); anything else is JOB_NOT_FOUND. */
-export async function requireJob(
-  ctx: QueryCtx,
-  workspaceId: Id<"workspaces">,
-  rawJobId: string,
-  lane?: Lane,
-): Promise<Doc<"jobs">> {
-  const job = await ctx.db.get(requireId(ctx, "jobs", rawJobId, "jobId"));
-  if (job === null || job.workspaceId !== workspaceId || (lane !== undefined && job.lane !== lane)) {
-    throw apiError("JOB_NOT_FOUND", "jobId: no job with this id in this workspace.");
-  }
-  return job;
-}
-
-/** The latest jobs of a run, newest first (runs' detail view). */
-export async function jobsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, runId: Id<"runs">, limit: number) {
-  const jobs = await ctx.db
-    .query("jobs")
-    .withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
-    .order("desc")
-    .take(limit);
-  return jobs.map(jobView);
-}
 
 export type EnqueueFields = {
   workspaceId: Id<"workspaces">;
@@ -154,10 +116,10 @@ export async function enqueueJob(
   }
   const inserted = await insertJob(
     ctx,
-    { ...job, status: "pending", attempts: 0, claimGeneration: 0, cancelRequested: false },
+    { ...job, attempts: 0, claimGeneration: 0, cancelRequested: false },
+    "pending",
     { type: "enqueued" },
   );
-  await jobBecamePending(ctx, inserted, { refuseNewStream: true });
   return { jobId: inserted._id, deduplicated: false };
 }
 
@@ -168,11 +130,8 @@ export async function enqueueJob(
  */
 export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
   if (job.status === "pending") {
-    const canceled = await recordJobChange(
-      ctx,
-      job,
-      {
-        status: "canceled",
+    return await moveJob(ctx, job, "canceled", {
+      patch: {
         outcomeReason: systemReason(
           "canceled",
           SYSTEM_REASON_CODES.canceled,
@@ -180,15 +139,12 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
         ),
         finishedAt: Date.now(),
       },
-      { type: "canceled", message: reason },
-    );
-    await jobLeftPending(ctx, canceled);
-    await onJobFinished(ctx, canceled);
-    return canceled;
+      event: { type: "canceled", message: reason },
+    });
   }
   if (job.status === "running") {
     if (job.cancelRequested) return job;
-    return await recordJobChange(ctx, job, { cancelRequested: true }, { type: "cancel_requested", message: reason });
+    return await updateJob(ctx, job, { cancelRequested: true }, { type: "cancel_requested", message: reason });
   }
   throw apiError("INVALID_JOB_STATE", `Only pending or running jobs can be canceled; this one is ${job.status}.`);
 }
@@ -201,11 +157,8 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
       `Only failed, blocked or canceled jobs can be retried; this one is ${job.status}.`,
     );
   }
-  const retried = await recordJobChange(
-    ctx,
-    job,
-    {
-      status: "pending",
+  return await moveJob(ctx, job, "pending", {
+    patch: {
       maxAttempts: Math.max(job.maxAttempts, job.attempts + 1),
       cancelRequested: false,
       claimedBy: undefined,
@@ -218,42 +171,8 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
       completionKey: undefined,
       spawnedJobIds: undefined,
     },
-    { type: "retried", data: { previousStatus: job.status } },
-  );
-  await jobBecamePending(ctx, retried);
-  return retried;
-}
-
-/**
- * One page of the workspace's jobs, newest first, on the narrowest index for the filters. A page
- * holds fewer than `numItems` jobs when they pass MAX_PAGE_BYTES (model/pages.ts); its cursor goes on.
- */
-export async function pageOfJobs(
-  ctx: QueryCtx,
-  workspaceId: Id<"workspaces">,
-  filters: { status?: JobStatus; repoId?: Id<"repos">; runId?: Id<"runs"> },
-  paginationOpts: PaginationOptions,
-): Promise<PaginationResult<Doc<"jobs">>> {
-  const { status, repoId, runId } = filters;
-  const jobsTable = ctx.db.query("jobs");
-  const query =
-    runId !== undefined
-      ? status === undefined
-        ? jobsTable.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
-        : jobsTable.withIndex("by_workspace_run_status", (q) =>
-            q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status),
-          )
-      : repoId !== undefined
-        ? status === undefined
-          ? jobsTable.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
-          : jobsTable.withIndex("by_workspace_repo_status", (q) =>
-              q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status),
-            )
-        : status === undefined
-          ? jobsTable.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
-          : jobsTable.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
-  // Large jobs (64 KiB prompts, big evidence) end a page early rather than break the read limit.
-  return await query.order("desc").paginate(boundedPage(paginationOpts));
+    event: { type: "retried", data: { previousStatus: job.status } },
+  });
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------
@@ -326,6 +245,22 @@ export const cancel = internalMutation({
   handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, reason }) => {
     const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
     return { job: jobView(await cancelJob(ctx, await requireJob(ctx, workspaceId, jobId), reason)) };
+  },
+});
+
+/** `POST /v1/job-events/list-for-job`. */
+export const events = internalQuery({
+  args: {
+    caller: callerValidator,
+    workspaceId: v.string(),
+    jobId: v.string(),
+    limit: v.number(),
+    afterSeq: v.optional(v.number()),
+  },
+  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, limit, afterSeq }) => {
+    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+    const job = await requireJob(ctx, workspaceId, jobId);
+    return { events: await eventsAfter(ctx, job, afterSeq ?? 0, limit) };
   },
 });
 

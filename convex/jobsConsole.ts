@@ -7,7 +7,8 @@ import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { eventView, eventsAfter } from "./jobEvents";
-import { cancelJob, enqueueArgs, enqueueJob, jobView, pageOfJobs, requireJob, retryJob } from "./jobs";
+import { cancelJob, enqueueArgs, enqueueJob, retryJob } from "./jobs";
+import { jobView, pageOfJobs, requireJob } from "./jobState";
 import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
 import {

@@ -11,14 +11,13 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { onJobFinished } from "./jobHooks";
-import { recordJobChange } from "./jobEvents";
-import { enqueueJob, jobView, requireJob, type EnqueueFields } from "./jobs";
+import { enqueueJob, type EnqueueFields } from "./jobs";
+import { jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
 import { apiError } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { outcomeReasonValidator, reasonMismatch } from "./model/outcomeReasons";
-import { jobLeftPending, nextClaimableJob, withDirectoryBatch } from "./queue";
+import { nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { requireWorker } from "./workers";
@@ -92,12 +91,9 @@ export const claimNext = internalMutation({
     const leaseExpiresAt = now + grantedMs;
     const claimGeneration = job.claimGeneration + 1;
     const attempt = job.attempts + 1;
-    const claimed = await recordJobChange(
-      ctx,
-      job,
-      {
+    const claimed = await moveJob(ctx, job, "running", {
+      patch: {
         ...(await missingRunRef(ctx, job)),
-        status: "running",
         attempts: attempt,
         claimGeneration,
         claimedBy: worker._id,
@@ -105,9 +101,9 @@ export const claimNext = internalMutation({
         leaseMs: grantedMs,
         leaseExpiresAt,
       },
-      { type: "claimed", data: { workerId: worker._id, claimGeneration, attempt, leaseExpiresAt } },
-    );
-    await jobLeftPending(ctx, claimed, directory);
+      event: { type: "claimed", data: { workerId: worker._id, claimGeneration, attempt, leaseExpiresAt } },
+      directory,
+    });
     await ctx.scheduler.runAt(leaseExpiresAt, internal.recovery.recoverIfLeaseExpired, {
       jobId: job._id,
       claimGeneration,
@@ -135,7 +131,7 @@ export const extendLeaseIfHeld = internalMutation({
     if (!(await leaseStillHeld(ctx, job, holder, now))) return LEASE_LOST;
     const leaseExpiresAt = now + clampLeaseMs(args.leaseMs, job.leaseMs);
     const event = args.message === undefined ? undefined : { type: "heartbeat" as const, message: args.message };
-    await recordJobChange(ctx, job, { leaseExpiresAt }, event);
+    await updateJob(ctx, job, { leaseExpiresAt }, event);
     return { leaseExpiresAt, cancelRequested: job.cancelRequested };
   },
 });
@@ -157,10 +153,10 @@ export const appendLogIfLeaseHeld = internalMutation({
     let current = job;
     if (droppedLines !== undefined) {
       const message = `${droppedLines} log line(s) dropped by the worker (its spool was full).`;
-      current = await recordJobChange(ctx, current, {}, { type: "log_gap", message, data: { droppedLines } });
+      current = await updateJob(ctx, current, {}, { type: "log_gap", message, data: { droppedLines } });
     }
     if (lines.length > 0)
-      await recordJobChange(ctx, current, {}, { type: "log", data: lineTimes ? { lines, lineTimes } : { lines } });
+      await updateJob(ctx, current, {}, { type: "log", data: lineTimes ? { lines, lineTimes } : { lines } });
     return { appended: lines.length };
   },
 });
@@ -201,11 +197,8 @@ async function completeIfLeaseHeld(ctx: MutationCtx, args: CompletionArgs): Prom
   if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
 
   const run = args.runId === undefined ? undefined : await requireRun(ctx, workspaceId, args.runId);
-  const finished = await recordJobChange(
-    ctx,
-    job,
-    {
-      status: args.outcome,
+  const finished = await moveJob(ctx, job, args.outcome, {
+    patch: {
       outcome: args.outcome,
       message: args.message,
       outcomeReason: args.outcomeReason,
@@ -214,13 +207,12 @@ async function completeIfLeaseHeld(ctx: MutationCtx, args: CompletionArgs): Prom
       finishedAt: Date.now(),
       ...(run === undefined ? {} : { runId: run._id, runRef: run.runRef }),
     },
-    {
+    event: {
       type: OUTCOME_EVENT[args.outcome],
       message: args.message,
       data: { workerId: holder.workerId, claimGeneration: job.claimGeneration, outcomeReason: args.outcomeReason },
     },
-  );
-  await onJobFinished(ctx, finished);
+  });
   return { job: finished, idempotent: false };
 }
 
@@ -269,13 +261,13 @@ export const completeAndEnqueueChildren = internalMutation({
 
     const spawnedJobIds: Id<"jobs">[] = [];
     // One read and one write of the claim directory for all children (it may be hundreds of KB).
-    await withDirectoryBatch(ctx, async () => {
+    await withJobBatch(ctx, async () => {
       for (const child of children as Omit<EnqueueFields, "workspaceId" | "parentJobId">[]) {
         const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
         spawnedJobIds.push(jobId);
       }
     });
-    await ctx.db.patch(completion.job._id, { completionKey: idempotencyKey, spawnedJobIds });
+    await updateJob(ctx, completion.job, { completionKey: idempotencyKey, spawnedJobIds });
     return { result: resultOf({ ...completion.job, spawnedJobIds }, false) };
   },
 });

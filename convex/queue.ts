@@ -187,8 +187,8 @@ const openBatches = new WeakMap<object, DirectoryChanges>();
 
 /**
  * Runs `work` with one DirectoryChanges for the transaction: every job that enters or leaves
- * `pending` inside it (through the functions below, from any domain) changes the directory in
- * memory, and each directory is written once when `work` is done.
+ * `pending` inside it (jobState.ts calls the functions below) changes the directory in memory,
+ * and each directory is written once when `work` is done. Callers use `withJobBatch`.
  */
 export async function withDirectoryBatch<T>(ctx: MutationCtx, work: () => Promise<T>): Promise<T> {
   if (openBatches.has(ctx.db)) return await work();
@@ -226,8 +226,9 @@ const MAX_REPAIRS = 3;
 
 /**
  * The best pending job a worker may claim now (or null), with the directory read. Every change of
- * a job's status goes through this file's hooks, so a head is always a pending job; should one not
- * be (a job edited by hand in the dashboard), its stream's entry is repaired and the pick repeated.
+ * a job's status goes through `moveJob`, which calls this file's hooks, so a head is always a
+ * pending job; should one not be (a job edited by hand in the dashboard), its stream's entry is
+ * repaired and the pick repeated.
  */
 export async function nextClaimableJob(
   ctx: MutationCtx,

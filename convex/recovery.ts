@@ -8,12 +8,10 @@ import { v } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
-import { onJobFinished } from "./jobHooks";
-import { recordJobChange } from "./jobEvents";
+import { moveJob, withJobBatch } from "./jobState";
 import { afterLeaseLoss, isLeaseExpired } from "./model/leases";
 import { convexSize } from "./model/convexValues";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
-import { jobBecamePending, withDirectoryBatch } from "./queue";
 
 /** Jobs recovered per sweep transaction; a full batch schedules the next one at once. */
 export const SWEEP_BATCH = 100;
@@ -38,19 +36,14 @@ export async function recoverExpiredLease(ctx: MutationCtx, job: Doc<"jobs">): P
           ),
           finishedAt: Date.now(),
         };
-  const recovered = await recordJobChange(
-    ctx,
-    job,
-    { status: next, claimedBy: undefined, claimedAt: undefined, leaseExpiresAt: undefined, ...finished },
-    {
+  return await moveJob(ctx, job, next, {
+    patch: { claimedBy: undefined, claimedAt: undefined, leaseExpiresAt: undefined, ...finished },
+    event: {
       type: "recovered",
       message: `Lease of attempt ${job.attempts} expired; the job is now ${next}.`,
       data: { workerId: job.claimedBy, claimGeneration: job.claimGeneration, attempt: job.attempts, status: next },
     },
-  );
-  if (next === "pending") await jobBecamePending(ctx, recovered);
-  else await onJobFinished(ctx, recovered);
-  return recovered;
+  });
 }
 
 /** Scheduled at a claim's lease expiry. A newer claim or a finished job make it a no-op. */
@@ -83,7 +76,7 @@ export const sweepExpiredLeases = internalMutation({
     // so a batch of large jobs stays far inside the transaction's 16 MiB.
     let recovered = 0;
     let bytes = 0;
-    await withDirectoryBatch(ctx, async () => {
+    await withJobBatch(ctx, async () => {
       for await (const job of expiredLeases) {
         await recoverExpiredLease(ctx, job);
         recovered++;

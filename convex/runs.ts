@@ -8,7 +8,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { workspaceQuery } from "./functions";
-import { jobsOfRun } from "./jobs";
+import { jobsOfRun } from "./jobState";
 import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
 import { runStatusValidator, type RunStatus } from "./model/runs";

@@ -273,9 +273,10 @@ export default defineSchema({
   }).index("by_workspace_hash", ["workspaceId", "remoteUrlHash"]),
 
   /**
-   * The job queue (SPEC §6). Inserted by `enqueueJob` (jobs.ts); every later state change goes
-   * through leases.ts (claim, heartbeat, log, complete), recovery.ts (lost leases) or jobs.ts
-   * (cancel, retry). Read by the job routes, the Console and runs (jobs of a run).
+   * The job queue (SPEC §6). Written only through jobState.ts: born by `insertJob` (`enqueueJob`,
+   * jobs.ts), status changed by `moveJob` (claim and complete in leases.ts, lost leases in
+   * recovery.ts, cancel and retry in jobs.ts), anything else by `updateJob`. Read by the job
+   * routes, the Console and runs (jobs of a run).
    * `by_queue` orders each (repo, requirements) stream of pending jobs for claim-next (queue.ts).
    */
   jobs: defineTable({
@@ -313,7 +314,7 @@ export default defineSchema({
     /** complete-and-enqueue-children: the key of the completion and the children it spawned. */
     completionKey: v.optional(v.string()),
     spawnedJobIds: v.optional(v.array(v.id("jobs"))),
-    /** The `seq` the next event of this job gets (jobEvents.ts), so appending is O(1). */
+    /** The `seq` the next event of this job gets (jobState.ts), so appending is O(1). */
     nextEventSeq: v.number(),
     finishedAt: v.optional(v.number()),
     updatedAt: v.number(),
@@ -349,8 +350,8 @@ export default defineSchema({
   }).index("by_workspace_lane", ["workspaceId", "lane"]),
 
   /**
-   * Append-only job timeline, `seq` counting from 1 per job. Appended by jobEvents.ts on every
-   * job state change, logged lines and heartbeats with a message. Read by
+   * Append-only job timeline, `seq` counting from 1 per job. Appended through jobState.ts with
+   * each job write it records (every move, logged lines, heartbeats with a message). Read by
    * `/v1/job-events/list-for-job` and the Console job detail.
    */
   jobEvents: defineTable({

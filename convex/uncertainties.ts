@@ -8,7 +8,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, type QueryCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { answerDecision, dismissDecision, openDecisionRequest, recordResolution } from "./decisions";
-import { requireJob } from "./jobs";
+import { requireJob } from "./jobState";
 import { resolutionModeValidator, uncertaintyStatementFields } from "./model/decisions";
 import { apiError } from "./model/errors";
 import { DEFAULT_AUTO_PROMOTE_THRESHOLD, promotionOf } from "./model/promotion";

@@ -54,3 +54,12 @@ export function inboxRank(status: DecisionStatus, tier: Tier): number {
 export function applyDecisionJobKey(decisionRequestId: string): string {
   return systemIdempotencyKey("apply_decision", decisionRequestId);
 }
+
+/**
+ * Whether a job's new status may change a decision (the decisions reaction, jobReactions.ts): an
+ * `apply_decision` job done applies its decision, a job blocked may be blocked on one. Every
+ * other move skips the reaction's nested call.
+ */
+export function jobMayAffectDecisions(job: { kind: string; status: string }): boolean {
+  return (job.kind === "apply_decision" && job.status === "done") || job.status === "blocked";
+}

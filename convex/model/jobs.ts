@@ -41,9 +41,6 @@ export function statusOfFilter(filter: JobStatusFilter): JobStatus {
 export const JOB_OUTCOMES = ["done", "failed", "blocked", "canceled"] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
-/** Statuses `jobs/retry` accepts. */
-export const RETRYABLE_STATUSES: readonly JobStatus[] = ["failed", "blocked", "canceled"];
-
 export function isFinished(status: JobStatus): status is JobOutcome {
   return (JOB_OUTCOMES as readonly string[]).includes(status);
 }

@@ -5,14 +5,14 @@
  * answer a full page of 50, so the ratio is what the 9,940 other events cost).
  *
  * Seeding 100,000 jobs over HTTP would take many minutes, so each data directory is seeded in
- * this process through the local engine itself (the very `enqueueJob` and `recordJobChange` the
+ * this process through the local engine itself (the very `enqueueJob` and `updateJob` the
  * routes run, a few hundred per transaction, journalled as the server would), then closed; the
  * real local server is started on it and measured over sockets, as a worker sees it.
  */
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import type { MutationCtx } from "../../convex/_generated/server";
-import { recordJobChange } from "../../convex/jobEvents";
+import { updateJob } from "../../convex/jobState";
 import { enqueueJob } from "../../convex/jobs";
 import { makeTempDir, spawnLocalServer } from "../../test/support/local-process";
 import { createEngine } from "../local/engine";
@@ -90,7 +90,7 @@ async function seed(dataDir: string, waiting: number): Promise<Seeded> {
         await run(async (ctx) => {
           let current = (await ctx.db.get(jobId))!;
           for (let i = start; i < Math.min(start + EVENT_BATCH, events); i++) {
-            current = await recordJobChange(ctx, current, {}, { type: "log", data: { lines: [`log line ${i}`] } });
+            current = await updateJob(ctx, current, {}, { type: "log", data: { lines: [`log line ${i}`] } });
           }
         });
       }

@@ -1,6 +1,6 @@
 /** Shared test set-up: a fresh in-process Convex per test and small helpers for the HTTP API. */
 import { convexTest } from "convex-test";
-import { vi } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 import schema from "../../convex/schema";
 import { SERVICE_TOKEN } from "./fixtures";
 
@@ -33,6 +33,32 @@ export function resetTestEnvironment() {
   vi.useRealTimers();
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
+}
+
+/**
+ * The preamble of a test file, written once: a fresh Convex before each test (`freshConvex(env)`,
+ * `env` read per test when it is a function) and `resetTestEnvironment` after it. Returns the
+ * running test's instance: a stand-in that forwards to the Convex of the current test, so test
+ * bodies and helpers use it as they would the instance itself. Hooks registered after this call
+ * (seeding a workspace) see the fresh instance.
+ */
+export function useFreshConvex(env: Record<string, string> | (() => Record<string, string>) = {}): TestConvex {
+  let current: TestConvex | undefined;
+  beforeEach(() => {
+    current = freshConvex(typeof env === "function" ? env() : env);
+  });
+  afterEach(() => {
+    current = undefined;
+    resetTestEnvironment();
+  });
+  return new Proxy({} as TestConvex, {
+    get(_target, property) {
+      if (current === undefined)
+        throw new Error("useFreshConvex: the instance exists only inside a test or its hooks.");
+      const value = Reflect.get(current, property, current);
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+  });
 }
 
 export type Json = Record<string, any>;

@@ -1,7 +1,7 @@
 /**
  * Job queue routes: /v1/jobs/*, /v1/cloud-ai-jobs/* and /v1/job-events/list-for-job.
- * Handlers live in convex/jobs.ts (enqueue, list, get, cancel, retry), convex/leases.ts
- * (claim, heartbeat, log, complete) and convex/jobEvents.ts.
+ * Handlers live in convex/jobs.ts (enqueue, list, get, cancel, retry, a job's events) and
+ * convex/leases.ts (claim, heartbeat, log, complete).
  */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
@@ -216,6 +216,6 @@ export const jobRoutes: Route[] = [
     }),
     response: z.object({ events: z.array(jobEventSchema) }),
     errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND"],
-    handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobEvents.listForJob, { caller, ...body }),
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobs.events, { caller, ...body }),
   }),
 ];

@@ -6,7 +6,7 @@ import { useMutation, usePaginatedQuery, useQuery } from "convex/react";
 import { useState } from "react";
 import { api } from "../../../../convex/_generated/api";
 import type { Id } from "../../../../convex/_generated/dataModel";
-import { RETRYABLE_STATUSES } from "../../../../convex/model/jobs";
+import { RETRYABLE_STATUSES } from "../../../../convex/model/jobStates";
 import { Badge, LoadMore, ErrorNote, Fields, Loading, useNow } from "../components";
 import { clockTime, relativeTime, shortId, shownValue } from "../format";
 import { linkTo } from "../navigation";

@@ -1,0 +1,219 @@
+/**
+ * The one writer of the `jobs` table (SPEC §6). A job is born through `insertJob`, changes status
+ * only through `moveJob` (the moves model/jobStates.ts allows) and changes anything else through
+ * `updateJob`. Each write appends its event (jobEvents.ts) in the same transaction, keeps the
+ * claim directory (queue.ts) in step, and a move runs the reactions other domains registered
+ * (jobReactions.ts). Also the reads other domains share: requireJob, jobView, jobsOfRun, pageOfJobs.
+ */
+import type { PaginationOptions, PaginationResult, WithoutSystemFields } from "convex/server";
+import type { Doc, Id } from "./_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "./_generated/server";
+import { requireId } from "./access";
+import { appendJobEvent, type JobEventFields } from "./jobEvents";
+import { JOB_REACTIONS, type JobMoved } from "./jobReactions";
+import { oversizedDocumentProblem } from "./model/convexValues";
+import { apiError, type ApiErrorData } from "./model/errors";
+import { JOB_NOTE_EVENTS, birthProblem, isQueued, moveProblem } from "./model/jobStates";
+import type { JobStatus, Lane } from "./model/jobs";
+import { requirementsForWorkers } from "./model/matching";
+import { boundedPage } from "./model/pages";
+import { jobBecamePending, jobLeftPending, withDirectoryBatch } from "./queue";
+
+type JobFields = WithoutSystemFields<Doc<"jobs">>;
+/** What a write may set: anything but the status (moveJob's alone) and the bookkeeping kept here. */
+export type JobPatch = Partial<Omit<JobFields, "status" | "nextEventSeq" | "updatedAt">>;
+/** A new job's fields, without its status (insertJob's argument) and the bookkeeping kept here. */
+export type NewJob = Omit<JobFields, "status" | "nextEventSeq" | "updatedAt">;
+
+/** How a job moves: the event that records it, the other fields it sets. */
+export type JobChange = {
+  event: JobEventFields;
+  patch?: JobPatch;
+  /** claim-next: the claim directory it already read, so it is not read twice. */
+  directory?: Doc<"jobQueues"> | null;
+};
+
+/** An event that records no status change (heartbeat, log lines, a cancel request). */
+export type JobNote = JobEventFields & { type: (typeof JOB_NOTE_EVENTS)[number] };
+
+function refuse(problem: ApiErrorData): never {
+  throw apiError(problem.code, problem.message);
+}
+
+/** Inserts a job in `status` with its first event (`seq` 1) and, when queued, lists it for claim-next. */
+export async function insertJob(
+  ctx: MutationCtx,
+  fields: NewJob,
+  status: JobStatus,
+  event: JobEventFields,
+): Promise<Doc<"jobs">> {
+  const problem = birthProblem(status, event.type);
+  if (problem !== null) refuse(problem);
+  const now = Date.now();
+  const born = { ...fields, status };
+  requireStorable(born, Object.keys(born));
+  const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
+  await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
+  const job = (await ctx.db.get(jobId))!;
+  // A new job may not start a (repo, requirements) stream once the directory is full (queue.ts).
+  if (isQueued(status)) await jobBecamePending(ctx, job, { refuseNewStream: true });
+  return job;
+}
+
+/**
+ * Moves a job to `to`: refuses a move the table does not allow (INVALID_JOB_STATE), patches the
+ * job with the change and appends its event, keeps the claim directory in step, and queues the
+ * move for the reactions, run once the transaction's directory is written. Pass the job as read
+ * in this transaction; the result is the job after the move.
+ */
+export async function moveJob(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  to: JobStatus,
+  change: JobChange,
+): Promise<Doc<"jobs">> {
+  const problem = moveProblem(job.status, to, change.event.type);
+  if (problem !== null) refuse(problem);
+  return await withJobBatch(ctx, async () => {
+    const moved = await writeJob(ctx, job, { ...change.patch, status: to }, change.event);
+    if (isQueued(job.status) && !isQueued(to)) await jobLeftPending(ctx, moved, change.directory);
+    if (!isQueued(job.status) && isQueued(to)) await jobBecamePending(ctx, moved);
+    openBatches.get(ctx.db)!.push({ job: moved, from: job.status });
+    return moved;
+  });
+}
+
+/** Changes a job without moving it, appending `note` when given (a heartbeat's message, log lines). */
+export async function updateJob(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  patch: JobPatch,
+  note?: JobNote,
+): Promise<Doc<"jobs">> {
+  return await writeJob(ctx, job, patch, note);
+}
+
+/** The one patch of a job: every write is measured whole and stamped, its event takes the next `seq`. */
+async function writeJob(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  change: Partial<JobFields>,
+  event: JobEventFields | undefined,
+): Promise<Doc<"jobs">> {
+  const now = Date.now();
+  const written: Partial<JobFields> = { ...change, updatedAt: now };
+  requireStorable({ ...job, ...written }, Object.keys(change));
+  if (event !== undefined) {
+    await appendJobEvent(ctx, job, job.nextEventSeq, now, event);
+    written.nextEventSeq = job.nextEventSeq + 1;
+  }
+  await ctx.db.patch(job._id, written);
+  return { ...job, ...written };
+}
+
+/** The moves of the transaction's open batch, by its `ctx.db` (the same object however `ctx` is wrapped). */
+const openBatches = new WeakMap<object, JobMoved[]>();
+
+/**
+ * Runs `work` as one batch of job changes: each claim directory it touches is read once and
+ * written once (the lease sweep and complete-and-enqueue-children move up to 100 jobs, and a
+ * directory may hold hundreds of KB), then the reactions of every move run, in move order.
+ */
+export async function withJobBatch<T>(ctx: MutationCtx, work: () => Promise<T>): Promise<T> {
+  if (openBatches.has(ctx.db)) return await work();
+  const moves: JobMoved[] = [];
+  openBatches.set(ctx.db, moves);
+  let result: T;
+  try {
+    result = await withDirectoryBatch(ctx, work);
+  } finally {
+    openBatches.delete(ctx.db);
+  }
+  for (const move of moves) {
+    for (const reaction of JOB_REACTIONS) {
+      if (reaction.when(move)) await ctx.runMutation(reaction.run, move);
+    }
+  }
+  return result;
+}
+
+/**
+ * Jobs collect client data from several calls (prompt, message, evidence...), so each write is
+ * measured whole against Convex's 1 MiB per document; too large is a 400 naming the field.
+ */
+function requireStorable(job: object, written: string[]) {
+  const problem = oversizedDocumentProblem(job, written);
+  if (problem !== null) {
+    throw apiError("INVALID_REQUEST", `${problem.path}: ${problem.message}`, {
+      issues: [{ path: problem.path, message: problem.message }],
+    });
+  }
+}
+
+// ---- Reads shared with other domains ---------------------------------------------------------
+
+/**
+ * A job as clients see it: without the queue's bookkeeping fields, its requirements in both
+ * spellings (SPEC §6 matching), `runRef` next to `runId`.
+ */
+export function jobView(job: Doc<"jobs">) {
+  const { requirementsKey: _key, nextEventSeq: _seq, completionKey: _completion, leaseMs: _lease, ...visible } = job;
+  return { ...visible, requirements: requirementsForWorkers(job.requirements) };
+}
+export type JobView = ReturnType<typeof jobView>;
+
+/** The job `rawJobId` names in this workspace (and lane, when given); anything else is JOB_NOT_FOUND. */
+export async function requireJob(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  rawJobId: string,
+  lane?: Lane,
+): Promise<Doc<"jobs">> {
+  const job = await ctx.db.get(requireId(ctx, "jobs", rawJobId, "jobId"));
+  if (job === null || job.workspaceId !== workspaceId || (lane !== undefined && job.lane !== lane)) {
+    throw apiError("JOB_NOT_FOUND", "jobId: no job with this id in this workspace.");
+  }
+  return job;
+}
+
+/** The latest jobs of a run, newest first (runs' detail view). */
+export async function jobsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, runId: Id<"runs">, limit: number) {
+  const jobs = await ctx.db
+    .query("jobs")
+    .withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
+    .order("desc")
+    .take(limit);
+  return jobs.map(jobView);
+}
+
+/**
+ * One page of the workspace's jobs, newest first, on the narrowest index for the filters. A page
+ * holds fewer than `numItems` jobs when they pass MAX_PAGE_BYTES (model/pages.ts); its cursor goes on.
+ */
+export async function pageOfJobs(
+  ctx: QueryCtx,
+  workspaceId: Id<"workspaces">,
+  filters: { status?: JobStatus; repoId?: Id<"repos">; runId?: Id<"runs"> },
+  paginationOpts: PaginationOptions,
+): Promise<PaginationResult<Doc<"jobs">>> {
+  const { status, repoId, runId } = filters;
+  const jobsTable = ctx.db.query("jobs");
+  const query =
+    runId !== undefined
+      ? status === undefined
+        ? jobsTable.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
+        : jobsTable.withIndex("by_workspace_run_status", (q) =>
+            q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status),
+          )
+      : repoId !== undefined
+        ? status === undefined
+          ? jobsTable.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
+          : jobsTable.withIndex("by_workspace_repo_status", (q) =>
+              q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status),
+            )
+        : status === undefined
+          ? jobsTable.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
+          : jobsTable.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
+  // Large jobs (64 KiB prompts, big evidence) end a page early rather than break the read limit.
+  return await query.order("desc").paginate(boundedPage(paginationOpts));
+}
