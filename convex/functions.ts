@@ -1,17 +1,24 @@
 /**
- * Builders for Console functions (signed-in users of @convex-dev/auth). Every Console query and
- * mutation is declared with one of these, so none repeats the sign-in or membership check.
+ * Builders for every function a client reaches, so none repeats its caller check.
  *
+ * Console functions (signed-in users of @convex-dev/auth):
  *   userQuery / userMutation            ctx.userId: any signed-in user
  *   workspaceQuery / workspaceMutation  ctx.userId + ctx.workspace: a member of args.workspaceId
  *                                       with at least `minRole` (default viewer / member)
+ *
+ * Internal functions called by HTTP routes with the endpoint's `caller` (api/endpoint.ts):
+ *   callerInternalQuery / ...Mutation            ctx.caller
+ *   workspaceInternalQuery / ...Mutation         ctx.caller + ctx.access: `requireWorkspaceAccess`
+ *                                                passed for args.workspaceId with `minRole` (required)
+ * The access check runs inside the function's own transaction (access.ts), and `caller` and
+ * `workspaceId` are consumed: handlers get the request's other fields.
  */
 import { getAuthUserId } from "@convex-dev/auth/server";
 import { customCtx, customMutation, customQuery } from "convex-helpers/server/customFunctions";
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
-import { mutation, query, type QueryCtx } from "./_generated/server";
-import type { WorkspaceAccess } from "./access";
+import { internalMutation, internalQuery, mutation, query, type QueryCtx } from "./_generated/server";
+import { callerValidator, requireWorkspaceAccess, type Caller, type WorkspaceAccess } from "./access";
 import { membershipOf } from "./memberships";
 import { apiError } from "./model/errors";
 import { roleAtLeast, type Role } from "./model/roles";
@@ -61,3 +68,25 @@ function workspaceCustomization(defaultRole: Role) {
 
 export const workspaceQuery = customQuery(query, workspaceCustomization("viewer"));
 export const workspaceMutation = customMutation(mutation, workspaceCustomization("member"));
+
+// ---- HTTP side -------------------------------------------------------------------------------
+
+const callerCustomization = {
+  args: { caller: callerValidator },
+  input: async (_ctx: QueryCtx, { caller }: { caller: Caller }) => ({ ctx: { caller }, args: {} }),
+};
+
+export const callerInternalQuery = customQuery(internalQuery, callerCustomization);
+export const callerInternalMutation = customMutation(internalMutation, callerCustomization);
+
+const workspaceAccessCustomization = {
+  args: { caller: callerValidator, workspaceId: v.string() },
+  input: async (
+    ctx: QueryCtx,
+    { caller, workspaceId }: { caller: Caller; workspaceId: string },
+    { minRole }: { minRole: Role },
+  ) => ({ ctx: { caller, access: await requireWorkspaceAccess(ctx, caller, workspaceId, minRole) }, args: {} }),
+};
+
+export const workspaceInternalQuery = customQuery(internalQuery, workspaceAccessCustomization);
+export const workspaceInternalMutation = customMutation(internalMutation, workspaceAccessCustomization);

@@ -4,10 +4,12 @@
  * jobState.ts; lease state changes live in leases.ts, lost-lease recovery in recovery.ts.
  */
 import type { PaginationResult } from "convex/server";
-import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import type { MutationCtx } from "./_generated/server";
+import { requireId } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { cancelRequest, enqueueRequest, jobEventsRequest, jobRequest, listJobsRequest } from "./api/requests/jobs";
+import { workspaceInternalMutation, workspaceInternalQuery } from "./functions";
 import { eventsAfter } from "./jobEvents";
 import { insertJob, jobView, moveJob, pageOfJobs, requireJob, updateJob } from "./jobState";
 import { apiError } from "./model/errors";
@@ -17,20 +19,11 @@ import {
   DEFAULT_PRIORITY,
   DEFAULT_ROLE,
   MAX_PROMPT_BYTES,
-  jobKindValidator,
-  jobStatusValidator,
-  laneValidator,
   utf8Bytes,
   type JobKind,
   type Lane,
 } from "./model/jobs";
-import {
-  canonicalRequirements,
-  requirementsInputValidator,
-  requirementsKey,
-  requirementsProblem,
-  type RequirementsInput,
-} from "./model/matching";
+import { canonicalRequirements, requirementsKey, requirementsProblem, type RequirementsInput } from "./model/matching";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
@@ -177,41 +170,19 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
 
 // ---- HTTP layer ------------------------------------------------------------------------------
 
-export const enqueueArgs = {
-  repoId: v.string(),
-  kind: jobKindValidator,
-  prompt: v.string(),
-  runId: v.optional(v.string()),
-  role: v.optional(v.string()),
-  requirements: v.optional(requirementsInputValidator),
-  priority: v.optional(v.number()),
-  maxAttempts: v.optional(v.number()),
-  idempotencyKey: v.optional(v.string()),
-  lane: v.optional(laneValidator),
-};
-
 /** `POST /v1/jobs/enqueue`. */
-export const enqueue = internalMutation({
-  args: { caller: callerValidator, workspaceId: v.string(), ...enqueueArgs },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, ...fields }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
-    return await enqueueJob(ctx, { workspaceId, ...fields });
-  },
+export const enqueue = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(enqueueRequest),
+  handler: async (ctx, fields) => await enqueueJob(ctx, { workspaceId: ctx.access.workspaceId, ...fields }),
 });
 
 /** `POST /v1/jobs/list`: newest first; a repo and a run filter together narrow to the run. */
-export const list = internalQuery({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    status: v.optional(jobStatusValidator),
-    repoId: v.optional(v.string()),
-    runId: v.optional(v.string()),
-    limit: v.number(),
-    cursor: v.optional(v.string()),
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, status, limit, cursor, ...raw }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+export const list = workspaceInternalQuery({
+  minRole: "viewer",
+  args: requestArgs(listJobsRequest),
+  handler: async (ctx, { status, limit, cursor, ...raw }) => {
+    const { workspaceId } = ctx.access;
     const repoId = raw.repoId === undefined ? undefined : requireId(ctx, "repos", raw.repoId, "repoId");
     const runId = raw.runId === undefined ? undefined : requireId(ctx, "runs", raw.runId, "runId");
     const filters = { status, repoId, runId };
@@ -231,44 +202,36 @@ export const list = internalQuery({
 });
 
 /** `POST /v1/jobs/get`. */
-export const get = internalQuery({
-  args: { caller: callerValidator, workspaceId: v.string(), jobId: v.string() },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
-    return { job: jobView(await requireJob(ctx, workspaceId, jobId)) };
-  },
-});
-
-/** `POST /v1/jobs/cancel`. */
-export const cancel = internalMutation({
-  args: { caller: callerValidator, workspaceId: v.string(), jobId: v.string(), reason: v.optional(v.string()) },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, reason }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
-    return { job: jobView(await cancelJob(ctx, await requireJob(ctx, workspaceId, jobId), reason)) };
-  },
+export const get = workspaceInternalQuery({
+  minRole: "viewer",
+  args: requestArgs(jobRequest),
+  handler: async (ctx, { jobId }) => ({ job: jobView(await requireJob(ctx, ctx.access.workspaceId, jobId)) }),
 });
 
 /** `POST /v1/job-events/list-for-job`. */
-export const events = internalQuery({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    jobId: v.string(),
-    limit: v.number(),
-    afterSeq: v.optional(v.number()),
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId, limit, afterSeq }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
-    const job = await requireJob(ctx, workspaceId, jobId);
+export const events = workspaceInternalQuery({
+  minRole: "viewer",
+  args: requestArgs(jobEventsRequest),
+  handler: async (ctx, { jobId, limit, afterSeq }) => {
+    const job = await requireJob(ctx, ctx.access.workspaceId, jobId);
     return { events: await eventsAfter(ctx, job, afterSeq ?? 0, limit) };
   },
 });
 
+/** `POST /v1/jobs/cancel`. */
+export const cancel = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(cancelRequest),
+  handler: async (ctx, { jobId, reason }) => ({
+    job: jobView(await cancelJob(ctx, await requireJob(ctx, ctx.access.workspaceId, jobId), reason)),
+  }),
+});
+
 /** `POST /v1/jobs/retry`. */
-export const retry = internalMutation({
-  args: { caller: callerValidator, workspaceId: v.string(), jobId: v.string() },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, jobId }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
-    return { job: jobView(await retryJob(ctx, await requireJob(ctx, workspaceId, jobId))) };
-  },
+export const retry = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(jobRequest),
+  handler: async (ctx, { jobId }) => ({
+    job: jobView(await retryJob(ctx, await requireJob(ctx, ctx.access.workspaceId, jobId))),
+  }),
 });

@@ -7,7 +7,9 @@ import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { eventView, eventsAfter } from "./jobEvents";
-import { cancelJob, enqueueArgs, enqueueJob, retryJob } from "./jobs";
+import { requestArgs } from "./api/convexArgs";
+import { enqueueRequest } from "./api/requests/jobs";
+import { cancelJob, enqueueJob, retryJob } from "./jobs";
 import { jobView, pageOfJobs, requireJob } from "./jobState";
 import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
@@ -123,8 +125,9 @@ export const get = workspaceQuery({
   },
 });
 
+/** Takes the fields of `POST /v1/jobs/enqueue` (validated here by Convex only; enqueueJob checks the rest). */
 export const enqueue = workspaceMutation({
-  args: enqueueArgs,
+  args: requestArgs(enqueueRequest),
   handler: async (ctx, { workspaceId: _checked, ...fields }) => {
     if (fields.idempotencyKey !== undefined && isSystemIdempotencyKey(fields.idempotencyKey)) {
       throw apiError(

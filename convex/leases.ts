@@ -3,46 +3,49 @@
  * next matching job, then extends, logs to and completes it only while it holds the lease
  * (same worker, same `claimGeneration`, lease not expired). A call that arrives after the lease
  * expired recovers the job in its own transaction and answers LEASE_MISMATCH: such results are
- * returned as `{ committedError }` (a thrown error would roll the recovery back) and the route
- * turns them into the error response.
+ * returned as a `Refusal` (a thrown error would roll the recovery back) and the route turns them
+ * into the error response (`unlessRefused`).
  */
 import { v, type ObjectType } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
-import { internalMutation, type MutationCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { enqueueJob, type EnqueueFields } from "./jobs";
+import type { MutationCtx } from "./_generated/server";
+import { requireId, type WorkspaceAccess } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import {
+  claimNextRequest,
+  completeAndEnqueueChildrenRequest,
+  completeRequest,
+  heartbeatRequest,
+  logRequest,
+} from "./api/requests/jobs";
+import { workspaceInternalMutation } from "./functions";
+import { enqueueJob } from "./jobs";
 import { jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
-import { apiError } from "./model/errors";
-import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
+import { apiError, refusal, type Refusal } from "./model/errors";
+import { OUTCOME_EVENT, isFinished, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
-import { outcomeReasonValidator, reasonMismatch } from "./model/outcomeReasons";
 import { nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { requireWorker } from "./workers";
 
-export type CommittedError = { committedError: { code: "LEASE_MISMATCH"; message: string } };
+const LEASE_LOST: Refusal = refusal("LEASE_MISMATCH", "The lease expired before this call; the job was recovered.");
 
-const LEASE_LOST: CommittedError = {
-  committedError: { code: "LEASE_MISMATCH", message: "The lease expired before this call; the job was recovered." },
+/** Set by the cloud AI routes on the lease calls: a job of the other lane answers JOB_NOT_FOUND. */
+const onlyLane = { lane: v.optional(laneValidator) };
+
+type HolderArgs = {
+  jobId: string;
+  workerId: string;
+  claimGeneration?: number;
+  lane?: ObjectType<typeof onlyLane>["lane"];
 };
+type AccessCtx = MutationCtx & { access: WorkspaceAccess };
 
-const holderArgs = {
-  caller: callerValidator,
-  workspaceId: v.string(),
-  jobId: v.string(),
-  workerId: v.string(),
-  claimGeneration: v.optional(v.number()),
-  /** Set by the cloud AI routes: a job of the other lane answers JOB_NOT_FOUND. */
-  lane: v.optional(laneValidator),
-};
-
-type HolderArgs = ObjectType<typeof holderArgs>;
-
-/** The job and the caller's claim on it, after the access check (member: worker calls). */
-async function loadClaim(ctx: MutationCtx, args: HolderArgs) {
-  const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "member");
+/** The job and the caller's claim on it (the builder checked access: member, for worker calls). */
+async function loadClaim(ctx: AccessCtx, args: HolderArgs) {
+  const { workspaceId } = ctx.access;
   const job = await requireJob(ctx, workspaceId, args.jobId, args.lane);
   const holder: LeaseHolder = {
     workerId: requireId(ctx, "workers", args.workerId, "workerId"),
@@ -69,16 +72,11 @@ async function leaseStillHeld(ctx: MutationCtx, job: Doc<"jobs">, holder: LeaseH
  * `POST /v1/jobs/claim-next` (and the cloud AI lane's): 7 document reads (patched documents
  * count), 3 when nothing is claimable, whatever the queue holds (see queue.ts).
  */
-export const claimNext = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    workerId: v.string(),
-    leaseMs: v.optional(v.number()),
-    lane: laneValidator,
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, workerId, leaseMs, lane }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const claimNext = workspaceInternalMutation({
+  minRole: "member",
+  args: { ...requestArgs(claimNextRequest), lane: laneValidator },
+  handler: async (ctx, { workerId, leaseMs, lane }) => {
+    const { workspaceId } = ctx.access;
     const worker = await requireWorker(ctx, workspaceId, workerId);
     const none = (reason: NoClaimReason) => ({ jobId: null, job: null, reason });
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
@@ -123,8 +121,9 @@ async function missingRunRef(ctx: MutationCtx, job: Doc<"jobs">): Promise<{ runR
 }
 
 /** `POST /v1/jobs/heartbeat`: extends the lease (by `leaseMs`, else the claim's) and reports `cancelRequested`. */
-export const extendLeaseIfHeld = internalMutation({
-  args: { ...holderArgs, leaseMs: v.optional(v.number()), message: v.optional(v.string()) },
+export const extendLeaseIfHeld = workspaceInternalMutation({
+  minRole: "member",
+  args: { ...requestArgs(heartbeatRequest), ...onlyLane },
   handler: async (ctx, args) => {
     const { job, holder } = await loadClaim(ctx, args);
     const now = Date.now();
@@ -140,13 +139,9 @@ export const extendLeaseIfHeld = internalMutation({
  * `POST /v1/jobs/log`: appends the lines as one `log` event (with `lineTimes` when sent), after a
  * `log_gap` event when the worker says it dropped lines before them.
  */
-export const appendLogIfLeaseHeld = internalMutation({
-  args: {
-    ...holderArgs,
-    lines: v.array(v.string()),
-    lineTimes: v.optional(v.array(v.number())),
-    droppedLines: v.optional(v.number()),
-  },
+export const appendLogIfLeaseHeld = workspaceInternalMutation({
+  minRole: "member",
+  args: { ...requestArgs(logRequest), ...onlyLane },
   handler: async (ctx, { lines, lineTimes, droppedLines, ...args }) => {
     const { job, holder } = await loadClaim(ctx, args);
     if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
@@ -161,32 +156,17 @@ export const appendLogIfLeaseHeld = internalMutation({
   },
 });
 
-const completionArgs = {
-  ...holderArgs,
-  outcome: jobOutcomeValidator,
-  runId: v.optional(v.string()),
-  message: v.optional(v.string()),
-  outcomeReason: v.optional(outcomeReasonValidator),
-  evidence: v.optional(v.any()),
-};
+const completionArgs = { ...requestArgs(completeRequest), ...onlyLane };
 type CompletionArgs = ObjectType<typeof completionArgs>;
 
 type Completion = { job: Doc<"jobs">; idempotent: boolean };
 
-/** A v1 `outcomeReason` must name the outcome it explains (SPEC §12); checked before anything is read or written. */
-function requireReasonOfOutcome(args: Pick<CompletionArgs, "outcome" | "outcomeReason">) {
-  const mismatch = reasonMismatch(args.outcome, args.outcomeReason);
-  if (mismatch === null) return;
-  const path = "outcomeReason.category";
-  throw apiError("INVALID_REQUEST", `${path}: ${mismatch}`, { issues: [{ path, message: mismatch }] });
-}
-
 /**
- * Finishes a claimed job with the worker's outcome. The same completion repeated (same worker,
- * generation and outcome) answers the finished job with `idempotent: true`.
+ * Finishes a claimed job with the worker's outcome (its reason names that outcome: the request
+ * schema checks it). The same completion repeated (same worker, generation and outcome) answers
+ * the finished job with `idempotent: true`.
  */
-async function completeIfLeaseHeld(ctx: MutationCtx, args: CompletionArgs): Promise<Completion | CommittedError> {
-  requireReasonOfOutcome(args);
+async function completeIfLeaseHeld(ctx: AccessCtx, args: CompletionArgs): Promise<Completion | Refusal> {
   const { workspaceId, job, holder } = await loadClaim(ctx, args);
   const repeated =
     isFinished(job.status) &&
@@ -217,11 +197,12 @@ async function completeIfLeaseHeld(ctx: MutationCtx, args: CompletionArgs): Prom
 }
 
 /** `POST /v1/jobs/complete`. */
-export const complete = internalMutation({
+export const complete = workspaceInternalMutation({
+  minRole: "member",
   args: completionArgs,
   handler: async (ctx, args) => {
     const completion = await completeIfLeaseHeld(ctx, args);
-    if ("committedError" in completion) return completion;
+    if ("refused" in completion) return completion;
     const { job, idempotent } = completion;
     return { result: { jobId: job._id, status: job.status, idempotent } };
   },
@@ -232,15 +213,11 @@ export const complete = internalMutation({
  * or not at all (a child that fails validation rolls the completion back). The first answer is
  * kept on the job under `idempotencyKey`; the same key again returns it with `idempotent: true`.
  */
-export const completeAndEnqueueChildren = internalMutation({
-  args: {
-    ...completionArgs,
-    idempotencyKey: v.string(),
-    children: v.array(v.any()),
-  },
+export const completeAndEnqueueChildren = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(completeAndEnqueueChildrenRequest),
   handler: async (ctx, { idempotencyKey, children, ...args }) => {
-    requireReasonOfOutcome(args);
-    const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "member");
+    const { workspaceId } = ctx.access;
     const earlier = await ctx.db
       .query("jobs")
       .withIndex("by_workspace_completion_key", (q) =>
@@ -256,13 +233,13 @@ export const completeAndEnqueueChildren = internalMutation({
     // A key already used on this job: completeIfLeaseHeld answers the first result (idempotent) only
     // to the same worker and generation, as a plain repeated complete; anyone else is fenced off.
     const completion = await completeIfLeaseHeld(ctx, args);
-    if ("committedError" in completion) return completion;
+    if ("refused" in completion) return completion;
     if (completion.idempotent) return { result: resultOf(completion.job, true) };
 
     const spawnedJobIds: Id<"jobs">[] = [];
     // One read and one write of the claim directory for all children (it may be hundreds of KB).
     await withJobBatch(ctx, async () => {
-      for (const child of children as Omit<EnqueueFields, "workspaceId" | "parentJobId">[]) {
+      for (const child of children) {
         const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
         spawnedJobIds.push(jobId);
       }

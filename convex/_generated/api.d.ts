@@ -9,11 +9,13 @@
  */
 
 import type * as access from "../access.js";
+import type * as api_convexArgs from "../api/convexArgs.js";
 import type * as api_endpoint from "../api/endpoint.js";
 import type * as api_fallback from "../api/fallback.js";
 import type * as api_httpUtil from "../api/httpUtil.js";
 import type * as api_jobSchemas from "../api/jobSchemas.js";
 import type * as api_openapi from "../api/openapi.js";
+import type * as api_requests_jobs from "../api/requests/jobs.js";
 import type * as api_route from "../api/route.js";
 import type * as api_routes from "../api/routes.js";
 import type * as api_routes_auth from "../api/routes/auth.js";
@@ -99,11 +101,13 @@ import type {
 
 declare const fullApi: ApiFromModules<{
   access: typeof access;
+  "api/convexArgs": typeof api_convexArgs;
   "api/endpoint": typeof api_endpoint;
   "api/fallback": typeof api_fallback;
   "api/httpUtil": typeof api_httpUtil;
   "api/jobSchemas": typeof api_jobSchemas;
   "api/openapi": typeof api_openapi;
+  "api/requests/jobs": typeof api_requests_jobs;
   "api/route": typeof api_route;
   "api/routes": typeof api_routes;
   "api/routes/auth": typeof api_routes_auth;

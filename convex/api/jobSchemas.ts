@@ -1,4 +1,4 @@
-/** Zod schemas of the job queue's routes (jobs, cloud AI jobs, job events, workers). */
+/** Zod building blocks of the job queue's routes (jobs, cloud AI jobs, job events, workers): requests/jobs.ts assembles them. */
 import { z } from "zod";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -9,8 +9,6 @@ import {
   JOB_OUTCOMES,
   JOB_STATUSES,
   LANES,
-  MAX_LOG_BYTES,
-  MAX_LOG_LINES,
   MAX_PROMPT_BYTES,
   SYSTEM_KEY_PREFIX,
   isSystemIdempotencyKey,
@@ -215,61 +213,3 @@ export const jobEventSchema = z.object({
   message: z.string().optional(),
   data: z.unknown().optional(),
 });
-
-/** The fields that identify a worker's claim on a job (heartbeat, log, complete). */
-export const claimFields = {
-  workspaceId: idOf("workspaces"),
-  jobId: idOf("jobs"),
-  workerId: idOf("workers"),
-  claimGeneration: z.number().int().nonnegative().optional(),
-};
-
-export const completeFields = {
-  ...claimFields,
-  outcome: z.enum(JOB_OUTCOMES),
-  runId: idOf("runs").optional(),
-  message: z.string().max(16_000).optional(),
-  outcomeReason: outcomeReasonSchema.optional(),
-  evidence: storableJsonObject.optional(),
-};
-
-const logLinesSchema = z
-  .array(z.string())
-  .max(MAX_LOG_LINES)
-  .refine(
-    (lines) => lines.reduce((sum, line) => sum + utf8Bytes(line), 0) <= MAX_LOG_BYTES,
-    `must total at most ${MAX_LOG_BYTES} bytes`,
-  );
-
-/**
- * `/v1/jobs/log`. Optional and backward compatible: `lineTimes` (when each line was printed, for
- * lines sent late after an outage) and `droppedLines` (lines the worker dropped before these:
- * a `log_gap` event). `lines` may be empty only to report a gap.
- */
-export const logRequestFields = z
-  .object({
-    ...claimFields,
-    lines: logLinesSchema.meta({
-      description: "Output lines, oldest first; at least one unless `droppedLines` is given.",
-      examples: [["Compiling…"]],
-    }),
-    lineTimes: z
-      .array(z.number().int().nonnegative())
-      .max(MAX_LOG_LINES)
-      .optional()
-      .meta({ description: "When each line was printed (epoch ms), one per line." }),
-    droppedLines: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .meta({ description: "Lines the worker dropped before these; appends a `log_gap` event first." }),
-  })
-  .refine((body) => body.lines.length > 0 || body.droppedLines !== undefined, {
-    path: ["lines"],
-    message: "must hold at least one line (or droppedLines must be given)",
-  })
-  .refine((body) => body.lineTimes === undefined || body.lineTimes.length === body.lines.length, {
-    path: ["lineTimes"],
-    message: "must have one time per line",
-  });

@@ -1,6 +1,8 @@
 /** Zod building blocks shared by request and response schemas of the route table. */
+import { v } from "convex/values";
 import { z } from "zod";
 import type { TableNames } from "../_generated/dataModel";
+import { convexOutput } from "./convexArgs";
 import { CONVEX_LIMITS, storedValueProblem } from "../model/convexValues";
 
 /** Prefix of every worker-facing route. */
@@ -12,12 +14,13 @@ export const CP = "/control-plane";
  * answers 400 when it is not an id of that table.
  */
 export function idOf(table: TableNames) {
-  return z
+  const stripped = z
     .string()
     .min(1)
     .max(128)
     .transform((raw) => (raw.startsWith(`${table}/`) ? raw.slice(table.length + 1) : raw))
     .meta({ description: `A ${table} id (a \`${table}/\` prefix is accepted).` });
+  return convexOutput(stripped, v.string());
 }
 
 /** A response field holding an id (plain string on the wire). */

@@ -93,9 +93,9 @@ export function isApiErrorData(value: unknown): value is ApiErrorData {
 }
 
 /**
- * An error a mutation returns instead of throwing, so what it wrote before deciding (a
- * rate-limit count) still commits. The route handler turns it back into a throw with
- * `unlessRefused`.
+ * An error a mutation returns instead of throwing, so what it wrote before deciding still commits
+ * (a rate-limit count; the recovery of a job whose lease a late call found expired). The one
+ * shape of a returned error: the route handler turns it back into a throw with `unlessRefused`.
  */
 export type Refusal = { refused: ApiErrorData };
 

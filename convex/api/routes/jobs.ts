@@ -5,28 +5,24 @@
  */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import type { CommittedError } from "../../leases";
-import { apiError } from "../../model/errors";
-import { JOB_STATUSES, JOB_STATUS_FILTERS, statusOfFilter, type Lane } from "../../model/jobs";
+import { unlessRefused } from "../../model/errors";
+import { JOB_STATUSES, type Lane } from "../../model/jobs";
 import { NO_CLAIM_REASONS } from "../../model/leases";
+import { jobEventSchema, jobSchema } from "../jobSchemas";
 import {
-  claimFields,
-  completeFields,
-  enqueueFields,
-  jobEventSchema,
-  jobSchema,
-  leaseMsSchema,
-  logRequestFields,
-} from "../jobSchemas";
+  cancelRequest,
+  claimNextRequest,
+  completeAndEnqueueChildrenRequest,
+  completeRequest,
+  enqueueRequest,
+  heartbeatRequest,
+  jobEventsRequest,
+  jobRequest,
+  listJobsRequest,
+  logRequest,
+} from "../requests/jobs";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
-
-/** Lease calls that lost the lease commit the recovery, then answer LEASE_MISMATCH. */
-async function unlessLeaseLost<T extends object>(pending: Promise<T | CommittedError>): Promise<T> {
-  const result = await pending;
-  if ("committedError" in result) throw apiError(result.committedError.code, result.committedError.message);
-  return result;
-}
+import { CP, idField } from "../schemas";
 
 const LEASE_ERRORS = ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "LEASE_MISMATCH", "CLAIM_GENERATION_MISMATCH"] as const;
 
@@ -51,7 +47,7 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       summary: `Claim the next ${lane === "worker" ? "" : "cloud AI "}job this worker may take: lowest priority, then oldest.`,
       description:
         "When nothing is handed out, `jobId` and `job` are null and `reason` is WORKER_NOT_ONLINE, NO_REPOS_ALLOWED or NO_JOBS.",
-      request: z.object({ workspaceId: idOf("workspaces"), workerId: idOf("workers"), leaseMs: leaseMsSchema }),
+      request: claimNextRequest,
       response: z.object({
         jobId: idField("jobs").nullable(),
         job: jobSchema.nullable(),
@@ -69,11 +65,11 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       cors: false,
       tag,
       summary: "Extend the lease of a running job; says whether a cancel was requested.",
-      request: z.object({ ...claimFields, leaseMs: leaseMsSchema, message: z.string().max(4_000).optional() }),
+      request: heartbeatRequest,
       response: z.object({ leaseExpiresAt: z.number(), cancelRequested: z.boolean() }),
       errors: [...LEASE_ERRORS],
       handler: (ctx, { caller, body }) =>
-        unlessLeaseLost(ctx.runMutation(internal.leases.extendLeaseIfHeld, { caller, ...body, lane: onlyLane })),
+        unlessRefused(ctx.runMutation(internal.leases.extendLeaseIfHeld, { caller, ...body, lane: onlyLane })),
     }),
     defineRoute({
       method: "POST",
@@ -82,11 +78,11 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       cors: false,
       tag,
       summary: "Finish a running job with its outcome. Repeating the same completion is safe (`idempotent: true`).",
-      request: z.object(completeFields),
+      request: completeRequest,
       response: z.object({ result: completionResult }),
       errors: [...LEASE_ERRORS, "RUN_NOT_FOUND"],
       handler: (ctx, { caller, body }) =>
-        unlessLeaseLost(ctx.runMutation(internal.leases.complete, { caller, ...body, lane: onlyLane })),
+        unlessRefused(ctx.runMutation(internal.leases.complete, { caller, ...body, lane: onlyLane })),
     }),
   ];
 }
@@ -99,18 +95,7 @@ export const jobRoutes: Route[] = [
     cors: true,
     tag: "jobs",
     summary: "Jobs of the workspace, newest first, optionally filtered by status, repo and run.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      status: z
-        .enum(JOB_STATUS_FILTERS)
-        .transform(statusOfFilter)
-        .optional()
-        .meta({ description: "`claimed` is accepted as the older name of `running`." }),
-      repoId: idOf("repos").optional(),
-      runId: idOf("runs").optional(),
-      limit: z.number().int().min(1).max(200).default(50),
-      cursor: z.string().min(1).max(10_000).optional().meta({ description: "`nextCursor` of the previous page." }),
-    }),
+    request: listJobsRequest,
     response: z.object({ jobs: z.array(jobSchema), nextCursor: z.string().nullable() }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobs.list, { caller, ...body }),
@@ -122,7 +107,7 @@ export const jobRoutes: Route[] = [
     cors: true,
     tag: "jobs",
     summary: "One job by id.",
-    request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs") }),
+    request: jobRequest,
     response: z.object({ job: jobSchema }),
     errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobs.get, { caller, ...body }),
@@ -134,7 +119,7 @@ export const jobRoutes: Route[] = [
     cors: true,
     tag: "jobs",
     summary: "Add a job to the queue. A repeated `idempotencyKey` returns the first job (`deduplicated: true`).",
-    request: z.object({ workspaceId: idOf("workspaces"), ...enqueueFields.shape }),
+    request: enqueueRequest,
     response: z.object({ jobId: idField("jobs"), deduplicated: z.boolean() }),
     errors: ["WORKSPACE_NOT_FOUND", "REPO_NOT_FOUND", "RUN_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.enqueue, { caller, ...body }),
@@ -148,11 +133,11 @@ export const jobRoutes: Route[] = [
     tag: "jobs",
     summary:
       "Append log lines to a running job's timeline (one `log` event); `droppedLines` first records a `log_gap` event.",
-    request: logRequestFields,
+    request: logRequest,
     response: z.object({ appended: z.number().int() }),
     errors: [...LEASE_ERRORS],
     handler: (ctx, { caller, body }) =>
-      unlessLeaseLost(ctx.runMutation(internal.leases.appendLogIfLeaseHeld, { caller, ...body })),
+      unlessRefused(ctx.runMutation(internal.leases.appendLogIfLeaseHeld, { caller, ...body })),
   }),
   defineRoute({
     method: "POST",
@@ -162,15 +147,11 @@ export const jobRoutes: Route[] = [
     tag: "jobs",
     summary:
       "Complete a job and enqueue its follow-up jobs in one transaction; repeats with the same key are answered once.",
-    request: z.object({
-      ...completeFields,
-      idempotencyKey: z.string().min(1).max(200),
-      children: z.array(enqueueFields).max(100),
-    }),
+    request: completeAndEnqueueChildrenRequest,
     response: z.object({ result: completionResult.extend({ spawnedJobIds: z.array(idField("jobs")) }) }),
     errors: [...LEASE_ERRORS, "RUN_NOT_FOUND", "REPO_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"],
     handler: (ctx, { caller, body }) =>
-      unlessLeaseLost(ctx.runMutation(internal.leases.completeAndEnqueueChildren, { caller, ...body })),
+      unlessRefused(ctx.runMutation(internal.leases.completeAndEnqueueChildren, { caller, ...body })),
   }),
   defineRoute({
     method: "POST",
@@ -179,11 +160,7 @@ export const jobRoutes: Route[] = [
     cors: true,
     tag: "jobs",
     summary: "Cancel a pending job now, or ask the worker of a running job to stop (`cancelRequested`).",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      jobId: idOf("jobs"),
-      reason: z.string().max(1_000).optional(),
-    }),
+    request: cancelRequest,
     response: z.object({ job: jobSchema }),
     errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "INVALID_JOB_STATE"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.cancel, { caller, ...body }),
@@ -195,7 +172,7 @@ export const jobRoutes: Route[] = [
     cors: true,
     tag: "jobs",
     summary: "Put a failed, blocked or canceled job back in the queue with one more attempt allowed.",
-    request: z.object({ workspaceId: idOf("workspaces"), jobId: idOf("jobs") }),
+    request: jobRequest,
     response: z.object({ job: jobSchema }),
     errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND", "INVALID_JOB_STATE"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobs.retry, { caller, ...body }),
@@ -208,12 +185,7 @@ export const jobRoutes: Route[] = [
     cors: true,
     tag: "job-events",
     summary: "A job's timeline, oldest first; page with `afterSeq` (the last `seq` seen).",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      jobId: idOf("jobs"),
-      limit: z.number().int().min(1).max(500).default(50),
-      afterSeq: z.number().int().nonnegative().optional(),
-    }),
+    request: jobEventsRequest,
     response: z.object({ events: z.array(jobEventSchema) }),
     errors: ["WORKSPACE_NOT_FOUND", "JOB_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runQuery(internal.jobs.events, { caller, ...body }),
