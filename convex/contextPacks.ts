@@ -4,16 +4,20 @@
  * reads a pack for resolve-run-v1, and `resolvePackWithLiveContent` (run by that route's HTTP
  * action, since fetching needs one) adds live content (liveFetch.ts) for `fresh_v1`.
  */
-import { v } from "convex/values";
+import type { z } from "zod";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
-import { internalMutation, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess, type Caller } from "./access";
+import type { ActionCtx, QueryCtx } from "./_generated/server";
+import { requireId, type Caller } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { buildPackRequest, resolvePackRequest } from "./api/requests/contextPacks";
+import { workspaceInternalMutation, workspaceInternalQuery } from "./functions";
 import { itemOfWorkspace, itemsOfRun, pinnedItems, readWithin, searchItems } from "./contextLake";
 import { ReadBudget } from "./model/contextLake";
 import {
   DEFAULT_PACK_MAX_ITEMS,
   DEFAULT_PACK_MAX_TEXT_BYTES,
+  FRESH_HINT,
   selectPackItems,
   type PackCandidate,
   type PackEntry,
@@ -29,8 +33,6 @@ const CANDIDATES_PER_SOURCE = 100;
 const SEARCH_MATCHES = 50;
 /** Convex text search uses at most this many terms of a query. */
 const SEARCH_TERMS = 16;
-
-export const FRESH_HINT = "fresh_v1";
 
 function candidate(
   item: Doc<"contextItems">,
@@ -102,18 +104,11 @@ function entryView(entry: PackEntry) {
 }
 
 /** `POST /v1/context-packs/build-run-v1`: selects, stores and returns a pack for the run. */
-export const build = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    runId: v.string(),
-    requestedContextItemIds: v.optional(v.array(v.string())),
-    expansionHints: v.optional(v.array(v.string())),
-    maxItems: v.optional(v.number()),
-    maxTextBytes: v.optional(v.number()),
-  },
+export const build = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(buildPackRequest),
   handler: async (ctx, args) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "member");
+    const { workspaceId } = ctx.access;
     const run = await requireRun(ctx, workspaceId, args.runId);
     const budget = {
       maxItems: args.maxItems ?? DEFAULT_PACK_MAX_ITEMS,
@@ -157,10 +152,13 @@ async function requirePack(ctx: QueryCtx, run: Doc<"runs">, rawPackId: string | 
  * text. An item deleted since the build is reported `missing`; items left once the read budget
  * is spent (their text may have grown since the build) are `omitted` with `read_budget`.
  */
-export const pack = internalQuery({
-  args: { caller: callerValidator, workspaceId: v.string(), runId: v.string(), contextPackId: v.optional(v.string()) },
+const { expansionHints: _appliedByTheAction, ...packLookup } = requestArgs(resolvePackRequest);
+
+export const pack = workspaceInternalQuery({
+  minRole: "viewer",
+  args: packLookup,
   handler: async (ctx, args) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, args.caller, args.workspaceId, "viewer");
+    const { workspaceId } = ctx.access;
     const run = await requireRun(ctx, workspaceId, args.runId);
     const found = await requirePack(ctx, run, args.contextPackId);
     const reads = new ReadBudget();
@@ -207,10 +205,7 @@ export const pack = internalQuery({
  */
 export async function resolvePackWithLiveContent(
   ctx: ActionCtx,
-  {
-    expansionHints = [],
-    ...lookup
-  }: { caller: Caller; workspaceId: string; runId: string; contextPackId?: string; expansionHints?: string[] },
+  { expansionHints = [], ...lookup }: { caller: Caller } & z.output<typeof resolvePackRequest>,
 ) {
   const pack = await ctx.runQuery(internal.contextPacks.pack, lookup);
   const fresh = expansionHints.includes(FRESH_HINT) || pack.expansionHints.includes(FRESH_HINT);

@@ -3,13 +3,13 @@
  * `requireRepo` is how other domains turn a client's repo id into a repo of the workspace.
  */
 import { paginationOptsValidator } from "convex/server";
-import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { workspaceQuery } from "./functions";
+import type { QueryCtx } from "./_generated/server";
+import { requireId } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { repoRequest, resolveRepoRequest, upsertRepoRequest } from "./api/requests/workers";
+import { workspaceInternalMutation, workspaceInternalQuery, workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
-import { repoStatusValidator } from "./model/workers";
 import { boundedPage } from "./model/pages";
 
 /** The repo `rawRepoId` names in this workspace; another workspace's repo answers like a missing one. */
@@ -36,36 +36,32 @@ async function findByHash(ctx: QueryCtx, workspaceId: Id<"workspaces">, remoteUr
 // ---- HTTP layer ------------------------------------------------------------------------------
 
 /** `POST /v1/repos/resolve`: the repo with this remote URL hash, or nulls. */
-export const resolve = internalQuery({
-  args: { caller: callerValidator, workspaceId: v.string(), remoteUrlHash: v.string() },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, remoteUrlHash }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
-    const repo = await findByHash(ctx, workspaceId, remoteUrlHash);
+export const resolve = workspaceInternalQuery({
+  minRole: "viewer",
+  args: requestArgs(resolveRepoRequest),
+  handler: async (ctx, { remoteUrlHash }) => {
+    const repo = await findByHash(ctx, ctx.access.workspaceId, remoteUrlHash);
     return { repoId: repo?._id ?? null, repo };
   },
 });
 
 /** `POST /v1/repos/get`: null for a missing repo or one of another workspace. */
-export const get = internalQuery({
-  args: { caller: callerValidator, workspaceId: v.string(), repoId: v.string() },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, repoId }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+export const get = workspaceInternalQuery({
+  minRole: "viewer",
+  args: requestArgs(repoRequest),
+  handler: async (ctx, { repoId }) => {
+    const { workspaceId } = ctx.access;
     const repo = await ctx.db.get(requireId(ctx, "repos", repoId, "repoId"));
     return { repo: repo !== null && repo.workspaceId === workspaceId ? repo : null };
   },
 });
 
 /** `POST /v1/repos/upsert`: keyed by (workspace, remoteUrlHash); `created` says which happened. */
-export const upsert = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    remoteUrlHash: v.string(),
-    label: v.optional(v.string()),
-    status: repoStatusValidator,
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, remoteUrlHash, label, status }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const upsert = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(upsertRepoRequest),
+  handler: async (ctx, { remoteUrlHash, label, status }) => {
+    const { workspaceId } = ctx.access;
     const existing = await findByHash(ctx, workspaceId, remoteUrlHash);
     const now = Date.now();
     if (existing !== null) {

@@ -5,9 +5,11 @@
 import { paginationOptsValidator, type WithoutSystemFields } from "convex/server";
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { workspaceQuery } from "./functions";
+import type { MutationCtx, QueryCtx } from "./_generated/server";
+import { requireId } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { runRequest, updateRunRequest, upsertRunByRefRequest } from "./api/requests/runs";
+import { workspaceInternalMutation, workspaceInternalQuery, workspaceQuery } from "./functions";
 import { jobsOfRun } from "./jobState";
 import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
@@ -27,9 +29,6 @@ export async function requireRun(
   }
   return run;
 }
-
-/** Optional run fields as upserts send them: a value sets it, `null` clears it, absent keeps it. */
-const clearable = v.optional(v.union(v.string(), v.null()));
 
 type RunChanges = {
   status?: RunStatus;
@@ -105,20 +104,11 @@ export async function unblockRunsBlockedBy(ctx: MutationCtx, decisionId: Id<"dec
 // ---- HTTP layer ------------------------------------------------------------------------------
 
 /** `POST /v1/runs/upsert`: one run per (workspace, repo, runRef); `created` says which happened. */
-export const upsertByRef = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    repoId: v.string(),
-    runRef: v.string(),
-    status: runStatusValidator,
-    currentMilestone: clearable,
-    runStatePath: clearable,
-    blockedByDecisionRequestId: clearable,
-    goal: clearable,
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, repoId: rawRepoId, runRef, ...changes }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const upsertByRef = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(upsertRunByRefRequest),
+  handler: async (ctx, { repoId: rawRepoId, runRef, ...changes }) => {
+    const { workspaceId } = ctx.access;
     const repo = await requireRepo(ctx, workspaceId, rawRepoId);
     return await upsertRunByRef(ctx, workspaceId, repo._id, runRef, changes);
   },
@@ -179,28 +169,22 @@ export async function ensureRunByRef(
 }
 
 /** `POST /v1/runs/get`: the run by id, or null when this workspace has none with that id. */
-export const getById = internalQuery({
-  args: { caller: callerValidator, workspaceId: v.string(), runId: v.string() },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, runId }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "viewer");
+export const getById = workspaceInternalQuery({
+  minRole: "viewer",
+  args: requestArgs(runRequest),
+  handler: async (ctx, { runId }) => {
+    const { workspaceId } = ctx.access;
     const run = await ctx.db.get(requireId(ctx, "runs", runId, "runId"));
     return { run: run !== null && run.workspaceId === workspaceId ? run : null };
   },
 });
 
 /** `POST /v2/runs/upsert`: updates the fields sent on an existing run. */
-export const updateById = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    runId: v.string(),
-    status: v.optional(runStatusValidator),
-    currentMilestone: clearable,
-    runStatePath: clearable,
-    blockedByDecisionRequestId: clearable,
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, runId: rawRunId, ...changes }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const updateById = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(updateRunRequest),
+  handler: async (ctx, { runId: rawRunId, ...changes }) => {
+    const { workspaceId } = ctx.access;
     const run = await requireRun(ctx, workspaceId, rawRunId);
     await patchRun(ctx, run, await runPatch(ctx, workspaceId, changes));
     return { runId: run._id };

@@ -2,9 +2,8 @@ import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import type { Doc, Id } from "./_generated/dataModel";
-import { callerValidator } from "./access";
 import { auditActorOf, recordAudit } from "./audit";
-import { userMutation, userQuery, workspaceMutation, workspaceQuery } from "./functions";
+import { callerInternalMutation, userMutation, userQuery, workspaceMutation, workspaceQuery } from "./functions";
 import type { AuditActor } from "./model/audit";
 import { apiError } from "./model/errors";
 import { DEFAULT_TOKEN_TTL_MS, LAST_USED_RESOLUTION_MS, mintToken, sha256Hex } from "./model/tokens";
@@ -55,9 +54,10 @@ export const touchLastUsed = internalMutation({
 });
 
 /** `POST /v1/auth/token/revoke`: revokes the bearer token the request was made with. */
-export const revokeOwnToken = internalMutation({
-  args: { caller: callerValidator },
-  handler: async (ctx, { caller }) => {
+export const revokeOwnToken = callerInternalMutation({
+  args: {},
+  handler: async (ctx) => {
+    const { caller } = ctx;
     if (caller.kind !== "token") {
       throw apiError(
         "INVALID_REQUEST",

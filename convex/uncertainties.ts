@@ -3,13 +3,14 @@
  * serve `/v1/uncertainties/create-with-auto-promotion` and `/v1/uncertainties/add-resolution`;
  * promotion follows model/promotion.ts, decisions and resolutions live in decisions.ts.
  */
-import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
+import type { QueryCtx } from "./_generated/server";
+import { requireId } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { addResolutionRequest, createUncertaintyRequest } from "./api/requests/uncertainties";
+import { workspaceInternalMutation } from "./functions";
 import { answerDecision, dismissDecision, openDecisionRequest, recordResolution } from "./decisions";
 import { requireJob } from "./jobState";
-import { resolutionModeValidator, uncertaintyStatementFields } from "./model/decisions";
 import { apiError } from "./model/errors";
 import { DEFAULT_AUTO_PROMOTE_THRESHOLD, promotionOf } from "./model/promotion";
 import { requireRun } from "./runs";
@@ -58,18 +59,11 @@ async function createAnswer(ctx: QueryCtx, uncertainty: Doc<"uncertainties">) {
  * request in the Inbox; any other is recorded as `assumed`. A repeated `idempotencyKey` (per
  * workspace) returns the first answer; the same key with a different body is IDEMPOTENCY_KEY_REUSED.
  */
-export const createWithAutoPromotion = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    runId: v.string(),
-    jobId: v.optional(v.string()),
-    ...uncertaintyStatementFields,
-    autoPromoteThreshold: v.optional(v.number()),
-    idempotencyKey: v.optional(v.string()),
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, runId: rawRunId, jobId: rawJobId, ...rest }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const createWithAutoPromotion = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(createUncertaintyRequest),
+  handler: async (ctx, { runId: rawRunId, jobId: rawJobId, ...rest }) => {
+    const { workspaceId } = ctx.access;
     const run = await requireRun(ctx, workspaceId, rawRunId);
     const jobId = rawJobId === undefined ? undefined : (await requireJob(ctx, workspaceId, rawJobId))._id;
     const fields = {
@@ -111,19 +105,11 @@ export const createWithAutoPromotion = internalMutation({
  * enqueues the one `apply_decision` job and answers a repeat with the first resolution.
  * `assumed` leaves an open decision request open: the agent goes on, a person may still answer.
  */
-export const addResolution = internalMutation({
-  args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    uncertaintyId: v.string(),
-    mode: resolutionModeValidator,
-    value: v.string(),
-    commitSha: v.optional(v.string()),
-    confidence: v.optional(v.number()),
-    createdByJobId: v.optional(v.string()),
-  },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, uncertaintyId, mode, createdByJobId, ...rest }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const addResolution = workspaceInternalMutation({
+  minRole: "member",
+  args: requestArgs(addResolutionRequest),
+  handler: async (ctx, { uncertaintyId, mode, createdByJobId, ...rest }) => {
+    const { workspaceId } = ctx.access;
     const uncertainty = await requireUncertainty(ctx, workspaceId, uncertaintyId);
     const fields = {
       ...rest,

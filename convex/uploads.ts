@@ -7,9 +7,11 @@
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type ActionCtx, type MutationCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { workspaceMutation, workspaceQuery } from "./functions";
+import { internalMutation, type ActionCtx, type MutationCtx } from "./_generated/server";
+import { requireId, requireWorkspaceAccess } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { downloadUrlRequest } from "./api/requests/misc";
+import { workspaceInternalQuery, workspaceMutation, workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
 import { LOCAL_FILE_URL_TTL_MS, localFileUrl, type LocalFileGrant } from "./model/localFiles";
 import { requireRun } from "./runs";
@@ -93,10 +95,11 @@ export async function downloadUrlOf(ctx: ActionCtx, storageId: Id<"_storage">): 
 // ---- HTTP layer ------------------------------------------------------------------------------
 
 /** `POST /v1/uploads/get-download-url` (before the URL is made). */
-export const forDownload = internalQuery({
-  args: { caller: callerValidator, workspaceId: v.string(), uploadId: v.string() },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, uploadId }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+export const forDownload = workspaceInternalQuery({
+  minRole: "member",
+  args: requestArgs(downloadUrlRequest),
+  handler: async (ctx, { uploadId }) => {
+    const { workspaceId } = ctx.access;
     const upload = await ctx.db.get(requireId(ctx, "uploads", uploadId, "uploadId"));
     if (upload === null || upload.workspaceId !== workspaceId) {
       throw apiError("UPLOAD_NOT_FOUND", "No upload with this id in this workspace.");

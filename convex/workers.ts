@@ -4,11 +4,14 @@
  */
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
+import { z } from "zod";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
-import { workspaceQuery } from "./functions";
+import { requireId } from "./access";
+import { requestArgs } from "./api/convexArgs";
+import { workerIdentityFields } from "./api/requests/workers";
+import { workspaceInternalMutation, workspaceQuery } from "./functions";
 import { apiError } from "./model/errors";
 import { WORKER_ONLINE_WINDOW_MS } from "./model/leases";
 import {
@@ -17,7 +20,7 @@ import {
   listedCapabilities,
   type Capabilities,
 } from "./model/capabilities";
-import { workerInventoryValidator, workerStatusValidator } from "./model/workers";
+import { workerInventoryValidator } from "./model/workers";
 import { boundedPage } from "./model/pages";
 import { takeWithinBudget } from "./model/jobActivity";
 import { utf8Bytes } from "./model/jobs";
@@ -63,19 +66,17 @@ export function workerView(worker: Doc<"workers">) {
  * when no fingerprint is sent. Reads the access check's document and at most one worker.
  * `extraCapabilities` (the kept unknown keys, model/capabilities.ts) replace the stored ones.
  */
-export const heartbeat = internalMutation({
+export const heartbeat = workspaceInternalMutation({
+  minRole: "member",
+  // The route reshapes capabilities (known and kept extra keys) and gathers the inventory fields.
   args: {
-    caller: callerValidator,
-    workspaceId: v.string(),
-    displayName: v.string(),
-    machineFingerprint: v.optional(v.string()),
-    status: workerStatusValidator,
+    ...requestArgs(z.object(workerIdentityFields)),
     capabilities: capabilitiesValidator,
     extraCapabilities: v.optional(extraCapabilitiesValidator),
     inventory: workerInventoryValidator,
   },
-  handler: async (ctx, { caller, workspaceId: rawWorkspaceId, machineFingerprint, displayName, ...fields }) => {
-    const { workspaceId } = await requireWorkspaceAccess(ctx, caller, rawWorkspaceId, "member");
+  handler: async (ctx, { machineFingerprint, displayName, ...fields }) => {
+    const { workspaceId } = ctx.access;
     const existing = await ctx.db
       .query("workers")
       .withIndex("by_workspace_identity", (q) => {

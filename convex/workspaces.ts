@@ -1,9 +1,11 @@
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { callerValidator, canSeeWorkspace } from "./access";
+import { internalMutation, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { canSeeWorkspace } from "./access";
+import { bodyArgs } from "./api/convexArgs";
+import { resolveWorkspaceRequest } from "./api/requests/misc";
 import { recordAudit } from "./audit";
-import { userMutation, userQuery, workspaceMutation } from "./functions";
+import { callerInternalQuery, userMutation, userQuery, workspaceMutation } from "./functions";
 import { addMembership, membershipsOfUser } from "./memberships";
 import { apiError } from "./model/errors";
 import { dataPolicyValidator, type DataPolicy } from "./model/roles";
@@ -56,11 +58,11 @@ export async function createWorkspace(
 // ---- HTTP layer ------------------------------------------------------------------------------
 
 /** `POST /v1/workspaces/resolve`: missing and inaccessible slugs give the same null answer. */
-export const resolveBySlug = internalQuery({
-  args: { caller: callerValidator, slug: v.string() },
-  handler: async (ctx, { caller, slug }) => {
+export const resolveBySlug = callerInternalQuery({
+  args: bodyArgs(resolveWorkspaceRequest),
+  handler: async (ctx, { slug }) => {
     const workspace = await findBySlug(ctx, slug);
-    if (workspace === null || !(await canSeeWorkspace(ctx, caller, workspace._id))) {
+    if (workspace === null || !(await canSeeWorkspace(ctx, ctx.caller, workspace._id))) {
       return { workspaceId: null, workspace: null };
     }
     return { workspaceId: workspace._id, workspace: workspaceSummary(workspace) };

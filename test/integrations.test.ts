@@ -168,7 +168,7 @@ describe("data policy", () => {
     await setDataPolicy(t, workspaceId, "none");
     const { body } = await ingest(t, { ...EVENT, workspaceId });
     expect(body).toMatchObject({ ok: true, duplicate: false, contextItemId: null });
-    const { _id, _creationTime, receivedAt, ...stored } = (await eventDoc(t, body.eventId))!;
+    const { _id, _creationTime, receivedAt: _receivedAt, ...stored } = (await eventDoc(t, body.eventId))!;
     expect(stored).toEqual({
       workspaceId,
       source: "github",

@@ -13,7 +13,7 @@ import { z } from "zod";
 const declaredOutputs = new WeakMap<z.ZodType, GenericValidator>();
 
 /** Marks a transforming schema with the Convex validator of its output; returns the schema. */
-export function convexOutput<T extends z.ZodType>(schema: T, validator: Validator<z.output<T>, "required", any>): T {
+export function convexOutput<T extends z.ZodType>(schema: T, validator: Validator<z.output<T>, "required", string>): T {
   declaredOutputs.set(schema, validator);
   return schema;
 }
@@ -50,7 +50,7 @@ function fieldValidators(shape: z.ZodRawShape, path: string): Record<string, Gen
 type OutputValidator<S extends z.core.$ZodType> = Validator<
   z.output<S>,
   undefined extends z.output<S> ? "optional" : "required",
-  any
+  string
 >;
 export type RequestArgs<Shape extends z.ZodRawShape> = { [K in keyof Shape]: OutputValidator<Shape[K]> };
 
@@ -64,4 +64,9 @@ export function requestArgs<Shape extends z.ZodRawShape>(
 ): RequestArgs<Omit<Shape, "workspaceId">> {
   const { workspaceId: _consumed, ...fields } = request.shape as z.ZodRawShape;
   return fieldValidators(fields, "") as unknown as RequestArgs<Omit<Shape, "workspaceId">>;
+}
+
+/** Every field of `request` as Convex `args`, for routes whose function is not workspace-scoped. */
+export function bodyArgs<Shape extends z.ZodRawShape>(request: z.ZodObject<Shape>): RequestArgs<Shape> {
+  return fieldValidators(request.shape, "") as unknown as RequestArgs<Shape>;
 }

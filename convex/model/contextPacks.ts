@@ -11,6 +11,9 @@ export const DEFAULT_PACK_MAX_TEXT_BYTES = 64 * 1024;
 /** Items a build-run-v1 call may request by id. */
 export const MAX_REQUESTED_ITEMS = 100;
 
+/** The expansion hint that fetches items without stored text live from their URL. */
+export const FRESH_HINT = "fresh_v1";
+
 export const PACK_ITEM_STATUSES = ["selected", "omitted", "missing"] as const;
 export const PACK_ORIGINS = ["requested", "pinned", "run", "search"] as const;
 /**

@@ -1,27 +1,20 @@
 /** Context pack routes (SPEC §8). Handlers live in convex/contextPacks.ts; live fetch in convex/liveFetch.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { FRESH_HINT, resolvePackWithLiveContent } from "../../contextPacks";
+import { resolvePackWithLiveContent } from "../../contextPacks";
 import {
   DEFAULT_PACK_MAX_ITEMS,
   DEFAULT_PACK_MAX_TEXT_BYTES,
-  MAX_REQUESTED_ITEMS,
+  FRESH_HINT,
   PACK_ITEM_STATUSES,
   PACK_ORIGINS,
   PACK_REASONS,
 } from "../../model/contextPacks";
 import { ITEM_READ_BUDGET_BYTES } from "../../model/contextLake";
 import { LIVE_FETCH_ERRORS } from "../../model/liveFetch";
+import { buildPackRequest, resolvePackRequest } from "../requests/contextPacks";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
-
-const expansionHints = z
-  .array(z.string().min(1).max(50))
-  .max(10)
-  .optional()
-  .meta({
-    description: `\`${FRESH_HINT}\`: fetch items without stored text live from their https URL. Unknown hints are ignored.`,
-  });
+import { CP, idField } from "../schemas";
 
 const packItemFields = {
   id: z.string().meta({ description: "A contextItems id (for `missing`, the id as requested)" }),
@@ -45,19 +38,7 @@ export const contextPackRoutes: Route[] = [
       `Default budget: ${DEFAULT_PACK_MAX_ITEMS} items and ${DEFAULT_PACK_MAX_TEXT_BYTES} bytes of text. Every item considered is listed with its status, origin and reason. ` +
       `Candidates are read until ${ITEM_READ_BUDGET_BYTES} bytes of items have been read: requested ids left unread are \`omitted\` with reason \`read_budget\`, ` +
       "and `readBudgetReached` says lower-priority pinned, run or goal-matching items may not have been considered.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      runId: idOf("runs"),
-      requestedContextItemIds: z.array(idOf("contextItems")).max(MAX_REQUESTED_ITEMS).optional(),
-      expansionHints,
-      maxItems: z.number().int().min(1).max(200).optional(),
-      maxTextBytes: z
-        .number()
-        .int()
-        .min(1)
-        .max(1024 * 1024)
-        .optional(),
-    }),
+    request: buildPackRequest,
     response: z.object({
       contextPackId: idField("contextPacks"),
       readBudgetReached: z.boolean(),
@@ -77,12 +58,7 @@ export const contextPackRoutes: Route[] = [
       `With \`${FRESH_HINT}\` (here or at build), items without stored text but with an https URL on a host in ` +
       "IAS_LIVE_FETCH_ALLOWED_HOSTS are fetched live (10 s, 1 MiB each, 8 MiB per call, textual content types only); " +
       "a failed fetch sets that item's `fetchError` only. Items past the read budget are `omitted` with reason `read_budget`.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      runId: idOf("runs"),
-      contextPackId: idOf("contextPacks").optional(),
-      expansionHints,
-    }),
+    request: resolvePackRequest,
     response: z.object({
       contextPackId: idField("contextPacks"),
       items: z.array(

@@ -2,15 +2,9 @@
 import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { RUN_STATUSES } from "../../model/runs";
+import { runRequest, updateRunRequest, upsertRunByRefRequest } from "../requests/runs";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
-
-/** Optional run fields: a value sets the field, `null` clears it, leaving it out keeps it. */
-const runFields = {
-  currentMilestone: z.string().min(1).max(200).nullable().optional(),
-  runStatePath: z.string().min(1).max(1024).nullable().optional(),
-  blockedByDecisionRequestId: idOf("decisionRequests").nullable().optional(),
-};
+import { CP, idField } from "../schemas";
 
 const runSchema = z
   .object({
@@ -38,14 +32,7 @@ export const runRoutes: Route[] = [
     cors: true,
     tag: "runs",
     summary: "Create or update the run (goal) of a repo with this `runRef`; `created` says which.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      repoId: idOf("repos"),
-      runRef: z.string().min(1).max(200),
-      status: z.enum(RUN_STATUSES),
-      ...runFields,
-      goal: z.string().min(1).max(8_000).nullable().optional(),
-    }),
+    request: upsertRunByRefRequest,
     response: z.object({ runId: idField("runs"), created: z.boolean() }),
     errors: ["WORKSPACE_NOT_FOUND", "REPO_NOT_FOUND", "DECISION_REQUEST_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.runs.upsertByRef, { caller, ...body }),
@@ -57,7 +44,7 @@ export const runRoutes: Route[] = [
     cors: true,
     tag: "runs",
     summary: "One run by id; null when missing.",
-    request: z.object({ workspaceId: idOf("workspaces"), runId: idOf("runs") }),
+    request: runRequest,
     response: z.object({ run: runSchema.nullable() }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runQuery(internal.runs.getById, { caller, ...body }),
@@ -69,12 +56,7 @@ export const runRoutes: Route[] = [
     cors: true,
     tag: "runs",
     summary: "Update the fields sent on a run, by id.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      runId: idOf("runs"),
-      status: z.enum(RUN_STATUSES).optional(),
-      ...runFields,
-    }),
+    request: updateRunRequest,
     response: z.object({ runId: idField("runs") }),
     errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND", "DECISION_REQUEST_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.runs.updateById, { caller, ...body }),

@@ -1,21 +1,10 @@
 /** Uncertainty routes: how agents ask people. Handlers live in convex/uncertainties.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { RESOLUTION_MODES } from "../../model/decisions";
-import { IMPACTS, REVERSIBILITIES, TIERS, UNCERTAINTY_KINDS } from "../../model/promotion";
+import { TIERS } from "../../model/promotion";
+import { addResolutionRequest, createUncertaintyRequest } from "../requests/uncertainties";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
-
-const fraction = z.number().min(0).max(1);
-
-const option = z.union([
-  z.string().min(1).max(1_000),
-  z.object({
-    value: z.string().min(1).max(1_000),
-    label: z.string().max(200).optional(),
-    description: z.string().max(2_000).optional(),
-  }),
-]);
+import { CP, idField } from "../schemas";
 
 export const uncertaintyRoutes: Route[] = [
   defineRoute({
@@ -30,22 +19,7 @@ export const uncertaintyRoutes: Route[] = [
       "`impact` is `high` and `reversibility` is `hard`. Tier: `blocker` (approval or high impact), " +
       "`checkpoint` (medium), `audit` (low). Otherwise recorded as `assumed`. A repeated " +
       "`idempotencyKey` returns the first answer.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      runId: idOf("runs"),
-      jobId: idOf("jobs").optional(),
-      prompt: z.string().min(1).max(8_000),
-      kind: z.enum(UNCERTAINTY_KINDS),
-      context: z.string().max(32_000).optional(),
-      confidence: fraction,
-      impact: z.enum(IMPACTS),
-      reversibility: z.enum(REVERSIBILITIES),
-      assumedValue: z.string().max(8_000).optional(),
-      assumedReasoning: z.string().max(8_000).optional(),
-      options: z.array(option).max(50).optional(),
-      autoPromoteThreshold: fraction.optional(),
-      idempotencyKey: z.string().min(1).max(200).optional(),
-    }),
+    request: createUncertaintyRequest,
     response: z.object({
       uncertaintyId: idField("uncertainties"),
       decisionRequestId: idField("decisionRequests").nullable(),
@@ -67,15 +41,7 @@ export const uncertaintyRoutes: Route[] = [
       "`answered` on a promoted uncertainty answers its decision request and enqueues one " +
       "`apply_decision` job for the run's repo; repeating the same answer returns the first " +
       "`resolutionId`. `dismissed` dismisses an open decision request.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      uncertaintyId: idOf("uncertainties"),
-      mode: z.enum(RESOLUTION_MODES),
-      value: z.string().max(8_000),
-      commitSha: z.string().min(1).max(100).optional(),
-      confidence: fraction.optional(),
-      createdByJobId: idOf("jobs").optional(),
-    }),
+    request: addResolutionRequest,
     response: z.object({ resolutionId: idField("resolutions") }),
     errors: ["WORKSPACE_NOT_FOUND", "UNCERTAINTY_NOT_FOUND", "JOB_NOT_FOUND", "INVALID_DECISION_STATE"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.uncertainties.addResolution, { caller, ...body }),

@@ -2,8 +2,9 @@
 import { z } from "zod";
 import { internal } from "../../_generated/api";
 import { downloadUrlOf } from "../../uploads";
+import { downloadUrlRequest } from "../requests/misc";
 import { defineRoute, type Route } from "../route";
-import { CP, idOf } from "../schemas";
+import { CP } from "../schemas";
 
 export const uploadRoutes: Route[] = [
   defineRoute({
@@ -13,7 +14,7 @@ export const uploadRoutes: Route[] = [
     cors: true,
     tag: "uploads",
     summary: "A temporary URL to download a file uploaded in the Console, with its name, type and size.",
-    request: z.object({ workspaceId: idOf("workspaces"), uploadId: idOf("uploads") }),
+    request: downloadUrlRequest,
     response: z.object({
       downloadUrl: z.string(),
       fileName: z.string(),

@@ -1,11 +1,11 @@
 /** Worker and repo routes. Handlers live in convex/workers.ts and convex/repos.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
+import { REPO_STATUSES } from "../../model/workers";
 import { splitCapabilities } from "../../model/capabilities";
-import { capabilitiesSchema } from "../jobSchemas";
+import { repoRequest, resolveRepoRequest, upsertRepoRequest, workerHeartbeatRequest } from "../requests/workers";
 import { defineRoute, type Route } from "../route";
-import { CP, idField, idOf } from "../schemas";
+import { CP, idField } from "../schemas";
 
 const repoSchema = z.object({
   _id: idField("repos"),
@@ -17,13 +17,6 @@ const repoSchema = z.object({
   updatedAt: z.number(),
 });
 
-const inventoryText = z.string().max(200).optional();
-const remoteUrlHash = z
-  .string()
-  .min(1)
-  .max(200)
-  .meta({ description: "SHA-256 (hex) of the normalised git remote URL." });
-
 export const workerRoutes: Route[] = [
   defineRoute({
     method: "POST",
@@ -32,20 +25,7 @@ export const workerRoutes: Route[] = [
     cors: false,
     tag: "workers",
     summary: "Register or refresh a worker, keyed by machineFingerprint (else displayName), with its capabilities.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      displayName: z.string().min(1).max(200),
-      machineFingerprint: z.string().min(1).max(200).optional(),
-      status: z.enum(WORKER_STATUSES),
-      // Unknown keys Convex cannot store are dropped by splitCapabilities (SPEC §12), never refused.
-      capabilities: capabilitiesSchema,
-      agentVersion: inventoryText,
-      platform: inventoryText,
-      arch: inventoryText,
-      nodeVersion: inventoryText,
-      configuredRepoIds: z.array(z.string().max(200)).max(500).optional(),
-      effectivePolicyVersion: inventoryText,
-    }),
+    request: workerHeartbeatRequest,
     response: z.object({ workerId: idField("workers") }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => {
@@ -68,7 +48,7 @@ export const workerRoutes: Route[] = [
     cors: true,
     tag: "repos",
     summary: "Find a repo by its remote URL hash; nulls when unknown.",
-    request: z.object({ workspaceId: idOf("workspaces"), remoteUrlHash }),
+    request: resolveRepoRequest,
     response: z.object({ repoId: idField("repos").nullable(), repo: repoSchema.nullable() }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runQuery(internal.repos.resolve, { caller, ...body }),
@@ -80,7 +60,7 @@ export const workerRoutes: Route[] = [
     cors: true,
     tag: "repos",
     summary: "One repo by id; null when missing.",
-    request: z.object({ workspaceId: idOf("workspaces"), repoId: idOf("repos") }),
+    request: repoRequest,
     response: z.object({ repo: repoSchema.nullable() }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runQuery(internal.repos.get, { caller, ...body }),
@@ -92,12 +72,7 @@ export const workerRoutes: Route[] = [
     cors: true,
     tag: "repos",
     summary: "Create or update the repo with this remote URL hash; `created` says which.",
-    request: z.object({
-      workspaceId: idOf("workspaces"),
-      remoteUrlHash,
-      label: z.string().min(1).max(200).optional(),
-      status: z.enum(REPO_STATUSES),
-    }),
+    request: upsertRepoRequest,
     response: z.object({ repoId: idField("repos"), created: z.boolean() }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.repos.upsert, { caller, ...body }),

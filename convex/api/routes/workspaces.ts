@@ -1,6 +1,7 @@
 /** Workspace routes. Handlers live in convex/workspaces.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
+import { resolveWorkspaceRequest } from "../requests/misc";
 import { defineRoute, type Route } from "../route";
 import { CP, workspaceSummarySchema } from "../schemas";
 
@@ -12,11 +13,11 @@ export const workspaceRoutes: Route[] = [
     cors: true,
     tag: "workspaces",
     summary: "Find a workspace by slug. Missing and inaccessible slugs both answer null.",
-    request: z.object({ slug: z.string().min(1).max(64) }),
+    request: resolveWorkspaceRequest,
     response: z.object({
       workspaceId: z.string().nullable(),
       workspace: workspaceSummarySchema.nullable(),
     }),
-    handler: (ctx, { caller, body }) => ctx.runQuery(internal.workspaces.resolveBySlug, { caller, slug: body.slug }),
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.workspaces.resolveBySlug, { caller, ...body }),
   }),
 ];
