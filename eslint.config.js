@@ -19,6 +19,8 @@ export default tseslint.config(
   },
   {
     files: ["convex/**/*.ts"],
+    // Types let explicit-table-ids tell a table's id from any other string.
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       // Deployments are configured with `npx convex env set` and read through process.env (docs/deploying.md).
       "@convex-dev/no-process-env": "off",

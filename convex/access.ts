@@ -41,7 +41,7 @@ export async function requireWorkspaceAccess(
 ): Promise<WorkspaceAccess> {
   const workspaceId = requireId(ctx, "workspaces", rawWorkspaceId, "workspaceId");
   if (caller.kind !== "token") {
-    if ((await ctx.db.get(workspaceId)) === null) {
+    if ((await ctx.db.get("workspaces", workspaceId)) === null) {
       throw apiError("WORKSPACE_NOT_FOUND", "No workspace has this id.");
     }
     return { workspaceId, role: "owner" };

@@ -44,7 +44,7 @@ export async function upsertIntegrationItem(
     updatedAt: Date.now(),
   };
   if (existing !== null) {
-    await ctx.db.patch(existing._id, { ...content, kind: item.kind ?? existing.kind });
+    await ctx.db.patch("contextItems", existing._id, { ...content, kind: item.kind ?? existing.kind });
     return existing._id;
   }
   return await ctx.db.insert("contextItems", {
@@ -61,7 +61,7 @@ export async function upsertIntegrationItem(
 /** The item `rawId` names in this workspace, or null (also for ids that are not item ids). */
 export async function itemOfWorkspace(ctx: QueryCtx, workspaceId: Id<"workspaces">, rawId: string) {
   const id = ctx.db.normalizeId("contextItems", rawId);
-  const item = id === null ? null : await ctx.db.get(id);
+  const item = id === null ? null : await ctx.db.get("contextItems", id);
   return item !== null && item.workspaceId === workspaceId ? item : null;
 }
 
@@ -130,7 +130,7 @@ function checkContent(fields: { title?: string; text?: string | null; url?: stri
 }
 
 async function requireItem(ctx: QueryCtx, workspaceId: Id<"workspaces">, itemId: Id<"contextItems">) {
-  const item = await ctx.db.get(itemId);
+  const item = await ctx.db.get("contextItems", itemId);
   if (item === null || item.workspaceId !== workspaceId) {
     throw apiError("CONTEXT_ITEM_NOT_FOUND", "No Context Lake item with this id in this workspace.");
   }
@@ -224,7 +224,7 @@ export const edit = workspaceMutation({
     }
     const title = patch.title ?? item.title;
     const text = "text" in patch ? patch.text : item.text;
-    await ctx.db.patch(item._id, { ...patch, searchText: searchTextOf({ title, text }) });
+    await ctx.db.patch("contextItems", item._id, { ...patch, searchText: searchTextOf({ title, text }) });
   },
 });
 
@@ -232,7 +232,7 @@ export const setPinned = workspaceMutation({
   args: { contextItemId: v.id("contextItems"), pinned: v.boolean() },
   handler: async (ctx, { contextItemId, pinned }) => {
     const item = await requireItem(ctx, ctx.workspace.workspaceId, contextItemId);
-    await ctx.db.patch(item._id, { pinned, updatedAt: Date.now() });
+    await ctx.db.patch("contextItems", item._id, { pinned, updatedAt: Date.now() });
   },
 });
 
@@ -241,6 +241,6 @@ export const setPromotionState = workspaceMutation({
   args: { contextItemId: v.id("contextItems"), promotionState: promotionStateValidator },
   handler: async (ctx, { contextItemId, promotionState }) => {
     const item = await requireItem(ctx, ctx.workspace.workspaceId, contextItemId);
-    await ctx.db.patch(item._id, { promotionState, updatedAt: Date.now() });
+    await ctx.db.patch("contextItems", item._id, { promotionState, updatedAt: Date.now() });
   },
 });

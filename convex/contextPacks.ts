@@ -135,7 +135,7 @@ async function requirePack(ctx: QueryCtx, run: Doc<"runs">, rawPackId: string | 
           .withIndex("by_workspace_run", (q) => q.eq("workspaceId", run.workspaceId).eq("runId", run._id))
           .order("desc")
           .first()
-      : await ctx.db.get(requireId(ctx, "contextPacks", rawPackId, "contextPackId"));
+      : await ctx.db.get("contextPacks", requireId(ctx, "contextPacks", rawPackId, "contextPackId"));
   if (pack === null || pack.workspaceId !== run.workspaceId || pack.runId !== run._id) {
     throw apiError(
       "CONTEXT_PACK_NOT_FOUND",
@@ -177,7 +177,7 @@ export const pack = workspaceInternalQuery({
         items.push({ ...base, status: "omitted" as const, reason: "read_budget" as const });
         continue;
       }
-      const item = await ctx.db.get(entry.contextItemId as Id<"contextItems">);
+      const item = await ctx.db.get("contextItems", entry.contextItemId as Id<"contextItems">);
       if (item === null) {
         items.push({ ...base, status: "missing" as const, reason: "not_found" as const });
         continue;

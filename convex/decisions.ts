@@ -31,7 +31,7 @@ export async function openDecisionRequest(
     status: "open",
     inboxRank: inboxRank("open", tier),
   });
-  await ctx.db.patch(uncertainty._id, { decisionRequestId: decisionId });
+  await ctx.db.patch("uncertainties", uncertainty._id, { decisionRequestId: decisionId });
   return decisionId;
 }
 
@@ -58,7 +58,7 @@ export async function recordResolution(
     mode,
     ...fields,
   });
-  await ctx.db.patch(uncertainty._id, {
+  await ctx.db.patch("uncertainties", uncertainty._id, {
     status: mode,
     ...(mode === "assumed" ? { assumedValue: fields.value } : {}),
   });
@@ -92,8 +92,8 @@ export async function answerDecision(
   if (decision.status !== "open") {
     throw apiError("INVALID_DECISION_STATE", `This decision request is ${decision.status}.`);
   }
-  const uncertainty = (await ctx.db.get(decision.uncertaintyId))!;
-  const run = (await ctx.db.get(decision.runId))!;
+  const uncertainty = (await ctx.db.get("uncertainties", decision.uncertaintyId))!;
+  const run = (await ctx.db.get("runs", decision.runId))!;
   const resolutionId = await recordResolution(ctx, uncertainty, "answered", fields);
   const { jobId } = await enqueueJob(ctx, {
     workspaceId: decision.workspaceId,
@@ -103,7 +103,7 @@ export async function answerDecision(
     prompt: applyDecisionPrompt(decision, run, fields),
     idempotencyKey: applyDecisionJobKey(decision._id),
   });
-  await ctx.db.patch(decision._id, {
+  await ctx.db.patch("decisionRequests", decision._id, {
     status: "answered",
     inboxRank: inboxRank("answered", decision.tier),
     resolutionId,
@@ -136,9 +136,9 @@ export async function dismissDecision(
   if (decision.status !== "open") {
     throw apiError("INVALID_DECISION_STATE", `This decision request is already ${decision.status}.`);
   }
-  const uncertainty = (await ctx.db.get(decision.uncertaintyId))!;
+  const uncertainty = (await ctx.db.get("uncertainties", decision.uncertaintyId))!;
   const resolutionId = await recordResolution(ctx, uncertainty, "dismissed", fields);
-  await ctx.db.patch(decision._id, {
+  await ctx.db.patch("decisionRequests", decision._id, {
     status: "dismissed",
     inboxRank: inboxRank("dismissed", decision.tier),
     resolutionId,
@@ -172,7 +172,7 @@ async function applyOrBlockOnFinishedJob(ctx: MutationCtx, job: Doc<"jobs">): Pr
       .withIndex("by_apply_job", (q) => q.eq("applyJobId", job._id))
       .unique();
     if (decision === null || decision.status !== "answered") return;
-    await ctx.db.patch(decision._id, {
+    await ctx.db.patch("decisionRequests", decision._id, {
       status: "applied",
       inboxRank: inboxRank("applied", decision.tier),
       appliedAt: Date.now(),
@@ -184,7 +184,7 @@ async function applyOrBlockOnFinishedJob(ctx: MutationCtx, job: Doc<"jobs">): Pr
     const raw = (job.evidence as { decisionRequestId?: unknown } | undefined)?.decisionRequestId;
     const decisionId =
       typeof raw === "string" ? ctx.db.normalizeId("decisionRequests", raw.replace(/^decisionRequests\//, "")) : null;
-    const decision = decisionId === null ? null : await ctx.db.get(decisionId);
+    const decision = decisionId === null ? null : await ctx.db.get("decisionRequests", decisionId);
     // Only a decision still waiting can block: nothing would ever unblock a dismissed or applied one.
     if (decision === null || decision.workspaceId !== job.workspaceId) return;
     if (decision.status !== "open" && decision.status !== "answered") return;

@@ -109,11 +109,11 @@ export const poll = internalMutation({
 
     const status = deviceStatusAt(session.status, session.expiresAt, Date.now());
     if (status !== "approved") return { status };
-    const workspace = await ctx.db.get(session.workspaceId);
+    const workspace = await ctx.db.get("workspaces", session.workspaceId);
     const approver = session.decidedBy!;
     if (workspace === null || (await membershipOf(ctx, session.workspaceId, approver)) === null) {
       // The approver left (or the workspace went) before the token was collected.
-      await ctx.db.patch(session._id, { status: "denied" });
+      await ctx.db.patch("deviceSessions", session._id, { status: "denied" });
       return { status: "denied" as const };
     }
     const label = session.machineName ?? "device login";
@@ -123,7 +123,7 @@ export const poll = internalMutation({
       userId: approver,
       label,
     });
-    await ctx.db.patch(session._id, { status: "consumed", tokenId });
+    await ctx.db.patch("deviceSessions", session._id, { status: "consumed", tokenId });
     await recordAudit(ctx, {
       workspaceId: workspace._id,
       action: "token.created",
@@ -147,8 +147,8 @@ type Decision = "approve" | "deny";
  */
 async function sessionView(ctx: QueryCtx, session: Doc<"deviceSessions">) {
   const [workspace, decider] = await Promise.all([
-    ctx.db.get(session.workspaceId),
-    session.decidedBy === undefined ? null : ctx.db.get(session.decidedBy),
+    ctx.db.get("workspaces", session.workspaceId),
+    session.decidedBy === undefined ? null : ctx.db.get("users", session.decidedBy),
   ]);
   return {
     deviceId: session.deviceId,
@@ -182,7 +182,7 @@ async function decide(
   if (repeated) return { ok: true, status };
   const allowed = status === "pending" || (decision === "deny" && status === "approved");
   if (!allowed) return { ok: false, status };
-  await ctx.db.patch(session._id, { status: target, decidedBy: userId, decidedAt: Date.now() });
+  await ctx.db.patch("deviceSessions", session._id, { status: target, decidedBy: userId, decidedAt: Date.now() });
   await recordAudit(ctx, {
     workspaceId: session.workspaceId,
     action: decision === "approve" ? "device.approved" : "device.denied",
@@ -270,7 +270,7 @@ export const markExpired = internalMutation({
     const session = await sessionByDeviceId(ctx, deviceId);
     if (session === null) return null;
     const status = deviceStatusAt(session.status, session.expiresAt, Date.now());
-    if (status !== session.status) await ctx.db.patch(session._id, { status });
+    if (status !== session.status) await ctx.db.patch("deviceSessions", session._id, { status });
     return null;
   },
 });
@@ -286,6 +286,6 @@ export const scrubFinished = internalMutation({
       .withIndex("by_expires", (q) => q.lt("expiresAt", Date.now() - DEVICE_SESSION_RETENTION_MS))
       .take(SCRUB_BATCH);
     const batch = { documents: finished, size: SCRUB_BATCH, again: internal.deviceSessions.scrubFinished };
-    return { deleted: await sweepBatch(ctx, batch, (session) => ctx.db.delete(session._id)) };
+    return { deleted: await sweepBatch(ctx, batch, (session) => ctx.db.delete("deviceSessions", session._id)) };
   },
 });

@@ -21,7 +21,7 @@ async function requireDecision(
   workspaceId: Id<"workspaces">,
   decisionRequestId: Id<"decisionRequests">,
 ) {
-  const decision = await ctx.db.get(decisionRequestId);
+  const decision = await ctx.db.get("decisionRequests", decisionRequestId);
   if (decision === null || decision.workspaceId !== workspaceId) {
     throw apiError("DECISION_REQUEST_NOT_FOUND", "No decision request with this id in this workspace.");
   }
@@ -60,13 +60,13 @@ export const list = workspaceQuery({
 export const get = workspaceQuery({
   args: { decisionRequestId: v.id("decisionRequests") },
   handler: async (ctx, { decisionRequestId }) => {
-    const decision = await ctx.db.get(decisionRequestId);
+    const decision = await ctx.db.get("decisionRequests", decisionRequestId);
     if (decision === null || decision.workspaceId !== ctx.workspace.workspaceId) return null;
     const [uncertainty, run, job, applyJob, resolutions] = await Promise.all([
-      ctx.db.get(decision.uncertaintyId),
-      ctx.db.get(decision.runId),
-      decision.jobId ? ctx.db.get(decision.jobId) : null,
-      decision.applyJobId ? ctx.db.get(decision.applyJobId) : null,
+      ctx.db.get("uncertainties", decision.uncertaintyId),
+      ctx.db.get("runs", decision.runId),
+      decision.jobId ? ctx.db.get("jobs", decision.jobId) : null,
+      decision.applyJobId ? ctx.db.get("jobs", decision.applyJobId) : null,
       ctx.db
         .query("resolutions")
         .withIndex("by_uncertainty", (q) => q.eq("uncertaintyId", decision.uncertaintyId))

@@ -89,7 +89,7 @@ function templateContextOf(event: Doc<"integrationEvents">): TemplateContext {
 /** Records how a fired trigger ended; only a `scheduled` outcome is replaced. */
 async function settleOutcome(ctx: MutationCtx, event: Doc<"integrationEvents">, outcome: SettledOutcome) {
   const triggers = settleTriggerOutcome(event.triggers, outcome, Date.now());
-  if (triggers !== event.triggers) await ctx.db.patch(event._id, { triggers });
+  if (triggers !== event.triggers) await ctx.db.patch("integrationEvents", event._id, { triggers });
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ export const ingest = internalMutation({
   handler: async (ctx, { workspaceId, workspaceSlug, ...fields }) => {
     const workspace =
       workspaceId !== undefined
-        ? await ctx.db.get(requireId(ctx, "workspaces", workspaceId, "workspaceId"))
+        ? await ctx.db.get("workspaces", requireId(ctx, "workspaces", workspaceId, "workspaceId"))
         : await findBySlug(ctx, workspaceSlug ?? "");
     if (workspace === null) throw apiError("WORKSPACE_NOT_FOUND", "No workspace has this id or slug.");
     return await ingestEvent(ctx, workspace, fields);
@@ -145,7 +145,7 @@ export const fireTrigger = internalMutation({
           ? `${error.data.code}: ${error.data.message}`
           : "INTERNAL_ERROR: the trigger failed unexpectedly.";
       if (!(error instanceof ConvexError)) console.error(`Run trigger ${args.runTriggerId} failed: ${String(error)}`);
-      const event = await ctx.db.get(args.eventId);
+      const event = await ctx.db.get("integrationEvents", args.eventId);
       if (event !== null)
         await settleOutcome(ctx, event, { runTriggerId: args.runTriggerId, status: "failed", error: reason });
     }
@@ -155,11 +155,11 @@ export const fireTrigger = internalMutation({
 export const applyTrigger = internalMutation({
   args: firedTrigger,
   handler: async (ctx, { eventId, runTriggerId }) => {
-    const event = await ctx.db.get(eventId);
+    const event = await ctx.db.get("integrationEvents", eventId);
     if (event === null) return;
     // A re-run of this scheduled function must not act twice.
     if (event.triggers.find((entry) => entry.runTriggerId === runTriggerId)?.status !== "scheduled") return;
-    const trigger = await ctx.db.get(runTriggerId);
+    const trigger = await ctx.db.get("runTriggers", runTriggerId);
     if (trigger === null) throw apiError("RUN_TRIGGER_NOT_FOUND", "The run trigger was deleted before it ran.");
     const { runId, jobId } = await executeTriggerAction(
       ctx,

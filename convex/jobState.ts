@@ -54,7 +54,7 @@ export async function insertJob(
   requireStorable(born, Object.keys(born));
   const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
   await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
-  const job = (await ctx.db.get(jobId))!;
+  const job = (await ctx.db.get("jobs", jobId))!;
   // A new job may not start a (repo, requirements) stream once the directory is full (queue.ts).
   if (isQueued(status)) await jobBecamePending(ctx, job, { refuseNewStream: true });
   return job;
@@ -107,7 +107,7 @@ async function writeJob(
     await appendJobEvent(ctx, job, job.nextEventSeq, now, event);
     written.nextEventSeq = job.nextEventSeq + 1;
   }
-  await ctx.db.patch(job._id, written);
+  await ctx.db.patch("jobs", job._id, written);
   return { ...job, ...written };
 }
 
@@ -169,7 +169,7 @@ export async function requireJob(
   rawJobId: string,
   lane?: Lane,
 ): Promise<Doc<"jobs">> {
-  const job = await ctx.db.get(requireId(ctx, "jobs", rawJobId, "jobId"));
+  const job = await ctx.db.get("jobs", requireId(ctx, "jobs", rawJobId, "jobId"));
   if (job === null || job.workspaceId !== workspaceId || (lane !== undefined && job.lane !== lane)) {
     throw apiError("JOB_NOT_FOUND", "jobId: no job with this id in this workspace.");
   }

@@ -119,7 +119,7 @@ export const events = workspaceQuery({
 export const get = workspaceQuery({
   args: { jobId: v.id("jobs"), limit: v.optional(v.number()) },
   handler: async (ctx, { jobId, limit }) => {
-    const job = await ctx.db.get(jobId);
+    const job = await ctx.db.get("jobs", jobId);
     if (job === null || job.workspaceId !== ctx.workspace.workspaceId) return null;
     return { job: jobView(job), events: await eventsAfter(ctx, job, 0, Math.min(Math.max(limit ?? 200, 1), 500)) };
   },

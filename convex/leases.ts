@@ -116,7 +116,7 @@ export const claimNext = workspaceInternalMutation({
  */
 async function missingRunRef(ctx: MutationCtx, job: Doc<"jobs">): Promise<{ runRef?: string }> {
   if (job.runId === undefined || job.runRef !== undefined) return {};
-  const run = await ctx.db.get(job.runId);
+  const run = await ctx.db.get("runs", job.runId);
   return run === null ? {} : { runRef: run.runRef };
 }
 

@@ -24,7 +24,7 @@ export const list = workspaceQuery({
     const memberships = await membersOf(ctx, ctx.workspace.workspaceId, MEMBER_LIST_LIMIT);
     return await Promise.all(
       memberships.map(async ({ userId, role }) => {
-        const user = await ctx.db.get(userId);
+        const user = await ctx.db.get("users", userId);
         return { userId, role, name: user?.name ?? null, email: user?.email ?? null };
       }),
     );
@@ -69,7 +69,7 @@ export const add = workspaceMutation({
         issues: [{ path: "email", message: "give either email or userId" }],
       });
     }
-    const user = userId !== undefined ? await ctx.db.get(userId) : await userByEmail(ctx, email!);
+    const user = userId !== undefined ? await ctx.db.get("users", userId) : await userByEmail(ctx, email!);
     if (user === null)
       throw apiError("USER_NOT_FOUND", "No account has this email or id; the person must sign up first.");
     requireAllowed(ctx.workspace, null, role);

@@ -48,9 +48,9 @@ export async function membershipsOfUser(ctx: QueryCtx, userId: Id<"users">, limi
 }
 
 export async function setMembershipRole(ctx: MutationCtx, membership: Doc<"memberships">, role: Role) {
-  await ctx.db.patch(membership._id, { role });
+  await ctx.db.patch("memberships", membership._id, { role });
 }
 
 export async function removeMembership(ctx: MutationCtx, membership: Doc<"memberships">) {
-  await ctx.db.delete(membership._id);
+  await ctx.db.delete("memberships", membership._id);
 }

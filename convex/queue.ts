@@ -175,7 +175,7 @@ class DirectoryChanges {
         const { workspaceId, lane, heads } = directory;
         directory.id = await this.ctx.db.insert("jobQueues", { workspaceId, lane, heads });
       } else {
-        await this.ctx.db.patch(directory.id, { heads: directory.heads });
+        await this.ctx.db.patch("jobQueues", directory.id, { heads: directory.heads });
       }
       directory.changed = false;
     }
@@ -242,7 +242,7 @@ export async function nextClaimableJob(
   for (let repairs = 0; repairs <= MAX_REPAIRS; repairs++) {
     const head = bestHeadFor(directory.heads, allowed, capabilities);
     if (head === null) return null;
-    const job = await ctx.db.get(head.jobId as Id<"jobs">);
+    const job = await ctx.db.get("jobs", head.jobId as Id<"jobs">);
     if (job !== null && job.status === "pending") return { directory, job };
     const next = await streamHead(ctx, {
       workspaceId,
@@ -251,7 +251,7 @@ export async function nextClaimableJob(
       requirementsKey: head.requirementsKey,
     });
     directory = { ...directory, heads: replaceHead(directory.heads, head, next) as StoredHead[] };
-    await ctx.db.patch(directory._id, { heads: directory.heads });
+    await ctx.db.patch("jobQueues", directory._id, { heads: directory.heads });
   }
   throw new Error(
     `Claim directory of workspace ${workspaceId} lane ${lane} is out of step after ${MAX_REPAIRS} repairs.`,

@@ -42,7 +42,7 @@ export async function takeRateLimits(ctx: MutationCtx, limits: RateLimit[]): Pro
       const { tokens, updatedAt } = result.states[i]!;
       const row = rows[i];
       return row
-        ? ctx.db.patch(row._id, { tokens, updatedAt })
+        ? ctx.db.patch("rateLimits", row._id, { tokens, updatedAt })
         : ctx.db.insert("rateLimits", { key, tokens, updatedAt });
     }),
   );
@@ -61,7 +61,9 @@ export const sweepIdleBuckets = internalMutation({
       .take(SWEEP_BATCH);
     const again = internal.rateLimits.sweepIdleBuckets;
     return {
-      deleted: await sweepBatch(ctx, { documents: idle, size: SWEEP_BATCH, again }, (row) => ctx.db.delete(row._id)),
+      deleted: await sweepBatch(ctx, { documents: idle, size: SWEEP_BATCH, again }, (row) =>
+        ctx.db.delete("rateLimits", row._id),
+      ),
     };
   },
 });

@@ -50,7 +50,7 @@ export async function recoverExpiredLease(ctx: MutationCtx, job: Doc<"jobs">): P
 export const recoverIfLeaseExpired = internalMutation({
   args: { jobId: v.id("jobs"), claimGeneration: v.number() },
   handler: async (ctx, { jobId, claimGeneration }) => {
-    const job = await ctx.db.get(jobId);
+    const job = await ctx.db.get("jobs", jobId);
     if (job === null || job.status !== "running" || job.claimGeneration !== claimGeneration) return null;
     if (!isLeaseExpired(job.leaseExpiresAt, Date.now())) {
       await ctx.scheduler.runAt(job.leaseExpiresAt!, internal.recovery.recoverIfLeaseExpired, {

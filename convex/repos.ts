@@ -19,7 +19,7 @@ export async function requireRepo(
   rawRepoId: string,
   path = "repoId",
 ): Promise<Doc<"repos">> {
-  const repo = await ctx.db.get(requireId(ctx, "repos", rawRepoId, path));
+  const repo = await ctx.db.get("repos", requireId(ctx, "repos", rawRepoId, path));
   if (repo === null || repo.workspaceId !== workspaceId) {
     throw apiError("REPO_NOT_FOUND", `${path}: no repo with this id in this workspace.`);
   }
@@ -51,7 +51,7 @@ export const get = workspaceInternalQuery({
   args: requestArgs(repoRequest),
   handler: async (ctx, { repoId }) => {
     const { workspaceId } = ctx.access;
-    const repo = await ctx.db.get(requireId(ctx, "repos", repoId, "repoId"));
+    const repo = await ctx.db.get("repos", requireId(ctx, "repos", repoId, "repoId"));
     return { repo: repo !== null && repo.workspaceId === workspaceId ? repo : null };
   },
 });
@@ -65,7 +65,7 @@ export const upsert = workspaceInternalMutation({
     const existing = await findByHash(ctx, workspaceId, remoteUrlHash);
     const now = Date.now();
     if (existing !== null) {
-      await ctx.db.patch(existing._id, { status, updatedAt: now, ...(label === undefined ? {} : { label }) });
+      await ctx.db.patch("repos", existing._id, { status, updatedAt: now, ...(label === undefined ? {} : { label }) });
       return { repoId: existing._id, created: false };
     }
     const repoId = await ctx.db.insert("repos", { workspaceId, remoteUrlHash, label, status, updatedAt: now });

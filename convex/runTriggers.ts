@@ -128,7 +128,7 @@ async function checkTrigger(
 }
 
 async function requireTrigger(ctx: QueryCtx, workspaceId: Id<"workspaces">, runTriggerId: Id<"runTriggers">) {
-  const trigger = await ctx.db.get(runTriggerId);
+  const trigger = await ctx.db.get("runTriggers", runTriggerId);
   if (trigger === null || trigger.workspaceId !== workspaceId) {
     throw apiError("RUN_TRIGGER_NOT_FOUND", "No run trigger with this id in this workspace.");
   }
@@ -186,7 +186,7 @@ export const update = workspaceMutation({
     const { workspaceId } = ctx.workspace;
     await requireTrigger(ctx, workspaceId, runTriggerId);
     await checkTrigger(ctx, workspaceId, changes);
-    await ctx.db.patch(runTriggerId, { ...changes, updatedAt: Date.now() });
+    await ctx.db.patch("runTriggers", runTriggerId, { ...changes, updatedAt: Date.now() });
   },
 });
 
@@ -195,6 +195,6 @@ export const remove = workspaceMutation({
   args: { runTriggerId: v.id("runTriggers") },
   handler: async (ctx, { runTriggerId }) => {
     await requireTrigger(ctx, ctx.workspace.workspaceId, runTriggerId);
-    await ctx.db.delete(runTriggerId);
+    await ctx.db.delete("runTriggers", runTriggerId);
   },
 });

@@ -23,7 +23,7 @@ export async function requireRun(
   rawRunId: string,
   path = "runId",
 ): Promise<Doc<"runs">> {
-  const run = await ctx.db.get(requireId(ctx, "runs", rawRunId, path));
+  const run = await ctx.db.get("runs", requireId(ctx, "runs", rawRunId, path));
   if (run === null || run.workspaceId !== workspaceId) {
     throw apiError("RUN_NOT_FOUND", "No run with this id in this workspace.");
   }
@@ -49,7 +49,7 @@ async function runPatch(ctx: QueryCtx, workspaceId: Id<"workspaces">, changes: R
   if (rawDecisionId === null) patch.blockedByDecisionRequestId = undefined;
   if (typeof rawDecisionId === "string") {
     const decisionId = requireId(ctx, "decisionRequests", rawDecisionId, "blockedByDecisionRequestId");
-    const decision = await ctx.db.get(decisionId);
+    const decision = await ctx.db.get("decisionRequests", decisionId);
     if (decision === null || decision.workspaceId !== workspaceId) {
       throw apiError(
         "DECISION_REQUEST_NOT_FOUND",
@@ -73,14 +73,18 @@ async function recordMilestone(ctx: MutationCtx, before: Doc<"runs"> | null, aft
 }
 
 async function patchRun(ctx: MutationCtx, run: Doc<"runs">, patch: Partial<WithoutSystemFields<Doc<"runs">>>) {
-  await ctx.db.patch(run._id, patch);
-  await recordMilestone(ctx, run, (await ctx.db.get(run._id))!);
+  await ctx.db.patch("runs", run._id, patch);
+  await recordMilestone(ctx, run, (await ctx.db.get("runs", run._id))!);
 }
 
 /** A job completed `blocked` on a decision request: the run shows what it waits for. */
 export async function markRunBlocked(ctx: MutationCtx, runId: Id<"runs">, decisionId: Id<"decisionRequests">) {
-  if ((await ctx.db.get(runId)) === null) return;
-  await ctx.db.patch(runId, { status: "blocked", blockedByDecisionRequestId: decisionId, updatedAt: Date.now() });
+  if ((await ctx.db.get("runs", runId)) === null) return;
+  await ctx.db.patch("runs", runId, {
+    status: "blocked",
+    blockedByDecisionRequestId: decisionId,
+    updatedAt: Date.now(),
+  });
 }
 
 /** Runs one decision may block at once: it belongs to one run, blocked jobs may name it from others. */
@@ -93,7 +97,7 @@ export async function unblockRunsBlockedBy(ctx: MutationCtx, decisionId: Id<"dec
     .withIndex("by_blocked_by", (q) => q.eq("blockedByDecisionRequestId", decisionId))
     .take(MAX_RUNS_BLOCKED_BY_ONE_DECISION);
   for (const run of blocked) {
-    await ctx.db.patch(run._id, {
+    await ctx.db.patch("runs", run._id, {
       blockedByDecisionRequestId: undefined,
       ...(run.status === "blocked" ? { status: "in_progress" as const } : {}),
       updatedAt: Date.now(),
@@ -139,7 +143,7 @@ export async function upsertRunByRef(
     status: changes.status,
     updatedAt: Date.now(),
   });
-  await recordMilestone(ctx, null, (await ctx.db.get(runId))!);
+  await recordMilestone(ctx, null, (await ctx.db.get("runs", runId))!);
   return { runId, created: true };
 }
 
@@ -174,7 +178,7 @@ export const getById = workspaceInternalQuery({
   args: requestArgs(runRequest),
   handler: async (ctx, { runId }) => {
     const { workspaceId } = ctx.access;
-    const run = await ctx.db.get(requireId(ctx, "runs", runId, "runId"));
+    const run = await ctx.db.get("runs", requireId(ctx, "runs", runId, "runId"));
     return { run: run !== null && run.workspaceId === workspaceId ? run : null };
   },
 });
@@ -217,7 +221,7 @@ export const list = workspaceQuery({
 export const get = workspaceQuery({
   args: { runId: v.id("runs") },
   handler: async (ctx, { runId }) => {
-    const run = await ctx.db.get(runId);
+    const run = await ctx.db.get("runs", runId);
     if (run === null || run.workspaceId !== ctx.workspace.workspaceId) return null;
     const [jobs, decisions, milestones] = await Promise.all([
       jobsOfRun(ctx, run.workspaceId, run._id, DETAIL_LIMIT),
@@ -232,7 +236,9 @@ export const get = workspaceQuery({
         .order("desc")
         .take(DETAIL_LIMIT),
     ]);
-    const blockedBy = run.blockedByDecisionRequestId ? await ctx.db.get(run.blockedByDecisionRequestId) : null;
+    const blockedBy = run.blockedByDecisionRequestId
+      ? await ctx.db.get("decisionRequests", run.blockedByDecisionRequestId)
+      : null;
     return { run, blockedBy, jobs, decisions, milestones };
   },
 });

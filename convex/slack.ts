@@ -43,7 +43,7 @@ export const ingestEventCallback = internalMutation({
   },
   handler: async (ctx, { teamId, eventId, eventTime, event, payloadJson }) => {
     const binding = await bindingOfTeam(ctx, teamId);
-    const workspace = binding === null ? null : await ctx.db.get(binding.workspaceId);
+    const workspace = binding === null ? null : await ctx.db.get("workspaces", binding.workspaceId);
     if (workspace === null) return { ignored: "TEAM_NOT_BOUND", eventId: null };
     const item =
       event.channel !== undefined && event.ts !== undefined
@@ -110,6 +110,6 @@ export const unbindTeam = workspaceMutation({
     if (existing === null || existing.workspaceId !== ctx.workspace.workspaceId) {
       throw apiError("SLACK_BINDING_NOT_FOUND", "This Slack team is not bound to this workspace.");
     }
-    await ctx.db.delete(existing._id);
+    await ctx.db.delete("slackBindings", existing._id);
   },
 });

@@ -46,9 +46,9 @@ export const authenticate = internalQuery({
 export const touchLastUsed = internalMutation({
   args: { tokenId: v.id("apiTokens"), now: v.number() },
   handler: async (ctx, { tokenId, now }) => {
-    const token = await ctx.db.get(tokenId);
+    const token = await ctx.db.get("apiTokens", tokenId);
     if (token !== null && (token.lastUsedAt ?? 0) <= now - LAST_USED_RESOLUTION_MS) {
-      await ctx.db.patch(tokenId, { lastUsedAt: now });
+      await ctx.db.patch("apiTokens", tokenId, { lastUsedAt: now });
     }
   },
 });
@@ -64,7 +64,7 @@ export const revokeOwnToken = callerInternalMutation({
         "Only minted tokens can be revoked here; the deployment service token is set in the environment.",
       );
     }
-    const token = await ctx.db.get(caller.tokenId);
+    const token = await ctx.db.get("apiTokens", caller.tokenId);
     if (token !== null) await revokeToken(ctx, token, auditActorOf(caller), "logout");
     return { revoked: true as const };
   },
@@ -95,7 +95,7 @@ export async function insertToken(
 /** Revokes a token (no-op when already revoked) and records who did it and why. */
 export async function revokeToken(ctx: MutationCtx, token: Doc<"apiTokens">, actor: AuditActor, reason: string) {
   if (token.revokedAt !== undefined) return;
-  await ctx.db.patch(token._id, { revokedAt: Date.now() });
+  await ctx.db.patch("apiTokens", token._id, { revokedAt: Date.now() });
   await recordAudit(ctx, {
     workspaceId: token.workspaceId,
     action: "token.revoked",
@@ -170,7 +170,7 @@ export const listMine = userQuery({
 export const revokeMine = userMutation({
   args: { tokenId: v.id("apiTokens") },
   handler: async (ctx, { tokenId }) => {
-    const token = await ctx.db.get(tokenId);
+    const token = await ctx.db.get("apiTokens", tokenId);
     if (token === null || token.userId !== ctx.userId)
       throw apiError("TOKEN_NOT_FOUND", "You have no token with this id.");
     await revokeToken(ctx, token, { kind: "user", userId: ctx.userId }, "revoked_in_console");
@@ -231,7 +231,7 @@ export const revokeServiceToken = workspaceMutation({
   minRole: "admin",
   args: { tokenId: v.id("apiTokens") },
   handler: async (ctx, { tokenId }) => {
-    const token = await ctx.db.get(tokenId);
+    const token = await ctx.db.get("apiTokens", tokenId);
     if (token === null || token.kind !== "service" || token.workspaceId !== ctx.workspace.workspaceId) {
       throw apiError("TOKEN_NOT_FOUND", "This workspace has no service token with this id.");
     }
@@ -253,6 +253,6 @@ export const markExpiredTokens = internalMutation({
       .withIndex("by_expired_expires", (q) => q.eq("expired", undefined).lte("expiresAt", Date.now()))
       .take(EXPIRY_BATCH);
     const batch = { documents: expired, size: EXPIRY_BATCH, again: internal.tokens.markExpiredTokens };
-    return { marked: await sweepBatch(ctx, batch, (token) => ctx.db.patch(token._id, { expired: true })) };
+    return { marked: await sweepBatch(ctx, batch, (token) => ctx.db.patch("apiTokens", token._id, { expired: true })) };
   },
 });

@@ -16,7 +16,7 @@ import { DEFAULT_AUTO_PROMOTE_THRESHOLD, promotionOf } from "./model/promotion";
 import { requireRun } from "./runs";
 
 async function requireUncertainty(ctx: QueryCtx, workspaceId: Id<"workspaces">, raw: string) {
-  const uncertainty = await ctx.db.get(requireId(ctx, "uncertainties", raw, "uncertaintyId"));
+  const uncertainty = await ctx.db.get("uncertainties", requireId(ctx, "uncertainties", raw, "uncertaintyId"));
   if (uncertainty === null || uncertainty.workspaceId !== workspaceId) {
     throw apiError("UNCERTAINTY_NOT_FOUND", "No uncertainty with this id in this workspace.");
   }
@@ -45,7 +45,9 @@ function createPayload(fields: Partial<Doc<"uncertainties">>): string {
 
 /** The answer create-with-auto-promotion gives for a stored uncertainty (first call or repeat). */
 async function createAnswer(ctx: QueryCtx, uncertainty: Doc<"uncertainties">) {
-  const decision = uncertainty.decisionRequestId ? await ctx.db.get(uncertainty.decisionRequestId) : null;
+  const decision = uncertainty.decisionRequestId
+    ? await ctx.db.get("decisionRequests", uncertainty.decisionRequestId)
+    : null;
   return {
     uncertaintyId: uncertainty._id,
     decisionRequestId: decision?._id ?? null,
@@ -94,8 +96,9 @@ export const createWithAutoPromotion = workspaceInternalMutation({
       ...fields,
       status: promotion.promoted ? "open" : "assumed",
     });
-    if (promotion.promoted) await openDecisionRequest(ctx, (await ctx.db.get(uncertaintyId))!, promotion.tier);
-    return await createAnswer(ctx, (await ctx.db.get(uncertaintyId))!);
+    if (promotion.promoted)
+      await openDecisionRequest(ctx, (await ctx.db.get("uncertainties", uncertaintyId))!, promotion.tier);
+    return await createAnswer(ctx, (await ctx.db.get("uncertainties", uncertaintyId))!);
   },
 });
 
@@ -116,7 +119,9 @@ export const addResolution = workspaceInternalMutation({
       createdByJobId:
         createdByJobId === undefined ? undefined : (await requireJob(ctx, workspaceId, createdByJobId))._id,
     };
-    const decision = uncertainty.decisionRequestId ? await ctx.db.get(uncertainty.decisionRequestId) : null;
+    const decision = uncertainty.decisionRequestId
+      ? await ctx.db.get("decisionRequests", uncertainty.decisionRequestId)
+      : null;
     if (decision !== null && mode === "answered") {
       return { resolutionId: (await answerDecision(ctx, decision, fields)).resolutionId };
     }

@@ -58,7 +58,7 @@ async function insertUpload(
   },
 ): Promise<Id<"uploads">> {
   checkFileName(fields.fileName);
-  const stored = await ctx.db.system.get(fields.storageId);
+  const stored = await ctx.db.system.get("_storage", fields.storageId);
   // Another workspace's file answers like a missing one: its existence is not this caller's business.
   if (stored === null || (await recordedElsewhere(ctx, workspaceId, fields.storageId))) {
     throw invalid("storageId", "no stored file has this id.");
@@ -100,7 +100,7 @@ export const forDownload = workspaceInternalQuery({
   args: requestArgs(downloadUrlRequest),
   handler: async (ctx, { uploadId }) => {
     const { workspaceId } = ctx.access;
-    const upload = await ctx.db.get(requireId(ctx, "uploads", uploadId, "uploadId"));
+    const upload = await ctx.db.get("uploads", requireId(ctx, "uploads", uploadId, "uploadId"));
     if (upload === null || upload.workspaceId !== workspaceId) {
       throw apiError("UPLOAD_NOT_FOUND", "No upload with this id in this workspace.");
     }

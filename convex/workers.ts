@@ -32,7 +32,7 @@ export async function requireWorker(
   workspaceId: Id<"workspaces">,
   rawWorkerId: string,
 ): Promise<Doc<"workers">> {
-  const worker = await ctx.db.get(requireId(ctx, "workers", rawWorkerId, "workerId"));
+  const worker = await ctx.db.get("workers", requireId(ctx, "workers", rawWorkerId, "workerId"));
   if (worker === null || worker.workspaceId !== workspaceId) {
     throw apiError("WORKER_NOT_FOUND", "workerId: no worker with this id in this workspace.");
   }
@@ -94,7 +94,7 @@ export const heartbeat = workspaceInternalMutation({
       online: fields.status === "online",
     };
     if (existing !== null) {
-      await ctx.db.patch(existing._id, worker);
+      await ctx.db.patch("workers", existing._id, worker);
       return { workerId: existing._id };
     }
     return { workerId: await ctx.db.insert("workers", { workspaceId, machineFingerprint, ...worker }) };
@@ -157,6 +157,8 @@ export const markSilentWorkersOffline = internalMutation({
       )
       .take(SILENT_BATCH);
     const batch = { documents: silent, size: SILENT_BATCH, again: internal.workers.markSilentWorkersOffline };
-    return { markedOffline: await sweepBatch(ctx, batch, (worker) => ctx.db.patch(worker._id, { online: false })) };
+    return {
+      markedOffline: await sweepBatch(ctx, batch, (worker) => ctx.db.patch("workers", worker._id, { online: false })),
+    };
   },
 });

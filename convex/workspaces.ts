@@ -85,7 +85,7 @@ export const listMine = userQuery({
     const memberships = await membershipsOfUser(ctx, ctx.userId, 500);
     const rows = await Promise.all(
       memberships.map(async (membership) => {
-        const workspace = await ctx.db.get(membership.workspaceId);
+        const workspace = await ctx.db.get("workspaces", membership.workspaceId);
         return workspace === null
           ? null
           : { ...workspaceSummary(workspace), dataPolicy: workspace.dataPolicy, role: membership.role };
@@ -100,9 +100,9 @@ export const setDataPolicy = workspaceMutation({
   minRole: "admin",
   args: { dataPolicy: dataPolicyValidator },
   handler: async (ctx, { dataPolicy }) => {
-    const workspace = (await ctx.db.get(ctx.workspace.workspaceId))!;
+    const workspace = (await ctx.db.get("workspaces", ctx.workspace.workspaceId))!;
     if (workspace.dataPolicy === dataPolicy) return null;
-    await ctx.db.patch(workspace._id, { dataPolicy });
+    await ctx.db.patch("workspaces", workspace._id, { dataPolicy });
     await recordAudit(ctx, {
       workspaceId: workspace._id,
       action: "workspace.data_policy_changed",
