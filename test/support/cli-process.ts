@@ -145,6 +145,23 @@ export async function loginAsService(server: LocalProcess, options: CliOptions):
   return login.json().workspaceId;
 }
 
+/** `ias auth login` (device flow) to workspace `workspace`, started; resolves once it printed its approval URL and code. */
+export async function startDeviceLogin(
+  server: LocalProcess,
+  options: CliOptions & { workspace?: string; machineName?: string },
+): Promise<{ login: CliProcess; approvalUrl: string; deviceId: string; userCode: string }> {
+  const { workspace = "local", machineName = "ci", ...cli } = options;
+  const login = startCli(
+    ["auth", "login", "--url", server.baseUrl, "--workspace", workspace, "--machine-name", machineName],
+    cli,
+  );
+  await login.waitFor((process) => /code:\s+\S+/.test(process.stdout()), "the approval URL and code");
+  const approvalUrl = /(http:\/\/127\.0\.0\.1:\d+\/local\/device\?id=\S+)/.exec(login.stdout())?.[1];
+  const userCode = /code:\s+(\S+)/.exec(login.stdout())?.[1];
+  if (approvalUrl === undefined || userCode === undefined) throw new Error(`No URL or code in:\n${login.stdout()}`);
+  return { login, approvalUrl, deviceId: new URL(approvalUrl).searchParams.get("id")!, userCode };
+}
+
 /** A git checkout at `dir` (created) with `origin` and one empty commit. */
 export function makeCheckout(dir: string, origin: string): string {
   mkdirSync(dir, { recursive: true });
