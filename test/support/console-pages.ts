@@ -17,7 +17,7 @@ export async function signUpInConsole(page: Page, server: LocalProcess, email: s
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
-  await expect.poll(() => page.getByRole("button", { name: "Sign out" }).count(), { timeout: 30_000 }).toBe(1);
+  await page.getByRole("button", { name: "Sign out" }).waitFor({ timeout: 30_000 });
 }
 
 /** Fills the Console's "create workspace" form (already open) and waits for the new queue. */
