@@ -67,6 +67,32 @@ describe("the live Console", () => {
     expect(problems()).toEqual([expect.stringMatching(/^console: \[CONVEX M\(workspaces:create\)\] .*CONFLICT/)]);
   });
 
+  test("sign-in problems read as a person would say them; sign out goes back to the form", async () => {
+    const { page } = await browser.newPage();
+    await page.goto(`${server.baseUrl}/`);
+    const submit = async (email: string, password: string, button: string) => {
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: button }).click();
+    };
+    const problem = () => page.getByRole("alert").textContent();
+    await submit("developer@example.com", "not the password", "Sign in");
+    expect(await problem()).toBe("Wrong email or password.");
+    await submit("nobody@example.com", "correct horse battery staple", "Sign in");
+    expect(await problem()).toBe("Wrong email or password.");
+    await page.getByRole("button", { name: "No account yet? Create one" }).click();
+    // (With the right password @convex-dev/auth signs the person in instead.)
+    await submit("developer@example.com", "another password", "Create account");
+    expect(await problem()).toBe("An account with this email already exists: sign in instead.");
+    await page.getByRole("button", { name: "I have an account: sign in" }).click();
+    await submit("developer@example.com", "correct horse battery staple", "Sign in");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => heading(page)).toBe("Sign in to the IAS Console");
+    // Signed out for real: a reload does not bring the session back.
+    await page.reload();
+    await expect.poll(() => heading(page)).toBe("Sign in to the IAS Console");
+  });
+
   test("a job enqueued over the worker HTTP API appears in the list without a reload", async () => {
     const { page, problems } = await browser.newPage();
     const { slug } = await signUpWithWorkspace(page, server, "Live list");
