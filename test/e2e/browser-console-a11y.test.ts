@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ARTIFACTS_DIR, DESKTOP, PHONE, useBrowser } from "../support/browser";
-import { sidewaysOverflow, signUpInConsole } from "../support/console-pages";
+import { sidewaysOverflow, signInToConsole, signUpInConsole } from "../support/console-pages";
 import { removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 import { workerApi } from "../support/worker-api";
 
@@ -77,11 +77,8 @@ afterAll(async () => {
 });
 
 async function signIn(page: Page) {
-  await page.goto(`${server.baseUrl}/`);
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill("correct horse battery staple");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect.poll(() => page.locator("h1").first().textContent(), { timeout: 30_000 }).toBe("Queue");
+  await signInToConsole(page, server, EMAIL);
+  await expect.poll(() => page.locator("h1").first().textContent()).toBe("Queue");
 }
 
 /** The pages a signed-in member sees, each with what shows that it has loaded. */

@@ -19,12 +19,14 @@ import {
   eventually,
   isAlive,
   killCliProcesses,
+  killProcessGroups,
   makeCheckout,
   runCli,
+  setWorkerSettings,
   startCli,
   startDeviceLogin,
 } from "../support/cli-process";
-import { consoleJwt, signUpInConsole } from "../support/console-pages";
+import { consoleJwt, signInToConsole, signUpInConsole } from "../support/console-pages";
 import { httpClient } from "../support/convex-clients";
 import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 
@@ -52,13 +54,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await killCliProcesses();
-  for (const pid of jobPids) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  }
+  killProcessGroups(jobPids);
   await server?.stop();
   removeTempDirs();
 });
@@ -94,13 +90,8 @@ describe("a developer's local mode in the Console", () => {
 
   test("Deny on the Console's device page: the CLI says denied and stores nothing", async () => {
     const { page } = await browser.newPage();
-    await page.goto(`${server.baseUrl}/`);
-    await page.getByLabel("Email").waitFor();
-    await page.getByRole("button", { name: "Sign in" }).waitFor();
-    await page.getByLabel("Email").fill("dev@example.com");
-    await page.getByLabel("Password").fill("correct horse battery staple");
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => heading(page), { timeout: 30_000 }).toBe("Queue");
+    await signInToConsole(page, server, "dev@example.com");
+    await expect.poll(() => heading(page)).toBe("Queue");
 
     const otherHome = makeTempDir("ias-console-dev-deny-");
     const { login, deviceId, userCode } = await startDeviceLogin(server, { home: otherHome, machineName: "stranger" });
@@ -117,21 +108,16 @@ describe("a developer's local mode in the Console", () => {
   test("a job enqueued on the Console runs on `ias worker`: logs arrive live, Cancel on the page stops it", async () => {
     const linked = await runCli(["repo", "link", "--json"], cli);
     expect(linked.code, linked.stderr).toBe(0);
-    const config = JSON.parse(readFileSync(join(home, "worker.json"), "utf8"));
-    config.ias = {
+    setWorkerSettings(home, {
       command: ["bash", join(scratch, "job.sh")],
       leaseMs: 6_000,
       cancelGraceMs: 1_000,
       idleBackoffMs: { min: 100, max: 300 },
-    };
-    writeFileSync(join(home, "worker.json"), JSON.stringify(config));
+    });
 
     const { page, problems } = await browser.newPage();
-    await page.goto(`${server.baseUrl}/`);
-    await page.getByLabel("Email").fill("dev@example.com");
-    await page.getByLabel("Password").fill("correct horse battery staple");
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await expect.poll(() => heading(page), { timeout: 30_000 }).toBe("Queue");
+    await signInToConsole(page, server, "dev@example.com");
+    await expect.poll(() => heading(page)).toBe("Queue");
 
     await page.getByText("Enqueue a job").click();
     const form = page.getByRole("form", { name: "Enqueue a job" });

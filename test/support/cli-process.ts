@@ -4,7 +4,8 @@
  * `killCliProcesses()` (afterAll/afterEach) ends whatever is still running.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import type { LocalProcess } from "./local-process";
@@ -108,6 +109,17 @@ export async function killCliProcesses() {
   await Promise.all(exits);
 }
 
+/** SIGKILLs the process groups led by `pids` (job commands a test left behind); gone ones are skipped. */
+export function killProcessGroups(pids: number[]) {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /** Polls `probe` until it returns a value other than undefined (no fixed sleeps in tests). */
 export async function eventually<T>(
   probe: () => Promise<T | undefined> | T | undefined,
@@ -160,6 +172,15 @@ export async function startDeviceLogin(
   const userCode = /code:\s+(\S+)/.exec(login.stdout())?.[1];
   if (approvalUrl === undefined || userCode === undefined) throw new Error(`No URL or code in:\n${login.stdout()}`);
   return { login, approvalUrl, deviceId: new URL(approvalUrl).searchParams.get("id")!, userCode };
+}
+
+/** Sets the `ias` settings of `home`'s worker.json (written by `ias repo link`): the job command, lease, polling. */
+export function setWorkerSettings(home: string, settings: Record<string, unknown>) {
+  const path = join(home, "worker.json");
+  const config = JSON.parse(readFileSync(path, "utf8"));
+  config.ias = settings;
+  writeFileSync(path, JSON.stringify(config));
+  return config;
 }
 
 /** A git checkout at `dir` (created) with `origin` and one empty commit. */

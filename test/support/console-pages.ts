@@ -20,6 +20,15 @@ export async function signUpInConsole(page: Page, server: LocalProcess, email: s
   await page.getByRole("button", { name: "Sign out" }).waitFor({ timeout: 30_000 });
 }
 
+/** Signs an existing person in on the Console's form; resolves once the Console is past sign-in. */
+export async function signInToConsole(page: Page, server: LocalProcess, email: string) {
+  await page.goto(`${server.baseUrl}/`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor({ timeout: 30_000 });
+}
+
 /** Fills the Console's "create workspace" form (already open) and waits for the new queue. */
 export async function createWorkspaceInConsole(page: Page, name: string, slug: string) {
   await page.getByLabel("Name").fill(name);
