@@ -5,6 +5,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { internal } from "../../convex/_generated/api";
+import { LOCAL_WORKSPACE_SLUG } from "../../convex/model/slug";
 import { lockDataDir, prepareDataDir, reason } from "./data-dir";
 import { createEngine, type Engine } from "./engine";
 import { convexModuleMap, type ModuleMap } from "./modules";
@@ -19,7 +20,7 @@ import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
 
 export const HOST = "127.0.0.1";
-export const LOCAL_WORKSPACE_SLUG = "local";
+export { LOCAL_WORKSPACE_SLUG };
 /** How long a graceful shutdown waits for requests already being answered. */
 const DRAIN_MS = 5_000;
 

@@ -16,6 +16,8 @@ let server: LocalProcess;
 let ada: Session;
 beforeAll(async () => {
   server = localServer();
+  // The first sign-up in local mode joins workspace local; Ada comes second, so her list starts empty.
+  await signUp(server, "developer@example.com");
   ada = await signUp(server, "ada@example.com");
 });
 
