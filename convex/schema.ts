@@ -21,12 +21,18 @@ import { requirementsValidator } from "./model/matching";
 import { outcomeReasonValidator } from "./model/outcomeReasons";
 import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
-import { auditActionValidator, auditActorValidator, auditDetailsValidator } from "./model/audit";
+import {
+  auditActionValidator,
+  auditActorKindValidator,
+  auditActorValidator,
+  auditDetailsValidator,
+} from "./model/audit";
 import { storedDeviceStatusValidator } from "./model/deviceCodes";
 import { runStatusValidator } from "./model/runs";
 import { promotionStateValidator } from "./model/contextLake";
 import { packEntryValidator } from "./model/contextPacks";
 import { triggerActionValidator, triggerOutcomeValidator } from "./model/runTriggers";
+import { retentionSettingsValidator } from "./model/retention";
 
 export default defineSchema({
   /** Users, sessions and accounts of Console sign-in. Written by @convex-dev/auth. */
@@ -83,7 +89,10 @@ export default defineSchema({
     .index("by_user", ["userId"])
     .index("by_user_workspace_revoked_expires", ["userId", "workspaceId", "revokedAt", "expiresAt"])
     .index("by_workspace", ["workspaceId"])
-    .index("by_workspace_kind", ["workspaceId", "kind"]),
+    .index("by_workspace_kind", ["workspaceId", "kind"])
+    // Retention (retention.ts): tokens 30 days past their expiry or their revocation.
+    .index("by_workspace_expires", ["workspaceId", "expiresAt"])
+    .index("by_workspace_revoked", ["workspaceId", "revokedAt"]),
 
   /**
    * Device logins (SPEC §5). Inserted by `/v1/auth/device/start`; decided by the Console
@@ -121,19 +130,27 @@ export default defineSchema({
     .index("by_updated", ["updatedAt"]),
 
   /**
-   * Security events (SPEC §9): device approvals and denials, token creation and revocation,
-   * member and role changes, data-policy changes. Appended only, through `recordAudit`
-   * (audit.ts); read by the Console audit list (admins). Never holds a token value or secret.
+   * Security events and admin changes (SPEC §9; the actions are listed in model/audit.ts).
+   * Appended only, through `recordAudit` (audit.ts); read by the Console audit list (admins),
+   * filtered by action, actor and time through the indexes below; deleted by retention after
+   * `auditDays`. Never holds a token value or secret.
    */
   auditLog: defineTable({
     workspaceId: v.id("workspaces"),
     action: auditActionValidator,
     actor: auditActorValidator,
+    /** `actor.kind` and the acting user (a Console user or a device token's), copied for the actor filter's indexes. */
+    actorKind: v.optional(auditActorKindValidator),
+    actorUserId: v.optional(v.id("users")),
     targetUserId: v.optional(v.id("users")),
     tokenId: v.optional(v.id("apiTokens")),
     deviceId: v.optional(v.string()),
     details: v.optional(auditDetailsValidator),
-  }).index("by_workspace", ["workspaceId"]),
+  })
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_action", ["workspaceId", "action"])
+    .index("by_workspace_actor_kind", ["workspaceId", "actorKind"])
+    .index("by_workspace_actor_user", ["workspaceId", "actorUserId"]),
 
   /**
    * Runs (goals). Written by `/v1/runs/upsert` (keyed by repo + `runRef`) and `/v2/runs/upsert`
@@ -327,7 +344,10 @@ export default defineSchema({
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_workspace_run_status", ["workspaceId", "runId", "status"])
     .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
-    .index("by_workspace_completion_key", ["workspaceId", "completionKey"]),
+    .index("by_workspace_completion_key", ["workspaceId", "completionKey"])
+    // Retention (retention.ts): finished jobs by `finishedAt`, and whether a parent's children are finished.
+    .index("by_workspace_finished", ["workspaceId", "finishedAt"])
+    .index("by_parent_status", ["parentJobId", "status"]),
 
   /**
    * The claim directory: one document per (workspace, lane) listing the head of every non-empty
@@ -349,9 +369,10 @@ export default defineSchema({
   }).index("by_workspace_lane", ["workspaceId", "lane"]),
 
   /**
-   * Append-only job timeline, `seq` counting from 1 per job. Appended by jobEvents.ts on every
-   * job state change, logged lines and heartbeats with a message. Read by
-   * `/v1/job-events/list-for-job` and the Console job detail.
+   * Job timeline, `seq` counting from 1 per job. Appended by jobEvents.ts on every job state
+   * change, logged lines and heartbeats with a message; a heartbeat with the same message as the
+   * job's last event updates that event's `count` and `lastAt` instead. Read by
+   * `/v1/job-events/list-for-job` and the Console job detail; deleted with their job by retention.
    */
   jobEvents: defineTable({
     workspaceId: v.id("workspaces"),
@@ -361,6 +382,9 @@ export default defineSchema({
     at: v.number(),
     message: v.optional(v.string()),
     data: v.optional(v.any()),
+    /** Heartbeat events: how many consecutive heartbeats with this message it stands for, and the last one's time. */
+    count: v.optional(v.number()),
+    lastAt: v.optional(v.number()),
   }).index("by_job_seq", ["jobId", "seq"]),
 
   /**
@@ -455,7 +479,10 @@ export default defineSchema({
     maxTextBytes: v.number(),
     /** Hints given at build (`fresh_v1`), applied again by every resolve of this pack. */
     expansionHints: v.array(v.string()),
-  }).index("by_workspace_run", ["workspaceId", "runId"]),
+  })
+    .index("by_workspace_run", ["workspaceId", "runId"])
+    // Retention (retention.ts): packs by build time.
+    .index("by_workspace", ["workspaceId"]),
 
   /**
    * Files stored by the Console (uploads.ts: generate upload URL, record). Read by
@@ -473,4 +500,16 @@ export default defineSchema({
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_storage", ["storageId"]),
+
+  /**
+   * Retention settings of a workspace in days (SPEC §6), one row once an admin changed them (the
+   * defaults of model/retention.ts apply before). Written by Console `retention.set`; read by
+   * `retention.get` and by the retention sweep (retention.ts).
+   */
+  retentionSettings: defineTable({
+    workspaceId: v.id("workspaces"),
+    ...retentionSettingsValidator.fields,
+    updatedAt: v.number(),
+    updatedBy: v.optional(v.id("users")),
+  }).index("by_workspace", ["workspaceId"]),
 });

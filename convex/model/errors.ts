@@ -59,6 +59,8 @@ export const ERROR_STATUS = {
   INTERNAL_ERROR: 500,
   /** An integration whose secret is not configured on this deployment. */
   NOT_CONFIGURED: 503,
+  /** `GET /control-plane/ready`: the database did not answer. */
+  NOT_READY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
