@@ -185,7 +185,7 @@ export const update = workspaceMutation({
     enabled: v.optional(v.boolean()),
     action: v.optional(triggerActionValidator),
   },
-  handler: async (ctx, { runTriggerId, ...changes }) => {
+  handler: async (ctx, { runTriggerId, workspaceId: _checked, ...changes }) => {
     const { workspaceId } = ctx.workspace;
     const trigger = await requireTrigger(ctx, workspaceId, runTriggerId);
     await checkTrigger(ctx, workspaceId, changes);

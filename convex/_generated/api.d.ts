@@ -78,6 +78,7 @@ import type * as model_tokens from "../model/tokens.js";
 import type * as model_workers from "../model/workers.js";
 import type * as queue from "../queue.js";
 import type * as rateLimits from "../rateLimits.js";
+import type * as readiness from "../readiness.js";
 import type * as recovery from "../recovery.js";
 import type * as repos from "../repos.js";
 import type * as retention from "../retention.js";
@@ -168,6 +169,7 @@ declare const fullApi: ApiFromModules<{
   "model/workers": typeof model_workers;
   queue: typeof queue;
   rateLimits: typeof rateLimits;
+  readiness: typeof readiness;
   recovery: typeof recovery;
   repos: typeof repos;
   retention: typeof retention;
