@@ -16,5 +16,7 @@ crons.interval("sweep idle rate-limit buckets", { minutes: 10 }, internal.rateLi
 // Retention (retention.ts): expired finished jobs and their events, old integration events, packs,
 // offline workers, ended tokens and audit rows, per each workspace's settings.
 crons.interval("apply retention", { hours: 1 }, internal.retention.sweepAll, {});
+// Webhook attempts that never reported (an action runs at most once) are sent again (webhookDelivery.ts).
+crons.interval("resend stalled webhook deliveries", { minutes: 1 }, internal.webhookDelivery.resendStalled, {});
 
 export default crons;

@@ -8,6 +8,7 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { recordConsoleChange } from "./audit";
+import { changedFields } from "./model/audit";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { enqueueJob } from "./jobs";
 import { truncateText } from "./model/convexValues";
@@ -190,11 +191,10 @@ export const update = workspaceMutation({
     const trigger = await requireTrigger(ctx, workspaceId, runTriggerId);
     await checkTrigger(ctx, workspaceId, changes);
     await ctx.db.patch(runTriggerId, { ...changes, updatedAt: Date.now() });
-    const changed = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined);
     await recordConsoleChange(ctx, "run_trigger.updated", {
       runTriggerId,
       name: trigger.name,
-      changed: changed.join(", "),
+      changed: changedFields(changes),
     });
   },
 });

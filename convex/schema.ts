@@ -33,6 +33,11 @@ import { promotionStateValidator } from "./model/contextLake";
 import { packEntryValidator } from "./model/contextPacks";
 import { triggerActionValidator, triggerOutcomeValidator } from "./model/runTriggers";
 import { retentionSettingsValidator } from "./model/retention";
+import {
+  webhookDeliveryStateValidator,
+  webhookDeliveryTypeValidator,
+  webhookEventTypeValidator,
+} from "./model/webhooks";
 
 export default defineSchema({
   /** Users, sessions and accounts of Console sign-in. Written by @convex-dev/auth. */
@@ -512,4 +517,61 @@ export default defineSchema({
     updatedAt: v.number(),
     updatedBy: v.optional(v.id("users")),
   }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * Outbound webhook endpoints (SPEC §9b), at most 10 per workspace. Written by the Console
+   * (webhooks.ts: create, update, remove, rotate secret) and by the fan-out of each event
+   * (webhookEvents.ts), which numbers the endpoint's deliveries with `deliverySeq`. Read by the
+   * fan-out and by the delivery action (url, secret). The secret is stored encrypted (model/webhooks.ts).
+   */
+  webhookEndpoints: defineTable({
+    workspaceId: v.id("workspaces"),
+    url: v.string(),
+    events: v.array(webhookEventTypeValidator),
+    enabled: v.boolean(),
+    description: v.optional(v.string()),
+    secretCiphertext: v.string(),
+    secretPrefix: v.string(),
+    /** The `seq` of the endpoint's newest delivery (0 before the first). */
+    deliverySeq: v.number(),
+    createdBy: v.optional(v.id("users")),
+    updatedAt: v.number(),
+  }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * Which event types any enabled endpoint of a workspace wants: one small row, rewritten by the
+   * Console whenever its endpoints change (webhooks.ts). Read by `queueWebhookEvent` in the
+   * transactions that finish jobs, open decisions and finish runs, so those read one document
+   * (none when the workspace has no endpoints) and schedule nothing unless someone listens.
+   */
+  webhookSubscriptions: defineTable({
+    workspaceId: v.id("workspaces"),
+    types: v.array(webhookEventTypeValidator),
+  }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * One event for one endpoint: inserted by the fan-out (or "send test event"), updated by each
+   * attempt of the delivery action (webhookDelivery.ts). The newest 100 per endpoint are kept; the
+   * fan-out deletes finished ones past that. Read by the Console delivery list, the action and the
+   * watchdog cron (`by_state_next`: pending deliveries whose attempt never reported).
+   */
+  webhookDeliveries: defineTable({
+    workspaceId: v.id("workspaces"),
+    endpointId: v.id("webhookEndpoints"),
+    seq: v.number(),
+    eventId: v.string(),
+    type: webhookDeliveryTypeValidator,
+    /** The exact JSON body every attempt sends (and signs). */
+    body: v.string(),
+    state: webhookDeliveryStateValidator,
+    attempts: v.number(),
+    nextAttemptAt: v.optional(v.number()),
+    statusCode: v.optional(v.number()),
+    latencyMs: v.optional(v.number()),
+    error: v.optional(v.string()),
+    finishedAt: v.optional(v.number()),
+  })
+    .index("by_endpoint_seq", ["endpointId", "seq"])
+    .index("by_endpoint_state_seq", ["endpointId", "state", "seq"])
+    .index("by_state_next", ["state", "nextAttemptAt"]),
 });

@@ -82,3 +82,11 @@ export function redactTokens(text: string): string {
     `${TOKEN_PREFIX}$1…`,
   );
 }
+
+/** The fields an update sent (left-out ones are `undefined`), sorted and joined: the `changed` detail. */
+export function changedFields(changes: Record<string, unknown>): string {
+  return Object.keys(changes)
+    .filter((key) => changes[key] !== undefined)
+    .sort()
+    .join(", ");
+}
