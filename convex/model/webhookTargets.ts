@@ -45,10 +45,10 @@ export function checkWebhookUrl(raw: string, policy: TargetPolicy): CheckedTarge
   const literal = host.startsWith("[") ? host.slice(1, -1) : parseIpv4(host) === null ? null : host;
   const kind = literal !== null ? blockedAddress(literal) : LOOPBACK_NAME.test(host) ? "loopback" : null;
   const loopbackAllowed = kind === "loopback" && policy.allowLoopback;
+  if (kind !== null && !loopbackAllowed) return refusedAddress(host, kind);
   if (url.protocol === "http:" && !loopbackAllowed) {
     return { ok: false, error: "NOT_HTTPS", message: "Webhook URLs must use https." };
   }
-  if (kind !== null && !loopbackAllowed) return refusedAddress(host, kind);
   if (literal === null && kind === null && (!host.includes(".") || PRIVATE_NAME.test(host))) {
     return {
       ok: false,

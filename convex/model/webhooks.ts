@@ -10,7 +10,7 @@
  * the key's SHA-256) tells which key a secret needs once keys are changed.
  */
 import { v, type Infer } from "convex/values";
-import { base64Url, randomSecret } from "./tokens";
+import { base64Url, hex, hmacSha256Hex, randomSecret } from "./tokens";
 
 export const WEBHOOK_EVENT_TYPES = ["job.finished", "job.failed", "decision.opened", "run.finished"] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -53,9 +53,7 @@ export function mintWebhookSecret(): { secret: string; prefix: string } {
 
 /** The `x-ias-signature` header value for `body` signed at `unixSeconds`. */
 export async function signatureHeader(secret: string, body: string, unixSeconds: number): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", key, utf8(`${unixSeconds}.${body}`));
-  return `t=${unixSeconds},v1=${hex(new Uint8Array(mac))}`;
+  return `t=${unixSeconds},v1=${await hmacSha256Hex(secret, `${unixSeconds}.${body}`)}`;
 }
 
 /** The deployment key from `IAS_WEBHOOK_SECRET_KEY`, or null when it is unset or not 32 bytes. */
@@ -107,11 +105,10 @@ async function aesKey(keyBytes: Uint8Array<ArrayBuffer>, use: "encrypt" | "decry
 }
 
 async function keyId(keyBytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", keyBytes))).slice(0, 8);
+  return hex(await crypto.subtle.digest("SHA-256", keyBytes)).slice(0, 8);
 }
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
-const hex = (bytes: Uint8Array) => [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 
 function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
