@@ -8,7 +8,7 @@
  */
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
-import type { Doc, Id } from "./_generated/dataModel";
+import type { Doc, Id, TableNames } from "./_generated/dataModel";
 import { internalMutation, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { recordConsoleChange } from "./audit";
 import { workspaceMutation, workspaceQuery } from "./functions";
@@ -144,7 +144,7 @@ export const sweepWorkspace = internalMutation({
     let jobsCursor = cursor;
     for (const current of RETENTION_PARTS.slice(RETENTION_PARTS.indexOf(part ?? "jobs"))) {
       const counter = { deleted: 0 };
-      const result = await SWEEPERS[current](ctx, sweep, counter, jobsCursor);
+      const result = await sweepPart(ctx, current, sweep, counter, jobsCursor);
       deleted[current] = counter.deleted;
       jobsCursor = undefined;
       if (!result.done) {
@@ -160,82 +160,68 @@ export const sweepWorkspace = internalMutation({
   },
 });
 
-type Sweeper = (
+type Row = { _id: Id<TableNames> };
+type Range = AsyncIterable<Row>;
+type Expired = { range: Range; keep?: (document: Row) => boolean };
+
+/**
+ * The expired rows of each part but jobs, as an index range from its start (deleting them empties
+ * it); `keep` spares rows the range cannot exclude. Jobs have their own sweep (`sweepJobs`).
+ */
+const EXPIRED: Record<Exclude<Part, "jobs">, (ctx: MutationCtx, sweep: SweepContext) => Expired> = {
+  integrationEvents: (ctx, { workspaceId, cutoffs }) => ({
+    range: ctx.db
+      .query("integrationEvents")
+      .withIndex("by_workspace_received", (q) =>
+        q.eq("workspaceId", workspaceId).lt("receivedAt", cutoffs.integrationEventsDays),
+      ),
+  }),
+  contextPacks: (ctx, { workspaceId, cutoffs }) => ({
+    range: ctx.db
+      .query("contextPacks")
+      .withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId).lt("_creationTime", cutoffs.contextPacksDays)),
+  }),
+  // A worker seen so long ago is offline (the 60 s cron); one still flagged online waits for it.
+  workers: (ctx, { workspaceId, cutoffs }) => ({
+    range: ctx.db
+      .query("workers")
+      .withIndex("by_workspace_last_seen", (q) =>
+        q.eq("workspaceId", workspaceId).lt("lastSeenAt", cutoffs.offlineWorkersDays),
+      ),
+    keep: (worker) => (worker as Doc<"workers">).online === true,
+  }),
+  expiredTokens: (ctx, { workspaceId, cutoffs }) => ({
+    range: ctx.db
+      .query("apiTokens")
+      .withIndex("by_workspace_expires", (q) =>
+        q.eq("workspaceId", workspaceId).lt("expiresAt", cutoffs.endedTokensDays),
+      ),
+  }),
+  revokedTokens: (ctx, { workspaceId, cutoffs }) => ({
+    range: ctx.db
+      .query("apiTokens")
+      .withIndex("by_workspace_revoked", (q) =>
+        q.eq("workspaceId", workspaceId).gte("revokedAt", 0).lt("revokedAt", cutoffs.endedTokensDays),
+      ),
+  }),
+  audit: (ctx, { workspaceId, cutoffs }) => ({
+    range: ctx.db
+      .query("auditLog")
+      .withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId).lt("_creationTime", cutoffs.auditDays)),
+  }),
+};
+
+async function sweepPart(
   ctx: MutationCtx,
+  part: Part,
   sweep: SweepContext,
   counter: { deleted: number },
   cursor: string | undefined,
-) => Promise<PartResult>;
-
-const SWEEPERS: Record<Part, Sweeper> = {
-  jobs: sweepJobs,
-  integrationEvents: (ctx, { workspaceId, cutoffs, budget }, counter) =>
-    deleteRange(
-      ctx,
-      ctx.db
-        .query("integrationEvents")
-        .withIndex("by_workspace_received", (q) =>
-          q.eq("workspaceId", workspaceId).lt("receivedAt", cutoffs.integrationEventsDays),
-        ),
-      budget,
-      counter,
-    ),
-  contextPacks: (ctx, { workspaceId, cutoffs, budget }, counter) =>
-    deleteRange(
-      ctx,
-      ctx.db
-        .query("contextPacks")
-        .withIndex("by_workspace", (q) =>
-          q.eq("workspaceId", workspaceId).lt("_creationTime", cutoffs.contextPacksDays),
-        ),
-      budget,
-      counter,
-    ),
-  // A worker seen so long ago is offline (the 60 s cron); one still flagged online waits for it.
-  workers: (ctx, { workspaceId, cutoffs, budget }, counter) =>
-    deleteRange(
-      ctx,
-      ctx.db
-        .query("workers")
-        .withIndex("by_workspace_last_seen", (q) =>
-          q.eq("workspaceId", workspaceId).lt("lastSeenAt", cutoffs.offlineWorkersDays),
-        ),
-      budget,
-      counter,
-      (worker) => worker.online === true,
-    ),
-  expiredTokens: (ctx, { workspaceId, cutoffs, budget }, counter) =>
-    deleteRange(
-      ctx,
-      ctx.db
-        .query("apiTokens")
-        .withIndex("by_workspace_expires", (q) =>
-          q.eq("workspaceId", workspaceId).lt("expiresAt", cutoffs.endedTokensDays),
-        ),
-      budget,
-      counter,
-    ),
-  revokedTokens: (ctx, { workspaceId, cutoffs, budget }, counter) =>
-    deleteRange(
-      ctx,
-      ctx.db
-        .query("apiTokens")
-        .withIndex("by_workspace_revoked", (q) =>
-          q.eq("workspaceId", workspaceId).gte("revokedAt", 0).lt("revokedAt", cutoffs.endedTokensDays),
-        ),
-      budget,
-      counter,
-    ),
-  audit: (ctx, { workspaceId, cutoffs, budget }, counter) =>
-    deleteRange(
-      ctx,
-      ctx.db
-        .query("auditLog")
-        .withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId).lt("_creationTime", cutoffs.auditDays)),
-      budget,
-      counter,
-    ),
-};
+): Promise<PartResult> {
+  if (part === "jobs") return await sweepJobs(ctx, sweep, counter, cursor);
+  const { range, keep } = EXPIRED[part](ctx, sweep);
+  return await deleteRange(ctx, range, sweep.budget, counter, keep);
+}
 
 function spend(budget: Budget, document: object) {
   budget.documents -= 1;
@@ -247,12 +233,12 @@ const spent = (budget: Budget) => budget.documents <= 0 || budget.bytes <= 0;
  * Deletes the rows of an index range from its start (those `keep` spares stay and are read again
  * next time). Not done when the budget ran out: the next transaction starts the range afresh.
  */
-async function deleteRange<T extends { _id: Id<any> }>(
+async function deleteRange(
   ctx: MutationCtx,
-  range: AsyncIterable<T>,
+  range: Range,
   budget: Budget,
   counter: { deleted: number },
-  keep?: (document: T) => boolean,
+  keep?: (document: Row) => boolean,
 ): Promise<PartResult> {
   if (spent(budget)) return { done: false };
   for await (const document of range) {

@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import type { JobOutcome } from "../convex/model/jobs";
-import { requirementsKey } from "../convex/model/matching";
 import { rejection } from "./support/api";
+import { storedJob, type StoredJobFields } from "./support/job-documents";
 import { createUser, workspaceWithMember } from "./support/fixtures";
 import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
 
@@ -24,35 +24,14 @@ beforeEach(() => {
 });
 afterEach(resetTestEnvironment);
 
-type JobFields = Partial<Doc<"jobs">> & { status: Doc<"jobs">["status"] };
-
 /** Inserts a job of `repoId` (as enqueue would store it) with `events` timeline events. */
 async function insertJob(
   workspaceId: Id<"workspaces">,
   repoId: Id<"repos">,
-  fields: JobFields,
+  fields: StoredJobFields,
   events = 2,
 ): Promise<Id<"jobs">> {
-  const jobId = await t.run((ctx) =>
-    ctx.db.insert("jobs", {
-      workspaceId,
-      repoId,
-      kind: "work",
-      role: "implementer",
-      prompt: "Do the thing",
-      requirements: {},
-      requirementsKey: requirementsKey({}),
-      priority: 0,
-      lane: "worker",
-      attempts: 1,
-      maxAttempts: 3,
-      claimGeneration: 1,
-      cancelRequested: false,
-      nextEventSeq: events + 1,
-      updatedAt: Date.now(),
-      ...fields,
-    }),
-  );
+  const jobId = await t.run((ctx) => ctx.db.insert("jobs", storedJob(workspaceId, repoId, fields, events)));
   for (let first = 1; first <= events; first += 5_000) {
     await t.run(async (ctx) => {
       for (let seq = first; seq < Math.min(first + 5_000, events + 1); seq++) {

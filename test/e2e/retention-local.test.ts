@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { internal } from "../../convex/_generated/api";
-import { requirementsKey } from "../../convex/model/matching";
+import { storedJob } from "../support/job-documents";
 import { openEngine } from "../support/local-engine";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
@@ -29,26 +29,10 @@ test("deleted jobs and events leave the data directory at the next compaction", 
   const [expiredJob, youngJob] = await engine.t.run(async (ctx) => {
     const repoId = await ctx.db.insert("repos", { workspaceId, remoteUrlHash: "h", status: "active", updatedAt: 0 });
     const job = (finishedAt: number, prompt: string) =>
-      ctx.db.insert("jobs", {
-        workspaceId,
-        repoId,
-        kind: "work",
-        role: "implementer",
-        prompt,
-        requirements: {},
-        requirementsKey: requirementsKey({}),
-        priority: 0,
-        lane: "worker",
-        status: "done",
-        outcome: "done",
-        attempts: 1,
-        maxAttempts: 3,
-        claimGeneration: 1,
-        cancelRequested: false,
-        nextEventSeq: 2,
-        finishedAt,
-        updatedAt: finishedAt,
-      });
+      ctx.db.insert(
+        "jobs",
+        storedJob(workspaceId, repoId, { status: "done", outcome: "done", finishedAt, prompt, updatedAt: finishedAt }),
+      );
     const ids = [
       await job(Date.now() - 31 * DAY, "expired-prompt-marker"),
       await job(Date.now() - DAY, "young-prompt"),
