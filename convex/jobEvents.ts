@@ -14,7 +14,7 @@ import { apiError } from "./model/errors";
 import { utf8Bytes, type JobEventType } from "./model/jobs";
 import { MAX_PAGE_BYTES } from "./model/pages";
 
-export type JobEventFields = { type: JobEventType; message?: string; data?: unknown };
+export type JobEventFields = { type: JobEventType; message?: string; data?: unknown; count?: number; lastAt?: number };
 export type JobPatch = Partial<WithoutSystemFields<Doc<"jobs">>>;
 
 /**
@@ -38,6 +38,31 @@ export async function recordJobChange(
   }
   await ctx.db.patch(job._id, change);
   return { ...job, ...change };
+}
+
+/**
+ * A heartbeat: patches the job and, when the worker sent a message, records it. The same message
+ * as the job's last event (a heartbeat) bumps that event's `count` and `lastAt` instead of
+ * appending one (SPEC §6), so a long job's timeline does not grow by one event per heartbeat.
+ * One more read: the last event, found by the job's `nextEventSeq`.
+ */
+export async function recordHeartbeat(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  patch: JobPatch,
+  message: string | undefined,
+): Promise<Doc<"jobs">> {
+  if (message === undefined) return await recordJobChange(ctx, job, patch);
+  const last = await ctx.db
+    .query("jobEvents")
+    .withIndex("by_job_seq", (q) => q.eq("jobId", job._id).eq("seq", job.nextEventSeq - 1))
+    .unique();
+  const now = Date.now();
+  if (last?.type === "heartbeat" && last.message === message) {
+    await ctx.db.patch(last._id, { count: (last.count ?? 1) + 1, lastAt: now });
+    return await recordJobChange(ctx, job, patch);
+  }
+  return await recordJobChange(ctx, job, patch, { type: "heartbeat", message, count: 1, lastAt: now });
 }
 
 /**
@@ -84,7 +109,8 @@ function requireStorable(job: object, written: string[]) {
 }
 
 export function eventView(event: Doc<"jobEvents">) {
-  return { seq: event.seq, type: event.type, at: event.at, message: event.message, data: event.data };
+  const { seq, type, at, message, data, count, lastAt } = event;
+  return { seq, type, at, message, data, ...(count === undefined ? {} : { count, lastAt }) };
 }
 
 // ---- HTTP layer ------------------------------------------------------------------------------

@@ -9,8 +9,11 @@
 import type { Doc } from "./_generated/dataModel";
 import type { MutationCtx } from "./_generated/server";
 import { onJobFinished as applyDecisionOnJobFinished } from "./decisions";
+import { queueJobFinished } from "./webhookEvents";
 
 export async function onJobFinished(ctx: MutationCtx, job: Doc<"jobs">): Promise<void> {
   // Decisions: an `apply_decision` job done marks its decision applied; `blocked` blocks the run.
   await applyDecisionOnJobFinished(ctx, job);
+  // Outbound webhooks: `job.finished` (and `job.failed`) to the workspace's subscribed endpoints.
+  await queueJobFinished(ctx, job);
 }

@@ -12,7 +12,7 @@ import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
 import { callerValidator, requireId, requireWorkspaceAccess } from "./access";
 import { onJobFinished } from "./jobHooks";
-import { recordJobChange } from "./jobEvents";
+import { recordHeartbeat, recordJobChange } from "./jobEvents";
 import { enqueueJob, jobView, requireJob, type EnqueueFields } from "./jobs";
 import { apiError } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, jobOutcomeValidator, laneValidator } from "./model/jobs";
@@ -134,8 +134,7 @@ export const extendLeaseIfHeld = internalMutation({
     const now = Date.now();
     if (!(await leaseStillHeld(ctx, job, holder, now))) return LEASE_LOST;
     const leaseExpiresAt = now + clampLeaseMs(args.leaseMs, job.leaseMs);
-    const event = args.message === undefined ? undefined : { type: "heartbeat" as const, message: args.message };
-    await recordJobChange(ctx, job, { leaseExpiresAt }, event);
+    await recordHeartbeat(ctx, job, { leaseExpiresAt }, args.message);
     return { leaseExpiresAt, cancelRequested: job.cancelRequested };
   },
 });

@@ -13,6 +13,7 @@ import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
 import { runStatusValidator, type RunStatus } from "./model/runs";
 import { boundedPage } from "./model/pages";
+import { queueRunFinished } from "./webhookEvents";
 
 /** The run `rawRunId` names in this workspace; another workspace's run answers like a missing one. */
 export async function requireRun(
@@ -75,7 +76,9 @@ async function recordMilestone(ctx: MutationCtx, before: Doc<"runs"> | null, aft
 
 async function patchRun(ctx: MutationCtx, run: Doc<"runs">, patch: Partial<WithoutSystemFields<Doc<"runs">>>) {
   await ctx.db.patch(run._id, patch);
-  await recordMilestone(ctx, run, (await ctx.db.get(run._id))!);
+  const after = (await ctx.db.get(run._id))!;
+  await recordMilestone(ctx, run, after);
+  await queueRunFinished(ctx, run, after);
 }
 
 /** A job completed `blocked` on a decision request: the run shows what it waits for. */
@@ -149,7 +152,9 @@ export async function upsertRunByRef(
     status: changes.status,
     updatedAt: Date.now(),
   });
-  await recordMilestone(ctx, null, (await ctx.db.get(runId))!);
+  const created = (await ctx.db.get(runId))!;
+  await recordMilestone(ctx, null, created);
+  await queueRunFinished(ctx, null, created);
   return { runId, created: true };
 }
 

@@ -73,7 +73,16 @@ export const resolveBySlug = internalQuery({
 export const create = userMutation({
   args: { slug: v.string(), name: v.string() },
   returns: v.id("workspaces"),
-  handler: async (ctx, { slug, name }) => createWorkspace(ctx, { slug, name, ownerId: ctx.userId }),
+  handler: async (ctx, { slug, name }) => {
+    const workspaceId = await createWorkspace(ctx, { slug, name, ownerId: ctx.userId });
+    await recordAudit(ctx, {
+      workspaceId,
+      action: "workspace.created",
+      actor: { kind: "user", userId: ctx.userId },
+      details: { slug, name: name.trim() },
+    });
+    return workspaceId;
+  },
 });
 
 /** The workspaces the signed-in user belongs to, with their role in each. */

@@ -18,6 +18,7 @@ import { answerDevicePage } from "./devicePage";
 import { answerConsole } from "../console/serve";
 import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
+import { logRequest } from "./requestLog";
 
 export const HOST = "127.0.0.1";
 export { LOCAL_WORKSPACE_SLUG };
@@ -32,6 +33,8 @@ export type LocalServerOptions = {
   /** Opens journal segments (tests pass a double that records writes and fsyncs). */
   openJournalFile?: OpenJournalFile;
   log?: (message: string) => void;
+  /** One line per request through `log` (requestLog.ts); `npm start -- --quiet` turns it off. Default on. */
+  requestLog?: boolean;
   /** Defaults to the repo's `convex/` folder. */
   modules?: ModuleMap;
 };
@@ -68,6 +71,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
     const inFlight = new Set<Promise<void>>();
     const httpServer = createServer((request, response) => {
+      if (options.requestLog !== false) logRequest(request, response, log);
       const handled = answer(engine, convexApi, request, response, log).finally(() => inFlight.delete(handled));
       inFlight.add(handled);
     });
