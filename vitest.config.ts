@@ -17,7 +17,14 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // expect.poll waits for a browser or a process; vitest's default 1 s is too short on a loaded machine.
+          expect: { poll: { timeout: 15_000 } },
+        },
       },
     ],
   },

@@ -13,5 +13,10 @@ crons.interval("mark expired tokens", { minutes: 1 }, internal.tokens.markExpire
 crons.interval("scrub finished device logins", { minutes: 10 }, internal.deviceSessions.scrubFinished, {});
 // Rate-limit buckets idle long enough to be full again carry no information (rateLimits.ts).
 crons.interval("sweep idle rate-limit buckets", { minutes: 10 }, internal.rateLimits.sweepIdleBuckets, {});
+// Retention (retention.ts): expired finished jobs and their events, old integration events, packs,
+// offline workers, ended tokens and audit rows, per each workspace's settings.
+crons.interval("apply retention", { hours: 1 }, internal.retention.sweepAll, {});
+// Webhook attempts that never reported (an action runs at most once) are sent again (webhookDelivery.ts).
+crons.interval("resend stalled webhook deliveries", { minutes: 1 }, internal.webhookDelivery.resendStalled, {});
 
 export default crons;

@@ -12,6 +12,7 @@ import { applyDecisionJobKey, inboxRank, type ResolutionMode } from "./model/dec
 import { apiError } from "./model/errors";
 import type { Tier } from "./model/promotion";
 import { markRunBlocked, unblockRunsBlockedBy } from "./runs";
+import { queueDecisionOpened } from "./webhookEvents";
 
 /** Opens the Inbox entry of a promoted uncertainty. */
 export async function openDecisionRequest(
@@ -19,7 +20,7 @@ export async function openDecisionRequest(
   uncertainty: Doc<"uncertainties">,
   tier: Tier,
 ): Promise<Id<"decisionRequests">> {
-  const decisionId = await ctx.db.insert("decisionRequests", {
+  const decision = {
     workspaceId: uncertainty.workspaceId,
     runId: uncertainty.runId,
     uncertaintyId: uncertainty._id,
@@ -28,10 +29,12 @@ export async function openDecisionRequest(
     kind: uncertainty.kind,
     options: uncertainty.options,
     tier,
-    status: "open",
+    status: "open" as const,
     inboxRank: inboxRank("open", tier),
-  });
+  };
+  const decisionId = await ctx.db.insert("decisionRequests", decision);
   await ctx.db.patch("uncertainties", uncertainty._id, { decisionRequestId: decisionId });
+  await queueDecisionOpened(ctx, { _id: decisionId, ...decision });
   return decisionId;
 }
 

@@ -8,7 +8,7 @@ import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { utf8Bytes, type JobEventType } from "./model/jobs";
 import { MAX_PAGE_BYTES } from "./model/pages";
 
-export type JobEventFields = { type: JobEventType; message?: string; data?: unknown };
+export type JobEventFields = { type: JobEventType; message?: string; data?: unknown; count?: number; lastAt?: number };
 
 /** Appends an event with `seq` to a job's timeline (the caller advances the job's `nextEventSeq`). */
 export async function appendJobEvent(
@@ -19,6 +19,22 @@ export async function appendJobEvent(
   event: JobEventFields,
 ): Promise<void> {
   await ctx.db.insert("jobEvents", { workspaceId: job.workspaceId, jobId: job._id, seq, at, ...event });
+}
+
+/**
+ * A heartbeat's message that repeats the job's last event (a heartbeat with the same message)
+ * bumps that event's `count` and `lastAt` instead of appending one (SPEC §6), so a long job's
+ * timeline does not grow by one event per heartbeat. One read: the last event, by `seq`.
+ * Returns false when the message is new and must be appended.
+ */
+export async function coalesceHeartbeat(ctx: MutationCtx, job: Doc<"jobs">, message: string, at: number) {
+  const last = await ctx.db
+    .query("jobEvents")
+    .withIndex("by_job_seq", (q) => q.eq("jobId", job._id).eq("seq", job.nextEventSeq - 1))
+    .unique();
+  if (last?.type !== "heartbeat" || last.message !== message) return false;
+  await ctx.db.patch("jobEvents", last._id, { count: (last.count ?? 1) + 1, lastAt: at });
+  return true;
 }
 
 /**
@@ -39,5 +55,6 @@ export async function eventsAfter(ctx: QueryCtx, job: Doc<"jobs">, afterSeq: num
 }
 
 export function eventView(event: Doc<"jobEvents">) {
-  return { seq: event.seq, type: event.type, at: event.at, message: event.message, data: event.data };
+  const { seq, type, at, message, data, count, lastAt } = event;
+  return { seq, type, at, message, data, ...(count === undefined ? {} : { count, lastAt }) };
 }

@@ -15,7 +15,7 @@ import { doc } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
 import schema from "./schema";
 import { jobMayAffectDecisions } from "./model/decisions";
-import { jobStatusValidator } from "./model/jobs";
+import { isFinished, jobStatusValidator } from "./model/jobs";
 
 /** The arguments of every reaction: the job as the move left it, and the status it left. */
 export const jobMovedArgs = { job: doc(schema, "jobs"), from: jobStatusValidator };
@@ -33,5 +33,10 @@ export const JOB_REACTIONS: readonly JobReaction[] = [
     name: "decisions: an apply_decision job done applies its decision; a job blocked on one blocks its run",
     when: ({ job }) => jobMayAffectDecisions(job),
     run: internal.decisions.onJobFinished,
+  },
+  {
+    name: "webhooks: a finished job announces job.finished (and job.failed) to the workspace's endpoints",
+    when: ({ job }) => isFinished(job.status),
+    run: internal.webhookEvents.onJobFinished,
   },
 ];

@@ -1,20 +1,20 @@
 /**
  * The one writer of the `jobs` table (SPEC §6). A job is born through `insertJob`, changes status
  * only through `moveJob` (the moves model/jobStates.ts allows) and changes anything else through
- * `updateJob`. Each write appends its event (jobEvents.ts) in the same transaction, keeps the
- * claim directory (queue.ts) in step, and a move runs the reactions other domains registered
- * (jobReactions.ts). Also the reads other domains share: requireJob, jobView, jobsOfRun, pageOfJobs.
+ * `updateJob`; retention deletes it through `deleteFinishedJob`. Each write appends its event
+ * (jobEvents.ts) in the same transaction, keeps the claim directory (queue.ts) in step, and a move
+ * runs the reactions other domains registered (jobReactions.ts). Also the reads other domains share: requireJob, jobView, jobsOfRun, pageOfJobs.
  */
 import type { PaginationOptions, PaginationResult, WithoutSystemFields } from "convex/server";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
-import { appendJobEvent, type JobEventFields } from "./jobEvents";
+import { appendJobEvent, coalesceHeartbeat, type JobEventFields } from "./jobEvents";
 import { JOB_REACTIONS, type JobMoved } from "./jobReactions";
 import { oversizedDocumentProblem } from "./model/convexValues";
 import { apiError, type ApiErrorData } from "./model/errors";
 import { JOB_NOTE_EVENTS, birthProblem, isQueued, moveProblem } from "./model/jobStates";
-import type { JobStatus, Lane } from "./model/jobs";
+import { isFinished, type JobStatus, type Lane } from "./model/jobs";
 import { requirementsForWorkers } from "./model/matching";
 import { boundedPage } from "./model/pages";
 import { jobBecamePending, jobLeftPending, withDirectoryBatch } from "./queue";
@@ -91,6 +91,24 @@ export async function updateJob(
   note?: JobNote,
 ): Promise<Doc<"jobs">> {
   return await writeJob(ctx, job, patch, note);
+}
+
+/** A heartbeat: patches the job; its message is appended, or coalesced into the last one it repeats. */
+export async function heartbeatJob(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  patch: JobPatch,
+  message: string | undefined,
+): Promise<Doc<"jobs">> {
+  if (message === undefined || (await coalesceHeartbeat(ctx, job, message, Date.now())))
+    return await updateJob(ctx, job, patch);
+  return await updateJob(ctx, job, patch, { type: "heartbeat", message, count: 1, lastAt: Date.now() });
+}
+
+/** Retention's end of a job (SPEC §6): only a finished job goes; its events are deleted first by the caller. */
+export async function deleteFinishedJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<void> {
+  if (!isFinished(job.status)) refuse({ code: "INVALID_JOB_STATE", message: `A ${job.status} job is not deleted.` });
+  await ctx.db.delete("jobs", job._id);
 }
 
 /** The one patch of a job: every write is measured whole and stamped, its event takes the next `seq`. */

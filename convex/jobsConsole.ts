@@ -5,6 +5,7 @@
  */
 import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
+import { recordConsoleChange } from "./audit";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { eventView, eventsAfter } from "./jobEvents";
 import { requestArgs } from "./api/convexArgs";
@@ -135,18 +136,32 @@ export const enqueue = workspaceMutation({
         `idempotencyKey: must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues).`,
       );
     }
-    return await enqueueJob(ctx, { ...fields, workspaceId: ctx.workspace.workspaceId });
+    const enqueued = await enqueueJob(ctx, { ...fields, workspaceId: ctx.workspace.workspaceId });
+    if (!enqueued.deduplicated)
+      await recordConsoleChange(ctx, "job.enqueued", { jobId: enqueued.jobId, kind: fields.kind });
+    return enqueued;
   },
 });
 
 export const cancel = workspaceMutation({
   args: { jobId: v.id("jobs"), reason: v.optional(v.string()) },
-  handler: async (ctx, { jobId, reason }) =>
-    jobView(await cancelJob(ctx, await requireJob(ctx, ctx.workspace.workspaceId, jobId), reason)),
+  handler: async (ctx, { jobId, reason }) => {
+    const job = await requireJob(ctx, ctx.workspace.workspaceId, jobId);
+    const canceled = await cancelJob(ctx, job, reason);
+    // A second cancel of a running job changes nothing and is not recorded again.
+    if (canceled !== job) {
+      await recordConsoleChange(ctx, "job.canceled", { jobId, status: canceled.status, ...(reason ? { reason } : {}) });
+    }
+    return jobView(canceled);
+  },
 });
 
 export const retry = workspaceMutation({
   args: { jobId: v.id("jobs") },
-  handler: async (ctx, { jobId }) =>
-    jobView(await retryJob(ctx, await requireJob(ctx, ctx.workspace.workspaceId, jobId))),
+  handler: async (ctx, { jobId }) => {
+    const job = await requireJob(ctx, ctx.workspace.workspaceId, jobId);
+    const retried = await retryJob(ctx, job);
+    await recordConsoleChange(ctx, "job.retried", { jobId, previousStatus: job.status });
+    return jobView(retried);
+  },
 });

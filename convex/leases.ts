@@ -21,7 +21,7 @@ import {
 } from "./api/requests/jobs";
 import { workspaceInternalMutation } from "./functions";
 import { enqueueJob } from "./jobs";
-import { jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
+import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
 import { apiError, refusal, type Refusal } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
@@ -129,8 +129,7 @@ export const extendLeaseIfHeld = workspaceInternalMutation({
     const now = Date.now();
     if (!(await leaseStillHeld(ctx, job, holder, now))) return LEASE_LOST;
     const leaseExpiresAt = now + clampLeaseMs(args.leaseMs, job.leaseMs);
-    const event = args.message === undefined ? undefined : { type: "heartbeat" as const, message: args.message };
-    await updateJob(ctx, job, { leaseExpiresAt }, event);
+    await heartbeatJob(ctx, job, { leaseExpiresAt }, args.message);
     return { leaseExpiresAt, cancelRequested: job.cancelRequested };
   },
 });

@@ -7,6 +7,8 @@ import { paginationOptsValidator } from "convex/server";
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
+import { recordConsoleChange } from "./audit";
+import { changedFields } from "./model/audit";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { enqueueJob } from "./jobs";
 import { truncateText } from "./model/convexValues";
@@ -157,7 +159,7 @@ export const create = workspaceMutation({
   handler: async (ctx, fields) => {
     const { workspaceId } = ctx.workspace;
     await checkTrigger(ctx, workspaceId, fields);
-    return await ctx.db.insert("runTriggers", {
+    const runTriggerId = await ctx.db.insert("runTriggers", {
       workspaceId,
       name: fields.name,
       type: "event",
@@ -168,6 +170,8 @@ export const create = workspaceMutation({
       createdBy: ctx.userId,
       updatedAt: Date.now(),
     });
+    await recordConsoleChange(ctx, "run_trigger.created", { runTriggerId, name: fields.name });
+    return runTriggerId;
   },
 });
 
@@ -182,11 +186,16 @@ export const update = workspaceMutation({
     enabled: v.optional(v.boolean()),
     action: v.optional(triggerActionValidator),
   },
-  handler: async (ctx, { runTriggerId, ...changes }) => {
+  handler: async (ctx, { runTriggerId, workspaceId: _checked, ...changes }) => {
     const { workspaceId } = ctx.workspace;
-    await requireTrigger(ctx, workspaceId, runTriggerId);
+    const trigger = await requireTrigger(ctx, workspaceId, runTriggerId);
     await checkTrigger(ctx, workspaceId, changes);
     await ctx.db.patch("runTriggers", runTriggerId, { ...changes, updatedAt: Date.now() });
+    await recordConsoleChange(ctx, "run_trigger.updated", {
+      runTriggerId,
+      name: trigger.name,
+      changed: changedFields(changes),
+    });
   },
 });
 
@@ -194,7 +203,8 @@ export const remove = workspaceMutation({
   minRole: "admin",
   args: { runTriggerId: v.id("runTriggers") },
   handler: async (ctx, { runTriggerId }) => {
-    await requireTrigger(ctx, ctx.workspace.workspaceId, runTriggerId);
+    const trigger = await requireTrigger(ctx, ctx.workspace.workspaceId, runTriggerId);
     await ctx.db.delete("runTriggers", runTriggerId);
+    await recordConsoleChange(ctx, "run_trigger.deleted", { runTriggerId, name: trigger.name });
   },
 });

@@ -15,6 +15,7 @@ import { requireRepo } from "./repos";
 import { apiError } from "./model/errors";
 import { runStatusValidator, type RunStatus } from "./model/runs";
 import { boundedPage } from "./model/pages";
+import { queueRunFinished } from "./webhookEvents";
 
 /** The run `rawRunId` names in this workspace; another workspace's run answers like a missing one. */
 export async function requireRun(
@@ -74,7 +75,9 @@ async function recordMilestone(ctx: MutationCtx, before: Doc<"runs"> | null, aft
 
 async function patchRun(ctx: MutationCtx, run: Doc<"runs">, patch: Partial<WithoutSystemFields<Doc<"runs">>>) {
   await ctx.db.patch("runs", run._id, patch);
-  await recordMilestone(ctx, run, (await ctx.db.get("runs", run._id))!);
+  const after = (await ctx.db.get("runs", run._id))!;
+  await recordMilestone(ctx, run, after);
+  await queueRunFinished(ctx, run, after);
 }
 
 /** A job completed `blocked` on a decision request: the run shows what it waits for. */
@@ -143,7 +146,9 @@ export async function upsertRunByRef(
     status: changes.status,
     updatedAt: Date.now(),
   });
-  await recordMilestone(ctx, null, (await ctx.db.get("runs", runId))!);
+  const created = (await ctx.db.get("runs", runId))!;
+  await recordMilestone(ctx, null, created);
+  await queueRunFinished(ctx, null, created);
   return { runId, created: true };
 }
 

@@ -21,12 +21,23 @@ import { requirementsValidator } from "./model/matching";
 import { outcomeReasonValidator } from "./model/outcomeReasons";
 import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
-import { auditActionValidator, auditActorValidator, auditDetailsValidator } from "./model/audit";
+import {
+  auditActionValidator,
+  auditActorKindValidator,
+  auditActorValidator,
+  auditDetailsValidator,
+} from "./model/audit";
 import { storedDeviceStatusValidator } from "./model/deviceCodes";
 import { runStatusValidator } from "./model/runs";
 import { promotionStateValidator } from "./model/contextLake";
 import { packEntryValidator } from "./model/contextPacks";
 import { triggerActionValidator, triggerOutcomeValidator } from "./model/runTriggers";
+import { retentionSettingsValidator } from "./model/retention";
+import {
+  webhookDeliveryStateValidator,
+  webhookDeliveryTypeValidator,
+  webhookEventTypeValidator,
+} from "./model/webhooks";
 
 export default defineSchema({
   /** Users, sessions and accounts of Console sign-in. Written by @convex-dev/auth. */
@@ -83,7 +94,10 @@ export default defineSchema({
     .index("by_user", ["userId"])
     .index("by_user_workspace_revoked_expires", ["userId", "workspaceId", "revokedAt", "expiresAt"])
     .index("by_workspace", ["workspaceId"])
-    .index("by_workspace_kind", ["workspaceId", "kind"]),
+    .index("by_workspace_kind", ["workspaceId", "kind"])
+    // Retention (retention.ts): tokens 30 days past their expiry or their revocation.
+    .index("by_workspace_expires", ["workspaceId", "expiresAt"])
+    .index("by_workspace_revoked", ["workspaceId", "revokedAt"]),
 
   /**
    * Device logins (SPEC §5). Inserted by `/v1/auth/device/start`; decided by the Console
@@ -121,19 +135,27 @@ export default defineSchema({
     .index("by_updated", ["updatedAt"]),
 
   /**
-   * Security events (SPEC §9): device approvals and denials, token creation and revocation,
-   * member and role changes, data-policy changes. Appended only, through `recordAudit`
-   * (audit.ts); read by the Console audit list (admins). Never holds a token value or secret.
+   * Security events and admin changes (SPEC §9; the actions are listed in model/audit.ts).
+   * Appended only, through `recordAudit` (audit.ts); read by the Console audit list (admins),
+   * filtered by action, actor and time through the indexes below; deleted by retention after
+   * `auditDays`. Never holds a token value or secret.
    */
   auditLog: defineTable({
     workspaceId: v.id("workspaces"),
     action: auditActionValidator,
     actor: auditActorValidator,
+    /** `actor.kind` and the acting user (a Console user or a device token's), copied for the actor filter's indexes. */
+    actorKind: v.optional(auditActorKindValidator),
+    actorUserId: v.optional(v.id("users")),
     targetUserId: v.optional(v.id("users")),
     tokenId: v.optional(v.id("apiTokens")),
     deviceId: v.optional(v.string()),
     details: v.optional(auditDetailsValidator),
-  }).index("by_workspace", ["workspaceId"]),
+  })
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_action", ["workspaceId", "action"])
+    .index("by_workspace_actor_kind", ["workspaceId", "actorKind"])
+    .index("by_workspace_actor_user", ["workspaceId", "actorUserId"]),
 
   /**
    * Runs (goals). Written by `/v1/runs/upsert` (keyed by repo + `runRef`) and `/v2/runs/upsert`
@@ -328,7 +350,10 @@ export default defineSchema({
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_workspace_run_status", ["workspaceId", "runId", "status"])
     .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
-    .index("by_workspace_completion_key", ["workspaceId", "completionKey"]),
+    .index("by_workspace_completion_key", ["workspaceId", "completionKey"])
+    // Retention (retention.ts): finished jobs by `finishedAt`, and whether a parent's children are finished.
+    .index("by_workspace_finished", ["workspaceId", "finishedAt"])
+    .index("by_parent_status", ["parentJobId", "status"]),
 
   /**
    * The claim directory: one document per (workspace, lane) listing the head of every non-empty
@@ -350,9 +375,10 @@ export default defineSchema({
   }).index("by_workspace_lane", ["workspaceId", "lane"]),
 
   /**
-   * Append-only job timeline, `seq` counting from 1 per job. Appended through jobState.ts with
-   * each job write it records (every move, logged lines, heartbeats with a message). Read by
-   * `/v1/job-events/list-for-job` and the Console job detail.
+   * Job timeline, `seq` counting from 1 per job. Appended through jobState.ts with each job write
+   * it records (every move, logged lines, heartbeats with a message); a heartbeat with the same message as the
+   * job's last event updates that event's `count` and `lastAt` instead. Read by
+   * `/v1/job-events/list-for-job` and the Console job detail; deleted with their job by retention.
    */
   jobEvents: defineTable({
     workspaceId: v.id("workspaces"),
@@ -362,6 +388,9 @@ export default defineSchema({
     at: v.number(),
     message: v.optional(v.string()),
     data: v.optional(v.any()),
+    /** Heartbeat events: how many consecutive heartbeats with this message it stands for, and the last one's time. */
+    count: v.optional(v.number()),
+    lastAt: v.optional(v.number()),
   }).index("by_job_seq", ["jobId", "seq"]),
 
   /**
@@ -456,7 +485,10 @@ export default defineSchema({
     maxTextBytes: v.number(),
     /** Hints given at build (`fresh_v1`), applied again by every resolve of this pack. */
     expansionHints: v.array(v.string()),
-  }).index("by_workspace_run", ["workspaceId", "runId"]),
+  })
+    .index("by_workspace_run", ["workspaceId", "runId"])
+    // Retention (retention.ts): packs by build time.
+    .index("by_workspace", ["workspaceId"]),
 
   /**
    * Files stored by the Console (uploads.ts: generate upload URL, record). Read by
@@ -474,4 +506,73 @@ export default defineSchema({
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_storage", ["storageId"]),
+
+  /**
+   * Retention settings of a workspace in days (SPEC §6), one row once an admin changed them (the
+   * defaults of model/retention.ts apply before). Written by Console `retention.set`; read by
+   * `retention.get` and by the retention sweep (retention.ts).
+   */
+  retentionSettings: defineTable({
+    workspaceId: v.id("workspaces"),
+    ...retentionSettingsValidator.fields,
+    updatedAt: v.number(),
+    updatedBy: v.optional(v.id("users")),
+  }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * Outbound webhook endpoints (SPEC §9b), at most 10 per workspace. Written by the Console
+   * (webhooks.ts: create, update, remove, rotate secret) and by the fan-out of each event
+   * (webhookEvents.ts), which numbers the endpoint's deliveries with `deliverySeq`. Read by the
+   * fan-out and by the delivery action (url, secret). The secret is stored encrypted (model/webhooks.ts).
+   */
+  webhookEndpoints: defineTable({
+    workspaceId: v.id("workspaces"),
+    url: v.string(),
+    events: v.array(webhookEventTypeValidator),
+    enabled: v.boolean(),
+    description: v.optional(v.string()),
+    secretCiphertext: v.string(),
+    secretPrefix: v.string(),
+    /** The `seq` of the endpoint's newest delivery (0 before the first). */
+    deliverySeq: v.number(),
+    createdBy: v.optional(v.id("users")),
+    updatedAt: v.number(),
+  }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * Which event types any enabled endpoint of a workspace wants: one small row, rewritten by the
+   * Console whenever its endpoints change (webhooks.ts). Read by `queueWebhookEvent` in the
+   * transactions that finish jobs, open decisions and finish runs, so those read one document
+   * (none when the workspace has no endpoints) and schedule nothing unless someone listens.
+   */
+  webhookSubscriptions: defineTable({
+    workspaceId: v.id("workspaces"),
+    types: v.array(webhookEventTypeValidator),
+  }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * One event for one endpoint: inserted by the fan-out (or "send test event"), updated by each
+   * attempt of the delivery action (webhookDelivery.ts). The newest 100 per endpoint are kept; the
+   * fan-out deletes finished ones past that. Read by the Console delivery list, the action and the
+   * watchdog cron (`by_state_next`: pending deliveries whose attempt never reported).
+   */
+  webhookDeliveries: defineTable({
+    workspaceId: v.id("workspaces"),
+    endpointId: v.id("webhookEndpoints"),
+    seq: v.number(),
+    eventId: v.string(),
+    type: webhookDeliveryTypeValidator,
+    /** The exact JSON body every attempt sends (and signs). */
+    body: v.string(),
+    state: webhookDeliveryStateValidator,
+    attempts: v.number(),
+    nextAttemptAt: v.optional(v.number()),
+    statusCode: v.optional(v.number()),
+    latencyMs: v.optional(v.number()),
+    error: v.optional(v.string()),
+    finishedAt: v.optional(v.number()),
+  })
+    .index("by_endpoint_seq", ["endpointId", "seq"])
+    .index("by_endpoint_state_seq", ["endpointId", "state", "seq"])
+    .index("by_state_next", ["state", "nextAttemptAt"]),
 });

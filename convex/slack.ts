@@ -7,6 +7,7 @@
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
 import { internalMutation, type QueryCtx } from "./_generated/server";
+import { recordConsoleChange } from "./audit";
 import { workspaceMutation, workspaceQuery } from "./functions";
 import { ingestEvent } from "./integrations";
 import { apiError } from "./model/errors";
@@ -93,12 +94,14 @@ export const bindTeam = workspaceMutation({
       throw apiError("CONFLICT", "This Slack team is bound to another workspace.");
     }
     if (existing !== null) return existing._id;
-    return await ctx.db.insert("slackBindings", {
+    const bindingId = await ctx.db.insert("slackBindings", {
       teamId,
       workspaceId: ctx.workspace.workspaceId,
       createdBy: ctx.userId,
       updatedAt: Date.now(),
     });
+    await recordConsoleChange(ctx, "slack.team_bound", { teamId });
+    return bindingId;
   },
 });
 
@@ -111,5 +114,6 @@ export const unbindTeam = workspaceMutation({
       throw apiError("SLACK_BINDING_NOT_FOUND", "This Slack team is not bound to this workspace.");
     }
     await ctx.db.delete("slackBindings", existing._id);
+    await recordConsoleChange(ctx, "slack.team_unbound", { teamId });
   },
 });

@@ -6,10 +6,10 @@ import { bodyArgs } from "./api/convexArgs";
 import { resolveWorkspaceRequest } from "./api/requests/misc";
 import { recordAudit } from "./audit";
 import { callerInternalQuery, userMutation, userQuery, workspaceMutation } from "./functions";
-import { addMembership, membershipsOfUser } from "./memberships";
+import { addMembership, membersOf, membershipsOfUser } from "./memberships";
 import { apiError } from "./model/errors";
 import { dataPolicyValidator, type DataPolicy } from "./model/roles";
-import { isValidSlug, SLUG_RULE } from "./model/slug";
+import { isValidSlug, LOCAL_WORKSPACE_SLUG, SLUG_RULE } from "./model/slug";
 
 /** The public face of a workspace on the wire. */
 export function workspaceSummary(workspace: Doc<"workspaces">) {
@@ -75,7 +75,16 @@ export const resolveBySlug = callerInternalQuery({
 export const create = userMutation({
   args: { slug: v.string(), name: v.string() },
   returns: v.id("workspaces"),
-  handler: async (ctx, { slug, name }) => createWorkspace(ctx, { slug, name, ownerId: ctx.userId }),
+  handler: async (ctx, { slug, name }) => {
+    const workspaceId = await createWorkspace(ctx, { slug, name, ownerId: ctx.userId });
+    await recordAudit(ctx, {
+      workspaceId,
+      action: "workspace.created",
+      actor: { kind: "user", userId: ctx.userId },
+      details: { slug, name: name.trim() },
+    });
+    return workspaceId;
+  },
 });
 
 /** The workspaces the signed-in user belongs to, with their role in each. */
@@ -129,3 +138,26 @@ export const ensureLocalWorkspace = internalMutation({
     return { workspaceId, created: true };
   },
 });
+
+/**
+ * Local mode: the first person to sign up becomes an owner of workspace `local`, beside the
+ * bootstrap "Local owner", so one developer's Console shows the queue their CLI and workers use
+ * (docs/local-mode.md). Only while `local` has no other member: later sign-ups make their own
+ * workspaces or are added by an admin. Called by auth.ts for every new account.
+ */
+export async function joinLocalWorkspaceIfFirst(ctx: MutationCtx, userId: Id<"users">): Promise<boolean> {
+  if (process.env.IAS_LOCAL_MODE !== "true") return false;
+  const workspace = await findBySlug(ctx, LOCAL_WORKSPACE_SLUG);
+  if (workspace === null) return false;
+  const members = await membersOf(ctx, workspace._id, 2);
+  if (members.some((member) => member.userId !== workspace.createdBy)) return false;
+  await addMembership(ctx, workspace._id, userId, "owner");
+  await recordAudit(ctx, {
+    workspaceId: workspace._id,
+    action: "member.added",
+    actor: { kind: "user", userId },
+    targetUserId: userId,
+    details: { role: "owner", via: "local_first_sign_up" },
+  });
+  return true;
+}

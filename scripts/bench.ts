@@ -14,10 +14,11 @@
  * 5. `ias --help` startup, bundled and through tsx, against bare Node (target ≤ 300 ms).
  * 6. Live subscriptions (the Convex sync protocol): enqueue rate and commit-to-update latency
  *    with 100 subscriptions to the Console's job list (bench/sync-subscriptions.ts).
+ * 7. Storage: the bytes a short and an hour-long job occupy with their timeline (bench/storage.ts).
  *
- *   npm run bench                               all six
+ *   npm run bench                               all seven
  *   npm run bench -- costs cycles               some, by name (costs, cycles, restart, single-stream,
- *                                               cli-startup, subscriptions)
+ *                                               cli-startup, subscriptions, storage)
  *   npm run bench -- restart --quick            the restart without the 100k case
  *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
@@ -41,6 +42,7 @@ import { startPostgres, startRedis } from "./bench/services";
 import { measureSingleStream, BIG_JOB_EVENTS, SMALL_JOB_EVENTS, type Percentiles } from "./bench/single-stream";
 import { measureCliStartup, STARTUP_TARGET_MS } from "./bench/cli-startup";
 import { apiClient, enqueueMany, healthRate } from "./bench/socket-workers";
+import { measureJobStorage } from "./bench/storage";
 import { measureSubscriptions, SUBSCRIPTIONS } from "./bench/sync-subscriptions";
 import { convexModuleMap } from "./local/modules";
 
@@ -242,6 +244,23 @@ async function subscriptions() {
   }
 }
 
+async function storage() {
+  console.log("\nStorage per job, as Convex counts document bytes (index entries come on top)\n");
+  const figures = await measureJobStorage();
+  console.log(
+    table([
+      ["job", "job document", "events", "event bytes", "total"],
+      ...figures.map((figure) => [
+        figure.name,
+        `${figure.jobBytes} B`,
+        String(figure.events),
+        `${figure.eventBytes} B`,
+        `${figure.jobBytes + figure.eventBytes} B`,
+      ]),
+    ]),
+  );
+}
+
 const SECTIONS = {
   costs,
   cycles: throughput,
@@ -249,6 +268,7 @@ const SECTIONS = {
   "single-stream": singleStream,
   "cli-startup": cliStartup,
   subscriptions,
+  storage,
 };
 
 async function main() {

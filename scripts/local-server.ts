@@ -2,27 +2,30 @@
  * `npm start`: the control plane in local mode (SPEC §10). Parses the command line, loads the
  * environment, starts the server from ./local/ and prints where to reach it.
  *
- *   npm start -- [--port N] [--data-dir DIR]
+ *   npm start -- [--port N] [--data-dir DIR] [--quiet]
  */
 import { relative, resolve } from "node:path";
 import { LocalDataError } from "./local/data-dir";
 import { AuthEnvironmentError, ensureAuthKeys, ensureSiteUrl } from "./local/authEnv";
 import { loadEnvironment, SERVICE_TOKEN_VAR, type LoadedEnvironment } from "./local/env";
 import { ListenError, startLocalServer, type LocalServer } from "./local/server";
+import { ensureWebhookKey } from "./local/webhookEnv";
 
 export const DEFAULT_PORT = 3211;
-const USAGE = `Usage: npm start -- [--port N] [--data-dir DIR]
+const USAGE = `Usage: npm start -- [--port N] [--data-dir DIR] [--quiet]
 
   --port N        port on 127.0.0.1 (default ${DEFAULT_PORT}, or $PORT; 0 picks a free one)
   --data-dir DIR  state directory (default .ias-local/ in the current directory)
+  --quiet         no request log (one line per request: time, method, path, status, ms, request id)
 
 Environment comes from the shell and from .env.local (the shell wins).`;
 
-type CliArguments = { portText?: string; dataDir: string };
+type CliArguments = { portText?: string; dataDir: string; quiet: boolean };
 
 function parseArguments(argv: string[]): CliArguments {
   let portText: string | undefined;
   let dataDir: string | undefined;
+  let quiet = false;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inlineValue] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     const value = () => {
@@ -32,12 +35,13 @@ function parseArguments(argv: string[]): CliArguments {
     };
     if (flag === "--port") portText = value();
     else if (flag === "--data-dir") dataDir = value();
+    else if (flag === "--quiet" && inlineValue === undefined) quiet = true;
     else if (flag === "--help" || flag === "-h") {
       console.log(USAGE);
       process.exit(0);
     } else fail(`Unknown argument ${argv[i]}.`);
   }
-  return { portText, dataDir: resolve(dataDir ?? ".ias-local") };
+  return { portText, dataDir: resolve(dataDir ?? ".ias-local"), quiet };
 }
 
 /** The flag wins over PORT (from the shell or .env.local). */
@@ -96,6 +100,7 @@ async function main() {
   try {
     environment = loadEnvironment(process.cwd());
     authWritten = await ensureAuthKeys(environment.envFile);
+    ensureWebhookKey(environment.envFile);
   } catch (error) {
     if (error instanceof AuthEnvironmentError) console.error(`Error: ${error.message}`);
     else {
@@ -110,6 +115,7 @@ async function main() {
     port: portOf(cli.portText, process.env),
     dataDir: cli.dataDir,
     compactAboveBytes: compactThresholdOf(process.env),
+    requestLog: !cli.quiet,
   };
   let server: LocalServer;
   try {

@@ -4,7 +4,9 @@
  * it talks to, what the build accepts as a deployment URL, which paths the local server serves.
  */
 import { describe, expect, test } from "vitest";
+import { activitySince, msUntilNextBucket } from "../scripts/console/app/activityWindow";
 import { convexUrlOf } from "../scripts/console/app/config";
+import { bucketJobsByStatus } from "../convex/model/jobActivity";
 import { excerpt, errorText, relativeTime, shortId, slugFromName, workerState } from "../scripts/console/app/format";
 import { hrefOf, parseRoute, type Route } from "../scripts/console/app/routes";
 import { checkConvexUrl, configScript } from "../scripts/console/build";
@@ -98,6 +100,27 @@ describe("format", () => {
     }
     expect(slugFromName("Acme Ops")).toBe("acme-ops");
     expect(slugFromName("Déjà Vu")).toBe("deja-vu");
+  });
+});
+
+describe("the chart's window", () => {
+  const FIVE_MIN = 5 * 60_000;
+  const at = Date.UTC(2026, 4, 1, 14, 3, 9); // 14:03:09
+
+  test("twelve 5-minute buckets ending with the current one: a job created just now is drawn", () => {
+    const since = activitySince(at);
+    expect(since).toBe(Date.UTC(2026, 4, 1, 13, 5, 0)); // 13:05 … 14:05, the last bucket 14:00–14:05
+    const buckets = bucketJobsByStatus([{ createdAt: at, status: "pending" }], since);
+    expect(buckets).toHaveLength(12);
+    expect(buckets[11]).toEqual(expect.objectContaining({ start: Date.UTC(2026, 4, 1, 14, 0, 0) }));
+    expect(buckets[11]!.counts.pending).toBe(1);
+    // Exactly on a boundary the new bucket is the last one.
+    expect(activitySince(Date.UTC(2026, 4, 1, 14, 5, 0))).toBe(Date.UTC(2026, 4, 1, 13, 10, 0));
+  });
+
+  test("the window moves when the next bucket starts", () => {
+    expect(msUntilNextBucket(at)).toBe(Date.UTC(2026, 4, 1, 14, 5, 0) - at);
+    expect(msUntilNextBucket(Date.UTC(2026, 4, 1, 14, 5, 0))).toBe(FIVE_MIN);
   });
 });
 

@@ -101,8 +101,9 @@ test("the scan sees the database writes of convex/", () => {
   expect(databaseWrites).toBeGreaterThan(50);
 });
 
-test("jobs are written only by insertJob and writeJob in jobState.ts", () => {
+test("jobs are written only by insertJob, writeJob and deleteFinishedJob in jobState.ts", () => {
   expect(jobWrites.map(({ where, method }) => `${where} ${method}`).sort()).toEqual([
+    "jobState.ts:deleteFinishedJob delete",
     "jobState.ts:insertJob insert",
     "jobState.ts:writeJob patch",
   ]);

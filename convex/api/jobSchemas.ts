@@ -212,4 +212,10 @@ export const jobEventSchema = z.object({
   at: z.number(),
   message: z.string().optional(),
   data: z.unknown().optional(),
+  count: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: "Heartbeat events: how many consecutive heartbeats with this message the event stands for." }),
+  lastAt: z.number().optional().meta({ description: "Heartbeat events: when the last of them arrived (ms)." }),
 });

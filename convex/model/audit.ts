@@ -2,18 +2,46 @@
  * The security events the audit log records (SPEC §9) and what a row may hold. Rows name
  * tokens by id and visible prefix only: a token value or secret never belongs in one.
  */
-import { v, type Infer } from "convex/values";
+import { v, type GenericId, type Infer } from "convex/values";
 import { TOKEN_PREFIX, VISIBLE_PREFIX_LENGTH } from "./tokens";
 
 export const AUDIT_ACTIONS = [
+  // Device logins and tokens.
   "device.approved",
   "device.denied",
   "token.created",
   "token.revoked",
+  // Members.
   "member.added",
   "member.removed",
   "member.role_changed",
+  // The workspace and its settings.
+  "workspace.created",
   "workspace.data_policy_changed",
+  "workspace.retention_changed",
+  // Integrations.
+  "run_trigger.created",
+  "run_trigger.updated",
+  "run_trigger.deleted",
+  "slack.team_bound",
+  "slack.team_unbound",
+  "webhook.created",
+  "webhook.updated",
+  "webhook.deleted",
+  "webhook.secret_rotated",
+  // Jobs changed by people in the Console (workers' own calls are the job timeline, not audit).
+  "job.enqueued",
+  "job.canceled",
+  "job.retried",
+  // The queue and workers (recorded by the pause, concurrency and drain functions that come with them).
+  "queue.paused",
+  "queue.resumed",
+  "concurrency.limit_set",
+  "worker.drained",
+  "worker.undrained",
+  "worker.removed",
+  // A service token (the deployment's or a workspace's) used on an admin HTTP route (`recordAdminRouteUse`).
+  "service_token.used",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const auditActionValidator = v.union(...AUDIT_ACTIONS.map((action) => v.literal(action)));
@@ -26,6 +54,18 @@ export const auditActorValidator = v.union(
   v.object({ kind: v.literal("dev") }),
 );
 export type AuditActor = Infer<typeof auditActorValidator>;
+
+export const AUDIT_ACTOR_KINDS = ["user", "token", "service", "dev"] as const satisfies readonly AuditActor["kind"][];
+export const auditActorKindValidator = v.union(...AUDIT_ACTOR_KINDS.map((kind) => v.literal(kind)));
+
+/** The actor as the audit list's indexes see it: its kind, and the person behind it when there is one. */
+export function actorIndexFields(actor: AuditActor): {
+  actorKind: AuditActor["kind"];
+  actorUserId?: GenericId<"users">;
+} {
+  const userId = actor.kind === "user" || actor.kind === "token" ? actor.userId : undefined;
+  return { actorKind: actor.kind, ...(userId === undefined ? {} : { actorUserId: userId }) };
+}
 
 /** Small facts about the event (a role before and after, a token label, ...). */
 export const auditDetailsValidator = v.record(v.string(), v.union(v.string(), v.number(), v.boolean(), v.null()));
@@ -41,4 +81,12 @@ export function redactTokens(text: string): string {
     new RegExp(`${TOKEN_PREFIX}([A-Za-z0-9_-]{${visibleRest}})[A-Za-z0-9_-]+`, "g"),
     `${TOKEN_PREFIX}$1…`,
   );
+}
+
+/** The fields an update sent (left-out ones are `undefined`), sorted and joined: the `changed` detail. */
+export function changedFields(changes: Record<string, unknown>): string {
+  return Object.keys(changes)
+    .filter((key) => changes[key] !== undefined)
+    .sort()
+    .join(", ");
 }

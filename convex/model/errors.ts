@@ -39,6 +39,8 @@ export const ERROR_STATUS = {
   MEMBER_NOT_FOUND: 404,
   /** Console: a token that is not yours (or not a service token of that workspace) or does not exist. */
   TOKEN_NOT_FOUND: 404,
+  /** Console: a webhook endpoint missing or of another workspace. */
+  WEBHOOK_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   /** Local mode only: a `Host` header that is not the local server's loopback address (DNS rebinding). */
   HOST_NOT_ALLOWED: 421,
@@ -59,6 +61,8 @@ export const ERROR_STATUS = {
   INTERNAL_ERROR: 500,
   /** An integration whose secret is not configured on this deployment. */
   NOT_CONFIGURED: 503,
+  /** `GET /control-plane/ready`: the database did not answer. */
+  NOT_READY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

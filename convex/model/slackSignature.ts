@@ -2,18 +2,13 @@
  * Slack request signing, version 0: `X-Slack-Signature: v0=<hex HMAC-SHA256 of
  * "v0:<timestamp>:<raw body>">` keyed with the app's signing secret. Pure Web Crypto.
  */
-import { secretsEqual } from "./tokens";
+import { hmacSha256Hex, secretsEqual } from "./tokens";
 
 /** Requests whose `X-Slack-Request-Timestamp` is further than this from now are refused (replays). */
 export const SLACK_MAX_SKEW_SECONDS = 5 * 60;
 
 export async function slackSignatureOf(secret: string, timestamp: string, rawBody: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`v0:${timestamp}:${rawBody}`));
-  return "v0=" + [...new Uint8Array(mac)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return "v0=" + (await hmacSha256Hex(secret, `v0:${timestamp}:${rawBody}`));
 }
 
 export type SlackVerification = { ok: true } | { ok: false; reason: "missing" | "stale" | "mismatch" };

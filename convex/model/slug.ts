@@ -5,3 +5,6 @@ export const SLUG_RULE = "1–48 lowercase letters, digits or hyphens, not start
 export function isValidSlug(slug: string): boolean {
   return SLUG_PATTERN.test(slug);
 }
+
+/** The workspace local mode creates at first start (`npm start`), where the CLI acts by default. */
+export const LOCAL_WORKSPACE_SLUG = "local";

@@ -5,6 +5,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { internal } from "../../convex/_generated/api";
+import { LOCAL_WORKSPACE_SLUG } from "../../convex/model/slug";
 import { lockDataDir, prepareDataDir, reason } from "./data-dir";
 import { createEngine, type Engine } from "./engine";
 import { convexModuleMap, type ModuleMap } from "./modules";
@@ -17,9 +18,10 @@ import { answerDevicePage } from "./devicePage";
 import { answerConsole } from "../console/serve";
 import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
+import { logRequest } from "./requestLog";
 
 export const HOST = "127.0.0.1";
-export const LOCAL_WORKSPACE_SLUG = "local";
+export { LOCAL_WORKSPACE_SLUG };
 /** How long a graceful shutdown waits for requests already being answered. */
 const DRAIN_MS = 5_000;
 
@@ -31,6 +33,8 @@ export type LocalServerOptions = {
   /** Opens journal segments (tests pass a double that records writes and fsyncs). */
   openJournalFile?: OpenJournalFile;
   log?: (message: string) => void;
+  /** One line per request through `log` (requestLog.ts); `npm start -- --quiet` turns it off. Default on. */
+  requestLog?: boolean;
   /** Defaults to the repo's `convex/` folder. */
   modules?: ModuleMap;
 };
@@ -67,6 +71,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
     const inFlight = new Set<Promise<void>>();
     const httpServer = createServer((request, response) => {
+      if (options.requestLog !== false) logRequest(request, response, log);
       const handled = answer(engine, convexApi, request, response, log).finally(() => inFlight.delete(handled));
       inFlight.add(handled);
     });

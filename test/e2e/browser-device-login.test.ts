@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useBrowser } from "../support/browser";
-import { killCliProcesses, startCli, type CliProcess } from "../support/cli-process";
+import { killCliProcesses, startDeviceLogin } from "../support/cli-process";
 import { makeTempDir, removeTempDirs, spawnLocalServer, type LocalProcess } from "../support/local-process";
 
 let server: LocalProcess;
@@ -25,17 +25,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-/** Starts `ias auth login` and reads the approval URL and user code it prints. */
-async function startLogin(home: string): Promise<{ login: CliProcess; approvalUrl: string; userCode: string }> {
-  const login = startCli(["auth", "login", "--url", server.baseUrl, "--workspace", "local", "--machine-name", "ci"], {
-    home,
-  });
-  await login.waitFor((cli) => /code:\s+\S+/.test(cli.stdout()), "the approval URL and code");
-  const approvalUrl = /(http:\/\/127\.0\.0\.1:\d+\/local\/device\?id=\S+)/.exec(login.stdout())?.[1];
-  const userCode = /code:\s+(\S+)/.exec(login.stdout())?.[1];
-  if (approvalUrl === undefined || userCode === undefined) throw new Error(`No URL or code in:\n${login.stdout()}`);
-  return { login, approvalUrl, userCode };
-}
+const startLogin = (home: string) => startDeviceLogin(server, { home });
 
 describe("device login in a real browser", () => {
   test("the page shows the terminal's code; clicking Approve logs the CLI in", async () => {

@@ -10,7 +10,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { remoteUrlHash } from "../../scripts/cli/remote";
-import { eventually, isAlive, killCliProcesses, loginAsService, runCli, startCli } from "../support/cli-process";
+import {
+  eventually,
+  isAlive,
+  killCliProcesses,
+  killProcessGroups,
+  loginAsService,
+  runCli,
+  setWorkerSettings,
+  startCli,
+} from "../support/cli-process";
 import {
   callAsService,
   makeTempDir,
@@ -108,13 +117,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await killCliProcesses();
-  for (const group of orphanGroups) {
-    try {
-      process.kill(-group, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  }
+  killProcessGroups(orphanGroups);
   await server?.kill("SIGKILL");
   removeTempDirs();
 });
@@ -148,13 +151,12 @@ describe("ias repo link", () => {
     expect(config.controlPlane).toEqual({ convexDeploymentUrl: server.baseUrl, workspaceSlug: "local" });
 
     // The worker settings the following tests use: a short lease, quick idle polling.
-    config.ias = {
+    setWorkerSettings(home, {
       command: ["bash", join(scratch, "job.sh")],
       leaseMs: 10_000,
       cancelGraceMs: 2_000,
       idleBackoffMs: { min: 100, max: 300 },
-    };
-    writeFileSync(join(home, "worker.json"), JSON.stringify(config));
+    });
     const noOrigin = join(makeTempDir("ias-cli-no-origin-"));
     execFileSync("git", ["init", "-q"], { cwd: noOrigin });
     const refused = await runCli(["repo", "link", noOrigin], cli);

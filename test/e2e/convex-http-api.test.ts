@@ -74,7 +74,9 @@ describe("sign-in keys from the shell", () => {
     await expect(
       jwtVerify(grace.token, publicKey, { issuer: shell.baseUrl, audience: "convex" }),
     ).resolves.toBeDefined();
-    expect(await httpClient(shell, grace.token).query(api.workspaces.listMine, {})).toEqual([]);
+    // The first person to sign up in local mode is an owner of workspace local.
+    const workspaces = await httpClient(shell, grace.token).query(api.workspaces.listMine, {});
+    expect(workspaces.map((w) => [w.slug, w.role])).toEqual([["local", "owner"]]);
   });
 
   test("half a pair stops the start with a clear message", async () => {
@@ -90,9 +92,11 @@ describe("ConvexHttpClient", () => {
   test("sign up via auth:signIn, create a workspace, listMine", async () => {
     const http = httpClient(server, ada.token);
     // Read first, so a cached result exists that the mutation must make stale (read your writes).
-    expect(await http.query(api.workspaces.listMine, {})).toEqual([]);
+    // Ada signed up first, so local mode made her an owner of workspace local.
+    expect((await http.query(api.workspaces.listMine, {})).map((w) => w.slug)).toEqual(["local"]);
     const workspaceId = await http.mutation(api.workspaces.create, { slug: "ada-lab", name: "Ada's lab" });
     expect(await http.query(api.workspaces.listMine, {})).toEqual([
+      expect.objectContaining({ slug: "local", role: "owner" }),
       expect.objectContaining({ _id: workspaceId, slug: "ada-lab", role: "owner" }),
     ]);
   });

@@ -60,8 +60,8 @@ export function artifactName(name: string): string {
     name
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "-")
-      .replace(/^-|-$/g, "")
-      .slice(0, 80) || "page"
+      .slice(0, 80)
+      .replace(/^-|-$/g, "") || "page"
   );
 }
 

@@ -4,7 +4,8 @@
  * `killCliProcesses()` (afterAll/afterEach) ends whatever is still running.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
 import type { LocalProcess } from "./local-process";
@@ -108,6 +109,17 @@ export async function killCliProcesses() {
   await Promise.all(exits);
 }
 
+/** SIGKILLs the process groups led by `pids` (job commands a test left behind); gone ones are skipped. */
+export function killProcessGroups(pids: number[]) {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /** Polls `probe` until it returns a value other than undefined (no fixed sleeps in tests). */
 export async function eventually<T>(
   probe: () => Promise<T | undefined> | T | undefined,
@@ -143,6 +155,32 @@ export async function loginAsService(server: LocalProcess, options: CliOptions):
   );
   expect(login.code, login.stderr).toBe(0);
   return login.json().workspaceId;
+}
+
+/** `ias auth login` (device flow) to workspace `workspace`, started; resolves once it printed its approval URL and code. */
+export async function startDeviceLogin(
+  server: LocalProcess,
+  options: CliOptions & { workspace?: string; machineName?: string },
+): Promise<{ login: CliProcess; approvalUrl: string; deviceId: string; userCode: string }> {
+  const { workspace = "local", machineName = "ci", ...cli } = options;
+  const login = startCli(
+    ["auth", "login", "--url", server.baseUrl, "--workspace", workspace, "--machine-name", machineName],
+    cli,
+  );
+  await login.waitFor((process) => /code:\s+\S+/.test(process.stdout()), "the approval URL and code");
+  const approvalUrl = /(http:\/\/127\.0\.0\.1:\d+\/local\/device\?id=\S+)/.exec(login.stdout())?.[1];
+  const userCode = /code:\s+(\S+)/.exec(login.stdout())?.[1];
+  if (approvalUrl === undefined || userCode === undefined) throw new Error(`No URL or code in:\n${login.stdout()}`);
+  return { login, approvalUrl, deviceId: new URL(approvalUrl).searchParams.get("id")!, userCode };
+}
+
+/** Sets the `ias` settings of `home`'s worker.json (written by `ias repo link`): the job command, lease, polling. */
+export function setWorkerSettings(home: string, settings: Record<string, unknown>) {
+  const path = join(home, "worker.json");
+  const config = JSON.parse(readFileSync(path, "utf8"));
+  config.ias = settings;
+  writeFileSync(path, JSON.stringify(config));
+  return config;
 }
 
 /** A git checkout at `dir` (created) with `origin` and one empty commit. */

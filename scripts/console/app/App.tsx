@@ -4,7 +4,7 @@
  */
 import { useAuthActions } from "@convex-dev/auth/react";
 import { useConvexAuth } from "convex/react";
-import { useEffect, type ReactNode } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { ErrorBoundary, Loading } from "./components";
 import { linkTo, useRoute } from "./navigation";
 import { hrefOf, slugOf, type Route } from "./routes";
@@ -129,9 +129,25 @@ function Page({ route }: { route: Route }) {
   }
 }
 
+/**
+ * When a page change (or signing in or out) removes the focused control, the focus would fall
+ * to the document and Tab would resume from where that control was; it goes to the new page
+ * instead, as after a page load. Focus that survived (a header link) stays where it is.
+ */
+function useFocusKeptOnPageChange(key: string | null) {
+  const shown = useRef<string | null>(null);
+  useEffect(() => {
+    if (key === null) return;
+    const lost = document.activeElement === null || document.activeElement === document.body;
+    if (shown.current !== null && shown.current !== key && lost) document.getElementById("main")?.focus();
+    shown.current = key;
+  }, [key]);
+}
+
 export function App() {
   const route = useRoute();
   const { isLoading, isAuthenticated } = useConvexAuth();
+  useFocusKeptOnPageChange(isLoading ? null : `${isAuthenticated}:${hrefOf(route)}`);
   if (isLoading) return <Loading what="the Console" />;
   if (!isAuthenticated) {
     return (

@@ -51,14 +51,18 @@ export class ErrorBoundary extends Component<{ children: ReactNode; resetKey?: s
   }
 }
 
-/** The current time, refreshed every `everyMs`, for "seen 12 s ago" texts. */
+/**
+ * The current time for "seen 12 s ago" texts: read at every render (a render for new data must
+ * not compare a fresh timestamp with a clock up to `everyMs` old: "finished in 5 s"), and a
+ * re-render every `everyMs` so the texts age on their own.
+ */
 export function useNow(everyMs = 5_000): number {
-  const [now, setNow] = useState(Date.now);
+  const [, setTick] = useState(0);
   useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    const timer = setInterval(() => setTick((tick) => tick + 1), everyMs);
     return () => clearInterval(timer);
   }, [everyMs]);
-  return now;
+  return Date.now();
 }
 
 /** A label/value list (job fields, device details). Values that are missing show a dash. */

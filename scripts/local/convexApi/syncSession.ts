@@ -294,7 +294,8 @@ export class SyncSession {
     if (this.closed) return;
     this.send(encodeTransition(this.sent, end, entries, this.clientClockSkew));
     this.sent = end;
-    if (reachesMutation) this.mutationTsToReach = null;
+    // Read again: a MutationResponse sent while this update awaited durability may already be reached.
+    if (this.mutationTsToReach !== null && end.ts >= this.mutationTsToReach) this.mutationTsToReach = null;
   }
 
   /** At the token's expiry an update finds it expired and tells the client to refresh. */

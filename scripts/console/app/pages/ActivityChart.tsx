@@ -1,22 +1,21 @@
 /**
  * Jobs created in the last hour, in 5-minute bars stacked by their status now
  * (jobsConsole.activity). An SVG for the eye, with the same numbers in a table for screen
- * readers. `since` moves once a minute, so the subscription is reused in between.
+ * readers. The window ends with the current bucket and moves when the next one starts
+ * (activityWindow.ts), so the subscription is reused in between.
  */
 import { useQuery } from "convex/react";
 import { api } from "../../../../convex/_generated/api";
 import { JOB_STATUSES } from "../../../../convex/model/jobs";
-import { Loading, useNow } from "../components";
+import { useActivitySince } from "../activityWindow";
+import { Loading } from "../components";
 import { useWorkspace } from "../workspace";
 
-const HOUR_MS = 60 * 60_000;
 const WIDTH = 600;
 const HEIGHT = 160;
 const AXIS = 20;
-
-function minuteFloor(at: number) {
-  return Math.floor(at / 60_000) * 60_000;
-}
+/** Room above the tallest bar for its total. */
+const TOP = 14;
 
 function timeOfDay(at: number) {
   const date = new Date(at);
@@ -25,14 +24,14 @@ function timeOfDay(at: number) {
 
 export function ActivityChart() {
   const workspace = useWorkspace();
-  const since = minuteFloor(useNow(60_000)) - HOUR_MS;
+  const since = useActivitySince();
   const chart = useQuery(api.jobsConsole.activity, { workspaceId: workspace._id, since });
   if (chart === undefined) return <Loading what="the last hour" />;
 
   const totals = chart.buckets.map((bucket) => JOB_STATUSES.reduce((sum, status) => sum + bucket.counts[status], 0));
   const peak = Math.max(1, ...totals);
   const slot = WIDTH / chart.buckets.length;
-  const scale = (HEIGHT - AXIS) / peak;
+  const scale = (HEIGHT - AXIS - TOP) / peak;
   const all = totals.reduce((sum, total) => sum + total, 0);
 
   return (
@@ -42,6 +41,7 @@ export function ActivityChart() {
         {chart.complete ? "" : "+ (only the newest 2,000 are drawn)"}
       </figcaption>
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Bar chart of ${all} jobs in 5-minute bars`}>
+        <line x1={0} x2={WIDTH} y1={HEIGHT - AXIS + 0.5} y2={HEIGHT - AXIS + 0.5} className="baseline" />
         {chart.buckets.map((bucket, index) => {
           let top = HEIGHT - AXIS;
           return (
@@ -62,6 +62,11 @@ export function ActivityChart() {
                   </rect>
                 );
               })}
+              {totals[index]! > 0 && (
+                <text x={index * slot + slot / 2} y={top - 3} className="total" textAnchor="middle">
+                  {totals[index]}
+                </text>
+              )}
               {index % 3 === 0 && (
                 <text x={index * slot + 4} y={HEIGHT - 4} className="axis">
                   {timeOfDay(bucket.start)}

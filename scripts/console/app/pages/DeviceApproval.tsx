@@ -40,6 +40,8 @@ export function DeviceApproval({ deviceId }: { deviceId: string }) {
         ]}
       />
       {decided && <p role="status">{decided}</p>}
+      {session.status === "approved" && <p>The command line receives its token at its next poll.</p>}
+      {session.status === "consumed" && <p>The command line has its token. You can close this page.</p>}
       {session.status === "pending" && (
         <div className="actions">
           <button type="button" onClick={() => decide(approve)}>
