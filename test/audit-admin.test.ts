@@ -4,21 +4,19 @@
  * HTTP routes is recorded by `recordAdminRouteUse`, and `audit.list` filters by action, actor and
  * time through its indexes, a page at a time.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { recordAdminRouteUse, recordAudit } from "../convex/audit";
 import { AUDIT_ACTIONS } from "../convex/model/audit";
 import { caller, createRepo, ok } from "./support/api";
 import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 
-let t: TestConvex;
+const t = useFreshConvex();
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date"], now: 1_800_000_000_000 });
-  t = freshConvex();
 });
-afterEach(resetTestEnvironment);
 
 type Filters = { action?: string; actorUserId?: Id<"users">; actorKind?: string; from?: number; to?: number };
 

@@ -1,5 +1,5 @@
 /** The audit log (SPEC §9) and the rule that no token or secret is ever stored, logged or echoed. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { recordAudit } from "../convex/audit";
 import schema from "../convex/schema";
@@ -7,13 +7,9 @@ import { VISIBLE_PREFIX_LENGTH } from "../convex/model/tokens";
 import { caller, ok, rejection } from "./support/api";
 import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./support/device-fixtures";
 import { addMember, createUser, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, post, type Json } from "./support/harness";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 
 describe("Console audit list", () => {
   test("admins page through the log newest first; members and outsiders may not read it", async () => {

@@ -3,20 +3,18 @@
  * Console worker list; unknown scalar keys are kept within bounds (32 keys, 200 bytes, Convex field
  * names) and the rest dropped, never a 400.
  */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { ok } from "./support/api";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(resetTestEnvironment);
 
 async function heartbeat(capabilities: Json) {
   return await ok(acme.call, "/v1/workers/heartbeat", {

@@ -1,19 +1,15 @@
 /** Context Lake Console functions and context packs (SPEC §8): selection order, budgets, statuses, resolve. */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { ITEM_READ_BUDGET_BYTES, MAX_ITEM_TEXT_BYTES, searchTextOf } from "../convex/model/contextLake";
 import { utf8Bytes } from "../convex/model/jobs";
 import { addMember, createUser, deviceToken } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { caller, createRepo, expectError, ok } from "./support/api";
 import { workspaceWithRun } from "./support/runs-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex();
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex();
 
 /** A run (goal "Add user settings") and a Console member able to curate the Lake. */
 async function setUp() {

@@ -4,18 +4,14 @@
  * so device start and poll, the integration webhooks and the worker-only routes send no CORS
  * headers and their preflight is refused; routes a browser Console may call keep them.
  */
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { routes } from "../convex/api/routes";
 import { SERVICE_TOKEN, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex, post } from "./support/harness";
 
 const ORIGIN = { origin: "https://evil.example" };
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_CONSOLE_URL: "https://console.example" });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_CONSOLE_URL: "https://console.example" });
 
 test("a foreign Origin gets no CORS headers from device start: the page cannot read the deviceSecret", async () => {
   await workspaceWithMember(t, "acme");

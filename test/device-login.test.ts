@@ -1,5 +1,5 @@
 /** Device login (SPEC §5) over HTTP plus the Console's get/approve/deny, and the tokens it mints. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { DEVICE_SESSION_RETENTION_MS, USER_CODE_PATTERN } from "../convex/model/deviceCodes";
@@ -11,16 +11,12 @@ const NINETY_DAYS_MS = 7_776_000_000;
 import { caller, expectError, ok, rejection } from "./support/api";
 import { CONSOLE_URL, POLL, START, loginThroughDevice, pollLogin, startLogin } from "./support/device-fixtures";
 import { addMember, createUser, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex, post } from "./support/harness";
 
 const HEARTBEAT = "/v1/workers/heartbeat";
 const REVOKE = "/control-plane/v1/auth/token/revoke";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_DEV_ALLOW_UNAUTH: "", IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_DEV_ALLOW_UNAUTH: "", IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 
 function heartbeatBody(workspaceId: string) {
   return { workspaceId, displayName: "laptop", status: "online", capabilities: {} };

@@ -3,14 +3,14 @@
  * `count` and `lastAt` follow the heartbeats, so a long job's timeline does not grow by one event
  * per heartbeat. list-for-job and the Console timeline show both fields.
  */
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { beforeEach, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { ok } from "./support/api";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 let jobId: string;
 let workerId: string;
@@ -18,13 +18,11 @@ let claimGeneration: number;
 
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ["Date"], now: 1_800_000_000_000 });
-  t = freshConvex();
   acme = await queueWorkspace(t);
   workerId = await acme.worker("laptop");
   jobId = await acme.enqueue();
   ({ claimGeneration } = await acme.claimJob(workerId));
 });
-afterEach(resetTestEnvironment);
 
 async function beat(message?: string) {
   vi.advanceTimersByTime(20_000);

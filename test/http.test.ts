@@ -1,6 +1,6 @@
 /** The HTTP layer (SPEC §2, §3): envelope, status codes, size limit, auth variants, CORS. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { describe, expect, test, vi } from "vitest";
+import { useFreshConvex, post } from "./support/harness";
 import { SERVICE_TOKEN, deviceToken, workspaceWithMember } from "./support/fixtures";
 import { expectError } from "./support/api";
 import { secretSharingDigestPrefix } from "./support/secrets";
@@ -8,11 +8,7 @@ import { secretSharingDigestPrefix } from "./support/secrets";
 const RESOLVE = "/control-plane/v1/workspaces/resolve";
 const REVOKE = "/control-plane/v1/auth/token/revoke";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_DEV_ALLOW_UNAUTH: "" });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_DEV_ALLOW_UNAUTH: "" });
 
 describe("routing", () => {
   test("health answers {ok:true} without a token", async () => {

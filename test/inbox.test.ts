@@ -1,18 +1,14 @@
 /** The Console Inbox (SPEC §7, §9): order, answer, dismiss, applied, and blocked runs. */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { PaginationResult } from "convex/server";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { addMember, createUser } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { claimAndComplete, jobsOfKind, ok, rejection, startWorker } from "./support/api";
 import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./support/runs-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex();
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex();
 
 const workspaceWithRun = (slug?: string) => withRun(t, slug);
 

@@ -1,8 +1,8 @@
 /** Event ingest (SPEC §8): secret, idempotency, data policies, Context Lake upsert, run-trigger fan-out. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { expectError } from "./support/api";
 import {
   INTEGRATION_SECRET,
@@ -13,11 +13,7 @@ import {
   setDataPolicy,
 } from "./support/integration-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_INTEGRATION_EVENT_SECRET: INTEGRATION_SECRET });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_INTEGRATION_EVENT_SECRET: INTEGRATION_SECRET });
 
 const EVENT = {
   source: "github",

@@ -2,23 +2,21 @@
  * `POST /v1/jobs/log` beyond plain lines: per-line times (lines a worker sends late, after an
  * outage, keep when they were printed) and `droppedLines` (a `log_gap` event before the lines).
  */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { expectError, ok } from "./support/api";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 let claim: Json;
 let workerId: string;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
   await acme.enqueue();
   workerId = await acme.worker("w1");
   claim = await acme.claimJob(workerId);
 });
-afterEach(resetTestEnvironment);
 
 const log = (fields: Json) =>
   acme.lease("log", claim.jobId, workerId, { claimGeneration: claim.claimGeneration, ...fields });

@@ -1,18 +1,16 @@
 /** Job routes without leases: enqueue, idempotency, get, list, events, cancel, retry, isolation. */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import { caller, expectError, ok } from "./support/api";
 import { SERVICE_TOKEN } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(resetTestEnvironment);
 
 describe("enqueue", () => {
   test("defaults: role implementer, priority 0, 3 attempts, worker lane, no requirements", async () => {

@@ -1,19 +1,17 @@
 /** Claiming and leases: matching, fencing, recovery, cancel of claimed jobs, complete-and-enqueue-children. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { MIN_LEASE_MS, MAX_LEASE_MS } from "../convex/model/leases";
 import { MAX_DIRECTORY_BYTES } from "../convex/queue";
 import { expectError, ok } from "./support/api";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(resetTestEnvironment);
 
 /** Moves the clock past `ms` and runs the scheduled functions that became due (lease timers). */
 async function elapse(ms: number) {

@@ -1,5 +1,5 @@
 /** Members and roles (SPEC §3, §9): Console add/remove/setRole, the role rules, removal cutting tokens off. */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { membershipChangeProblem } from "../convex/model/members";
@@ -7,13 +7,9 @@ import { ROLES, type Role } from "../convex/model/roles";
 import { caller, expectError, ok, rejection } from "./support/api";
 import { CONSOLE_URL, loginThroughDevice } from "./support/device-fixtures";
 import { addMember, createUser, createWorkspace, type Member } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 
 /** Workspace acme with one person of each role. */
 async function team() {

@@ -3,21 +3,19 @@
  * stored and returned as sent; every malformed reason is a 400 naming its field, and the job
  * stays running with nothing written. System reasons are v1 objects; old string rows still read.
  */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import type { Id } from "../convex/_generated/dataModel";
 import { expectError, ok } from "./support/api";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 let workerId: string;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
   workerId = await acme.worker("w");
 });
-afterEach(resetTestEnvironment);
 
 const reason = (overrides: Json = {}) => ({
   version: 1,

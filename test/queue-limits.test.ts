@@ -4,22 +4,20 @@
  * sweep of 100 jobs and complete-and-enqueue-children with 100 children stay far inside 16 MiB.
  * Re-reading it per job (45 MB) fails here exactly as it would on a deployment.
  */
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { beforeEach, expect, test, vi } from "vitest";
 import { internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { MAX_DIRECTORY_BYTES } from "../convex/queue";
 import { ok } from "./support/api";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"] });
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(resetTestEnvironment);
 
 /** Pads the lane's directory with heads of synthetic streams up to `bytes` of JSON. */
 async function padDirectory(bytes: number) {

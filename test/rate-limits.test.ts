@@ -1,10 +1,10 @@
 /** Rate limits (issue 4): the token-bucket math, and device start/poll throttling that triggers and recovers. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { LONGEST_PERIOD_MS, RATE_LIMITS, refill, takeFromAll, type BucketConfig } from "../convex/model/rateLimits";
 import { CONSOLE_URL, POLL, START, pollLogin, startLogin } from "./support/device-fixtures";
 import { workspaceWithMember } from "./support/fixtures";
-import { freshConvex, post, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex, post } from "./support/harness";
 import { expectError } from "./support/api";
 
 describe("token buckets (pure)", () => {
@@ -49,12 +49,10 @@ describe("token buckets (pure)", () => {
 const FLOOD = 1_500;
 
 describe("device login throttling over HTTP", () => {
-  let t: TestConvex;
+  const t = useFreshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ["Date"], now: 1_700_000_000_000 });
-    t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
   });
-  afterEach(resetTestEnvironment);
   const bucketKeys = async () =>
     (await t.run((ctx) => ctx.db.query("rateLimits").collect())).map((row) => row.key).sort();
 

@@ -2,15 +2,11 @@
  * SPEC §9b: `GET /control-plane/ready` answers 200 `{ok:true}` once the database answers, and 503
  * `NOT_READY` when it does not (simulated by making the readiness probe's database read throw).
  */
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test, vi } from "vitest";
 import * as readiness from "../convex/readiness";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex();
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex();
 
 test("ready answers 200 {ok:true} without a token while the database answers", async () => {
   const response = await t.fetch("/control-plane/ready");

@@ -3,20 +3,18 @@
  * `networkRequired` ≡ `canUseNetwork`, `modelPolicy` against `modelPolicies` only when a worker
  * lists them; stored canonical, one claim stream per requirement set, returned with both spellings.
  */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { expectError, ok } from "./support/api";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(resetTestEnvironment);
 
 /** The job as stored: canonical requirements and the stream key. */
 async function stored(jobId: string) {

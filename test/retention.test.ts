@@ -4,25 +4,23 @@
  * events) and the other expired rows go; unfinished jobs, parents of unfinished children and
  * younger rows stay.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import type { JobOutcome } from "../convex/model/jobs";
 import { rejection } from "./support/api";
 import { storedJob, type StoredJobFields } from "./support/job-documents";
 import { createUser, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2031, 0, 15, 12);
 const daysAgo = (days: number) => NOW - days * DAY;
 
-let t: TestConvex;
+const t = useFreshConvex();
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: daysAgo(500) });
-  t = freshConvex();
 });
-afterEach(resetTestEnvironment);
 
 /** Inserts a job of `repoId` (as enqueue would store it) with `events` timeline events. */
 async function insertJob(

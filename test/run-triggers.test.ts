@@ -1,18 +1,14 @@
 /** Run triggers (SPEC §8): Console CRUD for admins, fan-out from ingested events, failures recorded on the event. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { utf8Length } from "../convex/model/convexValues";
 import { workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { caller, createRepo, ok } from "./support/api";
 import { INTEGRATION_SECRET, eventDoc, ingest, runScheduled, setDataPolicy } from "./support/integration-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_INTEGRATION_EVENT_SECRET: INTEGRATION_SECRET });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_INTEGRATION_EVENT_SECRET: INTEGRATION_SECRET });
 
 const EVENT = {
   source: "github",

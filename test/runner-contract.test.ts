@@ -3,12 +3,12 @@
  * API: the bodies it sends, byte for byte in shape, and the checks it makes on each answer. A
  * change that breaks the runner (a field it reads gone, a request it sends refused) fails here.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { caller, createRepo, ok, type Call } from "./support/api";
 import { workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json, type TestConvex } from "./support/harness";
 import { createRun } from "./support/runs-fixtures";
 
 /** What the runner puts in `requirements` of every work, pr_review and screenshot job and child. */
@@ -142,14 +142,12 @@ async function jobOf(call: Call, workspaceId: string, jobId: string) {
   return (await ok(call, "/v1/jobs/get", { workspaceId, jobId })).job;
 }
 
-let t: TestConvex;
+const t = useFreshConvex();
 let session: Session;
 beforeEach(async () => {
   vi.useFakeTimers();
-  t = freshConvex();
   session = await openSession(t);
 });
-afterEach(resetTestEnvironment);
 
 describe("session open", () => {
   test("resolve answers workspaceId and workspace; an unknown slug answers both null", async () => {

@@ -1,17 +1,13 @@
 /** Runs (SPEC §7): `/v1/runs/upsert`, `/v1/runs/get`, `/v2/runs/upsert`, runRef on jobs, Console run list and detail. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { addMember, createUser, deviceToken, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { caller, createRepo, expectError, ok, type Call } from "./support/api";
 import { createRun, raise, uncertaintyBody } from "./support/runs-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex();
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex();
 
 /** Two workspaces, each with a member token and a repo. */
 async function twoWorkspaces() {

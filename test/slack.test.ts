@@ -1,20 +1,16 @@
 /** Slack Events API (SPEC §8): signature v0, timestamp window, url_verification, team binding, retries. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { slackSignatureOf } from "../convex/model/slackSignature";
 import { workspaceWithMember } from "./support/fixtures";
-import { freshConvex, post, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, post, type Json } from "./support/harness";
 import { expectError } from "./support/api";
 import { eventDoc, itemDoc } from "./support/integration-fixtures";
 
 const SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 const ROUTE = "/integrations/slack/events/v1";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ SLACK_SIGNING_SECRET: SIGNING_SECRET });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ SLACK_SIGNING_SECRET: SIGNING_SECRET });
 
 const nowSeconds = () => String(Math.floor(Date.now() / 1000));
 

@@ -1,16 +1,12 @@
 /** Token lifecycle in the Console (SPEC §3, §9): my tokens, workspace service tokens, revocation. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { caller, expectError, ok, rejection } from "./support/api";
 import { CONSOLE_URL, loginThroughDevice } from "./support/device-fixtures";
 import { SERVICE_TOKEN, addMember, createUser, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex({ IAS_LOCAL_MODE: "", IAS_CONSOLE_URL: CONSOLE_URL });
 
 const upsertRepo = (workspaceId: string) => ({ workspaceId, remoteUrlHash: "abc", status: "active" });
 

@@ -1,16 +1,12 @@
 /** `/v1/uncertainties/create-with-auto-promotion` and `/v1/uncertainties/add-resolution` (SPEC §7). */
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import type { Id } from "../convex/_generated/dataModel";
 import openApiDocument from "../openapi.json";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { expectError, jobsOfKind, ok } from "./support/api";
 import { raise, uncertaintyBody, workspaceWithRun as withRun } from "./support/runs-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex();
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex();
 
 const workspaceWithRun = (slug?: string) => withRun(t, slug);
 

@@ -1,18 +1,14 @@
 /** Uploads (SPEC §8): Console upload URL and record, `/v1/uploads/get-download-url`, access rules. */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { localFileUrlGrants } from "../convex/model/localFiles";
 import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type TestConvex } from "./support/harness";
+import { useFreshConvex } from "./support/harness";
 import { caller, expectError, ok } from "./support/api";
 import { workspaceWithRun } from "./support/runs-fixtures";
 
-let t: TestConvex;
-beforeEach(() => {
-  t = freshConvex();
-});
-afterEach(resetTestEnvironment);
+const t = useFreshConvex();
 
 /** What POSTing the bytes to the upload URL does on Convex (convex-test has no upload endpoint). */
 async function storeBytes(bytes: Uint8Array, type = "application/pdf") {

@@ -4,18 +4,18 @@
  * retried with back-off, an endpoint that keeps failing is given up after 24 hours; a host that
  * resolves to a private address is refused without a request; the newest 100 deliveries are kept.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { ok } from "./support/api";
 import { queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json, type TestConvex } from "./support/harness";
 import { WEBHOOK_KEY, fakeNetwork, type FakeNetwork } from "./support/webhook-fixtures";
 
 const EXAMPLE = "../docs/examples/verify-webhook.mjs";
 type Verify = (secret: string, header: string, body: string, tolerance?: number, now?: number) => boolean;
 
-let t: TestConvex;
+const t = useFreshConvex({ IAS_WEBHOOK_SECRET_KEY: WEBHOOK_KEY });
 let acme: QueueWorkspace;
 let network: FakeNetwork;
 let admin: ReturnType<TestConvex["withIdentity"]>;
@@ -23,7 +23,6 @@ let workspaceId: Id<"workspaces">;
 
 beforeEach(async () => {
   vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: 1_800_000_000_000 });
-  t = freshConvex({ IAS_WEBHOOK_SECRET_KEY: WEBHOOK_KEY });
   acme = await queueWorkspace(t);
   workspaceId = acme.workspaceId;
   admin = t.withIdentity(acme.owner.identity);
@@ -32,7 +31,6 @@ beforeEach(async () => {
     "evil.example.com": ["10.0.0.7"],
   });
 });
-afterEach(resetTestEnvironment);
 
 async function endpoint(events: string[] = ["job.finished"], url = "https://hooks.example.com/ias") {
   return await admin.mutation(api.webhooks.create, { workspaceId, url, events } as never);
