@@ -8,6 +8,11 @@
  * @module
  */
 
+import type {
+  ApiFromModules,
+  FilterApi,
+  FunctionReference,
+} from "convex/server";
 import type * as access from "../access.js";
 import type * as api_convexArgs from "../api/convexArgs.js";
 import type * as api_endpoint from "../api/endpoint.js";
@@ -16,6 +21,7 @@ import type * as api_httpUtil from "../api/httpUtil.js";
 import type * as api_jobSchemas from "../api/jobSchemas.js";
 import type * as api_openapi from "../api/openapi.js";
 import type * as api_requests_contextPacks from "../api/requests/contextPacks.js";
+import type * as api_requests_jobToken from "../api/requests/jobToken.js";
 import type * as api_requests_jobs from "../api/requests/jobs.js";
 import type * as api_requests_misc from "../api/requests/misc.js";
 import type * as api_requests_runs from "../api/requests/runs.js";
@@ -26,6 +32,7 @@ import type * as api_routes from "../api/routes.js";
 import type * as api_routes_auth from "../api/routes/auth.js";
 import type * as api_routes_contextPacks from "../api/routes/contextPacks.js";
 import type * as api_routes_integrations from "../api/routes/integrations.js";
+import type * as api_routes_jobToken from "../api/routes/jobToken.js";
 import type * as api_routes_jobs from "../api/routes/jobs.js";
 import type * as api_routes_meta from "../api/routes/meta.js";
 import type * as api_routes_runs from "../api/routes/runs.js";
@@ -47,7 +54,9 @@ import type * as inbox from "../inbox.js";
 import type * as integrations from "../integrations.js";
 import type * as jobEvents from "../jobEvents.js";
 import type * as jobReactions from "../jobReactions.js";
+import type * as jobReports from "../jobReports.js";
 import type * as jobState from "../jobState.js";
+import type * as jobToken from "../jobToken.js";
 import type * as jobs from "../jobs.js";
 import type * as jobsConsole from "../jobsConsole.js";
 import type * as leases from "../leases.js";
@@ -65,6 +74,7 @@ import type * as model_deviceCodes from "../model/deviceCodes.js";
 import type * as model_errors from "../model/errors.js";
 import type * as model_jobActivity from "../model/jobActivity.js";
 import type * as model_jobStates from "../model/jobStates.js";
+import type * as model_jobTokens from "../model/jobTokens.js";
 import type * as model_jobs from "../model/jobs.js";
 import type * as model_leases from "../model/leases.js";
 import type * as model_liveFetch from "../model/liveFetch.js";
@@ -98,12 +108,14 @@ import type * as uploads from "../uploads.js";
 import type * as workers from "../workers.js";
 import type * as workspaces from "../workspaces.js";
 
-import type {
-  ApiFromModules,
-  FilterApi,
-  FunctionReference,
-} from "convex/server";
-
+/**
+ * A utility for referencing Convex functions in your app's API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = api.myModule.myFunction;
+ * ```
+ */
 declare const fullApi: ApiFromModules<{
   access: typeof access;
   "api/convexArgs": typeof api_convexArgs;
@@ -113,6 +125,7 @@ declare const fullApi: ApiFromModules<{
   "api/jobSchemas": typeof api_jobSchemas;
   "api/openapi": typeof api_openapi;
   "api/requests/contextPacks": typeof api_requests_contextPacks;
+  "api/requests/jobToken": typeof api_requests_jobToken;
   "api/requests/jobs": typeof api_requests_jobs;
   "api/requests/misc": typeof api_requests_misc;
   "api/requests/runs": typeof api_requests_runs;
@@ -123,6 +136,7 @@ declare const fullApi: ApiFromModules<{
   "api/routes/auth": typeof api_routes_auth;
   "api/routes/contextPacks": typeof api_routes_contextPacks;
   "api/routes/integrations": typeof api_routes_integrations;
+  "api/routes/jobToken": typeof api_routes_jobToken;
   "api/routes/jobs": typeof api_routes_jobs;
   "api/routes/meta": typeof api_routes_meta;
   "api/routes/runs": typeof api_routes_runs;
@@ -144,7 +158,9 @@ declare const fullApi: ApiFromModules<{
   integrations: typeof integrations;
   jobEvents: typeof jobEvents;
   jobReactions: typeof jobReactions;
+  jobReports: typeof jobReports;
   jobState: typeof jobState;
+  jobToken: typeof jobToken;
   jobs: typeof jobs;
   jobsConsole: typeof jobsConsole;
   leases: typeof leases;
@@ -162,6 +178,7 @@ declare const fullApi: ApiFromModules<{
   "model/errors": typeof model_errors;
   "model/jobActivity": typeof model_jobActivity;
   "model/jobStates": typeof model_jobStates;
+  "model/jobTokens": typeof model_jobTokens;
   "model/jobs": typeof model_jobs;
   "model/leases": typeof model_leases;
   "model/liveFetch": typeof model_liveFetch;
@@ -195,31 +212,11 @@ declare const fullApi: ApiFromModules<{
   workers: typeof workers;
   workspaces: typeof workspaces;
 }>;
-
-/**
- * A utility for referencing Convex functions in your app's public API.
- *
- * Usage:
- * ```js
- * const myFunctionReference = api.myModule.myFunction;
- * ```
- */
 export declare const api: FilterApi<
   typeof fullApi,
   FunctionReference<any, "public">
 >;
-
-/**
- * A utility for referencing Convex functions in your app's internal API.
- *
- * Usage:
- * ```js
- * const myFunctionReference = internal.myModule.myFunction;
- * ```
- */
 export declare const internal: FilterApi<
   typeof fullApi,
   FunctionReference<any, "internal">
 >;
-
-export declare const components: {};
