@@ -136,12 +136,15 @@ export const proposeChildren = jobTokenInternalMutation({
       proposed.push({ ...child, repoId: repo._id, ...(run === undefined ? {} : { runId: run._id }) });
     }
     const stored = await changeReport(ctx, job, (current) => {
+      // A child sent again under its idempotencyKey (a client retrying a lost answer) is proposed once.
+      const keys = new Set((current?.children ?? []).map((child: ProposedChild) => child.idempotencyKey));
+      const fresh = proposed.filter((child) => child.idempotencyKey === undefined || !keys.has(child.idempotencyKey));
       const before = current?.children.length ?? 0;
-      if (before + proposed.length > MAX_PROPOSED_CHILDREN) {
+      if (before + fresh.length > MAX_PROPOSED_CHILDREN) {
         const message = `one claim may propose at most ${MAX_PROPOSED_CHILDREN} children; ${before} already are`;
         throw apiError("INVALID_REQUEST", `children: ${message}.`, { issues: [{ path: "children", message }] });
       }
-      return { children: [...(current?.children ?? []), ...proposed] };
+      return { children: [...(current?.children ?? []), ...fresh] };
     });
     return { proposed: stored.children.length };
   },

@@ -285,12 +285,10 @@ describe("the job's run", () => {
     const { workspaceId: _w, runId: _r, ...fields } = uncertaintyBody(acme.workspaceId, runId, "blocker");
     const raised = await ok(asJob(jobToken), "/v1/job/uncertainties/create", fields);
     expect(raised).toMatchObject({ promoted: true, tier: "blocker", decisionRequestId: expect.any(String) });
-    const inbox = await t
-      .withIdentity(acme.member.identity)
-      .query(api.inbox.list, {
-        workspaceId: acme.workspaceId as Id<"workspaces">,
-        paginationOpts: { numItems: 10, cursor: null },
-      });
+    const inbox = await t.withIdentity(acme.member.identity).query(api.inbox.list, {
+      workspaceId: acme.workspaceId as Id<"workspaces">,
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     expect(inbox.page.map((decision) => [decision._id, decision.jobId, decision.runId])).toEqual([
       [raised.decisionRequestId, jobId, runId],
     ]);

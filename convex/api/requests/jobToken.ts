@@ -24,11 +24,9 @@ export const jobReportRequest = z
     reason: z.string().trim().min(1).max(MAX_REASON_TEXT_CHARS).optional().meta({
       description: "Why the job is blocked (with `outcome: blocked`): the job's message and reason summary.",
     }),
-    evidence: storable(z.record(z.string(), z.unknown()), MAX_REPORTED_EVIDENCE_BYTES)
-      .optional()
-      .meta({
-        description: "Merged key by key into what this claim reported before, then over the worker's evidence.",
-      }),
+    evidence: storable(z.record(z.string(), z.unknown()), MAX_REPORTED_EVIDENCE_BYTES).optional().meta({
+      description: "Merged key by key into what this claim reported before, then over the worker's evidence.",
+    }),
   })
   .refine((body) => (body.outcome === undefined) === (body.reason === undefined), {
     path: ["reason"],
