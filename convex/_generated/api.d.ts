@@ -8,11 +8,6 @@
  * @module
  */
 
-import type {
-  ApiFromModules,
-  FilterApi,
-  FunctionReference,
-} from "convex/server";
 import type * as access from "../access.js";
 import type * as api_convexArgs from "../api/convexArgs.js";
 import type * as api_endpoint from "../api/endpoint.js";
@@ -108,14 +103,12 @@ import type * as uploads from "../uploads.js";
 import type * as workers from "../workers.js";
 import type * as workspaces from "../workspaces.js";
 
-/**
- * A utility for referencing Convex functions in your app's API.
- *
- * Usage:
- * ```js
- * const myFunctionReference = api.myModule.myFunction;
- * ```
- */
+import type {
+  ApiFromModules,
+  FilterApi,
+  FunctionReference,
+} from "convex/server";
+
 declare const fullApi: ApiFromModules<{
   access: typeof access;
   "api/convexArgs": typeof api_convexArgs;
@@ -212,11 +205,31 @@ declare const fullApi: ApiFromModules<{
   workers: typeof workers;
   workspaces: typeof workspaces;
 }>;
+
+/**
+ * A utility for referencing Convex functions in your app's public API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = api.myModule.myFunction;
+ * ```
+ */
 export declare const api: FilterApi<
   typeof fullApi,
   FunctionReference<any, "public">
 >;
+
+/**
+ * A utility for referencing Convex functions in your app's internal API.
+ *
+ * Usage:
+ * ```js
+ * const myFunctionReference = internal.myModule.myFunction;
+ * ```
+ */
 export declare const internal: FilterApi<
   typeof fullApi,
   FunctionReference<any, "internal">
 >;
+
+export declare const components: {};
