@@ -3,25 +3,23 @@
  * routes of that job's current claim only; what the job reports is merged into its worker's
  * completion (blocked wins over done and failed, proposed children spawn with it).
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { routes } from "../convex/api/routes";
 import { sha256Hex } from "../convex/model/tokens";
 import { caller, expectError, ok, type Call } from "./support/api";
 import { SERVICE_TOKEN } from "./support/fixtures";
-import { freshConvex, resetTestEnvironment, type Json, type TestConvex } from "./support/harness";
+import { useFreshConvex, type Json } from "./support/harness";
 import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 import { sampleBody } from "./support/route-samples";
 import { createRun, uncertaintyBody } from "./support/runs-fixtures";
 
-let t: TestConvex;
+const t = useFreshConvex();
 let acme: QueueWorkspace;
 beforeEach(async () => {
-  t = freshConvex();
   acme = await queueWorkspace(t, "acme");
 });
-afterEach(resetTestEnvironment);
 
 /** A claimed job of a run: its id, the worker, the claim's generation and the job token. */
 async function claimedJob(fields: Json = {}) {

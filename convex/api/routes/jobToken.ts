@@ -5,7 +5,6 @@
  */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { TIERS } from "../../model/promotion";
 import {
   jobChildrenRequest,
   jobLogRequest,
@@ -15,6 +14,7 @@ import {
 } from "../requests/jobToken";
 import { defineRoute, type Route } from "../route";
 import { CP, idField } from "../schemas";
+import { uncertaintyCreatedSchema } from "./uncertainties";
 
 const tag = "job";
 
@@ -62,12 +62,7 @@ export const jobTokenRoutes: Route[] = [
       "A promoted uncertainty's decision request becomes the job's `decisionRequestId` evidence (unless one was " +
       "reported), so a job that then ends `blocked` blocks its run on that decision.",
     request: jobUncertaintyRequest,
-    response: z.object({
-      uncertaintyId: idField("uncertainties"),
-      decisionRequestId: idField("decisionRequests").nullable(),
-      promoted: z.boolean(),
-      tier: z.enum(TIERS).nullable(),
-    }),
+    response: uncertaintyCreatedSchema,
     errors: ["RUN_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"],
     handler: (ctx, { caller, body }) => ctx.runMutation(internal.jobToken.createRunUncertainty, { caller, ...body }),
   }),
