@@ -25,6 +25,19 @@ export const callerValidator = v.union(
 );
 export type Caller = Infer<typeof callerValidator>;
 
+/**
+ * A job token's caller (`IAS_JOB_TOKEN`, model/jobTokens.ts): the job's command, for the
+ * `/v1/job/*` routes only. A separate type from `Caller`, so no other route's function can be
+ * handed one; the builder (functions.ts) re-checks the claim inside the route's transaction.
+ */
+export const jobCallerValidator = v.object({
+  kind: v.literal("job"),
+  workspaceId: v.id("workspaces"),
+  jobId: v.id("jobs"),
+  claimGeneration: v.number(),
+});
+export type JobCaller = Infer<typeof jobCallerValidator>;
+
 export type WorkspaceAccess = { workspaceId: Id<"workspaces">; role: Role };
 
 /**

@@ -10,6 +10,8 @@
  *   callerInternalQuery / ...Mutation            ctx.caller
  *   workspaceInternalQuery / ...Mutation         ctx.caller + ctx.access: `requireWorkspaceAccess`
  *                                                passed for args.workspaceId with `minRole` (required)
+ *   jobTokenInternalMutation                     ctx.caller (a job token's) + ctx.job: that job, still
+ *                                                running under the token's claim (else EXPIRED_TOKEN)
  * The access check runs inside the function's own transaction (access.ts), and `caller` and
  * `workspaceId` are consumed: handlers get the request's other fields.
  */
@@ -18,9 +20,17 @@ import { customCtx, customMutation, customQuery } from "convex-helpers/server/cu
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
 import { internalMutation, internalQuery, mutation, query, type QueryCtx } from "./_generated/server";
-import { callerValidator, requireWorkspaceAccess, type Caller, type WorkspaceAccess } from "./access";
+import {
+  callerValidator,
+  jobCallerValidator,
+  requireWorkspaceAccess,
+  type Caller,
+  type JobCaller,
+  type WorkspaceAccess,
+} from "./access";
 import { membershipOf } from "./memberships";
 import { apiError } from "./model/errors";
+import { jobTokenProblem } from "./model/jobTokens";
 import { roleAtLeast, type Role } from "./model/roles";
 
 async function requireUser(ctx: QueryCtx): Promise<Id<"users">> {
@@ -90,3 +100,20 @@ const workspaceAccessCustomization = {
 
 export const workspaceInternalQuery = customQuery(internalQuery, workspaceAccessCustomization);
 export const workspaceInternalMutation = customMutation(internalMutation, workspaceAccessCustomization);
+
+/** The token was checked when the request came in; the claim is checked again in this transaction. */
+async function requireTokenJob(ctx: QueryCtx, caller: JobCaller) {
+  const job = await ctx.db.get("jobs", caller.jobId);
+  if (job === null) throw apiError("EXPIRED_TOKEN", "This job token has expired: its job no longer exists.");
+  const problem = jobTokenProblem(job, caller.claimGeneration, Date.now());
+  if (problem !== null) throw apiError("EXPIRED_TOKEN", problem);
+  return job;
+}
+
+export const jobTokenInternalMutation = customMutation(internalMutation, {
+  args: { caller: jobCallerValidator },
+  input: async (ctx: QueryCtx, { caller }: { caller: JobCaller }) => ({
+    ctx: { caller, job: await requireTokenJob(ctx, caller) },
+    args: {},
+  }),
+});

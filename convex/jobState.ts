@@ -175,7 +175,14 @@ function requireStorable(job: object, written: string[]) {
  * spellings (SPEC §6 matching), `runRef` next to `runId`.
  */
 export function jobView(job: Doc<"jobs">) {
-  const { requirementsKey: _key, nextEventSeq: _seq, completionKey: _completion, leaseMs: _lease, ...visible } = job;
+  const {
+    requirementsKey: _key,
+    nextEventSeq: _seq,
+    completionKey: _completion,
+    leaseMs: _lease,
+    jobTokenHash: _tokenHash,
+    ...visible
+  } = job;
   return { ...visible, requirements: requirementsForWorkers(job.requirements) };
 }
 export type JobView = ReturnType<typeof jobView>;

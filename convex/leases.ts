@@ -20,10 +20,12 @@ import {
   logRequest,
 } from "./api/requests/jobs";
 import { workspaceInternalMutation } from "./functions";
+import { reportOf, type ProposedChild } from "./jobReports";
 import { enqueueJob } from "./jobs";
 import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
 import { apiError, refusal, type Refusal } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, laneValidator } from "./model/jobs";
+import { mergeReport, mintJobToken, spawnsProposedChildren } from "./model/jobTokens";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
@@ -89,9 +91,12 @@ export const claimNext = workspaceInternalMutation({
     const leaseExpiresAt = now + grantedMs;
     const claimGeneration = job.claimGeneration + 1;
     const attempt = job.attempts + 1;
+    // The job's command gets it (IAS_JOB_TOKEN): good for this claim only (model/jobTokens.ts).
+    const { token: jobToken, tokenHash: jobTokenHash } = await mintJobToken(job._id);
     const claimed = await moveJob(ctx, job, "running", {
       patch: {
         ...(await missingRunRef(ctx, job)),
+        jobTokenHash,
         attempts: attempt,
         claimGeneration,
         claimedBy: worker._id,
@@ -106,7 +111,7 @@ export const claimNext = workspaceInternalMutation({
       jobId: job._id,
       claimGeneration,
     });
-    return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt };
+    return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt, jobToken };
   },
 });
 
@@ -144,58 +149,110 @@ export const appendLogIfLeaseHeld = workspaceInternalMutation({
   handler: async (ctx, { lines, lineTimes, droppedLines, ...args }) => {
     const { job, holder } = await loadClaim(ctx, args);
     if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
-    let current = job;
-    if (droppedLines !== undefined) {
-      const message = `${droppedLines} log line(s) dropped by the worker (its spool was full).`;
-      current = await updateJob(ctx, current, {}, { type: "log_gap", message, data: { droppedLines } });
-    }
-    if (lines.length > 0)
-      await updateJob(ctx, current, {}, { type: "log", data: lineTimes ? { lines, lineTimes } : { lines } });
-    return { appended: lines.length };
+    return { appended: await appendLogLines(ctx, job, { lines, lineTimes, droppedLines }) };
   },
 });
+
+/** Appends lines as one `log` event, after a `log_gap` event for lines dropped before them. Also a job token's `/v1/job/log`. */
+export async function appendLogLines(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  { lines, lineTimes, droppedLines }: { lines: string[]; lineTimes?: number[]; droppedLines?: number },
+): Promise<number> {
+  let current = job;
+  if (droppedLines !== undefined) {
+    const message = `${droppedLines} log line(s) dropped by the worker (its spool was full).`;
+    current = await updateJob(ctx, current, {}, { type: "log_gap", message, data: { droppedLines } });
+  }
+  if (lines.length > 0)
+    await updateJob(ctx, current, {}, { type: "log", data: lineTimes ? { lines, lineTimes } : { lines } });
+  return lines.length;
+}
 
 const completionArgs = { ...requestArgs(completeRequest), ...onlyLane };
 type CompletionArgs = ObjectType<typeof completionArgs>;
 
 type Completion = { job: Doc<"jobs">; idempotent: boolean };
 
+/** Children to enqueue with a completion, and the complete-and-enqueue-children key that records them. */
+type Spawn = { children: ProposedChild[]; completionKey?: string };
+
 /**
  * Finishes a claimed job with the worker's outcome (its reason names that outcome: the request
- * schema checks it). The same completion repeated (same worker, generation and outcome) answers
- * the finished job with `idempotent: true`.
+ * schema checks it), merged with what the job's command reported during this claim (a reported
+ * `blocked` wins over `done` and `failed`; model/jobTokens.ts), and enqueues the children: the
+ * ones the command proposed (when the job ends `done` or `blocked`), then `spawn`'s. The same
+ * completion repeated (same worker, generation and outcome) answers the finished job with
+ * `idempotent: true`.
  */
-async function completeIfLeaseHeld(ctx: AccessCtx, args: CompletionArgs): Promise<Completion | Refusal> {
+async function completeIfLeaseHeld(
+  ctx: AccessCtx,
+  args: CompletionArgs,
+  spawn: Spawn = { children: [] },
+): Promise<Completion | Refusal> {
   const { workspaceId, job, holder } = await loadClaim(ctx, args);
+  const report = await reportOf(ctx, job);
+  const recorded = mergeReport(args, report);
+  if (spawn.completionKey !== undefined)
+    await requireUnusedCompletionKey(ctx, job, recorded.outcome, spawn.completionKey);
   const repeated =
     isFinished(job.status) &&
-    job.outcome === args.outcome &&
+    job.outcome === recorded.outcome &&
     job.claimedBy === holder.workerId &&
     (holder.claimGeneration === undefined || holder.claimGeneration === job.claimGeneration);
   if (repeated) return { job, idempotent: true };
   if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
 
   const run = args.runId === undefined ? undefined : await requireRun(ctx, workspaceId, args.runId);
-  const finished = await moveJob(ctx, job, args.outcome, {
+  const finished = await moveJob(ctx, job, recorded.outcome, {
     patch: {
-      outcome: args.outcome,
-      message: args.message,
-      outcomeReason: args.outcomeReason,
-      evidence: args.evidence,
+      outcome: recorded.outcome,
+      message: recorded.message,
+      outcomeReason: recorded.outcomeReason,
+      evidence: recorded.evidence,
       leaseExpiresAt: undefined,
       finishedAt: Date.now(),
       ...(run === undefined ? {} : { runId: run._id, runRef: run.runRef }),
     },
     event: {
-      type: OUTCOME_EVENT[args.outcome],
-      message: args.message,
-      data: { workerId: holder.workerId, claimGeneration: job.claimGeneration, outcomeReason: args.outcomeReason },
+      type: OUTCOME_EVENT[recorded.outcome],
+      message: recorded.message,
+      data: {
+        workerId: holder.workerId,
+        claimGeneration: job.claimGeneration,
+        outcomeReason: recorded.outcomeReason,
+        ...(recorded.outcome === args.outcome ? {} : { workerOutcome: args.outcome }),
+      },
     },
   });
-  return { job: finished, idempotent: false };
+  const proposed = report !== null && spawnsProposedChildren(recorded.outcome) ? report.children : [];
+  const children = [...(proposed as ProposedChild[]), ...spawn.children];
+  if (children.length === 0 && spawn.completionKey === undefined) return { job: finished, idempotent: false };
+
+  const spawnedJobIds: Id<"jobs">[] = [];
+  // One read and one write of the claim directory for all children (it may be hundreds of KB).
+  await withJobBatch(ctx, async () => {
+    for (const child of children) {
+      const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: finished._id });
+      spawnedJobIds.push(jobId);
+    }
+  });
+  const patch = { spawnedJobIds, ...(spawn.completionKey === undefined ? {} : { completionKey: spawn.completionKey }) };
+  return { job: await updateJob(ctx, finished, patch), idempotent: false };
 }
 
-/** `POST /v1/jobs/complete`. */
+/** A complete-and-enqueue-children key already used for another job or outcome is IDEMPOTENCY_KEY_REUSED. */
+async function requireUnusedCompletionKey(ctx: AccessCtx, job: Doc<"jobs">, outcome: string, key: string) {
+  const earlier = await ctx.db
+    .query("jobs")
+    .withIndex("by_workspace_completion_key", (q) => q.eq("workspaceId", job.workspaceId).eq("completionKey", key))
+    .first();
+  if (earlier !== null && (earlier._id !== job._id || earlier.outcome !== outcome)) {
+    throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for another completion.");
+  }
+}
+
+/** `POST /v1/jobs/complete`; `spawnedJobIds` is there when the job's command proposed children. */
 export const complete = workspaceInternalMutation({
   minRole: "member",
   args: completionArgs,
@@ -203,7 +260,8 @@ export const complete = workspaceInternalMutation({
     const completion = await completeIfLeaseHeld(ctx, args);
     if ("refused" in completion) return completion;
     const { job, idempotent } = completion;
-    return { result: { jobId: job._id, status: job.status, idempotent } };
+    const spawned = job.spawnedJobIds ?? [];
+    return { result: { ...resultOf(job, idempotent), ...(spawned.length === 0 ? {} : { spawnedJobIds: spawned }) } };
   },
 });
 
@@ -216,38 +274,15 @@ export const completeAndEnqueueChildren = workspaceInternalMutation({
   minRole: "member",
   args: requestArgs(completeAndEnqueueChildrenRequest),
   handler: async (ctx, { idempotencyKey, children, ...args }) => {
-    const { workspaceId } = ctx.access;
-    const earlier = await ctx.db
-      .query("jobs")
-      .withIndex("by_workspace_completion_key", (q) =>
-        q.eq("workspaceId", workspaceId).eq("completionKey", idempotencyKey),
-      )
-      .first();
-    if (
-      earlier !== null &&
-      (earlier._id !== requireId(ctx, "jobs", args.jobId, "jobId") || earlier.outcome !== args.outcome)
-    ) {
-      throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for another completion.");
-    }
     // A key already used on this job: completeIfLeaseHeld answers the first result (idempotent) only
     // to the same worker and generation, as a plain repeated complete; anyone else is fenced off.
-    const completion = await completeIfLeaseHeld(ctx, args);
+    const completion = await completeIfLeaseHeld(ctx, args, { children, completionKey: idempotencyKey });
     if ("refused" in completion) return completion;
-    if (completion.idempotent) return { result: resultOf(completion.job, true) };
-
-    const spawnedJobIds: Id<"jobs">[] = [];
-    // One read and one write of the claim directory for all children (it may be hundreds of KB).
-    await withJobBatch(ctx, async () => {
-      for (const child of children) {
-        const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: completion.job._id });
-        spawnedJobIds.push(jobId);
-      }
-    });
-    await updateJob(ctx, completion.job, { completionKey: idempotencyKey, spawnedJobIds });
-    return { result: resultOf({ ...completion.job, spawnedJobIds }, false) };
+    const { job, idempotent } = completion;
+    return { result: { ...resultOf(job, idempotent), spawnedJobIds: job.spawnedJobIds ?? [] } };
   },
 });
 
 function resultOf(job: Doc<"jobs">, idempotent: boolean) {
-  return { jobId: job._id, status: job.status, idempotent, spawnedJobIds: job.spawnedJobIds ?? [] };
+  return { jobId: job._id, status: job.status, idempotent };
 }

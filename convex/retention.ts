@@ -300,12 +300,21 @@ async function hasUnfinishedChildren(ctx: QueryCtx, job: Doc<"jobs">): Promise<b
   return false;
 }
 
-/** Deletes a job's events (log lines included) oldest first; false when the budget ran out first. */
+/**
+ * Deletes a job's events (log lines included) oldest first, then what its command reported with
+ * its job token (one report per claim); false when the budget ran out first.
+ */
 async function deleteEventsOf(ctx: MutationCtx, job: Doc<"jobs">, budget: Budget): Promise<boolean> {
   const events = ctx.db.query("jobEvents").withIndex("by_job_seq", (q) => q.eq("jobId", job._id));
   for await (const event of events) {
     spend(budget, event);
     await ctx.db.delete("jobEvents", event._id);
+    if (spent(budget)) return false;
+  }
+  const reports = ctx.db.query("jobReports").withIndex("by_job_generation", (q) => q.eq("jobId", job._id));
+  for await (const report of reports) {
+    spend(budget, report);
+    await ctx.db.delete("jobReports", report._id);
     if (spent(budget)) return false;
   }
   return true;

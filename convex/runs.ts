@@ -80,6 +80,11 @@ async function patchRun(ctx: MutationCtx, run: Doc<"runs">, patch: Partial<Witho
   await queueRunFinished(ctx, run, after);
 }
 
+/** A job's command moved its run to another milestone (`/v1/job/milestone`, jobToken.ts). */
+export async function setRunMilestone(ctx: MutationCtx, run: Doc<"runs">, milestone: string) {
+  await patchRun(ctx, run, { currentMilestone: milestone, updatedAt: Date.now() });
+}
+
 /** A job completed `blocked` on a decision request: the run shows what it waits for. */
 export async function markRunBlocked(ctx: MutationCtx, runId: Id<"runs">, decisionId: Id<"decisionRequests">) {
   if ((await ctx.db.get("runs", runId)) === null) return;

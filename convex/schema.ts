@@ -336,6 +336,8 @@ export default defineSchema({
     /** complete-and-enqueue-children: the key of the completion and the children it spawned. */
     completionKey: v.optional(v.string()),
     spawnedJobIds: v.optional(v.array(v.id("jobs"))),
+    /** SHA-256 of the current claim's job token (model/jobTokens.ts); replaced at each claim, never returned. */
+    jobTokenHash: v.optional(v.string()),
     /** The `seq` the next event of this job gets (jobState.ts), so appending is O(1). */
     nextEventSeq: v.number(),
     finishedAt: v.optional(v.number()),
@@ -354,6 +356,21 @@ export default defineSchema({
     // Retention (retention.ts): finished jobs by `finishedAt`, and whether a parent's children are finished.
     .index("by_workspace_finished", ["workspaceId", "finishedAt"])
     .index("by_parent_status", ["parentJobId", "status"]),
+
+  /**
+   * What a job's command reported with its job token during one claim (SPEC §7 decision flow):
+   * a `blocked` reason, evidence, children it proposes. Written by jobToken.ts (the `/v1/job/*`
+   * routes); read once by the worker's completion (jobReports.ts), which merges it in.
+   */
+  jobReports: defineTable({
+    workspaceId: v.id("workspaces"),
+    jobId: v.id("jobs"),
+    claimGeneration: v.number(),
+    blockedReason: v.optional(v.string()),
+    evidence: v.optional(v.record(v.string(), v.any())),
+    /** Enqueue bodies (without workspaceId), checked when proposed; spawned with the completion. */
+    children: v.array(v.any()),
+  }).index("by_job_generation", ["jobId", "claimGeneration"]),
 
   /**
    * The claim directory: one document per (workspace, lane) listing the head of every non-empty

@@ -4,7 +4,8 @@
  * promotion follows model/promotion.ts, decisions and resolutions live in decisions.ts.
  */
 import type { Doc, Id } from "./_generated/dataModel";
-import type { QueryCtx } from "./_generated/server";
+import type { z } from "zod";
+import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
 import { requestArgs } from "./api/convexArgs";
 import { addResolutionRequest, createUncertaintyRequest } from "./api/requests/uncertainties";
@@ -68,39 +69,56 @@ export const createWithAutoPromotion = workspaceInternalMutation({
     const { workspaceId } = ctx.access;
     const run = await requireRun(ctx, workspaceId, rawRunId);
     const jobId = rawJobId === undefined ? undefined : (await requireJob(ctx, workspaceId, rawJobId))._id;
-    const fields = {
-      ...rest,
-      workspaceId,
-      runId: run._id,
-      jobId,
-      autoPromoteThreshold: rest.autoPromoteThreshold ?? DEFAULT_AUTO_PROMOTE_THRESHOLD,
-    };
-
-    if (fields.idempotencyKey !== undefined) {
-      const first = await ctx.db
-        .query("uncertainties")
-        .withIndex("by_workspace_idempotency_key", (q) =>
-          q.eq("workspaceId", workspaceId).eq("idempotencyKey", fields.idempotencyKey),
-        )
-        .first();
-      if (first !== null) {
-        if (createPayload(first) !== createPayload(fields)) {
-          throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was used for a different uncertainty.");
-        }
-        return await createAnswer(ctx, first);
-      }
-    }
-
-    const promotion = promotionOf(fields);
-    const uncertaintyId = await ctx.db.insert("uncertainties", {
-      ...fields,
-      status: promotion.promoted ? "open" : "assumed",
-    });
-    if (promotion.promoted)
-      await openDecisionRequest(ctx, (await ctx.db.get("uncertainties", uncertaintyId))!, promotion.tier);
-    return await createAnswer(ctx, (await ctx.db.get("uncertainties", uncertaintyId))!);
+    return await createUncertainty(ctx, run, jobId, rest);
   },
 });
+
+type UncertaintyFields = Omit<z.output<typeof createUncertaintyRequest>, "workspaceId" | "runId" | "jobId">;
+
+/**
+ * Records an uncertainty of `run` (raised by `jobId`, when known) and opens its decision request
+ * when promoted; a repeated `idempotencyKey` answers the first. Also serves a job token's
+ * `/v1/job/uncertainties/create` (jobToken.ts).
+ */
+export async function createUncertainty(
+  ctx: MutationCtx,
+  run: Doc<"runs">,
+  jobId: Id<"jobs"> | undefined,
+  rest: UncertaintyFields,
+) {
+  const workspaceId = run.workspaceId;
+  const fields = {
+    ...rest,
+    workspaceId,
+    runId: run._id,
+    jobId,
+    autoPromoteThreshold: rest.autoPromoteThreshold ?? DEFAULT_AUTO_PROMOTE_THRESHOLD,
+  };
+
+  if (fields.idempotencyKey !== undefined) {
+    const first = await ctx.db
+      .query("uncertainties")
+      .withIndex("by_workspace_idempotency_key", (q) =>
+        q.eq("workspaceId", workspaceId).eq("idempotencyKey", fields.idempotencyKey),
+      )
+      .first();
+    if (first !== null) {
+      if (createPayload(first) !== createPayload(fields)) {
+        throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was used for a different uncertainty.");
+      }
+      return await createAnswer(ctx, first);
+    }
+  }
+
+  const promotion = promotionOf(fields);
+  const uncertaintyId = await ctx.db.insert("uncertainties", {
+    ...fields,
+    status: promotion.promoted ? "open" : "assumed",
+  });
+  if (promotion.promoted)
+    await openDecisionRequest(ctx, (await ctx.db.get("uncertainties", uncertaintyId))!, promotion.tier);
+  return await createAnswer(ctx, (await ctx.db.get("uncertainties", uncertaintyId))!);
+}
 
 /**
  * `POST /v1/uncertainties/add-resolution`. Every call appends a resolution, except that

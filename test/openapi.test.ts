@@ -25,7 +25,8 @@ describe("openapi.json", () => {
     for (const route of routes) {
       const operation = document.paths[route.path]?.[route.method.toLowerCase()];
       expect(operation, `${route.method} ${route.path}`).toBeDefined();
-      expect(operation.security).toEqual(route.auth === "bearer" ? [{ bearer: [] }] : []);
+      const scheme = { bearer: [{ bearer: [] }], job: [{ jobToken: [] }], none: [] }[route.auth];
+      expect(operation.security).toEqual(scheme);
       expect(operation.responses["200"]).toBeDefined();
       expect(operation.responses["500"]).toBeDefined();
       if (route.method === "POST") {
@@ -33,7 +34,10 @@ describe("openapi.json", () => {
         expect(operation.responses["400"].description).toContain("INVALID_REQUEST");
         expect(operation.responses["413"].description).toContain("REQUEST_TOO_LARGE");
       }
-      if (route.auth === "bearer") expect(operation.responses["401"].description).toContain("MISSING_TOKEN");
+      if (route.auth !== "none") {
+        expect(operation.responses["401"].description).toContain("MISSING_TOKEN");
+        expect(operation.responses["403"].description).toContain("TOKEN_SCOPE");
+      }
     }
     expect(document.components.securitySchemes.bearer).toEqual(
       expect.objectContaining({ type: "http", scheme: "bearer" }),

@@ -152,6 +152,25 @@ describe("the retention sweep", () => {
     expect(left).toEqual({ jobs: kept.length, events: kept.length * 2 });
   });
 
+  test("a deleted job's job-token reports go with it; a kept job keeps its report", async () => {
+    const { workspaceId } = await workspaceWithMember(t, "acme");
+    const repoId = await repoOf(workspaceId, "origin");
+    const old = await insertJob(workspaceId, repoId, {
+      status: "blocked",
+      outcome: "blocked",
+      finishedAt: daysAgo(31),
+    });
+    const young = await insertJob(workspaceId, repoId, { status: "done", outcome: "done", finishedAt: daysAgo(1) });
+    const report = (jobId: Id<"jobs">) =>
+      t.run((ctx) =>
+        ctx.db.insert("jobReports", { workspaceId, jobId, claimGeneration: 1, blockedReason: "waits", children: [] }),
+      );
+    const [oldReport, youngReport] = [await report(old), await report(young)];
+    await runRetention();
+    expect([await exists(old), await exists(oldReport)]).toEqual([false, false]);
+    expect([await exists(young), await exists(youngReport)]).toEqual([true, true]);
+  });
+
   test("each workspace's own settings apply; the other rows go after their SPEC defaults", async () => {
     const acme = await workspaceWithMember(t, "acme", "owner");
     const beta = await workspaceWithMember(t, "beta", "owner");

@@ -2,15 +2,18 @@
  * The single wrapper every route goes through, in this order:
  *   body size limit -> JSON parse -> bearer auth (or the route's own `verify`) -> zod validation
  *   -> handler -> envelope.
+ * A job token (model/jobTokens.ts) is accepted on `auth: "job"` routes only, and only a job token
+ * there: either way round is 403 TOKEN_SCOPE, after the token itself was found good.
  * Workspace access and role are checked by the domain function the handler calls, inside its
  * own transaction (see access.ts), so they can never be stale.
  */
 import { ConvexError } from "convex/values";
 import { internal } from "../_generated/api";
 import { httpAction, type ActionCtx } from "../_generated/server";
-import type { Caller } from "../access";
+import type { Caller, JobCaller } from "../access";
 import { CONVEX_LIMITS, requestJsonProblem } from "../model/convexValues";
 import { apiError, isApiErrorData, type ApiErrorData } from "../model/errors";
+import { parseJobToken } from "../model/jobTokens";
 import { secretsEqual, sha256Hex } from "../model/tokens";
 import {
   CORS_HEADERS,
@@ -21,7 +24,7 @@ import {
   readBodyWithin,
   requestIdOf,
 } from "./httpUtil";
-import type { Route } from "./route";
+import type { AuthMode, Route } from "./route";
 
 export function endpoint(route: Route) {
   const cors = route.cors ? CORS_HEADERS : {};
@@ -30,7 +33,7 @@ export function endpoint(route: Route) {
     try {
       const rawBody = route.method === "POST" ? await readBodyText(request) : "";
       const json = route.method === "POST" ? parseJson(rawBody) : {};
-      const caller = route.auth === "bearer" ? await identify(ctx, request) : null;
+      const caller = route.auth === "none" ? null : await identify(ctx, request, route.auth);
       await route.verify?.({ request, rawBody });
       const body = route.request ? validate(route.request, json) : {};
       const result = await route.handler(ctx, { caller: caller as never, body, rawBody, request });
@@ -93,10 +96,14 @@ function parseJson(text: string): unknown {
 }
 
 /** Establishes the caller (SPEC §3). Token values never reach an error message or log. */
-async function identify(ctx: ActionCtx, request: Request): Promise<Caller> {
+async function identify(
+  ctx: ActionCtx,
+  request: Request,
+  mode: Exclude<AuthMode, "none">,
+): Promise<Caller | JobCaller> {
   const header = request.headers.get("authorization");
   if (header === null || header.trim() === "") {
-    if (process.env.IAS_DEV_ALLOW_UNAUTH === "true") return { kind: "dev" };
+    if (mode === "bearer" && process.env.IAS_DEV_ALLOW_UNAUTH === "true") return { kind: "dev" };
     throw apiError("MISSING_TOKEN", "Send an `Authorization: Bearer <token>` header.");
   }
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
@@ -104,6 +111,31 @@ async function identify(ctx: ActionCtx, request: Request): Promise<Caller> {
     throw apiError("INVALID_TOKEN", "The Authorization header must be `Bearer <token>`.");
   }
   const token = match[1]!;
+  const jobToken = parseJobToken(token);
+  if (jobToken !== null) {
+    const found = await ctx.runQuery(internal.jobToken.authenticate, {
+      jobId: jobToken.jobId,
+      secretHash: await sha256Hex(jobToken.secret),
+      now: Date.now(),
+    });
+    if (!found.ok) throw apiError(found.code, found.message);
+    if (mode !== "job") {
+      throw apiError(
+        "TOKEN_SCOPE",
+        "A job token may only call the /v1/job/* routes (log, report, uncertainties, milestone, children).",
+      );
+    }
+    return found.caller;
+  }
+  const caller = await identifyMinted(ctx, token);
+  if (mode === "job") {
+    throw apiError("TOKEN_SCOPE", "The /v1/job/* routes take the job token a job's command gets as IAS_JOB_TOKEN.");
+  }
+  return caller;
+}
+
+/** The env service token or a token this deployment minted. */
+async function identifyMinted(ctx: ActionCtx, token: string): Promise<Caller> {
   const serviceToken = process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN;
   if (serviceToken && (await secretsEqual(token, serviceToken))) return { kind: "service" };
 

@@ -45,6 +45,11 @@ export function buildOpenApiDocument(routes: readonly Route[]) {
     .addServer({ url: "https://{deployment}.convex.site", variables: { deployment: { default: "your-deployment" } } })
     .addServer({ url: "http://127.0.0.1:3211", description: "Local mode (npm start)" })
     .addSecurityScheme("bearer", { type: "http", scheme: "bearer", description: "Device, service or minted token" })
+    .addSecurityScheme("jobToken", {
+      type: "http",
+      scheme: "bearer",
+      description: "A job token (claim-next's `jobToken`, IAS_JOB_TOKEN for the job's command): /v1/job/* only",
+    })
     .addSchema("Error", errorSchema);
 
   for (const route of routes) {
@@ -56,7 +61,8 @@ export function buildOpenApiDocument(routes: readonly Route[]) {
 function operation(route: Route): OperationObject {
   const errors = new Set<ErrorCode>([
     ...(route.method === "POST" ? POST_ERRORS : []),
-    ...(route.auth === "bearer" ? BEARER_ERRORS : []),
+    ...(route.auth === "none" ? [] : BEARER_ERRORS),
+    ...(route.auth === "none" ? [] : (["TOKEN_SCOPE"] as const)),
     ...(route.errors ?? []),
     "INTERNAL_ERROR",
   ]);
@@ -80,7 +86,7 @@ function operation(route: Route): OperationObject {
     tags: [route.tag],
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
-    security: route.auth === "bearer" ? [{ bearer: [] }] : [],
+    security: route.auth === "none" ? [] : [{ [route.auth === "job" ? "jobToken" : "bearer"]: [] }],
     ...(route.request
       ? {
           requestBody: {

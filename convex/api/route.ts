@@ -1,17 +1,22 @@
 /** The shape of one row of the route table (see routes.ts). */
 import type { z } from "zod";
 import type { ActionCtx } from "../_generated/server";
-import type { Caller } from "../access";
+import type { Caller, JobCaller } from "../access";
 import type { ErrorCode } from "../model/errors";
 
 export type AuthMode =
   /** `Authorization: Bearer <token>` (SPEC §3). */
   | "bearer"
+  /**
+   * `Authorization: Bearer <job token>` only (the `/v1/job/*` routes a job's command calls). Every
+   * other token is TOKEN_SCOPE here, and a job token is TOKEN_SCOPE on every "bearer" route.
+   */
+  | "job"
   /** No bearer: health, OpenAPI, device start/poll, integrations (which check their own secrets). */
   | "none";
 
 export type HandlerInput<Body, A extends AuthMode> = {
-  caller: A extends "bearer" ? Caller : null;
+  caller: A extends "bearer" ? Caller : A extends "job" ? JobCaller : null;
   body: Body;
   /** The raw body text, for routes that verify a signature over it. */
   rawBody: string;

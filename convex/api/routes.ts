@@ -9,6 +9,7 @@ import { authRoutes } from "./routes/auth";
 import { contextPackRoutes } from "./routes/contextPacks";
 import { integrationRoutes } from "./routes/integrations";
 import { jobRoutes } from "./routes/jobs";
+import { jobTokenRoutes } from "./routes/jobToken";
 import { metaRoutes } from "./routes/meta";
 import { runRoutes } from "./routes/runs";
 import { uncertaintyRoutes } from "./routes/uncertainties";
@@ -22,6 +23,7 @@ export const routes: readonly Route[] = [
   ...authRoutes,
   ...workerRoutes,
   ...jobRoutes,
+  ...jobTokenRoutes,
   ...runRoutes,
   ...uncertaintyRoutes,
   ...contextPackRoutes,

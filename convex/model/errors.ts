@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   /** Slack events: `X-Slack-Signature` missing or wrong, or its timestamp more than 5 minutes off. */
   INVALID_SIGNATURE: 401,
   FORBIDDEN: 403,
+  /** A job token (`IAS_JOB_TOKEN`) on a route it does not cover, or another token on a `/v1/job/*` route. */
+  TOKEN_SCOPE: 403,
   ROUTE_NOT_FOUND: 404,
   JOB_NOT_FOUND: 404,
   WORKER_NOT_FOUND: 404,

@@ -22,7 +22,8 @@ export type OptionDef = {
   choices?: readonly string[];
 };
 
-export type ArgDef = { name: string; description: string; required?: boolean };
+/** `variadic`: the last argument may be given any number of times (`ias job evidence k=v k=v`). */
+export type ArgDef = { name: string; description: string; required?: boolean; variadic?: boolean };
 
 export type CommandContext = {
   values: Record<string, string | boolean | undefined>;
@@ -82,7 +83,7 @@ export function parseCommandArgs(command: Command, argv: string[]): Pick<Command
   const args = command.args ?? [];
   const missing = args.find((arg, index) => arg.required && !parsed.positionals[index]);
   if (missing) throw usageError(command, `Missing <${missing.name}>.`);
-  if (parsed.positionals.length > args.length)
+  if (parsed.positionals.length > args.length && !args.at(-1)?.variadic)
     throw usageError(command, `Unexpected argument "${parsed.positionals[args.length]}".`);
   return { values, positionals: parsed.positionals };
 }
@@ -115,7 +116,10 @@ export function usageError(command: Command, problem: string): CliError {
 }
 
 export function usageLine(command: Command): string {
-  const args = (command.args ?? []).map((arg) => (arg.required ? `<${arg.name}>` : `[${arg.name}]`));
+  const args = (command.args ?? []).map((arg) => {
+    const name = arg.variadic ? `${arg.name}...` : arg.name;
+    return arg.required ? `<${name}>` : `[${name}]`;
+  });
   const flags = Object.keys(command.options ?? {}).length > 0 ? ["[flags]"] : [];
   return ["ias", ...command.path, ...args, ...flags].join(" ");
 }

@@ -28,7 +28,8 @@ export type DeliveryOptions = {
 };
 
 export type DeliveryResult =
-  | { status: "delivered" }
+  /** `recorded`: the status the server recorded (a job's reported `blocked` wins over the worker's `done`). */
+  | { status: "delivered"; recorded?: string }
   | { status: "lease_lost" }
   | { status: "gave_up"; lastError?: string }
   | { status: "refused"; error: string };
@@ -131,9 +132,12 @@ function logBody(state: JobState, batch: SpoolBatch) {
 export async function deliverOutcome(options: DeliveryOptions, outcome: OutcomeRecord): Promise<DeliveryResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await options.client.call(outcome.route, outcome.body, { attempts: 1, signal: options.signal });
+      const answer = await options.client.call<{ result?: { status?: string } }>(outcome.route, outcome.body, {
+        attempts: 1,
+        signal: options.signal,
+      });
       options.onProgress?.();
-      return { status: "delivered" };
+      return { status: "delivered", recorded: answer.result?.status };
     } catch (error) {
       if (options.signal?.aborted) return { status: "gave_up", lastError: errorText(error) };
       if (cannotSend(error)) return { status: "lease_lost" };

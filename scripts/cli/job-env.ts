@@ -1,13 +1,14 @@
 /**
- * What a job's command is told: the job as `IAS_JOB_*` variables (the worker's own token
- * withheld), and how its exit is described in the outcome.
+ * What a job's command is told: the job as `IAS_JOB_*` variables, and `IAS_JOB_TOKEN` (this
+ * claim's job token, for `ias job …`) in place of the worker's own token, which is withheld; and
+ * how its exit is described in the outcome.
  */
 import type { Exit } from "./job-process";
 import type { JobRunOptions } from "./job-run";
 import { apiBaseUrl } from "./url";
 
-/** Variables never passed to the job command: the worker's own credentials. */
-const WITHHELD_ENV = new Set(["IAS_TOKEN"]);
+/** Variables never passed to the job command: the worker's own credentials, an outer job's token. */
+const WITHHELD_ENV = new Set(["IAS_TOKEN", "IAS_JOB_TOKEN"]);
 
 export function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunOptions): NodeJS.ProcessEnv {
   const { job } = claim;
@@ -27,6 +28,7 @@ export function jobEnvironment({ claim, workspaceId, workerId, client }: JobRunO
     IAS_WORKSPACE_ID: workspaceId,
     IAS_WORKER_ID: workerId,
     IAS_CONTROL_PLANE_URL: apiBaseUrl(client.siteUrl),
+    ...(claim.jobToken === undefined ? {} : { IAS_JOB_TOKEN: claim.jobToken }),
   };
   // The OS refuses NUL in environment values; the exact prompt is on stdin.
   return Object.fromEntries([

@@ -33,7 +33,8 @@ export type Job = {
   [field: string]: unknown;
 };
 
-export type Claim = { jobId: string; job: Job; claimGeneration: number; leaseExpiresAt: number };
+/** `jobToken`: for the job's command only (IAS_JOB_TOKEN); never written to the state directory or printed. */
+export type Claim = { jobId: string; job: Job; claimGeneration: number; leaseExpiresAt: number; jobToken?: string };
 
 export type JobRunOptions = {
   client: ApiClient;
@@ -54,8 +55,14 @@ export type JobRunOptions = {
   spoolMaxBytes: number;
 };
 
-/** `abandoned`: the lease was lost; `interrupted`: the worker was stopped hard. Neither completes. */
-export type JobRunResult = { outcome: "done" | "failed" | "canceled" | "abandoned" | "interrupted"; message: string };
+/**
+ * `blocked`: the command reported it (`ias job block`) and the server recorded it over the exit.
+ * `abandoned`: the lease was lost; `interrupted`: the worker was stopped hard. Neither completes.
+ */
+export type JobRunResult = {
+  outcome: "done" | "failed" | "blocked" | "canceled" | "abandoned" | "interrupted";
+  message: string;
+};
 
 type StopReason = "canceled" | "abandoned" | "interrupted";
 
@@ -169,6 +176,8 @@ export async function runJob(options: JobRunOptions): Promise<JobRunResult> {
     if (leaseLost) return { outcome: "abandoned", message: "The lease was lost before the outcome could be reported." };
     state.saveOutcome({ route: "/v1/jobs/complete", body: { ...lease, outcome, message, outcomeReason, evidence } });
     const result = await deliverJob(delivery, shipper);
+    if (result.status === "delivered" && result.recorded === "blocked")
+      return { outcome: "blocked", message: `${message} The job reported itself blocked (ias job block).` };
     if (result.status === "delivered") return { outcome, message };
     const why = describe(result);
     if (result.status === "gave_up" && options.interrupt.aborted) {

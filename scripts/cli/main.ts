@@ -5,6 +5,7 @@
  */
 import { authCommands } from "./commands/auth";
 import { doctorCommands } from "./commands/doctor";
+import { jobReportCommands } from "./commands/job";
 import { jobCommands } from "./commands/jobs";
 import { repoCommands } from "./commands/repo";
 import { workerCommands } from "./commands/worker";
@@ -19,6 +20,7 @@ export const COMMANDS: Command[] = [
   ...repoCommands,
   ...workerCommands,
   ...jobCommands,
+  ...jobReportCommands,
   ...workspaceCommands,
   ...doctorCommands,
 ];
@@ -28,6 +30,7 @@ export const GROUPS: Group[] = [
   { name: "repo", summary: "Checkouts linked to the workspace's repos" },
   { name: "worker", summary: "Running jobs on this machine" },
   { name: "jobs", summary: "The job queue" },
+  { name: "job", summary: "Called by a job's command to report back to its job (IAS_JOB_TOKEN)" },
   { name: "workspace", summary: "Workspaces" },
   { name: "cp", summary: "The control plane" },
   { name: "doctor", summary: "Checking this machine" },

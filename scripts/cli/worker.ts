@@ -42,6 +42,7 @@ type ClaimAnswer = {
   job: Claim["job"] | null;
   claimGeneration?: number;
   leaseExpiresAt?: number;
+  jobToken?: string;
   reason?: string;
 };
 
@@ -142,6 +143,7 @@ export class Worker {
         job: answer.job,
         claimGeneration: answer.claimGeneration!,
         leaseExpiresAt: answer.leaseExpiresAt!,
+        ...(answer.jobToken === undefined ? {} : { jobToken: answer.jobToken }),
       };
       this.lastResult = await this.runClaimed(claim);
       if (this.options.once || this.lastResult.outcome === "interrupted") break;

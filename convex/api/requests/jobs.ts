@@ -99,34 +99,41 @@ const logLinesSchema = z
   );
 
 /**
- * `/v1/jobs/log`. Optional and backward compatible: `lineTimes` (when each line was printed, for
- * lines sent late after an outage) and `droppedLines` (lines the worker dropped before these:
- * a `log_gap` event). `lines` may be empty only to report a gap.
+ * The lines of `/v1/jobs/log` (and of a job token's `/v1/job/log`). Optional and backward
+ * compatible: `lineTimes` (when each line was printed, for lines sent late after an outage) and
+ * `droppedLines` (lines the worker dropped before these: a `log_gap` event).
  */
-export const logRequest = z
-  .object({
-    ...claimFields,
-    lines: logLinesSchema.meta({
-      description: "Output lines, oldest first; at least one unless `droppedLines` is given.",
-      examples: [["Compiling…"]],
-    }),
-    lineTimes: z
-      .array(z.number().int().nonnegative())
-      .max(MAX_LOG_LINES)
-      .optional()
-      .meta({ description: "When each line was printed (epoch ms), one per line." }),
-    droppedLines: z
-      .number()
-      .int()
-      .positive()
-      .optional()
-      .meta({ description: "Lines the worker dropped before these; appends a `log_gap` event first." }),
-  })
-  .refine((body) => body.lines.length > 0 || body.droppedLines !== undefined, {
-    path: ["lines"],
-    message: "must hold at least one line (or droppedLines must be given)",
-  })
-  .refine((body) => body.lineTimes === undefined || body.lineTimes.length === body.lines.length, {
-    path: ["lineTimes"],
-    message: "must have one time per line",
-  });
+export const logFields = {
+  lines: logLinesSchema.meta({
+    description: "Output lines, oldest first; at least one unless `droppedLines` is given.",
+    examples: [["Compiling…"]],
+  }),
+  lineTimes: z
+    .array(z.number().int().nonnegative())
+    .max(MAX_LOG_LINES)
+    .optional()
+    .meta({ description: "When each line was printed (epoch ms), one per line." }),
+  droppedLines: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ description: "Lines the worker dropped before these; appends a `log_gap` event first." }),
+};
+
+type LogBody = { lines: string[]; lineTimes?: number[]; droppedLines?: number };
+
+/** `lines` may be empty only to report a gap; `lineTimes`, when sent, has one time per line. */
+export function withLogChecks<T extends z.ZodType<LogBody>>(schema: T): T {
+  return schema
+    .refine((body: LogBody) => body.lines.length > 0 || body.droppedLines !== undefined, {
+      path: ["lines"],
+      message: "must hold at least one line (or droppedLines must be given)",
+    })
+    .refine((body: LogBody) => body.lineTimes === undefined || body.lineTimes.length === body.lines.length, {
+      path: ["lineTimes"],
+      message: "must have one time per line",
+    });
+}
+
+export const logRequest = withLogChecks(z.object({ ...claimFields, ...logFields }));

@@ -53,6 +53,10 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
         job: jobSchema.nullable(),
         claimGeneration: z.number().optional(),
         leaseExpiresAt: z.number().optional(),
+        jobToken: z.string().optional().meta({
+          description:
+            "For the job's command only (IAS_JOB_TOKEN): the /v1/job/* routes for this job while this claim runs.",
+        }),
         reason: z.enum(NO_CLAIM_REASONS).optional(),
       }),
       errors: ["WORKSPACE_NOT_FOUND", "WORKER_NOT_FOUND"],
@@ -79,7 +83,14 @@ function leaseRoutes(group: "jobs" | "cloud-ai-jobs", lane: Lane): Route[] {
       tag,
       summary: "Finish a running job with its outcome. Repeating the same completion is safe (`idempotent: true`).",
       request: completeRequest,
-      response: z.object({ result: completionResult }),
+      response: z.object({
+        result: completionResult.extend({
+          spawnedJobIds: z
+            .array(idField("jobs"))
+            .optional()
+            .meta({ description: "Children the job's command proposed (/v1/job/children), when there were any." }),
+        }),
+      }),
       errors: [...LEASE_ERRORS, "RUN_NOT_FOUND"],
       handler: (ctx, { caller, body }) =>
         unlessRefused(ctx.runMutation(internal.leases.complete, { caller, ...body, lane: onlyLane })),

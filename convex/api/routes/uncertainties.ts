@@ -6,6 +6,14 @@ import { addResolutionRequest, createUncertaintyRequest } from "../requests/unce
 import { defineRoute, type Route } from "../route";
 import { CP, idField } from "../schemas";
 
+/** What creating an uncertainty answers (here and on a job token's `/v1/job/uncertainties/create`). */
+export const uncertaintyCreatedSchema = z.object({
+  uncertaintyId: idField("uncertainties"),
+  decisionRequestId: idField("decisionRequests").nullable(),
+  promoted: z.boolean(),
+  tier: z.enum(TIERS).nullable(),
+});
+
 export const uncertaintyRoutes: Route[] = [
   defineRoute({
     method: "POST",
@@ -20,12 +28,7 @@ export const uncertaintyRoutes: Route[] = [
       "`checkpoint` (medium), `audit` (low). Otherwise recorded as `assumed`. A repeated " +
       "`idempotencyKey` returns the first answer.",
     request: createUncertaintyRequest,
-    response: z.object({
-      uncertaintyId: idField("uncertainties"),
-      decisionRequestId: idField("decisionRequests").nullable(),
-      promoted: z.boolean(),
-      tier: z.enum(TIERS).nullable(),
-    }),
+    response: uncertaintyCreatedSchema,
     errors: ["WORKSPACE_NOT_FOUND", "RUN_NOT_FOUND", "JOB_NOT_FOUND", "IDEMPOTENCY_KEY_REUSED"],
     handler: (ctx, { caller, body }) =>
       ctx.runMutation(internal.uncertainties.createWithAutoPromotion, { caller, ...body }),
