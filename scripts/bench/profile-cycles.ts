@@ -4,6 +4,9 @@
  * CPU per cycle and where the profile says the time went (self time by function and by file).
  *
  *   npx tsx scripts/bench/profile-cycles.ts [workers] [jobs] [profile dir]
+ *
+ * PROFILE=0 skips the profiler (rates and CPU only). The profiler is started and stopped by
+ * SIGUSR2 through profile-hook.mjs (PROFILE_HOOK names another), so only the measured round counts.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -75,7 +78,7 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const profiling = process.env.PROFILE !== "0";
-  const hook = process.env.PROFILE_HOOK;
+  const hook = process.env.PROFILE_HOOK ?? fileURLToPath(new URL("./profile-hook.mjs", import.meta.url));
   const server = await startServer(profiling && hook ? ["--import", hook] : [], {
     PROFILE_OUT: join(dir, "window.cpuprofile"),
   });
@@ -89,12 +92,16 @@ async function main() {
   await enqueueMany(api, workspaceId, repoId, jobs);
   if (profiling) await server.signal("PROFILING");
   const before = cpuMsOf(server.proc.pid!);
+  const client = process.cpuUsage();
   const result = await driveCycles(pool);
   const cpu = cpuMsOf(server.proc.pid!) - before;
+  const clientUsed = process.cpuUsage(client);
+  const clientMs = (clientUsed.user + clientUsed.system) / 1000;
   if (profiling) await server.signal("PROFILED");
   console.log(
     `${workers} workers, ${result.cycles} cycles: ${result.perSecond.toFixed(1)}/s, claim p50/p99 ` +
-      `${result.claimP50.toFixed(1)}/${result.claimP99.toFixed(1)} ms, server CPU ${(cpu / result.cycles).toFixed(2)} ms/cycle`,
+      `${result.claimP50.toFixed(1)}/${result.claimP99.toFixed(1)} ms, server CPU ${(cpu / result.cycles).toFixed(2)} ms/cycle, ` +
+      `client CPU ${(clientMs / result.cycles).toFixed(2)} ms/cycle`,
   );
   await server.stop();
   if (!profiling) return;
