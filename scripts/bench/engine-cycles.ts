@@ -4,31 +4,19 @@
  *
  *   npx tsx scripts/bench/engine-cycles.ts [cycles] [concurrency]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { internal } from "../../convex/_generated/api";
-import { createEngine } from "../local/engine";
-import { convexModuleMap } from "../local/modules";
-import { openJournalStore } from "../local/store";
+import { inProcessEngine } from "./in-process-engine";
 import { summarize, type Profile } from "./profile-summary";
 
 const cycles = Number(process.argv[2] ?? 600);
 const concurrency = Number(process.argv[3] ?? 32);
-const token = "ias_engine_cycles_token_0123456789";
-process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN = token;
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), "ias-engine-cycles-"));
-  const store = openJournalStore(dir);
-  const engine = await createEngine({ modules: convexModuleMap(), store });
+  const { engine, post, close } = await inProcessEngine("engine-cycles");
   const api = async (route: string, body: object) => {
-    const response = await engine.t.fetch(`/control-plane${route}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const response = await post(route, body);
     await engine.durable();
     const answer = (await response.json()) as Record<string, any>;
     if (answer.ok !== true) throw new Error(`${route}: ${JSON.stringify(answer)}`);
@@ -86,8 +74,7 @@ async function main() {
     `${result.done} cycles, ${concurrency} at a time: ${((result.done * 1000) / result.ms).toFixed(0)}/s, ` +
       `CPU ${(result.cpuMs / result.done).toFixed(2)} ms/cycle`,
   );
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }
 
 async function startProfiler() {

@@ -6,28 +6,12 @@
  *
  *   npx tsx scripts/bench/micro-costs.ts
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { internal } from "../../convex/_generated/api";
-import { createEngine } from "../local/engine";
-import { convexModuleMap } from "../local/modules";
-import { openJournalStore } from "../local/store";
-
-const token = "ias_micro_costs_token_0123456789";
-process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN = token;
+import { inProcessEngine } from "./in-process-engine";
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), "ias-micro-"));
-  const store = openJournalStore(dir);
-  const engine = await createEngine({ modules: convexModuleMap(), store });
+  const { engine, post, close } = await inProcessEngine("micro-costs");
   await engine.t.mutation(internal.workspaces.ensureLocalWorkspace, { slug: "local" });
-  const post = (route: string, body: object) =>
-    engine.t.fetch(`/control-plane${route}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
   const cases: Array<[string, () => Promise<unknown>]> = [
     ["GET /health (HTTP action, no transaction)", async () => (await engine.t.fetch("/control-plane/health")).text()],
     [
@@ -50,8 +34,7 @@ async function main() {
     const used = process.cpuUsage(cpu);
     console.log(`${(((used.user + used.system) / n) | 0).toString().padStart(6)} µs  ${name}`);
   }
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }
 
 main().then(

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
 export type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
 
-export function summarize(profile: Profile) {
+/** Self time (µs) by node id, the nodes by id, and each node's parent. */
+function tree(profile: Profile) {
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + (profile.timeDeltas[i] ?? 0));
@@ -15,20 +16,29 @@ export function summarize(profile: Profile) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  return { self, byId, parent };
+}
+
+/** A file named from the repository root (node_modules as nm/). */
+const ROOT = new URL("../../", import.meta.url).href;
+const shortFile = (url: string) => url.replace(/^.*node_modules\//, "nm/").replace(ROOT, "");
+
+export function summarize(profile: Profile) {
+  const { self, byId, parent } = tree(profile);
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
   const inclusive = new Map<string, number>();
   for (const [id, time] of self) {
     const frame = byId.get(id)!.callFrame;
-    const file = frame.url.replace(/^.*node_modules\//, "nm/").replace(/^file:\/\/.*\/wt-perf\//, "");
+    const file = shortFile(frame.url);
     const key = `${frame.functionName || "(anon)"} ${file}:${frame.lineNumber + 1}`;
     byFunction.set(key, (byFunction.get(key) ?? 0) + time);
     byFile.set(file || frame.functionName, (byFile.get(file || frame.functionName) ?? 0) + time);
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const f = byId.get(at)!.callFrame;
-      const k = `${f.functionName || "(anon)"} ${f.url.replace(/^.*node_modules\//, "nm/").replace(/^file:\/\/.*\/wt-perf\//, "")}:${f.lineNumber + 1}`;
+      const k = `${f.functionName || "(anon)"} ${shortFile(f.url)}:${f.lineNumber + 1}`;
       if (seen.has(k)) continue;
       seen.add(k);
       inclusive.set(k, (inclusive.get(k) ?? 0) + time);
@@ -51,13 +61,7 @@ if (process.argv[1]?.endsWith("profile-summary.ts") && process.argv[2] && !proce
 
 /** The call paths (up to `depth` frames) that lead to functions named `name`, by self time. */
 export function callersOf(profile: Profile, name: string, depth = 6) {
-  const self = new Map<number, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + (profile.timeDeltas[i] ?? 0));
-  }
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const { self, byId, parent } = tree(profile);
   const paths = new Map<string, number>();
   for (const [id, time] of self) {
     if (byId.get(id)!.callFrame.functionName !== name) continue;
