@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { convexTest } from "convex-test";
 import { getDocumentSize, jsonToConvex, type Value } from "convex/values";
+import { compileCheck, type ValidatorJson } from "./validatorCheck";
 
 export const CONVEX_TEST_VERSION = "0.0.60";
 
@@ -57,7 +58,10 @@ export type CursorCodec = {
   compare(document: Document, cursor: Array<Value | undefined>, fields: string[], order: "asc" | "desc"): number;
 };
 
-type SchemaIndexes = Map<string, { indexes: Array<{ indexDescriptor: string; fields: string[] }> }>;
+type SchemaTables = Map<
+  string,
+  { indexes: Array<{ indexDescriptor: string; fields: string[] }>; documentType?: ValidatorJson }
+>;
 
 /** convex-test's non-exported `DatabaseFake`, as far as local mode uses it. */
 export type DatabaseFake = {
@@ -68,7 +72,7 @@ export type DatabaseFake = {
   _nextQueryId: number;
   _lastCreationTime: number;
   _queryResults: Record<number, unknown[]>;
-  _schema: { tables: SchemaIndexes } | null;
+  _schema: { tables: SchemaTables; schemaValidation?: boolean } | null;
   commit(commitTs?: bigint | null): void;
   startQuery(query: SerializedQuery): number;
   queryNext(queryId: number): { value: Document | null; done: boolean };
@@ -83,6 +87,7 @@ export type DatabaseFake = {
   _iterateDocs(table: string, visit: (document: Document) => void): void;
   _encodeCursor(document: Document, fields: string[]): string;
   _docIsAfterCursor(document: Document, keys: unknown[], fields: string[], order: "asc" | "desc"): number;
+  _validate(table: string, document: Document): void;
   storeFile(storageId: string, blob: Blob): void;
   getFile(storageId: string): Blob | null | undefined;
   get(table: string, id: string): Document | null;
@@ -116,6 +121,7 @@ const DATABASE_FIELDS = {
   _iterateDocs: "function",
   _encodeCursor: "function",
   _docIsAfterCursor: "function",
+  _validate: "function",
   storeFile: "function",
   getFile: "function",
   get: "function",
@@ -191,6 +197,27 @@ export function handlerOf<Ctx, Args, Result>(registered: object): (ctx: Ctx, arg
   return handler as (ctx: Ctx, args: Args) => Promise<Result>;
 }
 
+/**
+ * convex-test parses `exportArgs()` and `exportReturns()` on every call, and convex rebuilds that
+ * JSON from the validators each time. Validators never change once registered, so each
+ * registered function of `module` answers the first result from then on.
+ */
+export function memoizeValidatorExports(module: Record<string, unknown>) {
+  for (const value of Object.values(module)) {
+    const registered = value as { exportArgs?: unknown; exportReturns?: unknown } | null;
+    if (registered === null || (typeof registered !== "object" && typeof registered !== "function")) continue;
+    for (const name of ["exportArgs", "exportReturns"] as const) {
+      const compute = registered[name];
+      if (typeof compute !== "function" || MEMOIZED.has(compute)) continue;
+      let json: string | undefined;
+      const memoized = () => (json ??= (compute as () => string).call(registered));
+      MEMOIZED.add(memoized);
+      registered[name] = memoized;
+    }
+  }
+}
+const MEMOIZED = new WeakSet<Function>();
+
 // ---- documents -------------------------------------------------------------------------------
 
 /** The table of a convex-test document id (its own format): the letters after the numeric prefix. */
@@ -231,6 +258,24 @@ export function schemaIndexes({ db }: Internals, table: string): Array<{ name: s
     name: indexDescriptor,
     fields,
   }));
+}
+
+/**
+ * Schema validation of written documents through a compiled check (validatorCheck.ts); only a
+ * document it is not sure of goes through convex-test's own `_validate`, whose answer and
+ * message therefore stay the same.
+ */
+export function compileDocumentValidation({ db }: Internals) {
+  const validate = db._validate.bind(db);
+  const checks = new Map<string, ((document: Document) => boolean) | null>();
+  db._validate = (table, document) => {
+    let check = checks.get(table);
+    if (check === undefined) {
+      const validator = db._schema?.schemaValidation ? db._schema.tables.get(table)?.documentType : undefined;
+      checks.set(table, (check = validator === undefined ? null : compileCheck(validator)));
+    }
+    if (check === null || !check(document)) validate(table, document);
+  };
 }
 
 // ---- commits ---------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ import { convexToJson, jsonToConvex, type Value } from "convex/values";
 import {
   callerByPath,
   documentCounters,
+  compileDocumentValidation,
   hookFiles,
+  memoizeValidatorExports,
   onRead,
   onTopLevelCommit,
   openInternals,
@@ -23,6 +25,8 @@ import {
   type Internals,
   type TestConvex,
 } from "./convexTestInternals";
+import { installFastDigest } from "./fastDigest";
+import { collectGarbage } from "./heap";
 import { installIndexes } from "./indexes";
 import { importedOnce, type ModuleMap } from "./modules";
 import type { JournalStore, JsonDocument } from "./store";
@@ -68,14 +72,17 @@ export type EngineOptions = {
 export async function createEngine({ modules, store, onFatal = exitOnFatal }: EngineOptions): Promise<Engine> {
   // convex-test calls a module's loader on every function call; through tsx that is a loader
   // round trip per call, so each module is imported once here.
-  const once = importedOnce(modules);
+  installFastDigest();
+  const once = importedOnce(modules, memoizeValidatorExports);
   const schemaModule = once[Object.keys(once).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
   const schema = schemaModule ? (await schemaModule()).default : undefined;
   // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.
   const t = convexTest({ schema, modules: once, transactionLimits: true });
   const internals = await openInternals(t, { hasSchema: schema !== undefined });
-  restoreState(internals, store);
+  const restored = restoreState(internals, store);
+  compileDocumentValidation(internals);
   const walks = installIndexes(internals);
+  if (restored >= COLLECT_AFTER_DOCUMENTS) collectGarbage();
   const reads = new AsyncLocalStorage<Set<string>>();
   onRead(internals, (table) => reads.getStore()?.add(table));
   await probeQueryExecution(t, () => walks.walks);
@@ -127,28 +134,50 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   };
 }
 
-/** Moves the stored documents into convex-test, decoding them in place (no second copy in memory). */
+/**
+ * Moves the stored documents into convex-test, decoding them in place (no second copy in
+ * memory). Short strings are shared: thousands of documents repeat the same ids, statuses and
+ * kinds, and JSON.parse gives each its own copy.
+ */
 function restoreState(internals: Internals, store: JournalStore) {
+  const strings = new Map<string, string>();
+  const intern = (text: string) => {
+    if (text.length > INTERNED_LENGTH) return text;
+    const shared = strings.get(text);
+    if (shared !== undefined) return shared;
+    strings.set(text, text);
+    return text;
+  };
   const documents = function* (): Generator<[string, Document]> {
     for (const [id, document] of store.state.documents) {
-      yield [id, upgradeDocument(id, jsonToConvexInPlace(document) as Document)];
+      yield [intern(id), upgradeDocument(id, jsonToConvexInPlace(document, intern) as Document)];
     }
   };
+  const count = store.state.documents.size;
   restoreDocuments(internals, documents(), store.state);
   store.state.documents.clear();
+  return count;
 }
+
+/** A start-up with at least this many documents ends with a full garbage collection (heap.ts). */
+const COLLECT_AFTER_DOCUMENTS = 20_000;
+
+/** Strings up to this length are shared at load (ids are 32 characters). */
+const INTERNED_LENGTH = 64;
 
 /** Objects of one `$`-key are convexToJson's encodings (bigint, bytes, special floats). */
 const ENCODED = new Set(["$integer", "$bytes", "$float", "$commitTs", "$set", "$map"]);
 
 /**
  * `jsonToConvex` for a freshly parsed value, reusing its objects and arrays: only the encoded
- * leaves are replaced. Field names were checked when the document was written.
+ * leaves are replaced, and strings pass through `intern`. Field names were checked when the
+ * document was written.
  */
-export function jsonToConvexInPlace(value: unknown): Value {
+export function jsonToConvexInPlace(value: unknown, intern: (text: string) => string = (text) => text): Value {
+  if (typeof value === "string") return intern(value);
   if (value === null || typeof value !== "object") return value as Value;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = jsonToConvexInPlace(value[i]);
+    for (let i = 0; i < value.length; i++) value[i] = jsonToConvexInPlace(value[i], intern);
     return value as Value;
   }
   const record = value as Record<string, unknown>;
@@ -160,7 +189,7 @@ export function jsonToConvexInPlace(value: unknown): Value {
     if (keys > 1) break;
   }
   if (keys === 1 && ENCODED.has(only)) return jsonToConvex(record as never);
-  for (const key in record) record[key] = jsonToConvexInPlace(record[key]);
+  for (const key in record) record[key] = jsonToConvexInPlace(record[key], intern);
   return record as Value;
 }
 

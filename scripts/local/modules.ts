@@ -42,15 +42,24 @@ function sourceFiles(dir: string): string[] {
   return found.sort();
 }
 
-/** The same map with each module imported at most once (convex-test asks again on every call). */
-export function importedOnce(modules: ModuleMap): ModuleMap {
+/**
+ * The same map with each module imported at most once (convex-test asks again on every call);
+ * `prepare` sees each module once, when it has loaded.
+ */
+export function importedOnce(modules: ModuleMap, prepare: (module: any) => void = () => undefined): ModuleMap {
   const imported = new Map<string, Promise<any>>();
   return Object.fromEntries(
     Object.entries(modules).map(([key, load]) => [
       key,
       () => {
         let module = imported.get(key);
-        if (module === undefined) imported.set(key, (module = load()));
+        if (module === undefined) {
+          module = load().then((loaded) => {
+            prepare(loaded);
+            return loaded;
+          });
+          imported.set(key, module);
+        }
         return module;
       },
     ]),

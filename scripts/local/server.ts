@@ -190,7 +190,7 @@ async function answer(
     const result = await engine.t.fetch(pathOf(request.url), {
       method,
       headers,
-      body: hasBody ? bodyStreamOf(request) : undefined,
+      body: hasBody ? await bodyOf(request) : undefined,
       duplex: "half",
     } as RequestInit);
     // Every commit so far (this request's and any it read) and every blob is on disk first.
@@ -202,12 +202,26 @@ async function answer(
     const cookies = result.headers.getSetCookie();
     if (cookies.length > 0) outgoing["set-cookie"] = cookies;
     response.writeHead(result.status, outgoing);
-    if (result.body !== null && method !== "HEAD") {
-      for await (const chunk of result.body as unknown as AsyncIterable<Uint8Array>) {
-        if (!response.write(chunk)) await once(response, "drain");
-      }
+    if (result.body === null || method === "HEAD") {
+      response.end();
+      return;
     }
-    response.end();
+    // A one-chunk body (every JSON answer) goes out with the headers in one write.
+    const reader = result.body.getReader();
+    let chunk = await reader.read();
+    for (;;) {
+      if (chunk.done) {
+        response.end();
+        return;
+      }
+      const next = await reader.read();
+      if (next.done) {
+        response.end(chunk.value);
+        return;
+      }
+      if (!response.write(chunk.value)) await once(response, "drain");
+      chunk = next;
+    }
   } catch (error) {
     // The path only: query strings may carry signed file URLs.
     log(
@@ -230,19 +244,60 @@ function pathOf(url: string | undefined): string {
   return parsed.pathname + parsed.search;
 }
 
+/** Bodies up to this size are read whole before the route runs; larger ones are streamed. */
+const BUFFERED_BODY_BYTES = 64 * 1024;
+
 /**
- * The request body as a web stream, read on demand, so the endpoint's own size limit stops
- * reading early. Cancelling (413) drains the rest instead of destroying the socket, which
- * would kill the connection before the 413 is written.
+ * The request body: the bytes themselves when it is small (no stream to bridge), else a web
+ * stream that starts with what was read, so the endpoint's own size limit stops reading early.
  */
-function bodyStreamOf(request: IncomingMessage): ReadableStream<Uint8Array> {
+function bodyOf(request: IncomingMessage): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size > BUFFERED_BODY_BYTES) {
+        detach();
+        request.pause();
+        resolve(bodyStreamOf(request, chunks));
+      }
+    };
+    const onEnd = () => {
+      detach();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      detach();
+      reject(error);
+    };
+    const detach = () => {
+      request.off("data", onData);
+      request.off("end", onEnd);
+      request.off("error", onError);
+    };
+    request.on("data", onData);
+    request.on("end", onEnd);
+    request.on("error", onError);
+  });
+}
+
+/**
+ * The rest of the request body as a web stream (after `first`), read on demand. Cancelling
+ * (413) drains the rest instead of destroying the socket, which would kill the connection
+ * before the 413 is written.
+ */
+function bodyStreamOf(request: IncomingMessage, first: Buffer[]): ReadableStream<Uint8Array> {
   let done = false;
+  const bytes = (chunk: Buffer) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        for (const chunk of first) controller.enqueue(bytes(chunk));
         request.on("data", (chunk: Buffer) => {
           if (done) return;
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          controller.enqueue(bytes(chunk));
           if ((controller.desiredSize ?? 0) <= 0) request.pause();
         });
         request.on("end", () => {

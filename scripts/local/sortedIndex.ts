@@ -33,14 +33,27 @@ export class SortedIndex {
     });
   }
 
-  /** Builds the index over `documents` with one sort: O(n log n), where n puts would move O(n²). */
-  static build(fields: string[], documents: Iterable<Document>): SortedIndex {
+  /**
+   * Builds the index over `documents` with one sort: O(n log n), where n puts would move O(n²).
+   * `orderedBy` says by how many of the index's last fields `documents` is already in order (2
+   * for input in by_creation_time order): a stable sort by the other fields then finishes it,
+   * comparing fewer fields and allocating no keys. TimSort also runs in O(n) on ordered input.
+   */
+  static build(fields: string[], documents: Iterable<Document>, orderedBy = 0): SortedIndex {
     const index = new SortedIndex(fields);
-    // Keys read once per document, not once per comparison.
-    const keyed = Array.from(documents, (document) => ({ key: index.keyOf(document), document }));
-    keyed.sort((a, b) => compareKeys(a.key, b.key));
-    for (let start = 0; start < keyed.length; start += MAX_CHUNK / 2) {
-      index.chunks.push(keyed.slice(start, start + MAX_CHUNK / 2).map(({ document }) => document));
+    const sorted = Array.from(documents);
+    const getters = index.getters.slice(0, fields.length - orderedBy);
+    if (getters.length > 0) {
+      sorted.sort((a, b) => {
+        for (const get of getters) {
+          const order = compareFieldValues(get(a), get(b));
+          if (order !== 0) return order;
+        }
+        return 0;
+      });
+    }
+    for (let start = 0; start < sorted.length; start += MAX_CHUNK / 2) {
+      index.chunks.push(sorted.slice(start, start + MAX_CHUNK / 2));
     }
     return index;
   }
@@ -99,6 +112,15 @@ export class SortedIndex {
     chunk.splice(at.offset, 1);
     if (chunk.length === 0) this.chunks.splice(at.chunk, 1);
     else if (chunk.length < MIN_CHUNK) this.mergeSmall(at.chunk);
+    return true;
+  }
+
+  /** Puts `current` where `previous` (same `_id`, same key) is; false when it is not there. */
+  replace(previous: Document, current: Document): boolean {
+    const at = this.seek((order) => order >= 0, this.keyOf(previous));
+    const chunk = this.chunks[at.chunk];
+    if (chunk === undefined || chunk[at.offset]?._id !== previous._id) return false;
+    chunk[at.offset] = current;
     return true;
   }
 
@@ -165,14 +187,6 @@ export class SortedIndex {
       return;
     }
   }
-}
-
-function compareKeys(a: Key, b: Key): number {
-  for (let i = 0; i < a.length; i++) {
-    const order = compareFieldValues(a[i], b[i]);
-    if (order !== 0) return order;
-  }
-  return 0;
 }
 
 /** Field paths step only into plain objects, as convex-test's do (not arrays or byte buffers). */
