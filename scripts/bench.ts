@@ -14,10 +14,12 @@
  * 5. `ias --help` startup, bundled and through tsx, against bare Node (target ≤ 300 ms).
  * 6. Live subscriptions (the Convex sync protocol): enqueue rate and commit-to-update latency
  *    with 100 subscriptions to the Console's job list (bench/sync-subscriptions.ts).
+ * 7. The conflict matrix: which pairs of hot calls would conflict under Convex's OCC, on
+ *    different repos and on the same repo (bench/conflict-matrix.ts). Target: none across repos.
  *
- *   npm run bench                               all six
+ *   npm run bench                               all seven
  *   npm run bench -- costs cycles               some, by name (costs, cycles, restart, single-stream,
- *                                               cli-startup, subscriptions)
+ *                                               cli-startup, subscriptions, conflicts)
  *   npm run bench -- restart --quick            the restart without the 100k case
  *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
@@ -35,6 +37,7 @@ import {
   type Runner,
   type Scale,
 } from "./bench/queue-workload";
+import { conflictMatrix } from "./bench/conflict-matrix";
 import { bullmqCycles, driveCycles, localWorkers, pgBossCycles, type CycleResult } from "./bench/cycles";
 import { measureRestart } from "./bench/restart";
 import { startPostgres, startRedis } from "./bench/services";
@@ -242,8 +245,19 @@ async function subscriptions() {
   }
 }
 
+async function conflicts() {
+  const matrix = await conflictMatrix(convexTest(schema, convexModuleMap()));
+  console.log(
+    "\nConflicts under Convex's OCC (a write of one call inside the other's read set); target: none across repos\n",
+  );
+  console.log(
+    table([["pair", "scope", "conflict"], ...matrix.map((row) => [row.pair, row.scope, row.conflict ?? "—"])]),
+  );
+}
+
 const SECTIONS = {
   costs,
+  conflicts,
   cycles: throughput,
   restart: restarts,
   "single-stream": singleStream,
