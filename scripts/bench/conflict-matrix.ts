@@ -7,7 +7,7 @@
  */
 import type { Id } from "../../convex/_generated/dataModel";
 import type { MutationCtx } from "../../convex/_generated/server";
-import { enqueue } from "../../convex/jobs";
+import { enqueue, enqueueJob } from "../../convex/jobs";
 import { claimNext, complete, extendLeaseIfHeld } from "../../convex/leases";
 import {
   handlerOf,
@@ -64,15 +64,16 @@ async function recorded(t: TestConvex, internals: Internals, call: Call): Promis
 type Fleet = Workload & {
   repoA: Id<"repos">;
   repoB: Id<"repos">;
-  /** Two workers allowed only on repo A, one only on repo B. */
+  /** Two workers allowed only on repo A, one only on repo B; one on A offering the `gpu` model. */
   claimerA1: Id<"workers">;
   claimerA2: Id<"workers">;
+  claimerAGpu: Id<"workers">;
   claimerB: Id<"workers">;
   /** A running job in repo A, held by its worker. */
   heldA: { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
 };
 
-async function insertWorker(t: Runner, workload: Workload, name: string, repoId: Id<"repos">) {
+async function insertWorker(t: Runner, workload: Workload, name: string, repoId: Id<"repos">, models?: string[]) {
   return await t.run(
     async (ctx) =>
       await ctx.db.insert("workers", {
@@ -80,14 +81,14 @@ async function insertWorker(t: Runner, workload: Workload, name: string, repoId:
         displayName: name,
         machineFingerprint: `fp-${name}`,
         status: "online",
-        capabilities: { reposAllowed: [repoId] },
+        capabilities: { reposAllowed: [repoId], ...(models === undefined ? {} : { models }) },
         inventory: {},
         lastSeenAt: Date.now(),
       }),
   );
 }
 
-/** Two repos with three pending jobs each and a running job in repo A. */
+/** Two repos with three pending jobs each, a running job and a waiting `gpu` job in repo A. */
 async function seedFleet(t: Runner): Promise<Fleet> {
   const workload = await seedWorkload(t, { repos: 2, workers: 0, pendingJobs: 6, unclaimableJobs: 0, finishedJobs: 0 });
   const [repoA, repoB] = workload.repoIds as [Id<"repos">, Id<"repos">];
@@ -100,6 +101,10 @@ async function seedFleet(t: Runner): Promise<Fleet> {
       lane: "worker",
     }),
   );
+  await t.run(async (ctx) => {
+    const fields = { workspaceId: workload.workspaceId, repoId: repoA, kind: "work" as const, prompt: "Needs a GPU" };
+    await enqueueJob(ctx, { ...fields, priority: -5, requirements: { model: "gpu" } });
+  });
   return {
     ...workload,
     repoA,
@@ -107,6 +112,7 @@ async function seedFleet(t: Runner): Promise<Fleet> {
     claimerA1: await insertWorker(t, workload, "claimer-a1", repoA),
     claimerA2: await insertWorker(t, workload, "claimer-a2", repoA),
     claimerB: await insertWorker(t, workload, "claimer-b", repoB),
+    claimerAGpu: await insertWorker(t, workload, "claimer-a-gpu", repoA, ["gpu"]),
     heldA: { jobId: claimed.jobId, workerId: holder, claimGeneration: claimed.claimGeneration },
   };
 }
@@ -131,6 +137,7 @@ function calls(fleet: Fleet) {
     claimA1: claim(fleet.claimerA1),
     claimA2: claim(fleet.claimerA2),
     claimB: claim(fleet.claimerB),
+    claimAGpu: claim(fleet.claimerAGpu),
     enqueueA: enqueueIn(fleet.repoA),
     enqueueA2: enqueueIn(fleet.repoA),
     enqueueAheadA: enqueueIn(fleet.repoA, -1),
@@ -159,6 +166,7 @@ function pairsOf(c: ReturnType<typeof calls>): Array<[string, PairResult["scope"
     ["heartbeat / claim", "different repos", c.heartbeatA, c.claimB],
     ["complete / claim", "different repos", c.completeA, c.claimB],
     ["claim / claim (the same head job)", "same repo", c.claimA1, c.claimA2],
+    ["claim / claim (heads of two streams)", "same repo", c.claimA1, c.claimAGpu],
     ["claim / enqueue (behind the head)", "same repo", c.claimA1, c.enqueueA],
     ["claim / enqueue (ahead of the head)", "same repo", c.claimA1, c.enqueueAheadA],
     ["enqueue / enqueue", "same repo", c.enqueueA, c.enqueueA2],
