@@ -1,7 +1,7 @@
 /**
  * Transactions that move many jobs under Convex's transaction limits (the harness enforces them):
- * the lease sweep of 100 jobs, complete-and-enqueue-children with 100 children in 100 streams, and
- * a sweep of large jobs that stops at its byte budget.
+ * the lease sweep of 100 jobs, complete-and-enqueue-children with 100 children in 100 streams, a
+ * sweep of large jobs that stops at its byte budget, and dropping the retired claim directories.
  */
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { internal } from "../convex/_generated/api";
@@ -88,4 +88,19 @@ test("a sweep of large jobs stops at its byte budget and hands the rest to the n
   const second = await t.mutation(internal.recovery.sweepExpiredLeases, {});
   expect(first.recovered + second.recovered).toBe(100);
   expect(await jobsByStatus()).toEqual({ pending: 100 });
+});
+
+test("the retired claim directories are dropped 100 per run, the rest by a scheduled run", async () => {
+  await t.run(async (ctx) => {
+    for (let i = 0; i < 150; i++)
+      await ctx.db.insert("jobQueues", { workspaceId: acme.workspaceId as never, lane: "worker", heads: [] });
+  });
+  expect(await t.mutation(internal.queue.dropRetiredClaimDirectories, {})).toEqual({ deleted: 100 });
+  const scheduled = await t.run((ctx) => ctx.db.system.query("_scheduled_functions").collect());
+  expect(scheduled.filter((fn) => fn.name.includes("dropRetiredClaimDirectories"))).toHaveLength(1);
+  expect(await t.mutation(internal.queue.dropRetiredClaimDirectories, {})).toEqual({ deleted: 50 });
+  expect(await t.run((ctx) => ctx.db.query("jobQueues").collect())).toEqual([]);
+  // Claims never needed them.
+  await acme.enqueue({ prompt: "after" });
+  expect((await acme.claimJob(await acme.worker("w1"))).job.prompt).toBe("after");
 });
