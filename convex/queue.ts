@@ -21,7 +21,8 @@ import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, type MutationCtx } from "./_generated/server";
 import type { Capabilities } from "./model/capabilities";
-import type { Lane } from "./model/jobs";
+import { JOB_STATUSES, type JobStatus, type Lane } from "./model/jobs";
+import { isQueued } from "./model/jobStates";
 import { meetsRequirements, requirementsKey } from "./model/matching";
 import { compareClaimOrder, rotated } from "./model/queueHeads";
 
@@ -30,6 +31,13 @@ import { compareClaimOrder, rotated } from "./model/queueHeads";
  * run lookup, a claim reads ≤ 63 documents: inside SPEC §6's 64.
  */
 export const MAX_HEADS_READ = 60;
+
+/** The one status whose jobs claim-next picks among (model/jobStates.ts `queued`): `pending`. */
+const CANDIDATES: JobStatus = (() => {
+  const queued = JOB_STATUSES.filter(isQueued);
+  if (queued.length !== 1) throw new Error(`claim-next walks one status's range, not ${queued.join(", ")}.`);
+  return queued[0]!;
+})();
 
 const claimOrder = (job: Doc<"jobs">) => ({ priority: job.priority, createdAt: job._creationTime, jobId: job._id });
 
@@ -45,7 +53,7 @@ async function nextStreamHead(
       const repo = q
         .eq("workspaceId", stream.workspaceId)
         .eq("lane", stream.lane)
-        .eq("status", "pending")
+        .eq("status", CANDIDATES)
         .eq("repoId", stream.repoId);
       return after === undefined ? repo : repo.gt("requirementsKey", after);
     })
