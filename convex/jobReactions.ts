@@ -2,8 +2,8 @@
  * What other domains do when a job moves (SPEC §6), registered here as function references so the
  * job queue imports none of them (they import the queue: decisions enqueue `apply_decision` jobs).
  * `moveJob` (jobState.ts) runs each reaction whose `when` holds with `ctx.runMutation`: a nested
- * mutation, so its writes commit or roll back with the move, after the transaction's claim
- * directory is written (a reaction may itself enqueue). References, not imports, are what make
+ * mutation, so its writes commit or roll back with the move, after the transaction's batch of job
+ * changes (a reaction may itself enqueue). References, not imports, are what make
  * registration reliable in Convex: every function's module graph is loaded on its own, so a
  * reaction registered by a module's side effect would silently not run where that module is not
  * imported. Keep `when` cheap and exact: it runs on every move, inside worker calls whose reads are

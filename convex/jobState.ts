@@ -2,8 +2,10 @@
  * The one writer of the `jobs` table (SPEC §6). A job is born through `insertJob`, changes status
  * only through `moveJob` (the moves model/jobStates.ts allows) and changes anything else through
  * `updateJob`; retention deletes it through `deleteFinishedJob`. Each write appends its event
- * (jobEvents.ts) in the same transaction, keeps the claim directory (queue.ts) in step, and a move
- * runs the reactions other domains registered (jobReactions.ts). Also the reads other domains share: requireJob, jobView, jobsOfRun, pageOfJobs.
+ * (jobEvents.ts) in the same transaction, and a move runs the reactions other domains registered
+ * (jobReactions.ts). claim-next finds pending jobs through their own `by_queue` index (queue.ts),
+ * so no queue document needs keeping in step. Also the reads other domains share: requireJob,
+ * jobView, jobsOfRun, pageOfJobs.
  */
 import type { PaginationOptions, PaginationResult, WithoutSystemFields } from "convex/server";
 import type { Doc, Id } from "./_generated/dataModel";
@@ -13,11 +15,10 @@ import { appendJobEvent, coalesceHeartbeat, type JobEventFields } from "./jobEve
 import { JOB_REACTIONS, type JobMoved } from "./jobReactions";
 import { oversizedDocumentProblem } from "./model/convexValues";
 import { apiError, type ApiErrorData } from "./model/errors";
-import { JOB_NOTE_EVENTS, birthProblem, isQueued, moveProblem } from "./model/jobStates";
+import { JOB_NOTE_EVENTS, birthProblem, moveProblem } from "./model/jobStates";
 import { isFinished, type JobStatus, type Lane } from "./model/jobs";
 import { requirementsForWorkers } from "./model/matching";
 import { boundedPage } from "./model/pages";
-import { jobBecamePending, jobLeftPending, withDirectoryBatch } from "./queue";
 
 type JobFields = WithoutSystemFields<Doc<"jobs">>;
 /** What a write may set: anything but the status (moveJob's alone) and the bookkeeping kept here. */
@@ -26,12 +27,7 @@ export type JobPatch = Partial<Omit<JobFields, "status" | "nextEventSeq" | "upda
 export type NewJob = Omit<JobFields, "status" | "nextEventSeq" | "updatedAt">;
 
 /** How a job moves: the event that records it, the other fields it sets. */
-export type JobChange = {
-  event: JobEventFields;
-  patch?: JobPatch;
-  /** claim-next: the claim directory it already read, so it is not read twice. */
-  directory?: Doc<"jobQueues"> | null;
-};
+export type JobChange = { event: JobEventFields; patch?: JobPatch };
 
 /** An event that records no status change (heartbeat, log lines, a cancel request). */
 export type JobNote = JobEventFields & { type: (typeof JOB_NOTE_EVENTS)[number] };
@@ -40,7 +36,7 @@ function refuse(problem: ApiErrorData): never {
   throw apiError(problem.code, problem.message);
 }
 
-/** Inserts a job in `status` with its first event (`seq` 1) and, when queued, lists it for claim-next. */
+/** Inserts a job in `status` with its first event (`seq` 1). */
 export async function insertJob(
   ctx: MutationCtx,
   fields: NewJob,
@@ -54,17 +50,14 @@ export async function insertJob(
   requireStorable(born, Object.keys(born));
   const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
   await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
-  const job = (await ctx.db.get("jobs", jobId))!;
-  // A new job may not start a (repo, requirements) stream once the directory is full (queue.ts).
-  if (isQueued(status)) await jobBecamePending(ctx, job, { refuseNewStream: true });
-  return job;
+  return (await ctx.db.get("jobs", jobId))!;
 }
 
 /**
  * Moves a job to `to`: refuses a move the table does not allow (INVALID_JOB_STATE), patches the
- * job with the change and appends its event, keeps the claim directory in step, and queues the
- * move for the reactions, run once the transaction's directory is written. Pass the job as read
- * in this transaction; the result is the job after the move.
+ * job with the change and appends its event, and queues the move for the reactions, run when the
+ * transaction's batch of job changes is done. Pass the job as read in this transaction; the
+ * result is the job after the move.
  */
 export async function moveJob(
   ctx: MutationCtx,
@@ -76,8 +69,6 @@ export async function moveJob(
   if (problem !== null) refuse(problem);
   return await withJobBatch(ctx, async () => {
     const moved = await writeJob(ctx, job, { ...change.patch, status: to }, change.event);
-    if (isQueued(job.status) && !isQueued(to)) await jobLeftPending(ctx, moved, change.directory);
-    if (!isQueued(job.status) && isQueued(to)) await jobBecamePending(ctx, moved);
     openBatches.get(ctx.db)!.push({ job: moved, from: job.status });
     return moved;
   });
@@ -133,9 +124,8 @@ async function writeJob(
 const openBatches = new WeakMap<object, JobMoved[]>();
 
 /**
- * Runs `work` as one batch of job changes: each claim directory it touches is read once and
- * written once (the lease sweep and complete-and-enqueue-children move up to 100 jobs, and a
- * directory may hold hundreds of KB), then the reactions of every move run, in move order.
+ * Runs `work` as one batch of job changes (the lease sweep and complete-and-enqueue-children move
+ * up to 100 jobs), then the reactions of every move run, in move order, after all of its writes.
  */
 export async function withJobBatch<T>(ctx: MutationCtx, work: () => Promise<T>): Promise<T> {
   if (openBatches.has(ctx.db)) return await work();
@@ -143,7 +133,7 @@ export async function withJobBatch<T>(ctx: MutationCtx, work: () => Promise<T>):
   openBatches.set(ctx.db, moves);
   let result: T;
   try {
-    result = await withDirectoryBatch(ctx, work);
+    result = await work();
   } finally {
     openBatches.delete(ctx.db);
   }

@@ -71,8 +71,9 @@ async function leaseStillHeld(ctx: MutationCtx, job: Doc<"jobs">, holder: LeaseH
 }
 
 /**
- * `POST /v1/jobs/claim-next` (and the cloud AI lane's): 7 document reads (patched documents
- * count), 3 when nothing is claimable, whatever the queue holds (see queue.ts).
+ * `POST /v1/jobs/claim-next` (and the cloud AI lane's): the worker, one head per non-empty stream
+ * of its repos (at most MAX_HEADS_READ) and the claimed job's patch, whatever the queue holds;
+ * it writes only the claimed job and its event (see queue.ts).
  */
 export const claimNext = workspaceInternalMutation({
   minRole: "member",
@@ -83,10 +84,10 @@ export const claimNext = workspaceInternalMutation({
     const none = (reason: NoClaimReason) => ({ jobId: null, job: null, reason });
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
     if ((worker.capabilities.reposAllowed ?? []).length === 0) return none("NO_REPOS_ALLOWED");
-    const claimable = await nextClaimableJob(ctx, workspaceId, lane, worker.capabilities);
-    if (claimable === null) return none("NO_JOBS");
-    const { directory, job } = claimable;
     const now = Date.now();
+    // The poll's second turns the window of repos when they hold more streams than one claim reads.
+    const job = await nextClaimableJob(ctx, workspaceId, lane, worker.capabilities, Math.floor(now / 1000));
+    if (job === null) return none("NO_JOBS");
     const grantedMs = clampLeaseMs(leaseMs);
     const leaseExpiresAt = now + grantedMs;
     const claimGeneration = job.claimGeneration + 1;
@@ -105,7 +106,6 @@ export const claimNext = workspaceInternalMutation({
         leaseExpiresAt,
       },
       event: { type: "claimed", data: { workerId: worker._id, claimGeneration, attempt, leaseExpiresAt } },
-      directory,
     });
     await ctx.scheduler.runAt(leaseExpiresAt, internal.recovery.recoverIfLeaseExpired, {
       jobId: job._id,
@@ -230,7 +230,7 @@ async function completeIfLeaseHeld(
   if (children.length === 0 && spawn.completionKey === undefined) return { job: finished, idempotent: false };
 
   const spawnedJobIds: Id<"jobs">[] = [];
-  // One read and one write of the claim directory for all children (it may be hundreds of KB).
+  // One batch: the reactions of the children's moves run after all of them are written.
   await withJobBatch(ctx, async () => {
     for (const child of children) {
       const { jobId } = await enqueueJob(ctx, { ...child, workspaceId, parentJobId: finished._id });

@@ -299,7 +299,7 @@ export default defineSchema({
    * jobs.ts), status changed by `moveJob` (claim and complete in leases.ts, lost leases in
    * recovery.ts, cancel and retry in jobs.ts), anything else by `updateJob`. Read by the job
    * routes, the Console and runs (jobs of a run).
-   * `by_queue` orders each (repo, requirements) stream of pending jobs for claim-next (queue.ts).
+   * `by_queue` orders each (repo, requirements) stream of pending jobs: claim-next walks it (queue.ts).
    */
   jobs: defineTable({
     workspaceId: v.id("workspaces"),
@@ -373,9 +373,10 @@ export default defineSchema({
   }).index("by_job_generation", ["jobId", "claimGeneration"]),
 
   /**
-   * The claim directory: one document per (workspace, lane) listing the head of every non-empty
-   * (repo, requirements) stream of pending jobs. Written by queue.ts whenever a job enters or
-   * leaves `pending`; read by claim-next, which thereby reads O(1) documents (see queue.ts).
+   * Retired: the claim directory of earlier versions (one document per workspace lane listing every
+   * stream's head, rewritten by each claim). Nothing reads or writes it any more: claim-next walks
+   * `jobs.by_queue` (queue.ts). Kept so a deployment still holding such documents deploys;
+   * `queue:dropRetiredClaimDirectories` empties it, and a later version removes the table.
    */
   jobQueues: defineTable({
     workspaceId: v.id("workspaces"),

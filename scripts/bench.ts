@@ -15,10 +15,12 @@
  * 6. Live subscriptions (the Convex sync protocol): enqueue rate and commit-to-update latency
  *    with 100 subscriptions to the Console's job list (bench/sync-subscriptions.ts).
  * 7. Storage: the bytes a short and an hour-long job occupy with their timeline (bench/storage.ts).
+ * 8. The conflict matrix: which pairs of hot calls would conflict under Convex's OCC, on
+ *    different repos and on the same repo (bench/conflict-matrix.ts). Target: none across repos.
  *
- *   npm run bench                               all seven
+ *   npm run bench                               all eight
  *   npm run bench -- costs cycles               some, by name (costs, cycles, restart, single-stream,
- *                                               cli-startup, subscriptions, storage)
+ *                                               cli-startup, subscriptions, storage, conflicts)
  *   npm run bench -- restart --quick            the restart without the 100k case
  *   BENCH_SIZES=0,10000 BENCH_SAMPLES=50 npm run bench -- single-stream   smaller or quicker
  */
@@ -36,6 +38,7 @@ import {
   type Runner,
   type Scale,
 } from "./bench/queue-workload";
+import { conflictMatrix } from "./bench/conflict-matrix";
 import { bullmqCycles, driveCycles, localWorkers, pgBossCycles, type CycleResult } from "./bench/cycles";
 import { measureRestart } from "./bench/restart";
 import { startPostgres, startRedis } from "./bench/services";
@@ -261,8 +264,19 @@ async function storage() {
   );
 }
 
+async function conflicts() {
+  const matrix = await conflictMatrix(convexTest(schema, convexModuleMap()));
+  console.log(
+    "\nConflicts under Convex's OCC (a write of one call inside the other's read set); target: none across repos\n",
+  );
+  console.log(
+    table([["pair", "scope", "conflict"], ...matrix.map((row) => [row.pair, row.scope, row.conflict ?? "—"])]),
+  );
+}
+
 const SECTIONS = {
   costs,
+  conflicts,
   cycles: throughput,
   restart: restarts,
   "single-stream": singleStream,

@@ -2,7 +2,6 @@
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { MIN_LEASE_MS, MAX_LEASE_MS } from "../convex/model/leases";
-import { MAX_DIRECTORY_BYTES } from "../convex/queue";
 import { expectError, ok } from "./support/api";
 import { useFreshConvex, type Json } from "./support/harness";
 import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
@@ -528,7 +527,7 @@ describe("complete-and-enqueue-children", () => {
   });
 });
 
-test("a directory entry whose job was changed behind the queue's back is repaired by the next claim", async () => {
+test("a job changed behind the queue's back is not handed out, and the next one is", async () => {
   const edited = await acme.enqueue({ prompt: "edited by hand", priority: -1 });
   const next = await acme.enqueue({ prompt: "next in line" });
   await t.run((ctx) => ctx.db.patch(edited as never, { status: "done" }));
@@ -626,43 +625,10 @@ test("requirement values are capped in bytes, whichever way a job is enqueued", 
   await expect(viaConsole).rejects.toThrow(/at most 200 bytes/);
 });
 
-test("a directory that would pass its byte budget refuses new streams, never existing ones", async () => {
-  const model = (i: number) => `${"m".repeat(190)}${String(i).padStart(10, "0")}`;
-  const first = await acme.enqueue({ requirements: { model: model(0) } });
-  // Fill the directory up to its budget with heads of other (synthetic) streams.
-  await t.run(async (ctx) => {
-    const directory = (await ctx.db.query("jobQueues").first())!;
-    const [head] = directory.heads;
-    const headBytes = JSON.stringify(head).length;
-    const heads = [...directory.heads];
-    for (let i = 1; JSON.stringify(heads).length + headBytes + 1 <= MAX_DIRECTORY_BYTES; i++) {
-      heads.push({ ...head!, requirementsKey: JSON.stringify({ model: model(i) }) });
-    }
-    await ctx.db.patch(directory._id, { heads });
-  });
-  const newStream = await acme.call("/v1/jobs/enqueue", {
-    workspaceId: acme.workspaceId,
-    repoId: acme.repoId,
-    kind: "work",
-    prompt: "p",
-    requirements: { model: "another" },
-  });
-  expectError(newStream, 400, "INVALID_REQUEST");
-  expect(newStream.body.message).toMatch(/too many distinct/);
-  const sameStream = await acme.enqueue({ requirements: { model: model(0) } });
-  expect(sameStream).not.toBe(first);
-});
-
 test("an internal failure answers 500 INTERNAL_ERROR with the request id, and logs no stack", async () => {
-  // A directory whose best heads all point at finished jobs, more of them than claim-next repairs.
-  const stale: string[] = [];
-  for (let i = 0; i < 5; i++) stale.push(await acme.enqueue({ requirements: { model: `m${i}` }, priority: -10 }));
-  await t.run(async (ctx) => {
-    for (const jobId of stale) await ctx.db.patch(jobId as never, { status: "done" });
-    const directory = (await ctx.db.query("jobQueues").first())!;
-    // Repairs read each stream's next pending job; make every stream look non-empty again.
-    await ctx.db.patch(directory._id, { heads: [...directory.heads, ...directory.heads] });
-  });
+  // A pending job edited by hand so that its stream key no longer says what it requires.
+  const edited = await acme.enqueue({ requirements: { model: "m0" } });
+  await t.run((ctx) => ctx.db.patch(edited as never, { requirementsKey: "{}" }));
   const workerId = await acme.worker("w1", { models: ["m0", "m1", "m2", "m3", "m4"] });
   const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
   const response = await acme.call("/v1/jobs/claim-next", { workspaceId: acme.workspaceId, workerId });
@@ -672,9 +638,9 @@ test("an internal failure answers 500 INTERNAL_ERROR with the request id, and lo
     error: "INTERNAL_ERROR",
     message: expect.stringMatching(/request [\w-]+/),
   });
-  expect(response.body.message).not.toMatch(/Claim directory|\.ts:\d+|\n/);
+  expect(response.body.message).not.toMatch(/claim stream|\.ts:\d+|\n/);
   const lines = logged.mock.calls.map((call) => call.join(" ")).join("\n");
-  expect(lines).toMatch(/claim-next failed: Error: Claim directory .* out of step/);
+  expect(lines).toMatch(/claim-next failed: Error: Job \w+ is out of step with its claim stream/);
   expect(lines).not.toMatch(/\n\s+at /);
   logged.mockRestore();
 });

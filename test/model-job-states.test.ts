@@ -82,7 +82,7 @@ describe("the transition table", () => {
     }
   });
 
-  test("only pending jobs wait in the claim directory", () => {
+  test("only pending jobs are claim-next's candidates", () => {
     expect(JOB_STATUSES.filter(isQueued)).toEqual(["pending"]);
   });
 

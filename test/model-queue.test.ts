@@ -1,4 +1,4 @@
-/** Pure job-queue logic: requirement matching, lease arithmetic and fencing, the claim directory. */
+/** Pure job-queue logic: requirement matching, lease arithmetic and fencing, claim order and window. */
 import { describe, expect, test } from "vitest";
 import {
   afterLeaseLoss,
@@ -11,7 +11,7 @@ import {
 } from "../convex/model/leases";
 import type { Capabilities } from "../convex/model/capabilities";
 import { meetsRequirements, requirementsKey, unknownRequirementKeys } from "../convex/model/matching";
-import { bestHeadFor, compareClaimOrder, offerHead, replaceHead, type QueueHead } from "../convex/model/queueHeads";
+import { compareClaimOrder, rotated } from "../convex/model/queueHeads";
 
 describe("meetsRequirements", () => {
   const full: Capabilities = {
@@ -117,45 +117,19 @@ describe("checkLease", () => {
   });
 });
 
-describe("claim directory", () => {
-  const head = (jobId: string, repoId: string, priority: number, createdAt: number, requirements = {}): QueueHead => ({
-    jobId,
-    repoId,
-    requirementsKey: requirementsKey(requirements),
-    priority,
-    createdAt,
-  });
+describe("claim order and window", () => {
+  const head = (jobId: string, priority: number, createdAt: number) => ({ jobId, priority, createdAt });
 
   test("claim order: priority, then age, then id", () => {
-    expect(compareClaimOrder(head("a", "r", 0, 5), head("b", "r", 1, 1))).toBeLessThan(0);
-    expect(compareClaimOrder(head("a", "r", 0, 5), head("b", "r", 0, 1))).toBeGreaterThan(0);
-    expect(compareClaimOrder(head("a", "r", 0, 1), head("b", "r", 0, 1))).toBeLessThan(0);
+    expect(compareClaimOrder(head("a", 0, 5), head("b", 1, 1))).toBeLessThan(0);
+    expect(compareClaimOrder(head("a", 0, 5), head("b", 0, 1))).toBeGreaterThan(0);
+    expect(compareClaimOrder(head("a", 0, 1), head("b", 0, 1))).toBeLessThan(0);
   });
 
-  test("bestHeadFor skips repos not allowed and requirements not met", () => {
-    const heads = [
-      head("urgent-other-repo", "r2", -10, 1),
-      head("needs-gpu-model", "r1", -5, 1, { model: "big" }),
-      head("plain", "r1", 0, 2),
-      head("plain-newer", "r3", 0, 3),
-    ];
-    expect(bestHeadFor(heads, new Set(["r1", "r3"]), {})?.jobId).toBe("plain");
-    expect(bestHeadFor(heads, new Set(["r1", "r3"]), { models: ["big"] })?.jobId).toBe("needs-gpu-model");
-    expect(bestHeadFor(heads, new Set(["r2"]), {})?.jobId).toBe("urgent-other-repo");
-    expect(bestHeadFor(heads, new Set(["r9"]), {})).toBeNull();
-  });
-
-  test("offerHead: a new stream is added, a better job replaces its stream's head, a worse one changes nothing", () => {
-    const heads = [head("a", "r1", 0, 10)];
-    expect(offerHead(heads, head("b", "r2", 0, 20))).toHaveLength(2);
-    expect(offerHead(heads, head("c", "r1", 0, 30))).toBeNull();
-    expect(offerHead(heads, head("d", "r1", -1, 30))?.map((h) => h.jobId)).toEqual(["d"]);
-    expect(offerHead(heads, head("e", "r1", 0, 5, { canWrite: true }))).toHaveLength(2);
-  });
-
-  test("replaceHead: next job takes the place, or the stream goes", () => {
-    const heads = [head("a", "r1", 0, 10), head("b", "r2", 0, 20)];
-    expect(replaceHead(heads, heads[0]!, head("a2", "r1", 0, 11)).map((h) => h.jobId)).toEqual(["a2", "b"]);
-    expect(replaceHead(heads, heads[0]!, null).map((h) => h.jobId)).toEqual(["b"]);
+  test("rotated starts at the key's position, wraps around and keeps every item", () => {
+    expect(rotated(["a", "b", "c"], 0)).toEqual(["a", "b", "c"]);
+    expect(rotated(["a", "b", "c"], 4)).toEqual(["b", "c", "a"]);
+    expect(rotated(["a", "b", "c"], -1)).toEqual(["c", "a", "b"]);
+    expect(rotated([], 7)).toEqual([]);
   });
 });

@@ -4,13 +4,13 @@
  * INVALID_JOB_STATE; docs/job-states.md draws this table (a test keeps the drawing current).
  *
  * To add a status, add it to JOB_STATUSES (model/jobs.ts) and give it a row here; `queued` says
- * whether jobs in it wait in the claim directory (queue.ts).
+ * whether jobs in it are the ones claim-next picks among (the `by_queue` range queue.ts walks).
  */
 import type { ApiErrorData } from "./errors";
 import { JOB_STATUSES, type JobEventType, type JobStatus } from "./jobs";
 
 type StateRow = {
-  /** Jobs in this status are listed in the claim directory (claim-next picks among them). */
+  /** Jobs in this status are claim-next's candidates (queue.ts walks their `by_queue` range). */
   queued: boolean;
   /** The moves out of this status, each with the events that may record it. */
   moves: Partial<Record<JobStatus, readonly JobEventType[]>>;

@@ -3,7 +3,7 @@
  * clients send them (either spelling) turned into the one canonical form that is stored, the
  * view handed back to workers (both spellings), a job's requirements against a worker's
  * capabilities, and the canonical requirements signature the queue groups pending jobs by
- * (model/queueHeads.ts).
+ * (convex/queue.ts).
  */
 import { v, type Infer } from "convex/values";
 import type { Capabilities } from "./capabilities";
@@ -121,12 +121,7 @@ export function requirementsKey(requirements: Requirements): string {
   return JSON.stringify(Object.fromEntries(demanded));
 }
 
-/** The requirements a `requirementsKey` stands for (what the claim directory matches on). */
-export function requirementsOfKey(key: string): Requirements {
-  return JSON.parse(key) as Requirements;
-}
-
-/** Longest requirement value, in UTF-8 bytes: they are copied into the claim directory. */
+/** Longest requirement value, in UTF-8 bytes: they are part of the `by_queue` index key (requirementsKey). */
 export const MAX_REQUIREMENT_BYTES = 200;
 
 /** The first string requirement longer than MAX_REQUIREMENT_BYTES, or null. */

@@ -216,7 +216,7 @@ export function memoizeValidatorExports(module: Record<string, unknown>) {
     }
   }
 }
-const MEMOIZED = new WeakSet<Function>();
+const MEMOIZED = new WeakSet<object>();
 
 // ---- documents -------------------------------------------------------------------------------
 
@@ -490,4 +490,73 @@ export async function probeQueryExecution(t: TestConvex, walks: () => number) {
     (ctx.db as any).system.query("_scheduled_functions").withIndex("by_creation_time").first(),
   );
   if (walks() === before) throw versionError("index-range queries no longer reach DatabaseFake.startQuery");
+}
+
+// ---- access log (conflict tests) -------------------------------------------------------------
+
+/** One read as the database saw it: a document by id, or a query with what it returned. */
+export type DatabaseRead =
+  | { kind: "get"; id: string }
+  | { kind: "query"; query: SerializedQuery; returned: Document[]; done: boolean }
+  | { kind: "page"; request: PageRequest; result: PageResult };
+
+/**
+ * Records every read of the root database while `work` runs (gets, including the read a patch,
+ * replace or delete makes, and each query with the documents it handed out), and the writes the
+ * open transaction holds when `beforeEnd` is called (each with its committed version).
+ * convex-test's own per-document gets while it evaluates a query are not reads of their own.
+ */
+export function recordDatabaseAccess(internals: Internals): {
+  reads: DatabaseRead[];
+  writes(): CommittedWrite[];
+  stop(): void;
+} {
+  const { db } = internals;
+  const reads: DatabaseRead[] = [];
+  const queries = new Map<number, Extract<DatabaseRead, { kind: "query" }>>();
+  let evaluating = 0;
+  const original = { get: db.get, startQuery: db.startQuery, queryNext: db.queryNext, paginate: db.paginate };
+  db.get = (table, id) => {
+    if (evaluating === 0) reads.push({ kind: "get", id });
+    return original.get.call(db, table, id);
+  };
+  db.startQuery = (query) => {
+    evaluating++;
+    try {
+      const queryId = original.startQuery.call(db, query);
+      const read = { kind: "query" as const, query, returned: [], done: false };
+      reads.push(read);
+      queries.set(queryId, read);
+      return queryId;
+    } finally {
+      evaluating--;
+    }
+  };
+  db.queryNext = (queryId) => {
+    const next = original.queryNext.call(db, queryId);
+    const read = queries.get(queryId);
+    if (read !== undefined) {
+      if (next.done || next.value === null) read.done = true;
+      else read.returned.push(next.value);
+    }
+    return next;
+  };
+  db.paginate = (request) => {
+    evaluating++;
+    try {
+      const result = original.paginate.call(db, request);
+      reads.push({ kind: "page", request, result });
+      return result;
+    } finally {
+      evaluating--;
+    }
+  };
+  return {
+    reads,
+    writes: () => {
+      const written = pendingWrites(internals, () => true);
+      return [...written].map(([id, current]) => ({ id, previous: db._documents[id], current: current ?? undefined }));
+    },
+    stop: () => Object.assign(db, original),
+  };
 }

@@ -1,0 +1,189 @@
+/**
+ * Which hot calls would conflict on Convex (SPEC §6 "Concurrency on Convex"): each call of a pair
+ * runs the very handler its route runs, from the same committed state, in a transaction that is
+ * rolled back; its reads and writes are recorded (scripts/local/convexTestInternals.ts) and the
+ * pair is judged by Convex's OCC rule (occ.ts). Shared by `npm run bench` and
+ * test/queue-conflicts.test.ts.
+ */
+import type { Id } from "../../convex/_generated/dataModel";
+import type { MutationCtx } from "../../convex/_generated/server";
+import { enqueue, enqueueJob } from "../../convex/jobs";
+import { claimNext, complete, extendLeaseIfHeld } from "../../convex/leases";
+import {
+  handlerOf,
+  openInternals,
+  recordDatabaseAccess,
+  schemaIndexes,
+  type Internals,
+  type TestConvex,
+} from "../local/convexTestInternals";
+import { pairConflict, readSetOf, type IndexFields, type Transaction } from "./occ";
+import { seedWorkload, type Runner, type Workload } from "./queue-workload";
+
+/** A hot call: its registered function, arguments, and what its result must show (it did its work). */
+type Call = { name: string; fn: object; args: Record<string, unknown>; did: (result: any) => boolean };
+
+/** One pair of the matrix: its calls, whether they share a repo, and the verdict. */
+export type PairResult = { pair: string; scope: "different repos" | "same repo"; conflict: string | null };
+
+const ROLLBACK = "conflict-matrix: rolled back";
+
+function indexFieldsOf(internals: Internals): IndexFields {
+  return (table, index) => {
+    if (index === "by_creation_time") return ["_creationTime", "_id"];
+    if (index === "by_id") return ["_id"];
+    const declared = schemaIndexes(internals, table).find((each) => each.name === index);
+    if (declared === undefined) throw new Error(`No index ${table}.${index} in the schema.`);
+    return [...declared.fields, "_creationTime", "_id"];
+  };
+}
+
+/** Runs `call` in a transaction that is rolled back, and returns what it read and wrote. */
+async function recorded(t: TestConvex, internals: Internals, call: Call): Promise<Transaction> {
+  const handler = handlerOf<MutationCtx, Record<string, unknown>, unknown>(call.fn);
+  const access = recordDatabaseAccess(internals);
+  let writes: Transaction["writes"] = [];
+  let result: any;
+  try {
+    await t.run(async (ctx) => {
+      result = await handler(ctx, call.args);
+      writes = access.writes();
+      throw new Error(ROLLBACK);
+    });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.includes(ROLLBACK)) throw error;
+  } finally {
+    access.stop();
+  }
+  if (!call.did(result)) {
+    throw new Error(`${call.name} did not do what the matrix measures: ${JSON.stringify(result)}`);
+  }
+  return { reads: readSetOf(access.reads, indexFieldsOf(internals)), writes };
+}
+
+type Fleet = Workload & {
+  repoA: Id<"repos">;
+  repoB: Id<"repos">;
+  /** Two workers allowed only on repo A, one only on repo B; one on A offering the `gpu` model. */
+  claimerA1: Id<"workers">;
+  claimerA2: Id<"workers">;
+  claimerAGpu: Id<"workers">;
+  claimerB: Id<"workers">;
+  /** A running job in repo A, held by its worker. */
+  heldA: { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
+};
+
+async function insertWorker(t: Runner, workload: Workload, name: string, repoId: Id<"repos">, models?: string[]) {
+  return await t.run(
+    async (ctx) =>
+      await ctx.db.insert("workers", {
+        workspaceId: workload.workspaceId,
+        displayName: name,
+        machineFingerprint: `fp-${name}`,
+        status: "online",
+        capabilities: { reposAllowed: [repoId], ...(models === undefined ? {} : { models }) },
+        inventory: {},
+        lastSeenAt: Date.now(),
+      }),
+  );
+}
+
+/** Two repos with three pending jobs each, a running job and a waiting `gpu` job in repo A. */
+async function seedFleet(t: Runner): Promise<Fleet> {
+  const workload = await seedWorkload(t, { repos: 2, workers: 0, pendingJobs: 6, unclaimableJobs: 0, finishedJobs: 0 });
+  const [repoA, repoB] = workload.repoIds as [Id<"repos">, Id<"repos">];
+  const holder = await insertWorker(t, workload, "holder-a", repoA);
+  const claimed = await t.run(async (ctx) =>
+    handlerOf<MutationCtx, Record<string, unknown>, any>(claimNext)(ctx, {
+      caller: workload.caller,
+      workspaceId: workload.workspaceId,
+      workerId: holder,
+      lane: "worker",
+    }),
+  );
+  await t.run(async (ctx) => {
+    const fields = { workspaceId: workload.workspaceId, repoId: repoA, kind: "work" as const, prompt: "Needs a GPU" };
+    await enqueueJob(ctx, { ...fields, priority: -5, requirements: { model: "gpu" } });
+  });
+  return {
+    ...workload,
+    repoA,
+    repoB,
+    claimerA1: await insertWorker(t, workload, "claimer-a1", repoA),
+    claimerA2: await insertWorker(t, workload, "claimer-a2", repoA),
+    claimerB: await insertWorker(t, workload, "claimer-b", repoB),
+    claimerAGpu: await insertWorker(t, workload, "claimer-a-gpu", repoA, ["gpu"]),
+    heldA: { jobId: claimed.jobId, workerId: holder, claimGeneration: claimed.claimGeneration },
+  };
+}
+
+function calls(fleet: Fleet) {
+  const ws = { caller: fleet.caller, workspaceId: fleet.workspaceId };
+  const claim = (workerId: Id<"workers">): Call => ({
+    name: "claim",
+    fn: claimNext,
+    args: { ...ws, workerId, lane: "worker" },
+    did: (result) => typeof result?.jobId === "string",
+  });
+  // The seeded jobs have priorities 0-2: 5 queues behind them, -1 ahead.
+  const enqueueIn = (repoId: Id<"repos">, priority = 5): Call => ({
+    name: "enqueue",
+    fn: enqueue,
+    args: { ...ws, repoId, kind: "work", prompt: "Matrix job", priority },
+    did: (result) => typeof result?.jobId === "string",
+  });
+  const held = { ...ws, ...fleet.heldA };
+  return {
+    claimA1: claim(fleet.claimerA1),
+    claimA2: claim(fleet.claimerA2),
+    claimB: claim(fleet.claimerB),
+    claimAGpu: claim(fleet.claimerAGpu),
+    enqueueA: enqueueIn(fleet.repoA),
+    enqueueA2: enqueueIn(fleet.repoA),
+    enqueueAheadA: enqueueIn(fleet.repoA, -1),
+    enqueueB: enqueueIn(fleet.repoB),
+    heartbeatA: {
+      name: "heartbeat",
+      fn: extendLeaseIfHeld,
+      args: held,
+      did: (result: any) => typeof result?.leaseExpiresAt === "number",
+    },
+    completeA: {
+      name: "complete",
+      fn: complete,
+      args: { ...held, outcome: "done" },
+      did: (result: any) => result?.result?.status === "done",
+    },
+  };
+}
+
+/** The pairs of the matrix: [label, scope, first call, second call]. */
+function pairsOf(c: ReturnType<typeof calls>): Array<[string, PairResult["scope"], Call, Call]> {
+  return [
+    ["claim / claim", "different repos", c.claimA1, c.claimB],
+    ["claim / enqueue", "different repos", c.claimA1, c.enqueueB],
+    ["enqueue / enqueue", "different repos", c.enqueueA, c.enqueueB],
+    ["heartbeat / claim", "different repos", c.heartbeatA, c.claimB],
+    ["complete / claim", "different repos", c.completeA, c.claimB],
+    ["claim / claim (the same head job)", "same repo", c.claimA1, c.claimA2],
+    ["claim / claim (heads of two streams)", "same repo", c.claimA1, c.claimAGpu],
+    ["claim / enqueue (behind the head)", "same repo", c.claimA1, c.enqueueA],
+    ["claim / enqueue (ahead of the head)", "same repo", c.claimA1, c.enqueueAheadA],
+    ["enqueue / enqueue", "same repo", c.enqueueA, c.enqueueA2],
+    ["heartbeat / claim", "same repo", c.heartbeatA, c.claimA1],
+    ["complete / claim", "same repo", c.completeA, c.claimA1],
+  ];
+}
+
+/** Seeds a fresh convex-test instance and judges every pair of the matrix. */
+export async function conflictMatrix(t: TestConvex): Promise<PairResult[]> {
+  const internals = await openInternals(t, { hasSchema: true });
+  const fleet = await seedFleet(t as unknown as Runner);
+  const results: PairResult[] = [];
+  for (const [pair, scope, first, second] of pairsOf(calls(fleet))) {
+    const a = await recorded(t, internals, first);
+    const b = await recorded(t, internals, second);
+    results.push({ pair, scope, conflict: pairConflict(a, b) });
+  }
+  return results;
+}
