@@ -7,6 +7,7 @@
  */
 import type { PaginationOptions, PaginationResult, WithoutSystemFields } from "convex/server";
 import type { Doc, Id } from "./_generated/dataModel";
+import { internal } from "./_generated/api";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
 import { appendJobEvent, type JobEventFields } from "./jobEvents";
@@ -57,7 +58,18 @@ export async function insertJob(
   const job = (await ctx.db.get(jobId))!;
   // A new job may not start a (repo, requirements) stream once the directory is full (queue.ts).
   if (isQueued(status)) await jobBecamePending(ctx, job, { refuseNewStream: true });
+  await startTimers(ctx, job);
   return job;
+}
+
+/** A job entering `scheduled` gets its release timer (scheduling.ts), so none waits past its time. */
+async function startTimers(ctx: MutationCtx, job: Doc<"jobs">) {
+  if (job.status !== "scheduled") return;
+  if (job.availableAt === undefined) throw new Error(`Job ${job._id} is scheduled without an availableAt.`);
+  await ctx.scheduler.runAt(job.availableAt, internal.scheduling.releaseIfDue, {
+    jobId: job._id,
+    availableAt: job.availableAt,
+  });
 }
 
 /**
@@ -78,6 +90,7 @@ export async function moveJob(
     const moved = await writeJob(ctx, job, { ...change.patch, status: to }, change.event);
     if (isQueued(job.status) && !isQueued(to)) await jobLeftPending(ctx, moved, change.directory);
     if (!isQueued(job.status) && isQueued(to)) await jobBecamePending(ctx, moved);
+    await startTimers(ctx, moved);
     openBatches.get(ctx.db)!.push({ job: moved, from: job.status });
     return moved;
   });

@@ -28,6 +28,7 @@ import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "
 import { nextClaimableJob } from "./queue";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
+import { retryPolicyFor, scheduleRetry } from "./scheduling";
 import { requireWorker } from "./workers";
 
 const LEASE_LOST: Refusal = refusal("LEASE_MISMATCH", "The lease expired before this call; the job was recovered.");
@@ -106,6 +107,12 @@ export const claimNext = workspaceInternalMutation({
       jobId: job._id,
       claimGeneration,
     });
+    if (job.timeoutMs !== undefined) {
+      await ctx.scheduler.runAt(now + job.timeoutMs, internal.timeouts.timeOutIfRunning, {
+        jobId: job._id,
+        claimGeneration,
+      });
+    }
     return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt };
   },
 });
@@ -177,6 +184,8 @@ async function completeIfLeaseHeld(ctx: AccessCtx, args: CompletionArgs): Promis
   if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
 
   const run = args.runId === undefined ? undefined : await requireRun(ctx, workspaceId, args.runId);
+  const retried = await retryIfRetryable(ctx, job, args);
+  if (retried !== null) return { job: retried, idempotent: false };
   const finished = await moveJob(ctx, job, args.outcome, {
     patch: {
       outcome: args.outcome,
@@ -190,10 +199,32 @@ async function completeIfLeaseHeld(ctx: AccessCtx, args: CompletionArgs): Promis
     event: {
       type: OUTCOME_EVENT[args.outcome],
       message: args.message,
-      data: { workerId: holder.workerId, claimGeneration: job.claimGeneration, outcomeReason: args.outcomeReason },
+      data: {
+        workerId: holder.workerId,
+        claimGeneration: job.claimGeneration,
+        outcomeReason: args.outcomeReason,
+        // A completion that beat the cancel grace is kept with its outcome, next to the request.
+        ...(job.cancelRequestedAt === undefined ? {} : { cancelRequestedAt: job.cancelRequestedAt }),
+      },
     },
   });
   return { job: finished, idempotent: false };
+}
+
+/**
+ * A `failed` completion whose reason says `retryable: true`, of a job with a retry policy and
+ * attempts left, schedules the next attempt (its `recommendedDelayMs` clamped) instead of ending it.
+ */
+async function retryIfRetryable(ctx: MutationCtx, job: Doc<"jobs">, args: CompletionArgs) {
+  const reason = args.outcomeReason;
+  if (args.outcome !== "failed" || typeof reason !== "object" || !reason.retryable) return null;
+  const policy = retryPolicyFor(job);
+  if (policy === null) return null;
+  return await scheduleRetry(ctx, job, policy, {
+    cause: "failed",
+    recommendedDelayMs: reason.recommendedDelayMs,
+    data: { outcomeReason: reason, ...(args.message === undefined ? {} : { workerMessage: args.message }) },
+  });
 }
 
 /** `POST /v1/jobs/complete`. */

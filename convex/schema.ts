@@ -19,6 +19,7 @@ import {
 import { capabilitiesValidator, extraCapabilitiesValidator } from "./model/capabilities";
 import { requirementsValidator } from "./model/matching";
 import { outcomeReasonValidator } from "./model/outcomeReasons";
+import { retryPolicyValidator } from "./model/scheduling";
 import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
 import { auditActionValidator, auditActorValidator, auditDetailsValidator } from "./model/audit";
@@ -41,6 +42,8 @@ export default defineSchema({
     name: v.string(),
     dataPolicy: dataPolicyValidator,
     createdBy: v.optional(v.id("users")),
+    /** How long a running job may go on after its cancel was requested (default 120 s, model/scheduling.ts). */
+    cancelGraceMs: v.optional(v.number()),
   }).index("by_slug", ["slug"]),
 
   /**
@@ -318,9 +321,20 @@ export default defineSchema({
     nextEventSeq: v.number(),
     finishedAt: v.optional(v.number()),
     updatedAt: v.number(),
+    /** While `scheduled`: when it becomes pending (scheduling.ts releases it then). */
+    availableAt: v.optional(v.number()),
+    /** Enqueue's `retry`, defaults filled in (model/scheduling.ts); absent: no back-off, `failed` is final. */
+    retryPolicy: v.optional(retryPolicyValidator),
+    /** Enqueue's `timeoutMs`, counted from each claim. */
+    timeoutMs: v.optional(v.number()),
+    /** When the current claim's cancel was requested (by a person or a timeout); the cancel grace counts from it. */
+    cancelRequestedAt: v.optional(v.number()),
+    /** Set when the current claim passed `timeoutMs`: its end after the grace is `failed` (`timeout`). */
+    timedOut: v.optional(v.boolean()),
   })
     .index("by_queue", ["workspaceId", "lane", "status", "repoId", "requirementsKey", "priority"])
     .index("by_status_lease", ["status", "leaseExpiresAt"])
+    .index("by_status_available", ["status", "availableAt"])
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_status", ["workspaceId", "status"])
     .index("by_workspace_repo", ["workspaceId", "repoId"])

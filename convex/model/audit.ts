@@ -14,6 +14,7 @@ export const AUDIT_ACTIONS = [
   "member.removed",
   "member.role_changed",
   "workspace.data_policy_changed",
+  "workspace.cancel_grace_changed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const auditActionValidator = v.union(...AUDIT_ACTIONS.map((action) => v.literal(action)));
