@@ -211,15 +211,16 @@ export const enqueue = workspaceInternalMutation({
   handler: async (ctx, fields) => await enqueueJob(ctx, { workspaceId: ctx.access.workspaceId, ...fields }),
 });
 
-/** `POST /v1/jobs/list`: newest first; a repo and a run filter together narrow to the run. */
+/** `POST /v1/jobs/list`: newest first; every filter applied (pageOfJobs picks the index). */
 export const list = workspaceInternalQuery({
   minRole: "viewer",
   args: requestArgs(listJobsRequest),
-  handler: async (ctx, { status, limit, cursor, ...raw }) => {
+  handler: async (ctx, { status, limit, cursor, kind, createdAfter, createdBefore, ...raw }) => {
     const { workspaceId } = ctx.access;
     const repoId = raw.repoId === undefined ? undefined : requireId(ctx, "repos", raw.repoId, "repoId");
     const runId = raw.runId === undefined ? undefined : requireId(ctx, "runs", raw.runId, "runId");
-    const filters = { status, repoId, runId };
+    const claimedBy = raw.workerId === undefined ? undefined : requireId(ctx, "workers", raw.workerId, "workerId");
+    const filters = { status, repoId, runId, kind, claimedBy, createdAfter, createdBefore };
     let page: PaginationResult<Doc<"jobs">>;
     if (cursor === undefined) {
       page = await pageOfJobs(ctx, workspaceId, filters, { numItems: limit, cursor: null });
@@ -230,7 +231,7 @@ export const list = workspaceInternalQuery({
         throw invalid("cursor", "is not a cursor this route returned for these filters.");
       }
     }
-    const jobs = page.page.filter((job) => repoId === undefined || job.repoId === repoId).map(jobView);
+    const jobs = page.page.map(jobView);
     return { jobs, nextCursor: page.isDone ? null : page.continueCursor };
   },
 });

@@ -341,6 +341,10 @@ export default defineSchema({
     .index("by_workspace_repo_status", ["workspaceId", "repoId", "status"])
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_workspace_run_status", ["workspaceId", "runId", "status"])
+    .index("by_workspace_kind", ["workspaceId", "kind"])
+    .index("by_workspace_kind_status", ["workspaceId", "kind", "status"])
+    .index("by_workspace_claimed_by", ["workspaceId", "claimedBy"])
+    .index("by_workspace_claimed_by_status", ["workspaceId", "claimedBy", "status"])
     .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
     .index("by_workspace_completion_key", ["workspaceId", "completionKey"]),
 

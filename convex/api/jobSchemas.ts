@@ -114,16 +114,23 @@ const clientIdempotencyKey = shortText(200).refine(
   `must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues)`,
 );
 
-/** When a delayed job may first be claimed: ms since the epoch, or an ISO 8601 time with its offset. */
-const runAtSchema = convexOutput(
-  z
-    .union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })])
-    .transform((runAt) => (typeof runAt === "number" ? runAt : Date.parse(runAt)))
-    .meta({
-      description:
-        "Do not hand the job out before this time (ms since epoch or ISO 8601, at most 365 days ahead): it is `scheduled` until then. Not with `delayMs`.",
-    }),
-  v.number(),
+/** A time: ms since the epoch, or an ISO 8601 time with its offset (`Z`, `+02:00`); parsed to ms. */
+const timeOf = (description: string) =>
+  convexOutput(
+    z
+      .union([z.number().nonnegative(), z.iso.datetime({ offset: true })], {
+        error: "must be ms since the epoch or an ISO 8601 time with an offset (Z, +02:00)",
+      })
+      .transform((time) => (typeof time === "number" ? time : Date.parse(time)))
+      .meta({ description }),
+    v.number(),
+  );
+
+export const timeSchema = timeOf("ms since epoch, or ISO 8601 with an offset.");
+
+/** When a delayed job may first be claimed. */
+const runAtSchema = timeOf(
+  "Do not hand the job out before this time (ms since epoch or ISO 8601, at most 365 days ahead): it is `scheduled` until then. Not with `delayMs`.",
 );
 
 const retrySchema = z
