@@ -80,6 +80,8 @@ export const claimNext = workspaceInternalMutation({
     const { workspaceId } = ctx.access;
     const worker = await requireWorker(ctx, workspaceId, workerId);
     const none = (reason: NoClaimReason) => ({ jobId: null, job: null, reason });
+    // An admin's drain wins over the worker's own `online` (SPEC §6 "Drain from the Console").
+    if (worker.drainRequested === true) return none("WORKER_DRAINING");
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
     if ((worker.capabilities.reposAllowed ?? []).length === 0) return none("NO_REPOS_ALLOWED");
     const claimable = await nextClaimableJob(ctx, workspaceId, lane, worker.capabilities);

@@ -257,6 +257,8 @@ export default defineSchema({
     lastSeenAt: v.number(),
     /** Absent on rows written before the flag existed: offline until the next heartbeat. */
     online: v.optional(v.boolean()),
+    /** Set by an admin (workerAdmin.ts): no new jobs whatever the heartbeat says; heartbeats answer `drainRequested`. */
+    drainRequested: v.optional(v.boolean()),
   })
     .index("by_workspace_identity", ["workspaceId", "machineFingerprint", "displayName"])
     .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"])

@@ -98,6 +98,7 @@ import type * as timeouts from "../timeouts.js";
 import type * as tokens from "../tokens.js";
 import type * as uncertainties from "../uncertainties.js";
 import type * as uploads from "../uploads.js";
+import type * as workerAdmin from "../workerAdmin.js";
 import type * as workers from "../workers.js";
 import type * as workspaces from "../workspaces.js";
 
@@ -198,6 +199,7 @@ declare const fullApi: ApiFromModules<{
   tokens: typeof tokens;
   uncertainties: typeof uncertainties;
   uploads: typeof uploads;
+  workerAdmin: typeof workerAdmin;
   workers: typeof workers;
   workspaces: typeof workspaces;
 }>;

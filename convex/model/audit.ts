@@ -15,6 +15,9 @@ export const AUDIT_ACTIONS = [
   "member.role_changed",
   "workspace.data_policy_changed",
   "workspace.cancel_grace_changed",
+  "worker.drained",
+  "worker.undrained",
+  "worker.removed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const auditActionValidator = v.union(...AUDIT_ACTIONS.map((action) => v.literal(action)));
