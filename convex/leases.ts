@@ -26,6 +26,7 @@ import { apiError, refusal, type Refusal } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, laneValidator } from "./model/jobs";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { nextClaimableJob } from "./queue";
+import { pausedFor } from "./queuePauses";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { retryPolicyFor, scheduleRetry } from "./scheduling";
@@ -70,8 +71,9 @@ async function leaseStillHeld(ctx: MutationCtx, job: Doc<"jobs">, holder: LeaseH
 }
 
 /**
- * `POST /v1/jobs/claim-next` (and the cloud AI lane's): 7 document reads (patched documents
- * count), 3 when nothing is claimable, whatever the queue holds (see queue.ts).
+ * `POST /v1/jobs/claim-next` (and the cloud AI lane's): 8 document reads (patched documents
+ * count), 4 when nothing is claimable, whatever the queue holds (see queue.ts; one is the pause
+ * document of the lane).
  */
 export const claimNext = workspaceInternalMutation({
   minRole: "member",
@@ -83,9 +85,18 @@ export const claimNext = workspaceInternalMutation({
     // An admin's drain wins over the worker's own `online` (SPEC §6 "Drain from the Console").
     if (worker.drainRequested === true) return none("WORKER_DRAINING");
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
-    if ((worker.capabilities.reposAllowed ?? []).length === 0) return none("NO_REPOS_ALLOWED");
-    const claimable = await nextClaimableJob(ctx, workspaceId, lane, worker.capabilities);
-    if (claimable === null) return none("NO_JOBS");
+    const reposAllowed = worker.capabilities.reposAllowed ?? [];
+    if (reposAllowed.length === 0) return none("NO_REPOS_ALLOWED");
+    // Paused repos leave the allowlist before the claim directory is read (queuePauses.ts).
+    const paused = await pausedFor(ctx, workspaceId, lane);
+    if (paused.lanePaused) return none("QUEUE_PAUSED");
+    const unpaused = reposAllowed.filter((repoId) => !paused.pausedRepoIds.has(repoId));
+    const someRepoPaused = unpaused.length < reposAllowed.length;
+    const claimable =
+      unpaused.length === 0
+        ? null
+        : await nextClaimableJob(ctx, workspaceId, lane, { ...worker.capabilities, reposAllowed: unpaused });
+    if (claimable === null) return none(someRepoPaused ? "QUEUE_PAUSED" : "NO_JOBS");
     const { directory, job } = claimable;
     const now = Date.now();
     const grantedMs = clampLeaseMs(leaseMs);

@@ -370,6 +370,19 @@ export default defineSchema({
   }).index("by_workspace_lane", ["workspaceId", "lane"]),
 
   /**
+   * Paused queues (SPEC §6 "Pause"): one document per (workspace, lane), written by the pause and
+   * resume calls (queuePauses.ts), read once by each claim-next of that lane.
+   */
+  queuePauses: defineTable({
+    workspaceId: v.id("workspaces"),
+    lane: laneValidator,
+    /** The whole lane is paused. */
+    lanePaused: v.boolean(),
+    /** Repos paused in this lane (the lane itself may be running). */
+    pausedRepoIds: v.array(v.id("repos")),
+  }).index("by_workspace_lane", ["workspaceId", "lane"]),
+
+  /**
    * Append-only job timeline, `seq` counting from 1 per job. Appended through jobState.ts with
    * each job write it records (every move, logged lines, heartbeats with a message). Read by
    * `/v1/job-events/list-for-job` and the Console job detail.

@@ -10,6 +10,7 @@ import { contextPackRoutes } from "./routes/contextPacks";
 import { integrationRoutes } from "./routes/integrations";
 import { jobRoutes } from "./routes/jobs";
 import { metaRoutes } from "./routes/meta";
+import { queueRoutes } from "./routes/queues";
 import { runRoutes } from "./routes/runs";
 import { uncertaintyRoutes } from "./routes/uncertainties";
 import { uploadRoutes } from "./routes/uploads";
@@ -22,6 +23,7 @@ export const routes: readonly Route[] = [
   ...authRoutes,
   ...workerRoutes,
   ...jobRoutes,
+  ...queueRoutes,
   ...runRoutes,
   ...uncertaintyRoutes,
   ...contextPackRoutes,

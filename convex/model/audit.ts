@@ -18,6 +18,8 @@ export const AUDIT_ACTIONS = [
   "worker.drained",
   "worker.undrained",
   "worker.removed",
+  "queue.paused",
+  "queue.resumed",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 export const auditActionValidator = v.union(...AUDIT_ACTIONS.map((action) => v.literal(action)));

@@ -126,6 +126,19 @@ export async function seedWorkload(t: Runner, scale: Scale, slug = "bench"): Pro
       status: "active",
       updatedAt: Date.now(),
     });
+    // A paused repo (no jobs) so every claim reads the lane's pause document, as a paused workspace's would.
+    const pausedRepoId = await ctx.db.insert("repos", {
+      workspaceId,
+      remoteUrlHash: "paused",
+      status: "active",
+      updatedAt: Date.now(),
+    });
+    await ctx.db.insert("queuePauses", {
+      workspaceId,
+      lane: "worker",
+      lanePaused: false,
+      pausedRepoIds: [pausedRepoId],
+    });
     const workerIds: Id<"workers">[] = [];
     for (let i = 0; i < scale.workers; i++) {
       workerIds.push(
