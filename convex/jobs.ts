@@ -36,6 +36,7 @@ import {
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
 import { requestCancel } from "./timeouts";
+import { startCascade } from "./cascadeStart";
 
 export type EnqueueFields = {
   workspaceId: Id<"workspaces">;
@@ -153,6 +154,14 @@ export async function enqueueJob(
  * job answers INVALID_JOB_STATE. Canceling a running job twice is harmless.
  */
 export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
+  const canceled = await cancelThisJob(ctx, job, reason);
+  // Its spawned children (and theirs) are canceled too, in scheduled batches (cascade.ts).
+  if ((job.spawnedJobIds ?? []).length > 0)
+    await startCascade(ctx, job.workspaceId, { parentJobId: job._id }, reason ?? `Parent job ${job._id} canceled.`);
+  return canceled;
+}
+
+async function cancelThisJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
   if (job.status === "pending" || job.status === "scheduled") {
     return await moveJob(ctx, job, "canceled", {
       patch: {
@@ -168,6 +177,8 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
     });
   }
   if (job.status === "running") return await requestCancel(ctx, job, { reason });
+  // A finished job that spawned children: the cancel reaches them; the job itself stays as it ended.
+  if ((job.spawnedJobIds ?? []).length > 0) return job;
   throw apiError(
     "INVALID_JOB_STATE",
     `Only scheduled, pending or running jobs can be canceled; this one is ${job.status}.`,

@@ -30,6 +30,7 @@ import { pausedFor } from "./queuePauses";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
 import { retryPolicyFor, scheduleRetry } from "./scheduling";
+import { endTimedOut } from "./timeouts";
 import { requireWorker } from "./workers";
 
 const LEASE_LOST: Refusal = refusal("LEASE_MISMATCH", "The lease expired before this call; the job was recovered.");
@@ -199,6 +200,15 @@ async function completeIfLeaseHeld(ctx: AccessCtx, args: CompletionArgs): Promis
   const run = args.runId === undefined ? undefined : await requireRun(ctx, workspaceId, args.runId);
   const retried = await retryIfRetryable(ctx, job, args);
   if (retried !== null) return { job: retried, idempotent: false };
+  if (job.timedOut === true && args.outcome === "canceled") {
+    // The worker stopped because the timeout asked it to: the attempt timed out (timeouts.ts).
+    const data = {
+      workerId: holder.workerId,
+      claimGeneration: job.claimGeneration,
+      workerOutcomeReason: args.outcomeReason,
+    };
+    return { job: await endTimedOut(ctx, job, data), idempotent: false };
+  }
   const finished = await moveJob(ctx, job, args.outcome, {
     patch: {
       outcome: args.outcome,

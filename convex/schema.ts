@@ -343,6 +343,7 @@ export default defineSchema({
     .index("by_workspace_repo_status", ["workspaceId", "repoId", "status"])
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_workspace_run_status", ["workspaceId", "runId", "status"])
+    .index("by_parent_status", ["parentJobId", "status"])
     .index("by_workspace_kind", ["workspaceId", "kind"])
     .index("by_workspace_kind_status", ["workspaceId", "kind", "status"])
     .index("by_workspace_claimed_by", ["workspaceId", "claimedBy"])

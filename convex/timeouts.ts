@@ -63,6 +63,27 @@ export const timeOutIfRunning = internalMutation({
   },
 });
 
+/**
+ * Ends the claim of a timed-out job: `scheduled` under its retry policy with attempts left, else
+ * `failed` with reason code `timeout`. Also used when its worker completes it `canceled` (it was
+ * asked to stop by the timeout): that attempt failed, whatever word the worker chose.
+ */
+export async function endTimedOut(ctx: MutationCtx, job: Doc<"jobs">, data: Record<string, unknown>) {
+  const policy = retryPolicyFor(job);
+  if (policy !== null)
+    return await scheduleRetry(ctx, job, policy, { cause: "timeout", data: { ...data, timeoutMs: job.timeoutMs } });
+  const summary = `Attempt ${job.attempts} passed its timeout of ${job.timeoutMs} ms.`;
+  return await moveJob(ctx, job, "failed", {
+    patch: {
+      outcome: "failed",
+      outcomeReason: systemReason("failed", SYSTEM_REASON_CODES.timeout, summary),
+      leaseExpiresAt: undefined,
+      finishedAt: Date.now(),
+    },
+    event: { type: "failed", message: summary, data },
+  });
+}
+
 /** Scheduled `cancelGraceMs` after a cancel request: ends the claim if the worker has not. */
 export const endAfterCancelGrace = internalMutation({
   args: { jobId: v.id("jobs"), claimGeneration: v.number() },
@@ -70,30 +91,20 @@ export const endAfterCancelGrace = internalMutation({
     const job = await ctx.db.get(jobId);
     if (job === null || job.status !== "running" || job.claimGeneration !== claimGeneration) return null;
     if (!job.cancelRequested) return null;
-    const ended = { workerId: job.claimedBy, claimGeneration, cancelRequestedAt: job.cancelRequestedAt };
+    const ended = { workerId: job.claimedBy, claimGeneration, cancelRequestedAt: job.cancelRequestedAt, by: "server" };
     if (job.timedOut) {
-      const policy = retryPolicyFor(job);
-      if (policy !== null) {
-        await scheduleRetry(ctx, job, policy, { cause: "timeout", data: { timeoutMs: job.timeoutMs } });
-        return null;
-      }
+      await endTimedOut(ctx, job, ended);
+      return null;
     }
-    const outcome = job.timedOut ? ("failed" as const) : ("canceled" as const);
-    const summary = job.timedOut
-      ? `Attempt ${job.attempts} passed its timeout of ${job.timeoutMs} ms and was still running after the cancel grace.`
-      : "Still running after the cancel grace; ended by the server.";
-    await moveJob(ctx, job, outcome, {
+    const summary = "Still running after the cancel grace; ended by the server.";
+    await moveJob(ctx, job, "canceled", {
       patch: {
-        outcome,
-        outcomeReason: systemReason(
-          outcome,
-          job.timedOut ? SYSTEM_REASON_CODES.timeout : SYSTEM_REASON_CODES.cancelGrace,
-          summary,
-        ),
+        outcome: "canceled",
+        outcomeReason: systemReason("canceled", SYSTEM_REASON_CODES.cancelGrace, summary),
         leaseExpiresAt: undefined,
         finishedAt: Date.now(),
       },
-      event: { type: outcome, message: summary, data: { ...ended, by: "server" } },
+      event: { type: "canceled", message: summary, data: ended },
     });
     return null;
   },

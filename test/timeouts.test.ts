@@ -174,12 +174,30 @@ describe("timeouts", () => {
     expect(await acme.job(jobId)).toMatchObject({ status: "running", cancelRequested: true, timedOut: true });
   });
 
-  test("a worker that completes canceled within the grace after its timeout is taken at its word", async () => {
+  test("a worker that stops within the grace after its timeout (completes canceled) ends the job failed/timeout", async () => {
     const jobId = await acme.enqueue({ timeoutMs: 10_000 });
     const workerId = await acme.worker("w1");
     const { claimGeneration } = await acme.claimJob(workerId, { leaseMs: LONG_LEASE });
     await elapse(10_000);
-    await acme.lease("complete", jobId, workerId, { claimGeneration, outcome: "canceled" });
-    expect(await acme.job(jobId)).toMatchObject({ status: "canceled", timedOut: true });
+    const answer = await acme.lease("complete", jobId, workerId, {
+      claimGeneration,
+      outcome: "canceled",
+      outcomeReason: "cancel_requested",
+    });
+    expect(answer.body.result).toMatchObject({ status: "failed" });
+    expect(await acme.job(jobId)).toMatchObject({ status: "failed", outcomeReason: { code: "timeout" } });
+    expect((await acme.events(jobId)).at(-1)).toMatchObject({
+      type: "failed",
+      data: { workerOutcomeReason: "cancel_requested" },
+    });
+  });
+
+  test("a worker that finishes done within the grace after its timeout is taken at its word", async () => {
+    const jobId = await acme.enqueue({ timeoutMs: 10_000 });
+    const workerId = await acme.worker("w1");
+    const { claimGeneration } = await acme.claimJob(workerId, { leaseMs: LONG_LEASE });
+    await elapse(10_000);
+    await acme.lease("complete", jobId, workerId, { claimGeneration, outcome: "done" });
+    expect(await acme.job(jobId)).toMatchObject({ status: "done", timedOut: true });
   });
 });

@@ -38,6 +38,8 @@ import type * as api_routes_workspaces from "../api/routes/workspaces.js";
 import type * as api_schemas from "../api/schemas.js";
 import type * as audit from "../audit.js";
 import type * as auth from "../auth.js";
+import type * as cascade from "../cascade.js";
+import type * as cascadeStart from "../cascadeStart.js";
 import type * as contextLake from "../contextLake.js";
 import type * as contextPacks from "../contextPacks.js";
 import type * as crons from "../crons.js";
@@ -142,6 +144,8 @@ declare const fullApi: ApiFromModules<{
   "api/schemas": typeof api_schemas;
   audit: typeof audit;
   auth: typeof auth;
+  cascade: typeof cascade;
+  cascadeStart: typeof cascadeStart;
   contextLake: typeof contextLake;
   contextPacks: typeof contextPacks;
   crons: typeof crons;
