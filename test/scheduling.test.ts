@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, test, vi } from "vitest";
 import { internal } from "../convex/_generated/api";
 import { expectError, ok } from "./support/api";
 import { useFreshConvex, type Json } from "./support/harness";
-import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
+import { elapse as elapseAndRun, eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
 const t = useFreshConvex();
 let acme: QueueWorkspace;
@@ -18,11 +18,7 @@ beforeEach(async () => {
   acme = await queueWorkspace(t, "acme");
 });
 
-/** Moves the clock by `ms` and runs the scheduled functions that became due. */
-async function elapse(ms: number) {
-  vi.advanceTimersByTime(ms);
-  await t.finishInProgressScheduledFunctions();
-}
+const elapse = (ms: number) => elapseAndRun(t, ms);
 
 const listed = async (status: string) =>
   (await ok(acme.call, "/v1/jobs/list", { workspaceId: acme.workspaceId, status })).jobs.map((job: Json) => job._id);

@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { expectError, ok, rejection } from "./support/api";
 import { useFreshConvex } from "./support/harness";
-import { eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
+import { elapse as elapseAndRun, eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
 const t = useFreshConvex();
 let acme: QueueWorkspace;
@@ -18,10 +18,7 @@ beforeEach(async () => {
   acme = await queueWorkspace(t, "acme");
 });
 
-async function elapse(ms: number) {
-  vi.advanceTimersByTime(ms);
-  await t.finishInProgressScheduledFunctions();
-}
+const elapse = (ms: number) => elapseAndRun(t, ms);
 
 const cancel = (jobId: string) => ok(acme.call, "/v1/jobs/cancel", { workspaceId: acme.workspaceId, jobId });
 

@@ -133,13 +133,12 @@ const runAtSchema = timeOf(
   "Do not hand the job out before this time (ms since epoch or ISO 8601, at most 365 days ahead): it is `scheduled` until then. Not with `delayMs`.",
 );
 
+/** Claims a job may have (enqueue's `maxAttempts`, `retry.maxAttempts`). */
+const attemptsSchema = z.number().int().min(1).max(100);
+
 const retrySchema = z
   .object({
-    maxAttempts: z
-      .number()
-      .int()
-      .min(1)
-      .max(100)
+    maxAttempts: attemptsSchema
       .optional()
       .meta({ description: "Same as the job's `maxAttempts` (give one of them, or equal values)." }),
     backoff: z.enum(BACKOFFS),
@@ -181,13 +180,7 @@ export const enqueueFields = z.object({
     .max(1_000_000)
     .optional()
     .meta({ description: `Lower runs first; default ${DEFAULT_PRIORITY}.` }),
-  maxAttempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .optional()
-    .meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
+  maxAttempts: attemptsSchema.optional().meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
   idempotencyKey: clientIdempotencyKey.optional(),
   lane: z.enum(LANES).optional().meta({ description: 'Default "worker".' }),
   runAt: runAtSchema.optional(),
