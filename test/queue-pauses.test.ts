@@ -103,6 +103,23 @@ describe("who may pause", () => {
     );
   });
 
+  test("each pause and resume over HTTP is audited with its caller", async () => {
+    await pause({ lane: "worker" });
+    await resume({ lane: "worker" });
+    const rows = await t.run((ctx) =>
+      ctx.db
+        .query("auditLog")
+        .withIndex("by_workspace", (q) => q.eq("workspaceId", acme.workspaceId as never))
+        .collect(),
+    );
+    expect(
+      rows.filter((row) => row.action.startsWith("queue.")).map((row) => [row.action, row.actor, row.details]),
+    ).toEqual([
+      ["queue.paused", { kind: "service" }, { lane: "worker", repoId: null }],
+      ["queue.resumed", { kind: "service" }, { lane: "worker", repoId: null }],
+    ]);
+  });
+
   test("Console: admins pause and resume, everyone sees the state, members may not change it", async () => {
     const workspaceId = acme.workspaceId as never;
     const asOwner = t.withIdentity(acme.owner.identity);
