@@ -5,6 +5,8 @@ const crons = cronJobs();
 
 // Safety net for lost-lease timers (recovery.ts): expired leases are recovered within 5 s.
 crons.interval("recover expired leases", { seconds: 5 }, internal.recovery.sweepExpiredLeases, {});
+// Safety net for release timers of delayed jobs and retries (scheduling.ts).
+crons.interval("release due scheduled jobs", { seconds: 5 }, internal.scheduling.sweepDueJobs, {});
 // Workers silent for 60 s stop being shown online (workers.ts; Console queries never read the clock).
 crons.interval("mark silent workers offline", { seconds: 5 }, internal.workers.markSilentWorkersOffline, {});
 // Expired tokens are marked so the Console lists show it without reading the clock (tokens.ts).

@@ -9,6 +9,7 @@
  */
 import type { PaginationOptions, PaginationResult, WithoutSystemFields } from "convex/server";
 import type { Doc, Id } from "./_generated/dataModel";
+import { internal } from "./_generated/api";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
 import { appendJobEvent, coalesceHeartbeat, type JobEventFields } from "./jobEvents";
@@ -16,7 +17,7 @@ import { JOB_REACTIONS, type JobMoved } from "./jobReactions";
 import { oversizedDocumentProblem } from "./model/convexValues";
 import { apiError, type ApiErrorData } from "./model/errors";
 import { JOB_NOTE_EVENTS, birthProblem, moveProblem } from "./model/jobStates";
-import { isFinished, type JobStatus, type Lane } from "./model/jobs";
+import { isFinished, type JobKind, type JobStatus, type Lane } from "./model/jobs";
 import { requirementsForWorkers } from "./model/matching";
 import { boundedPage } from "./model/pages";
 
@@ -50,7 +51,19 @@ export async function insertJob(
   requireStorable(born, Object.keys(born));
   const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
   await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
-  return (await ctx.db.get("jobs", jobId))!;
+  const job = (await ctx.db.get("jobs", jobId))!;
+  await startTimers(ctx, job);
+  return job;
+}
+
+/** A job entering `scheduled` gets its release timer (scheduling.ts), so none waits past its time. */
+async function startTimers(ctx: MutationCtx, job: Doc<"jobs">) {
+  if (job.status !== "scheduled") return;
+  if (job.availableAt === undefined) throw new Error(`Job ${job._id} is scheduled without an availableAt.`);
+  await ctx.scheduler.runAt(job.availableAt, internal.scheduling.releaseIfDue, {
+    jobId: job._id,
+    availableAt: job.availableAt,
+  });
 }
 
 /**
@@ -69,6 +82,7 @@ export async function moveJob(
   if (problem !== null) refuse(problem);
   return await withJobBatch(ctx, async () => {
     const moved = await writeJob(ctx, job, { ...change.patch, status: to }, change.event);
+    await startTimers(ctx, moved);
     openBatches.get(ctx.db)!.push({ job: moved, from: job.status });
     return moved;
   });
@@ -201,34 +215,74 @@ export async function jobsOfRun(ctx: QueryCtx, workspaceId: Id<"workspaces">, ru
   return jobs.map(jobView);
 }
 
+/** What `jobs/list` and the Console filter jobs by; every filter given is applied. */
+export type JobFilters = {
+  status?: JobStatus;
+  repoId?: Id<"repos">;
+  runId?: Id<"runs">;
+  kind?: JobKind;
+  /** The worker that claimed it (kept on finished jobs). */
+  claimedBy?: Id<"workers">;
+  /** `_creationTime` bounds, both exclusive. */
+  createdAfter?: number;
+  createdBefore?: number;
+};
+
 /**
- * One page of the workspace's jobs, newest first, on the narrowest index for the filters. A page
- * holds fewer than `numItems` jobs when they pass MAX_PAGE_BYTES (model/pages.ts); its cursor goes on.
+ * The index for the filters: the first of run, repo, kind, worker that is given (each with and
+ * without status), else the workspace's. The creation-time bounds are a range on every one of
+ * them (`_creationTime` ends every index), so they are always index-backed.
+ */
+function indexFor(filters: JobFilters): { index: string; fields: Array<keyof JobFilters> } {
+  const status = filters.status !== undefined;
+  const pick = (base: string, field: keyof JobFilters) => ({
+    index: status ? `${base}_status` : base,
+    fields: status ? [field, "status" as const] : [field],
+  });
+  if (filters.runId !== undefined) return pick("by_workspace_run", "runId");
+  if (filters.repoId !== undefined) return pick("by_workspace_repo", "repoId");
+  if (filters.kind !== undefined) return pick("by_workspace_kind", "kind");
+  if (filters.claimedBy !== undefined) return pick("by_workspace_claimed_by", "claimedBy");
+  return status ? { index: "by_workspace_status", fields: ["status"] } : { index: "by_workspace", fields: [] };
+}
+
+/** An index range builder whose fields are not checked at compile time (pageOfJobs picks the index). */
+type LooseRange = {
+  eq(field: string, value: unknown): LooseRange;
+  gt(field: string, value: number): LooseRange;
+  lt(field: string, value: number): LooseRange;
+};
+
+const EQUALITY_FILTERS = ["status", "repoId", "runId", "kind", "claimedBy"] as const;
+
+/**
+ * One page of the workspace's jobs, newest first, on the narrowest index for the filters; the
+ * equality filters that index does not cover are applied to the page, so a page may hold fewer
+ * than `numItems` jobs (even none) while its cursor goes on. A page also ends early once its jobs
+ * pass MAX_PAGE_BYTES (model/pages.ts).
  */
 export async function pageOfJobs(
   ctx: QueryCtx,
   workspaceId: Id<"workspaces">,
-  filters: { status?: JobStatus; repoId?: Id<"repos">; runId?: Id<"runs"> },
+  filters: JobFilters,
   paginationOpts: PaginationOptions,
 ): Promise<PaginationResult<Doc<"jobs">>> {
-  const { status, repoId, runId } = filters;
-  const jobsTable = ctx.db.query("jobs");
-  const query =
-    runId !== undefined
-      ? status === undefined
-        ? jobsTable.withIndex("by_workspace_run", (q) => q.eq("workspaceId", workspaceId).eq("runId", runId))
-        : jobsTable.withIndex("by_workspace_run_status", (q) =>
-            q.eq("workspaceId", workspaceId).eq("runId", runId).eq("status", status),
-          )
-      : repoId !== undefined
-        ? status === undefined
-          ? jobsTable.withIndex("by_workspace_repo", (q) => q.eq("workspaceId", workspaceId).eq("repoId", repoId))
-          : jobsTable.withIndex("by_workspace_repo_status", (q) =>
-              q.eq("workspaceId", workspaceId).eq("repoId", repoId).eq("status", status),
-            )
-        : status === undefined
-          ? jobsTable.withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId))
-          : jobsTable.withIndex("by_workspace_status", (q) => q.eq("workspaceId", workspaceId).eq("status", status));
+  const { index, fields } = indexFor(filters);
   // Large jobs (64 KiB prompts, big evidence) end a page early rather than break the read limit.
-  return await query.order("desc").paginate(boundedPage(paginationOpts));
+  const page = await ctx.db
+    .query("jobs")
+    .withIndex(index as "by_workspace", (q) => {
+      // The fields of `index` in order, then the creation-time range (typed per index by Convex;
+      // built generically here, the index names and fields above are the single list).
+      let range = (q as unknown as LooseRange).eq("workspaceId", workspaceId);
+      for (const field of fields) range = range.eq(field, filters[field]);
+      if (filters.createdAfter !== undefined) range = range.gt("_creationTime", filters.createdAfter);
+      if (filters.createdBefore !== undefined) range = range.lt("_creationTime", filters.createdBefore);
+      return range as unknown as typeof q;
+    })
+    .order("desc")
+    .paginate(boundedPage(paginationOpts));
+  const rest = EQUALITY_FILTERS.filter((field) => filters[field] !== undefined && !fields.includes(field));
+  if (rest.length === 0) return page;
+  return { ...page, page: page.page.filter((job) => rest.every((field) => job[field] === filters[field])) };
 }

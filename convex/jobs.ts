@@ -11,7 +11,7 @@ import { requestArgs } from "./api/convexArgs";
 import { cancelRequest, enqueueRequest, jobEventsRequest, jobRequest, listJobsRequest } from "./api/requests/jobs";
 import { workspaceInternalMutation, workspaceInternalQuery } from "./functions";
 import { eventsAfter } from "./jobEvents";
-import { insertJob, jobView, moveJob, pageOfJobs, requireJob, updateJob } from "./jobState";
+import { insertJob, jobView, moveJob, pageOfJobs, requireJob } from "./jobState";
 import { apiError } from "./model/errors";
 import { RETRYABLE_STATUSES } from "./model/jobStates";
 import {
@@ -25,8 +25,18 @@ import {
 } from "./model/jobs";
 import { canonicalRequirements, requirementsKey, requirementsProblem, type RequirementsInput } from "./model/matching";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
+import {
+  MAX_DELAY_MS,
+  MAX_TIMEOUT_MS,
+  MIN_TIMEOUT_MS,
+  availableAtOf,
+  retryPolicyOf,
+  type RetryPolicy,
+} from "./model/scheduling";
 import { requireRepo } from "./repos";
 import { requireRun } from "./runs";
+import { requestCancel } from "./timeouts";
+import { startCascade } from "./cascadeStart";
 
 export type EnqueueFields = {
   workspaceId: Id<"workspaces">;
@@ -42,6 +52,11 @@ export type EnqueueFields = {
   idempotencyKey?: string;
   lane?: Lane;
   parentJobId?: Id<"jobs">;
+  /** Delayed enqueue (SPEC §6 "Scheduling"): at most one of the two. */
+  runAt?: number;
+  delayMs?: number;
+  retry?: Partial<RetryPolicy> & Pick<RetryPolicy, "backoff"> & { maxAttempts?: number };
+  timeoutMs?: number;
 };
 
 function invalid(path: string, message: string) {
@@ -68,7 +83,20 @@ export async function enqueueJob(
   if (utf8Bytes(fields.prompt) > MAX_PROMPT_BYTES)
     throw invalid("prompt", `must be at most ${MAX_PROMPT_BYTES} bytes.`);
   const priority = fields.priority ?? DEFAULT_PRIORITY;
-  const maxAttempts = fields.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const { retry } = fields;
+  if (retry?.maxAttempts !== undefined && fields.maxAttempts !== undefined && retry.maxAttempts !== fields.maxAttempts)
+    throw invalid("retry.maxAttempts", "must equal maxAttempts when both are given.");
+  const maxAttempts = retry?.maxAttempts ?? fields.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const now = Date.now();
+  if (fields.runAt !== undefined && fields.delayMs !== undefined)
+    throw invalid("runAt", "give runAt or delayMs, not both.");
+  if (fields.runAt !== undefined && !(fields.runAt <= now + MAX_DELAY_MS))
+    throw invalid("runAt", "must be at most 365 days ahead.");
+  if (fields.delayMs !== undefined && !(fields.delayMs >= 0 && fields.delayMs <= MAX_DELAY_MS))
+    throw invalid("delayMs", "must be between 0 and 365 days.");
+  if (fields.timeoutMs !== undefined && !(fields.timeoutMs >= MIN_TIMEOUT_MS && fields.timeoutMs <= MAX_TIMEOUT_MS))
+    throw invalid("timeoutMs", "must be between 10 seconds and 7 days.");
+  const availableAt = availableAtOf(now, fields);
   if (!Number.isSafeInteger(priority)) throw invalid("priority", "must be an integer.");
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw invalid("maxAttempts", "must be an integer ≥ 1.");
 
@@ -89,6 +117,8 @@ export async function enqueueJob(
     lane: fields.lane ?? "worker",
     maxAttempts,
     idempotencyKey: fields.idempotencyKey,
+    retryPolicy: retry === undefined ? undefined : retryPolicyOf(retry),
+    timeoutMs: fields.timeoutMs,
   };
   if (fields.idempotencyKey !== undefined) {
     const existing = await ctx.db
@@ -107,22 +137,32 @@ export async function enqueueJob(
       return { jobId: existing._id, deduplicated: true };
     }
   }
+  const delayed = availableAt > now;
   const inserted = await insertJob(
     ctx,
-    { ...job, attempts: 0, claimGeneration: 0, cancelRequested: false },
-    "pending",
-    { type: "enqueued" },
+    { ...job, attempts: 0, claimGeneration: 0, cancelRequested: false, availableAt: delayed ? availableAt : undefined },
+    delayed ? "scheduled" : "pending",
+    delayed ? { type: "enqueued", data: { availableAt } } : { type: "enqueued" },
   );
   return { jobId: inserted._id, deduplicated: false };
 }
 
 /**
- * Cancels a job: a pending one is `canceled` at once; a running one gets `cancelRequested`
- * (its worker sees it on heartbeat and completes `canceled`, or the lease runs out). A finished
+ * Cancels a job: a scheduled or pending one is `canceled` at once; a running one gets `cancelRequested`
+ * (its worker sees it on heartbeat and completes `canceled`; else the lease runs out or the cancel
+ * grace ends it, timeouts.ts). A finished
  * job answers INVALID_JOB_STATE. Canceling a running job twice is harmless.
  */
 export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
-  if (job.status === "pending") {
+  const canceled = await cancelThisJob(ctx, job, reason);
+  // Its spawned children (and theirs) are canceled too, in scheduled batches (cascade.ts).
+  if ((job.spawnedJobIds ?? []).length > 0)
+    await startCascade(ctx, job.workspaceId, { parentJobId: job._id }, reason ?? `Parent job ${job._id} canceled.`);
+  return canceled;
+}
+
+async function cancelThisJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
+  if (job.status === "pending" || job.status === "scheduled") {
     return await moveJob(ctx, job, "canceled", {
       patch: {
         outcomeReason: systemReason(
@@ -131,15 +171,18 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
           reason ?? "Canceled before a worker claimed it.",
         ),
         finishedAt: Date.now(),
+        availableAt: undefined,
       },
       event: { type: "canceled", message: reason },
     });
   }
-  if (job.status === "running") {
-    if (job.cancelRequested) return job;
-    return await updateJob(ctx, job, { cancelRequested: true }, { type: "cancel_requested", message: reason });
-  }
-  throw apiError("INVALID_JOB_STATE", `Only pending or running jobs can be canceled; this one is ${job.status}.`);
+  if (job.status === "running") return await requestCancel(ctx, job, { reason });
+  // A finished job that spawned children: the cancel reaches them; the job itself stays as it ended.
+  if ((job.spawnedJobIds ?? []).length > 0) return job;
+  throw apiError(
+    "INVALID_JOB_STATE",
+    `Only scheduled, pending or running jobs can be canceled; this one is ${job.status}.`,
+  );
 }
 
 /** Puts a failed, blocked or canceled job back to `pending`, allowing one more attempt. */
@@ -154,6 +197,8 @@ export async function retryJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<
     patch: {
       maxAttempts: Math.max(job.maxAttempts, job.attempts + 1),
       cancelRequested: false,
+      cancelRequestedAt: undefined,
+      timedOut: undefined,
       claimedBy: undefined,
       claimedAt: undefined,
       leaseExpiresAt: undefined,
@@ -177,15 +222,16 @@ export const enqueue = workspaceInternalMutation({
   handler: async (ctx, fields) => await enqueueJob(ctx, { workspaceId: ctx.access.workspaceId, ...fields }),
 });
 
-/** `POST /v1/jobs/list`: newest first; a repo and a run filter together narrow to the run. */
+/** `POST /v1/jobs/list`: newest first; every filter applied (pageOfJobs picks the index). */
 export const list = workspaceInternalQuery({
   minRole: "viewer",
   args: requestArgs(listJobsRequest),
-  handler: async (ctx, { status, limit, cursor, ...raw }) => {
+  handler: async (ctx, { status, limit, cursor, kind, createdAfter, createdBefore, ...raw }) => {
     const { workspaceId } = ctx.access;
     const repoId = raw.repoId === undefined ? undefined : requireId(ctx, "repos", raw.repoId, "repoId");
     const runId = raw.runId === undefined ? undefined : requireId(ctx, "runs", raw.runId, "runId");
-    const filters = { status, repoId, runId };
+    const claimedBy = raw.workerId === undefined ? undefined : requireId(ctx, "workers", raw.workerId, "workerId");
+    const filters = { status, repoId, runId, kind, claimedBy, createdAfter, createdBefore };
     let page: PaginationResult<Doc<"jobs">>;
     if (cursor === undefined) {
       page = await pageOfJobs(ctx, workspaceId, filters, { numItems: limit, cursor: null });
@@ -196,7 +242,7 @@ export const list = workspaceInternalQuery({
         throw invalid("cursor", "is not a cursor this route returned for these filters.");
       }
     }
-    const jobs = page.page.filter((job) => repoId === undefined || job.repoId === repoId).map(jobView);
+    const jobs = page.page.map(jobView);
     return { jobs, nextCursor: page.isDone ? null : page.continueCursor };
   },
 });

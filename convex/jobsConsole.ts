@@ -37,9 +37,9 @@ import { boundedPage } from "./model/pages";
 const documentBytes = (document: unknown) => utf8Bytes(JSON.stringify(document));
 
 /**
- * Jobs of the workspace, newest first, optionally of one status and repo (index ranges). The
- * kind filter has no index: it is applied to each page, so a page may hold fewer jobs than
- * asked (even none) while `isDone` is false; the Console loads on.
+ * Jobs of the workspace, newest first, optionally of one status, repo and kind (pageOfJobs: the
+ * repo's index when both repo and kind are given, the kind applied to each page, so a page may
+ * hold fewer jobs than asked, even none, while `isDone` is false; the Console loads on).
  */
 export const list = workspaceQuery({
   args: {
@@ -51,9 +51,9 @@ export const list = workspaceQuery({
   handler: async (ctx, { status, repoId, kind, paginationOpts }) => {
     const { workspaceId } = ctx.workspace;
     if (repoId !== undefined) await requireRepo(ctx, workspaceId, repoId);
-    const filters = { status: status === undefined ? undefined : statusOfFilter(status), repoId };
+    const filters = { status: status === undefined ? undefined : statusOfFilter(status), repoId, kind };
     const page = await pageOfJobs(ctx, workspaceId, filters, paginationOpts);
-    return { ...page, page: page.page.filter((job) => kind === undefined || job.kind === kind).map(jobView) };
+    return { ...page, page: page.page.map(jobView) };
   },
 });
 

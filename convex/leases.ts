@@ -25,11 +25,14 @@ import { enqueueJob } from "./jobs";
 import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
 import { apiError, refusal, type Refusal } from "./model/errors";
 import { OUTCOME_EVENT, isFinished, laneValidator } from "./model/jobs";
-import { mergeReport, mintJobToken, spawnsProposedChildren } from "./model/jobTokens";
+import { mergeReport, mintJobToken, spawnsProposedChildren, type WorkerCompletion } from "./model/jobTokens";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { nextClaimableJob } from "./queue";
+import { pausedFor } from "./queuePauses";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
+import { retryPolicyFor, scheduleRetry } from "./scheduling";
+import { endTimedOut } from "./timeouts";
 import { requireWorker } from "./workers";
 
 const LEASE_LOST: Refusal = refusal("LEASE_MISMATCH", "The lease expired before this call; the job was recovered.");
@@ -71,9 +74,9 @@ async function leaseStillHeld(ctx: MutationCtx, job: Doc<"jobs">, holder: LeaseH
 }
 
 /**
- * `POST /v1/jobs/claim-next` (and the cloud AI lane's): the worker, one head per non-empty stream
- * of its repos (at most MAX_HEADS_READ) and the claimed job's patch, whatever the queue holds;
- * it writes only the claimed job and its event (see queue.ts).
+ * `POST /v1/jobs/claim-next` (and the cloud AI lane's): the worker, the lane's pause document, one
+ * head per non-empty stream of its unpaused repos (at most MAX_HEADS_READ) and the claimed job's
+ * patch, whatever the queue holds; it writes only the claimed job and its event (see queue.ts).
  */
 export const claimNext = workspaceInternalMutation({
   minRole: "member",
@@ -82,12 +85,29 @@ export const claimNext = workspaceInternalMutation({
     const { workspaceId } = ctx.access;
     const worker = await requireWorker(ctx, workspaceId, workerId);
     const none = (reason: NoClaimReason) => ({ jobId: null, job: null, reason });
+    // An admin's drain wins over the worker's own `online` (SPEC §6 "Drain from the Console").
+    if (worker.drainRequested === true) return none("WORKER_DRAINING");
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
-    if ((worker.capabilities.reposAllowed ?? []).length === 0) return none("NO_REPOS_ALLOWED");
+    const reposAllowed = worker.capabilities.reposAllowed ?? [];
+    if (reposAllowed.length === 0) return none("NO_REPOS_ALLOWED");
+    // Paused repos leave the allowlist before any stream is read (queuePauses.ts).
+    const paused = await pausedFor(ctx, workspaceId, lane);
+    if (paused.lanePaused) return none("QUEUE_PAUSED");
+    const unpaused = reposAllowed.filter((repoId) => !paused.pausedRepoIds.has(repoId));
+    const someRepoPaused = unpaused.length < reposAllowed.length;
     const now = Date.now();
     // The poll's second turns the window of repos when they hold more streams than one claim reads.
-    const job = await nextClaimableJob(ctx, workspaceId, lane, worker.capabilities, Math.floor(now / 1000));
-    if (job === null) return none("NO_JOBS");
+    const job =
+      unpaused.length === 0
+        ? null
+        : await nextClaimableJob(
+            ctx,
+            workspaceId,
+            lane,
+            { ...worker.capabilities, reposAllowed: unpaused },
+            Math.floor(now / 1000),
+          );
+    if (job === null) return none(someRepoPaused ? "QUEUE_PAUSED" : "NO_JOBS");
     const grantedMs = clampLeaseMs(leaseMs);
     const leaseExpiresAt = now + grantedMs;
     const claimGeneration = job.claimGeneration + 1;
@@ -111,6 +131,12 @@ export const claimNext = workspaceInternalMutation({
       jobId: job._id,
       claimGeneration,
     });
+    if (job.timeoutMs !== undefined) {
+      await ctx.scheduler.runAt(now + job.timeoutMs, internal.timeouts.timeOutIfRunning, {
+        jobId: job._id,
+        claimGeneration,
+      });
+    }
     return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt, jobToken };
   },
 });
@@ -204,6 +230,17 @@ async function completeIfLeaseHeld(
   if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
 
   const run = args.runId === undefined ? undefined : await requireRun(ctx, workspaceId, args.runId);
+  const retried = await retryIfRetryable(ctx, job, recorded);
+  if (retried !== null) return { job: retried, idempotent: false };
+  if (job.timedOut === true && recorded.outcome === "canceled") {
+    // The worker stopped because the timeout asked it to: the attempt timed out (timeouts.ts).
+    const data = {
+      workerId: holder.workerId,
+      claimGeneration: job.claimGeneration,
+      workerOutcomeReason: recorded.outcomeReason,
+    };
+    return { job: await endTimedOut(ctx, job, data), idempotent: false };
+  }
   const finished = await moveJob(ctx, job, recorded.outcome, {
     patch: {
       outcome: recorded.outcome,
@@ -222,6 +259,8 @@ async function completeIfLeaseHeld(
         claimGeneration: job.claimGeneration,
         outcomeReason: recorded.outcomeReason,
         ...(recorded.outcome === args.outcome ? {} : { workerOutcome: args.outcome }),
+        // A completion that beat the cancel grace is kept with its outcome, next to the request.
+        ...(job.cancelRequestedAt === undefined ? {} : { cancelRequestedAt: job.cancelRequestedAt }),
       },
     },
   });
@@ -240,6 +279,23 @@ async function completeIfLeaseHeld(
   const patch = { spawnedJobIds, ...(spawn.completionKey === undefined ? {} : { completionKey: spawn.completionKey }) };
   return { job: await updateJob(ctx, finished, patch), idempotent: false };
 }
+
+/**
+ * A `failed` completion whose reason says `retryable: true`, of a job with a retry policy and
+ * attempts left, schedules the next attempt (its `recommendedDelayMs` clamped) instead of ending it.
+ */
+async function retryIfRetryable(ctx: MutationCtx, job: Doc<"jobs">, completion: WorkerCompletion) {
+  const reason = completion.outcomeReason;
+  if (completion.outcome !== "failed" || typeof reason !== "object" || !reason.retryable) return null;
+  const policy = retryPolicyFor(job);
+  if (policy === null) return null;
+  return await scheduleRetry(ctx, job, policy, {
+    cause: "failed",
+    recommendedDelayMs: reason.recommendedDelayMs,
+    data: { outcomeReason: reason, ...(completion.message === undefined ? {} : { workerMessage: completion.message }) },
+  });
+}
+
 
 /** A complete-and-enqueue-children key already used for another job or outcome is IDEMPOTENCY_KEY_REUSED. */
 async function requireUnusedCompletionKey(ctx: AccessCtx, job: Doc<"jobs">, outcome: string, key: string) {

@@ -12,6 +12,7 @@ import { moveJob, withJobBatch } from "./jobState";
 import { afterLeaseLoss, isLeaseExpired } from "./model/leases";
 import { convexSize } from "./model/convexValues";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
+import { retryPolicyFor, scheduleRetry } from "./scheduling";
 
 /** Jobs recovered per sweep transaction; a full batch schedules the next one at once. */
 export const SWEEP_BATCH = 100;
@@ -19,11 +20,15 @@ export const SWEEP_BATCH = 100;
 export const SWEEP_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
- * Ends the claim of a job whose lease has expired: `recovered` event, then back to `pending`
- * while attempts remain, else `failed`, or `canceled` if a cancel was requested (reason code `lease_expired`).
+ * Ends the claim of a job whose lease has expired: with a retry policy and attempts left,
+ * `scheduled` after its back-off (`retry_scheduled`, cause `lease_expired`); else a `recovered`
+ * event, then back to `pending` while attempts remain, else `failed`, or `canceled` if a cancel
+ * was requested (reason code `lease_expired`).
  * Callers check that the job is running and its lease expired.
  */
 export async function recoverExpiredLease(ctx: MutationCtx, job: Doc<"jobs">): Promise<Doc<"jobs">> {
+  const policy = retryPolicyFor(job);
+  if (policy !== null) return await scheduleRetry(ctx, job, policy, { cause: "lease_expired" });
   const next = afterLeaseLoss(job);
   const finished =
     next === "pending"

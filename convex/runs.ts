@@ -7,6 +7,7 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
+import { startCascade } from "./cascadeStart";
 import { requestArgs } from "./api/convexArgs";
 import { runRequest, updateRunRequest, upsertRunByRefRequest } from "./api/requests/runs";
 import { workspaceInternalMutation, workspaceInternalQuery, workspaceQuery } from "./functions";
@@ -75,6 +76,9 @@ async function recordMilestone(ctx: MutationCtx, before: Doc<"runs"> | null, aft
 
 async function patchRun(ctx: MutationCtx, run: Doc<"runs">, patch: Partial<WithoutSystemFields<Doc<"runs">>>) {
   await ctx.db.patch("runs", run._id, patch);
+  // A run canceled cancels its jobs (cascade.ts): scheduled and pending ones now, running ones asked to stop.
+  if (patch.status === "canceled" && run.status !== "canceled")
+    await startCascade(ctx, run.workspaceId, { runId: run._id }, `Run ${run.runRef} canceled.`);
   const after = (await ctx.db.get("runs", run._id))!;
   await recordMilestone(ctx, run, after);
   await queueRunFinished(ctx, run, after);

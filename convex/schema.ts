@@ -19,6 +19,7 @@ import {
 import { capabilitiesValidator, extraCapabilitiesValidator } from "./model/capabilities";
 import { requirementsValidator } from "./model/matching";
 import { outcomeReasonValidator } from "./model/outcomeReasons";
+import { retryPolicyValidator } from "./model/scheduling";
 import { repoStatusValidator, workerInventoryValidator, workerStatusValidator } from "./model/workers";
 import { dataPolicyValidator, roleValidator } from "./model/roles";
 import {
@@ -52,6 +53,8 @@ export default defineSchema({
     name: v.string(),
     dataPolicy: dataPolicyValidator,
     createdBy: v.optional(v.id("users")),
+    /** How long a running job may go on after its cancel was requested (default 120 s, model/scheduling.ts). */
+    cancelGraceMs: v.optional(v.number()),
   }).index("by_slug", ["slug"]),
 
   /**
@@ -276,6 +279,8 @@ export default defineSchema({
     lastSeenAt: v.number(),
     /** Absent on rows written before the flag existed: offline until the next heartbeat. */
     online: v.optional(v.boolean()),
+    /** Set by an admin (workerAdmin.ts): no new jobs whatever the heartbeat says; heartbeats answer `drainRequested`. */
+    drainRequested: v.optional(v.boolean()),
   })
     .index("by_workspace_identity", ["workspaceId", "machineFingerprint", "displayName"])
     .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"])
@@ -342,15 +347,31 @@ export default defineSchema({
     nextEventSeq: v.number(),
     finishedAt: v.optional(v.number()),
     updatedAt: v.number(),
+    /** While `scheduled`: when it becomes pending (scheduling.ts releases it then). */
+    availableAt: v.optional(v.number()),
+    /** Enqueue's `retry`, defaults filled in (model/scheduling.ts); absent: no back-off, `failed` is final. */
+    retryPolicy: v.optional(retryPolicyValidator),
+    /** Enqueue's `timeoutMs`, counted from each claim. */
+    timeoutMs: v.optional(v.number()),
+    /** When the current claim's cancel was requested (by a person or a timeout); the cancel grace counts from it. */
+    cancelRequestedAt: v.optional(v.number()),
+    /** Set when the current claim passed `timeoutMs`: its end after the grace is `failed` (`timeout`). */
+    timedOut: v.optional(v.boolean()),
   })
     .index("by_queue", ["workspaceId", "lane", "status", "repoId", "requirementsKey", "priority"])
     .index("by_status_lease", ["status", "leaseExpiresAt"])
+    .index("by_status_available", ["status", "availableAt"])
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_status", ["workspaceId", "status"])
     .index("by_workspace_repo", ["workspaceId", "repoId"])
     .index("by_workspace_repo_status", ["workspaceId", "repoId", "status"])
     .index("by_workspace_run", ["workspaceId", "runId"])
     .index("by_workspace_run_status", ["workspaceId", "runId", "status"])
+    .index("by_parent_status", ["parentJobId", "status"])
+    .index("by_workspace_kind", ["workspaceId", "kind"])
+    .index("by_workspace_kind_status", ["workspaceId", "kind", "status"])
+    .index("by_workspace_claimed_by", ["workspaceId", "claimedBy"])
+    .index("by_workspace_claimed_by_status", ["workspaceId", "claimedBy", "status"])
     .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
     .index("by_workspace_completion_key", ["workspaceId", "completionKey"])
     // Retention (retention.ts): finished jobs by `finishedAt`, and whether a parent's children are finished.
@@ -390,6 +411,19 @@ export default defineSchema({
         jobId: v.id("jobs"),
       }),
     ),
+  }).index("by_workspace_lane", ["workspaceId", "lane"]),
+
+  /**
+   * Paused queues (SPEC §6 "Pause"): one document per (workspace, lane), written by the pause and
+   * resume calls (queuePauses.ts), read once by each claim-next of that lane.
+   */
+  queuePauses: defineTable({
+    workspaceId: v.id("workspaces"),
+    lane: laneValidator,
+    /** The whole lane is paused. */
+    lanePaused: v.boolean(),
+    /** Repos paused in this lane (the lane itself may be running). */
+    pausedRepoIds: v.array(v.id("repos")),
   }).index("by_workspace_lane", ["workspaceId", "lane"]),
 
   /**

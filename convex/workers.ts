@@ -95,9 +95,10 @@ export const heartbeat = workspaceInternalMutation({
     };
     if (existing !== null) {
       await ctx.db.patch("workers", existing._id, worker);
-      return { workerId: existing._id };
+      return { workerId: existing._id, drainRequested: existing.drainRequested === true };
     }
-    return { workerId: await ctx.db.insert("workers", { workspaceId, machineFingerprint, ...worker }) };
+    const workerId = await ctx.db.insert("workers", { workspaceId, machineFingerprint, ...worker });
+    return { workerId, drainRequested: false };
   },
 });
 

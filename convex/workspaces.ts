@@ -9,6 +9,7 @@ import { callerInternalQuery, userMutation, userQuery, workspaceMutation } from 
 import { addMembership, membersOf, membershipsOfUser } from "./memberships";
 import { apiError } from "./model/errors";
 import { dataPolicyValidator, type DataPolicy } from "./model/roles";
+import { DEFAULT_CANCEL_GRACE_MS, MAX_CANCEL_GRACE_MS, MIN_CANCEL_GRACE_MS } from "./model/scheduling";
 import { isValidSlug, LOCAL_WORKSPACE_SLUG, SLUG_RULE } from "./model/slug";
 
 /** The public face of a workspace on the wire. */
@@ -117,6 +118,31 @@ export const setDataPolicy = workspaceMutation({
       action: "workspace.data_policy_changed",
       actor: { kind: "user", userId: ctx.userId },
       details: { from: workspace.dataPolicy, to: dataPolicy },
+    });
+    return null;
+  },
+});
+
+/** Console: how long a running job may go on after its cancel was requested (SPEC §6 "Cancel grace"). */
+export const setCancelGrace = workspaceMutation({
+  minRole: "admin",
+  args: { cancelGraceMs: v.number() },
+  handler: async (ctx, { cancelGraceMs }) => {
+    if (
+      !Number.isSafeInteger(cancelGraceMs) ||
+      cancelGraceMs < MIN_CANCEL_GRACE_MS ||
+      cancelGraceMs > MAX_CANCEL_GRACE_MS
+    )
+      throw apiError("INVALID_REQUEST", "cancelGraceMs: must be an integer from 0 ms to 24 hours.");
+    const workspace = (await ctx.db.get("workspaces", ctx.workspace.workspaceId))!;
+    const from = workspace.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
+    if (from === cancelGraceMs) return null;
+    await ctx.db.patch("workspaces", workspace._id, { cancelGraceMs });
+    await recordAudit(ctx, {
+      workspaceId: workspace._id,
+      action: "workspace.cancel_grace_changed",
+      actor: { kind: "user", userId: ctx.userId },
+      details: { from, to: cancelGraceMs },
     });
     return null;
   },

@@ -18,6 +18,8 @@ import { sampleBody } from "./support/route-samples";
 const bearerRoutes = routes.filter((route) => route.auth === "bearer");
 /** SPEC §3: what a viewer may call. Everything else needs member. */
 const READ_ROUTE = /\/(list|get|resolve|list-for-job|resolve-run-v1)$/;
+/** SPEC §6 "Pause": routes for admins (and the service token) only. */
+const ADMIN_ROUTES = new Set([`${CP}/v1/queues/pause`, `${CP}/v1/queues/resume`]);
 /** Routes not scoped by a body `workspaceId`, with what a token of another workspace gets instead. */
 const NOT_WORKSPACE_SCOPED: Record<string, string> = {
   [`${CP}/v1/workspaces/resolve`]: "answers null for a workspace the token cannot see",
@@ -65,6 +67,7 @@ async function buildWorld(t: TestConvex) {
   return {
     ids,
     member: acme.token,
+    admin: (await deviceToken(t, workspaceId, acme.owner)).token,
     viewer: (await deviceToken(t, workspaceId, viewer)).token,
     otherWorkspace: other.token,
     expired: await tokenOf({ expiresAt: Date.now() - 1 }),
@@ -158,7 +161,13 @@ describe("the same bodies pass for a member, so the refusals above are about the
   test.each(
     bearerRoutes.filter((route) => !(route.path in NOT_WORKSPACE_SCOPED)).map((route) => [route.path, route] as const),
   )("%s", async (path, route) => {
-    const response = await send(path, sampleBody(route, world.ids), `Bearer ${world.member}`);
+    const token = ADMIN_ROUTES.has(path) ? world.admin : world.member;
+    const response = await send(path, sampleBody(route, world.ids), `Bearer ${token}`);
     expect([401, 403], JSON.stringify(response.body)).not.toContain(response.status);
+  });
+
+  test.each([...ADMIN_ROUTES])("%s refuses a member: 403 FORBIDDEN (admin route)", async (path) => {
+    const route = bearerRoutes.find((candidate) => candidate.path === path)!;
+    expectError(await send(path, sampleBody(route, world.ids), `Bearer ${world.member}`), 403, "FORBIDDEN");
   });
 });

@@ -63,11 +63,20 @@ describe("job list filters", () => {
     expect(await list({ status: "pending", repoId: acme.repoId })).toEqual([review]);
   });
 
-  test("the kind filter applies per page: a short page still carries the cursor on", async () => {
-    await acme.enqueue({ kind: "pr_review" });
+  test("the kind filter reads its own index; with a repo it applies per page and a short page carries the cursor on", async () => {
+    const review = await acme.enqueue({ kind: "pr_review" });
     for (let i = 0; i < 3; i++) await acme.enqueue({ kind: "work" });
+    const byKind = await asMember().query(api.jobsConsole.list, {
+      workspaceId,
+      kind: "pr_review",
+      paginationOpts: { numItems: 2, cursor: null },
+    });
+    expect(byKind.page.map((job) => job._id)).toEqual([review]);
+    expect(byKind.isDone).toBe(true);
+    const repoId = acme.repoId as Id<"repos">;
     const first = await asMember().query(api.jobsConsole.list, {
       workspaceId,
+      repoId,
       kind: "pr_review",
       paginationOpts: { numItems: 2, cursor: null },
     });
@@ -75,6 +84,7 @@ describe("job list filters", () => {
     expect(first.isDone).toBe(false);
     const second = await asMember().query(api.jobsConsole.list, {
       workspaceId,
+      repoId,
       kind: "pr_review",
       paginationOpts: { numItems: 2, cursor: first.continueCursor },
     });
@@ -106,6 +116,7 @@ describe("counts by status", () => {
 
     const counts = await asMember().query(api.jobsConsole.counts, { workspaceId });
     expect(counts).toEqual([
+      { status: "scheduled", count: 0, complete: true },
       { status: "pending", count: 1, complete: true },
       { status: "running", count: 1, complete: true },
       { status: "done", count: 1, complete: true },

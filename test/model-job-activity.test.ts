@@ -58,7 +58,15 @@ describe("bucketJobsByStatus", () => {
     );
     expect(buckets).toHaveLength(12);
     expect(buckets[1]!.start).toBe(since + 5 * minute);
-    expect(buckets[0]!.counts).toEqual({ pending: 0, running: 0, done: 1, failed: 1, blocked: 0, canceled: 0 });
+    expect(buckets[0]!.counts).toEqual({
+      scheduled: 0,
+      pending: 0,
+      running: 0,
+      done: 1,
+      failed: 1,
+      blocked: 0,
+      canceled: 0,
+    });
     expect(buckets[1]!.counts.running).toBe(1);
     expect(buckets[11]!.counts.pending).toBe(1);
     const total = buckets.reduce((sum, bucket) => sum + Object.values(bucket.counts).reduce((a, b) => a + b, 0), 0);

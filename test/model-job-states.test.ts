@@ -23,6 +23,8 @@ import { queueWorkspace } from "./support/queue-fixtures";
 
 /** Every allowed move as `from > to: event`, written out by hand. */
 const ALLOWED_MOVES = [
+  "scheduled > pending: released",
+  "scheduled > canceled: canceled",
   "pending > running: claimed",
   "pending > canceled: canceled",
   "running > done: completed",
@@ -32,6 +34,7 @@ const ALLOWED_MOVES = [
   "running > canceled: canceled",
   "running > canceled: recovered",
   "running > pending: recovered",
+  "running > scheduled: retry_scheduled",
   "failed > pending: retried",
   "blocked > pending: retried",
   "canceled > pending: retried",
@@ -43,7 +46,7 @@ describe("the transition table", () => {
   );
 
   test("covers every status pair with every event type", () => {
-    expect(triples).toHaveLength(6 * 6 * 12);
+    expect(triples).toHaveLength(7 * 7 * 15);
   });
 
   test("allows exactly the listed moves", () => {
@@ -73,10 +76,10 @@ describe("the transition table", () => {
     expect(RETRYABLE_STATUSES).toEqual(["failed", "blocked", "canceled"]);
   });
 
-  test("a job is born pending with an enqueued event, and no other way", () => {
+  test("a job is born pending or scheduled with an enqueued event, and no other way", () => {
     for (const status of JOB_STATUSES) {
       for (const event of JOB_EVENT_TYPES) {
-        const born = status === "pending" && event === "enqueued";
+        const born = (status === "pending" || status === "scheduled") && event === "enqueued";
         expect(birthProblem(status, event) === null).toBe(born);
       }
     }
@@ -88,7 +91,7 @@ describe("the transition table", () => {
 
   test("every event type is exactly one of a birth, a move or a note", () => {
     for (const type of JOB_EVENT_TYPES) expect([type, eventRoles(type)]).toEqual([type, [expect.any(String)]]);
-    expect([...JOB_NOTE_EVENTS].sort()).toEqual(["cancel_requested", "heartbeat", "log", "log_gap"]);
+    expect([...JOB_NOTE_EVENTS].sort()).toEqual(["cancel_requested", "heartbeat", "log", "log_gap", "timed_out"]);
   });
 
   test("docs/job-states.md draws this very table", () => {

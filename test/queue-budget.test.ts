@@ -42,17 +42,17 @@ describe("documents read per call", () => {
     },
   );
 
-  test("claim-next reads the worker, its workspace, one head per stream of its repos and the job it claims", () => {
-    // The busy worker allows every ordinary repo, each holding one stream.
-    expect(small["claim-next (job available)"]!.documentsRead).toBe(3 + SMALL.repos);
-    expect(large["claim-next (job available)"]!.documentsRead).toBe(3 + LARGE.repos);
+  test("claim-next reads the worker, its workspace, the lane's pause document, one head per stream of its repos and the job it claims", () => {
+    // The busy worker allows every ordinary repo, each holding one stream; the workload pauses one other repo.
+    expect(small["claim-next (job available)"]!.documentsRead).toBe(4 + SMALL.repos);
+    expect(large["claim-next (job available)"]!.documentsRead).toBe(4 + LARGE.repos);
     expect(large["claim-next (job available)"]!.documentsRead).toBeLessThanOrEqual(64);
   });
 
-  test("claim-next with nothing claimable reads the worker, its workspace and the heads it cannot take", () => {
+  test("claim-next with nothing claimable reads the worker, its workspace, the pause document and the heads it cannot take", () => {
     // The idle worker allows one repo: empty in the small workspace, 1,000 jobs it cannot take in the large one.
-    expect(small["claim-next (nothing claimable)"]!.documentsRead).toBe(2);
-    expect(large["claim-next (nothing claimable)"]!.documentsRead).toBe(3);
+    expect(small["claim-next (nothing claimable)"]!.documentsRead).toBe(3);
+    expect(large["claim-next (nothing claimable)"]!.documentsRead).toBe(4);
     expect(large["claim-next (nothing claimable)"]!.documentsRead).toBeLessThanOrEqual(5);
   });
 

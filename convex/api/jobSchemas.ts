@@ -1,4 +1,5 @@
 /** Zod building blocks of the job queue's routes (jobs, cloud AI jobs, job events, workers): requests/jobs.ts assembles them. */
+import { v } from "convex/values";
 import { z } from "zod";
 import {
   DEFAULT_MAX_ATTEMPTS,
@@ -17,6 +18,17 @@ import {
 import { DEFAULT_LEASE_MS, MAX_LEASE_MS, MIN_LEASE_MS } from "../model/leases";
 import { requirementsProblem, unknownRequirementsMessage } from "../model/matching";
 import { MAX_REASON_CODE_CHARS, MAX_REASON_DETAILS_BYTES, MAX_REASON_TEXT_CHARS } from "../model/outcomeReasons";
+import {
+  BACKOFFS,
+  DEFAULT_INITIAL_DELAY_MS,
+  DEFAULT_MAX_DELAY_MS,
+  MAX_DELAY_MS,
+  MAX_INITIAL_DELAY_MS,
+  MAX_RETRY_DELAY_MS,
+  MAX_TIMEOUT_MS,
+  MIN_TIMEOUT_MS,
+} from "../model/scheduling";
+import { convexOutput } from "./convexArgs";
 import { idField, idOf, storableJsonObject } from "./schemas";
 
 const shortText = (max: number) => z.string().min(1).max(max);
@@ -102,6 +114,55 @@ const clientIdempotencyKey = shortText(200).refine(
   `must not start with "${SYSTEM_KEY_PREFIX}" (reserved for jobs the system enqueues)`,
 );
 
+/** A time: ms since the epoch, or an ISO 8601 time with its offset (`Z`, `+02:00`); parsed to ms. */
+const timeOf = (description: string) =>
+  convexOutput(
+    z
+      .union([z.number().nonnegative(), z.iso.datetime({ offset: true })], {
+        error: "must be ms since the epoch or an ISO 8601 time with an offset (Z, +02:00)",
+      })
+      .transform((time) => (typeof time === "number" ? time : Date.parse(time)))
+      .meta({ description }),
+    v.number(),
+  );
+
+export const timeSchema = timeOf("ms since epoch, or ISO 8601 with an offset.");
+
+/** When a delayed job may first be claimed. */
+const runAtSchema = timeOf(
+  "Do not hand the job out before this time (ms since epoch or ISO 8601, at most 365 days ahead): it is `scheduled` until then. Not with `delayMs`.",
+);
+
+/** Claims a job may have (enqueue's `maxAttempts`, `retry.maxAttempts`). */
+const attemptsSchema = z.number().int().min(1).max(100);
+
+const retrySchema = z
+  .object({
+    maxAttempts: attemptsSchema
+      .optional()
+      .meta({ description: "Same as the job's `maxAttempts` (give one of them, or equal values)." }),
+    backoff: z.enum(BACKOFFS),
+    initialDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_INITIAL_DELAY_MS)
+      .optional()
+      .meta({ description: `Delay after the first failed attempt; default ${DEFAULT_INITIAL_DELAY_MS}.` }),
+    maxDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_RETRY_DELAY_MS)
+      .optional()
+      .meta({ description: `Cap of every delay, also of \`recommendedDelayMs\`; default ${DEFAULT_MAX_DELAY_MS}.` }),
+    jitter: z.boolean().optional().meta({ description: "Default true: each delay is drawn from [delay/2, delay]." }),
+  })
+  .meta({
+    description:
+      "Retry with back-off on a lost lease, on `failed` with `outcomeReason.retryable`, and on a timeout, while attempts remain: the job goes `scheduled` (event `retry_scheduled`). Without it a lost lease re-queues at once and `failed` is final.",
+  });
+
 /** An enqueue body without `workspaceId` (also the shape of complete-and-enqueue-children's children). */
 export const enqueueFields = z.object({
   repoId: idOf("repos"),
@@ -119,15 +180,22 @@ export const enqueueFields = z.object({
     .max(1_000_000)
     .optional()
     .meta({ description: `Lower runs first; default ${DEFAULT_PRIORITY}.` }),
-  maxAttempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .optional()
-    .meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
+  maxAttempts: attemptsSchema.optional().meta({ description: `Default ${DEFAULT_MAX_ATTEMPTS}.` }),
   idempotencyKey: clientIdempotencyKey.optional(),
   lane: z.enum(LANES).optional().meta({ description: 'Default "worker".' }),
+  runAt: runAtSchema.optional(),
+  delayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_DELAY_MS)
+    .optional()
+    .meta({ description: "Wait this long (≤ 365 days) before the job may be claimed; not with `runAt`." }),
+  retry: retrySchema.optional(),
+  timeoutMs: z.number().int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS).optional().meta({
+    description:
+      "Counted from each claim (10 s – 7 days): then the job's cancel is requested (`timed_out`), and after the cancel grace it ends `failed` (code `timeout`). None by default.",
+  }),
 });
 
 /** The v1 structured reason (SPEC §12). Checks that can fail without a type error keep their exact path. */
@@ -203,6 +271,18 @@ export const jobSchema = z
     spawnedJobIds: z.array(idField("jobs")).optional(),
     finishedAt: z.number().optional(),
     updatedAt: z.number(),
+    availableAt: z.number().optional().meta({ description: "While `scheduled`: when it becomes `pending`." }),
+    retryPolicy: z
+      .object({
+        backoff: z.enum(BACKOFFS),
+        initialDelayMs: z.number(),
+        maxDelayMs: z.number(),
+        jitter: z.boolean(),
+      })
+      .optional(),
+    timeoutMs: z.number().optional(),
+    cancelRequestedAt: z.number().optional(),
+    timedOut: z.boolean().optional().meta({ description: "The current claim passed `timeoutMs`." }),
   })
   .meta({ description: "A job (SPEC §6)." });
 

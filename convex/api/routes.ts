@@ -11,6 +11,7 @@ import { integrationRoutes } from "./routes/integrations";
 import { jobRoutes } from "./routes/jobs";
 import { jobTokenRoutes } from "./routes/jobToken";
 import { metaRoutes } from "./routes/meta";
+import { queueRoutes } from "./routes/queues";
 import { runRoutes } from "./routes/runs";
 import { uncertaintyRoutes } from "./routes/uncertainties";
 import { uploadRoutes } from "./routes/uploads";
@@ -24,6 +25,7 @@ export const routes: readonly Route[] = [
   ...workerRoutes,
   ...jobRoutes,
   ...jobTokenRoutes,
+  ...queueRoutes,
   ...runRoutes,
   ...uncertaintyRoutes,
   ...contextPackRoutes,

@@ -19,6 +19,7 @@ export const AUDIT_ACTIONS = [
   "workspace.created",
   "workspace.data_policy_changed",
   "workspace.retention_changed",
+  "workspace.cancel_grace_changed",
   // Integrations.
   "run_trigger.created",
   "run_trigger.updated",

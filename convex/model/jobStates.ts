@@ -17,6 +17,7 @@ type StateRow = {
 };
 
 export const JOB_STATES = {
+  scheduled: { queued: false, moves: { pending: ["released"], canceled: ["canceled"] } },
   pending: { queued: true, moves: { running: ["claimed"], canceled: ["canceled"] } },
   running: {
     queued: false,
@@ -26,6 +27,7 @@ export const JOB_STATES = {
       blocked: ["blocked"],
       canceled: ["canceled", "recovered"],
       pending: ["recovered"],
+      scheduled: ["retry_scheduled"],
     },
   },
   done: { queued: false, moves: {} },
@@ -35,10 +37,19 @@ export const JOB_STATES = {
 } as const satisfies Record<JobStatus, StateRow>;
 
 /** The statuses a job may be inserted in, with the event that records its birth. */
-export const JOB_BIRTHS: Partial<Record<JobStatus, readonly JobEventType[]>> = { pending: ["enqueued"] };
+export const JOB_BIRTHS: Partial<Record<JobStatus, readonly JobEventType[]>> = {
+  scheduled: ["enqueued"],
+  pending: ["enqueued"],
+};
 
 /** Events that record something other than a status change (`updateJob`). */
-export const JOB_NOTE_EVENTS = ["heartbeat", "log", "log_gap", "cancel_requested"] as const satisfies JobEventType[];
+export const JOB_NOTE_EVENTS = [
+  "heartbeat",
+  "log",
+  "log_gap",
+  "cancel_requested",
+  "timed_out",
+] as const satisfies JobEventType[];
 
 function movesOf(from: JobStatus): Partial<Record<JobStatus, readonly JobEventType[]>> {
   return JOB_STATES[from].moves;

@@ -23,7 +23,8 @@ export type JobKind = (typeof JOB_KINDS)[number];
 export const LANES = ["worker", "cloud_ai"] as const;
 export type Lane = (typeof LANES)[number];
 
-export const JOB_STATUSES = ["pending", "running", "done", "failed", "blocked", "canceled"] as const;
+/** `scheduled`: waiting for its `availableAt` (a delayed enqueue, a retry's back-off); never claimable. */
+export const JOB_STATUSES = ["scheduled", "pending", "running", "done", "failed", "blocked", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /**
@@ -59,6 +60,12 @@ export const JOB_EVENT_TYPES = [
   "recovered",
   "cancel_requested",
   "retried",
+  /** A running job goes `scheduled` for a retry after its back-off: `data.delayMs`, `data.attempt`, `data.cause`. */
+  "retry_scheduled",
+  /** A running job passed its `timeoutMs`: its cancel is requested. */
+  "timed_out",
+  /** A scheduled job became pending (its `availableAt` came). */
+  "released",
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 

@@ -66,5 +66,11 @@ export function checkLease(
 }
 
 /** Why claim-next handed nothing out. */
-export const NO_CLAIM_REASONS = ["WORKER_NOT_ONLINE", "NO_REPOS_ALLOWED", "NO_JOBS"] as const;
+export const NO_CLAIM_REASONS = [
+  "WORKER_NOT_ONLINE",
+  "WORKER_DRAINING",
+  "NO_REPOS_ALLOWED",
+  "QUEUE_PAUSED",
+  "NO_JOBS",
+] as const;
 export type NoClaimReason = (typeof NO_CLAIM_REASONS)[number];

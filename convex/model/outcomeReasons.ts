@@ -27,7 +27,14 @@ export const outcomeReasonValidator = v.union(v.string(), outcomeReasonObjectVal
 export type OutcomeReason = Infer<typeof outcomeReasonValidator>;
 
 /** Codes of the reasons the system writes. */
-export const SYSTEM_REASON_CODES = { leaseExpired: "lease_expired", canceled: "canceled" } as const;
+export const SYSTEM_REASON_CODES = {
+  leaseExpired: "lease_expired",
+  canceled: "canceled",
+  /** A running job still running after its timeout's cancel grace (SPEC §6 "Timeout"). */
+  timeout: "timeout",
+  /** A running job still running `cancelGraceMs` after its cancel was requested. */
+  cancelGrace: "cancel_grace",
+} as const;
 
 /** A reason written by the control plane itself (never retryable: the retry policy has had its say). */
 export function systemReason(category: JobOutcome, code: string, summary: string): OutcomeReasonObject {

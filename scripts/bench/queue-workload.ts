@@ -51,6 +51,8 @@ export const BUDGET = {
   heartbeat: 8,
   log: 8,
   complete: 8,
+  "enqueue (delayed)": 6,
+  "complete (retry scheduled)": 8,
 } as const;
 export type Operation = keyof typeof BUDGET;
 
@@ -123,6 +125,19 @@ export async function seedWorkload(t: Runner, scale: Scale, slug = "bench"): Pro
       remoteUrlHash: "locked",
       status: "active",
       updatedAt: Date.now(),
+    });
+    // A paused repo (no jobs) so every claim reads the lane's pause document, as a paused workspace's would.
+    const pausedRepoId = await ctx.db.insert("repos", {
+      workspaceId,
+      remoteUrlHash: "paused",
+      status: "active",
+      updatedAt: Date.now(),
+    });
+    await ctx.db.insert("queuePauses", {
+      workspaceId,
+      lane: "worker",
+      lanePaused: false,
+      pausedRepoIds: [pausedRepoId],
     });
     const workerIds: Id<"workers">[] = [];
     for (let i = 0; i < scale.workers; i++) {
@@ -237,6 +252,14 @@ export async function measureCalls(t: Runner, workload: Workload): Promise<Recor
   });
   const done = await metered(t, complete, { ...lease, outcome: "done" });
   if (done.result.result?.status !== "done") throw new Error("The measured completion did not complete the job.");
+  const delayed = await metered(t, enqueue, {
+    ...ws,
+    repoId: repoIds[0]!,
+    kind: "work",
+    prompt: "Measured delayed job",
+    delayMs: 60_000,
+  });
+  const retried = await retryableFailure(t, workload);
   return {
     "bearer auth": auth.metrics,
     enqueue: enqueued.metrics,
@@ -246,5 +269,31 @@ export async function measureCalls(t: Runner, workload: Workload): Promise<Recor
     heartbeat: beat.metrics,
     log: log.metrics,
     complete: done.metrics,
+    "enqueue (delayed)": delayed.metrics,
+    "complete (retry scheduled)": retried.metrics,
   };
+}
+
+/** A job with a retry policy, claimed, then failed with a retryable reason (it goes `scheduled`). */
+async function retryableFailure(t: Runner, { caller, workspaceId, busyWorkerId, repoIds }: Workload) {
+  const ws = { caller, workspaceId };
+  await metered(t, enqueue, {
+    ...ws,
+    repoId: repoIds[0]!,
+    kind: "work",
+    prompt: "Measured retried job",
+    priority: -1_000,
+    retry: { backoff: "exponential" },
+  });
+  const claimed = await metered(t, claimNext, { ...ws, workerId: busyWorkerId, lane: "worker" });
+  const failed = await metered(t, complete, {
+    ...ws,
+    jobId: claimed.result.jobId,
+    workerId: busyWorkerId,
+    claimGeneration: claimed.result.claimGeneration,
+    outcome: "failed",
+    outcomeReason: { version: 1, category: "failed", code: "flaky", retryable: true },
+  });
+  if (failed.result.result?.status !== "scheduled") throw new Error("The measured failure was not retried.");
+  return failed;
 }

@@ -3,7 +3,8 @@
  * repos, what an earlier process left undelivered sent first (delivery.ts), then a claim loop
  * that backs off with jitter while idle, and one job at a time (job-run.ts).
  *
- * Stopping: the first SIGINT/SIGTERM drains (status `draining`, no new claims, the current job
+ * Stopping: a drain by an admin (heartbeat answer `drainRequested`, or claim reason
+ * `WORKER_DRAINING`) finishes the current job, reports `offline` and exits 0. The first SIGINT/SIGTERM drains (status `draining`, no new claims, the current job
  * finishes), then the worker reports `offline` and exits 0. A second one stops the current job
  * at once and exits without completing it: its lease expires and the server re-queues it.
  */
@@ -130,6 +131,10 @@ export class Worker {
       }
       if (answer.jobId === null || answer.job === null) {
         if (answer.reason === "WORKER_NOT_ONLINE") await this.heartbeat().catch(() => {});
+        if (answer.reason === "WORKER_DRAINING") {
+          this.drainAsServerAsks();
+          break;
+        }
         if (answer.reason !== "NO_JOBS" && answer.reason !== warnedReason) out.warn(claimReasonText(answer.reason));
         warnedReason = answer.reason;
         out.progress(`Waiting for jobs… (${answer.reason ?? "NO_JOBS"})`);
@@ -242,7 +247,7 @@ export class Worker {
   private async sendHeartbeat() {
     const { client, workspaceId, displayName, machineFingerprint, capabilities, checkouts } = this.options;
     const repoIds = [...checkouts.keys()];
-    const answer = await client.call<{ workerId: string }>("/v1/workers/heartbeat", {
+    const answer = await client.call<{ workerId: string; drainRequested?: boolean }>("/v1/workers/heartbeat", {
       workspaceId,
       displayName,
       machineFingerprint,
@@ -255,6 +260,20 @@ export class Worker {
       nodeVersion: process.versions.node,
     });
     this.workerId = answer.workerId;
+    if (answer.drainRequested === true) this.drainAsServerAsks();
+  }
+
+  /** An admin drained this worker (heartbeat `drainRequested`, claim `WORKER_DRAINING`): finish, go offline, exit 0. */
+  private drainAsServerAsks() {
+    if (this.status !== "online") return;
+    this.status = "draining";
+    this.options.out.event(
+      "draining",
+      { workerId: this.workerId, requestedBy: "server" },
+      "An admin drained this worker: finishing the current job, then going offline.",
+    );
+    this.drained.abort();
+    void this.heartbeat().catch(() => {});
   }
 }
 

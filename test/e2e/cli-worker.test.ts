@@ -251,6 +251,33 @@ describe("ias worker start", () => {
     expect(isAlive(sleepPid!)).toBe(false); // the whole process group, SIGKILLed after the grace period
   });
 
+  test("timeoutMs: a command that would run on is stopped and the job ends failed/timeout (server timers)", async () => {
+    const { jobId } = await api("/v1/jobs/enqueue", {
+      workspaceId,
+      repoId,
+      kind: "work",
+      prompt: "wait: past the timeout",
+      timeoutMs: 10_000,
+      idempotencyKey: "e2e-timeout",
+    });
+    const worker = startCli(["worker", "start", "--once", "--json", "--lease-ms", "10000"], cli);
+    const [shellPid, sleepPid] = await pidsOf(jobId);
+    expect(isAlive(shellPid!) && isAlive(sleepPid!)).toBe(true);
+    await worker.exited;
+    expect(await getJob(jobId)).toMatchObject({
+      status: "failed",
+      outcome: "failed",
+      timedOut: true,
+      outcomeReason: { category: "failed", code: "timeout" },
+    });
+    const types = (await eventsOf(jobId)).map((event) => event.type);
+    expect(types.slice(0, 2)).toEqual(["enqueued", "claimed"]);
+    expect(types).toContain("timed_out");
+    expect(types.at(-1)).toBe("failed");
+    expect(isAlive(shellPid!)).toBe(false);
+    expect(isAlive(sleepPid!)).toBe(false);
+  });
+
   test("SIGINT drains: no new claims, the running job finishes, then offline and exit 0", async () => {
     const jobId = await enqueue("gate: finish when released");
     const worker = startCli(["worker", "start", "--json"], cli);

@@ -1,5 +1,5 @@
 /** A workspace ready for job-queue tests: member token, repo, and short-hands for the queue routes. */
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { caller, createRepo, ok } from "./api";
 import { workspaceWithMember } from "./fixtures";
 import type { Json, TestConvex } from "./harness";
@@ -61,4 +61,10 @@ export type QueueWorkspace = Awaited<ReturnType<typeof queueWorkspace>>;
 
 export async function eventTypes(queue: QueueWorkspace, jobId: string): Promise<string[]> {
   return (await queue.events(jobId)).map((event) => event.type);
+}
+
+/** Moves the (fake) clock by `ms` and runs the scheduled functions that became due (lease, release, timeout timers). */
+export async function elapse(t: TestConvex, ms: number) {
+  vi.advanceTimersByTime(ms);
+  await t.finishInProgressScheduledFunctions();
 }

@@ -8,6 +8,7 @@ import { z } from "zod";
 import {
   MAX_LOG_BYTES,
   MAX_LOG_LINES,
+  JOB_KINDS,
   JOB_OUTCOMES,
   JOB_STATUS_FILTERS,
   jobStatusValidator,
@@ -16,7 +17,7 @@ import {
 } from "../../model/jobs";
 import { reasonMismatch } from "../../model/outcomeReasons";
 import { convexOutput } from "../convexArgs";
-import { enqueueFields, leaseMsSchema, outcomeReasonSchema } from "../jobSchemas";
+import { enqueueFields, leaseMsSchema, outcomeReasonSchema, timeSchema } from "../jobSchemas";
 import { idOf, storableJsonObject } from "../schemas";
 
 const jobOfWorkspace = { workspaceId: idOf("workspaces"), jobId: idOf("jobs") };
@@ -28,6 +29,14 @@ export const listJobsRequest = z.object({
     .meta({ description: "`claimed` is accepted as the older name of `running`." }),
   repoId: idOf("repos").optional(),
   runId: idOf("runs").optional(),
+  kind: z.enum(JOB_KINDS).optional(),
+  workerId: idOf("workers").optional().meta({ description: "Jobs this worker claimed (their latest claim)." }),
+  createdAfter: timeSchema
+    .optional()
+    .meta({ description: "Jobs created after this time (exclusive; ms since epoch or ISO 8601)." }),
+  createdBefore: timeSchema
+    .optional()
+    .meta({ description: "Jobs created before this time (exclusive; ms since epoch or ISO 8601)." }),
   limit: z.number().int().min(1).max(200).default(50),
   cursor: z.string().min(1).max(10_000).optional().meta({ description: "`nextCursor` of the previous page." }),
 });

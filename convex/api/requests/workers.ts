@@ -44,3 +44,9 @@ export const upsertRepoRequest = z.object({
   label: z.string().min(1).max(200).optional(),
   status: z.enum(REPO_STATUSES),
 });
+
+export const listWorkersRequest = z.object({
+  workspaceId: idOf("workspaces"),
+  limit: z.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(10_000).optional().meta({ description: "`nextCursor` of the previous page." }),
+});

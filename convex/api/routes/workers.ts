@@ -1,9 +1,15 @@
 /** Worker and repo routes. Handlers live in convex/workers.ts and convex/repos.ts. */
 import { z } from "zod";
 import { internal } from "../../_generated/api";
-import { REPO_STATUSES } from "../../model/workers";
+import { REPO_STATUSES, WORKER_STATUSES } from "../../model/workers";
 import { splitCapabilities } from "../../model/capabilities";
-import { repoRequest, resolveRepoRequest, upsertRepoRequest, workerHeartbeatRequest } from "../requests/workers";
+import {
+  listWorkersRequest,
+  repoRequest,
+  resolveRepoRequest,
+  upsertRepoRequest,
+  workerHeartbeatRequest,
+} from "../requests/workers";
 import { defineRoute, type Route } from "../route";
 import { CP, idField } from "../schemas";
 
@@ -26,7 +32,12 @@ export const workerRoutes: Route[] = [
     tag: "workers",
     summary: "Register or refresh a worker, keyed by machineFingerprint (else displayName), with its capabilities.",
     request: workerHeartbeatRequest,
-    response: z.object({ workerId: idField("workers") }),
+    response: z.object({
+      workerId: idField("workers"),
+      drainRequested: z.boolean().meta({
+        description: "An admin drained this worker: finish the current job, report `offline` and stop claiming.",
+      }),
+    }),
     errors: ["WORKSPACE_NOT_FOUND"],
     handler: (ctx, { caller, body }) => {
       const { workspaceId, displayName, machineFingerprint, status, capabilities, ...inventory } = body;
@@ -40,6 +51,33 @@ export const workerRoutes: Route[] = [
         inventory,
       });
     },
+  }),
+  defineRoute({
+    method: "POST",
+    path: `${CP}/v1/workers/list`,
+    auth: "bearer",
+    cors: true,
+    tag: "workers",
+    summary: "The workspace's workers, most recently seen first, with `online` and `drainRequested` (viewer+).",
+    request: listWorkersRequest,
+    response: z.object({
+      workers: z.array(
+        z
+          .looseObject({
+            _id: idField("workers"),
+            displayName: z.string(),
+            status: z.enum(WORKER_STATUSES),
+            online: z.boolean(),
+            drainRequested: z.boolean(),
+            lastSeenAt: z.number(),
+            capabilities: z.record(z.string(), z.unknown()),
+          })
+          .meta({ description: "A worker as stored, its inventory and capabilities as sent." }),
+      ),
+      nextCursor: z.string().nullable(),
+    }),
+    errors: ["WORKSPACE_NOT_FOUND"],
+    handler: (ctx, { caller, body }) => ctx.runQuery(internal.workerAdmin.list, { caller, ...body }),
   }),
   defineRoute({
     method: "POST",

@@ -60,7 +60,8 @@ function Actions({ job }: { job: { _id: Id<"jobs">; status: string; cancelReques
     setError(null);
     action().catch(setError);
   };
-  const cancellable = (job.status === "pending" || job.status === "running") && !job.cancelRequested;
+  const cancellable =
+    (job.status === "scheduled" || job.status === "pending" || job.status === "running") && !job.cancelRequested;
   const retryable = (RETRYABLE_STATUSES as readonly string[]).includes(job.status);
   if (!canChange(workspace.role)) return null;
   return (
@@ -133,6 +134,10 @@ export function JobPage({ jobId }: { jobId: string }) {
             ["Claimed by", job.claimedBy === undefined ? null : <code>{job.claimedBy}</code>],
             ["Claimed", when(job.claimedAt)],
             ["Lease expires", when(job.leaseExpiresAt)],
+            ["Runs at", when(job.availableAt)],
+            ["Timeout", job.timeoutMs === undefined ? null : `${job.timeoutMs} ms per attempt`],
+            ["Retry policy", job.retryPolicy === undefined ? null : <pre>{shownValue(job.retryPolicy)}</pre>],
+            ["Cancel requested", when(job.cancelRequestedAt)],
             ["Created", when(job._creationTime)],
             ["Finished", when(job.finishedAt)],
             ["Requirements", <pre key="req">{shownValue(job.requirements)}</pre>],

@@ -1,11 +1,13 @@
 /**
  * Workers: online / draining / offline (not seen for 60 s), what they can do, the job they
- * hold, and when they were last seen. Drain and undrain are the worker's own word today
- * (its heartbeat's status); the Console has no mutation for them yet.
+ * hold, and when they were last seen. Admins drain (no new jobs, whatever the worker's own
+ * heartbeat says), undrain and remove a worker (its jobs are recovered at once): workerAdmin.ts.
  */
-import { usePaginatedQuery } from "convex/react";
+import { useMutation, usePaginatedQuery } from "convex/react";
+import { useState } from "react";
 import { api } from "../../../../convex/_generated/api";
-import { Badge, LoadMore, Loading, useNow } from "../components";
+import type { Id } from "../../../../convex/_generated/dataModel";
+import { Badge, ErrorNote, LoadMore, Loading, useNow } from "../components";
 import { clockTime, relativeTime, shortId, workerState } from "../format";
 import { linkTo } from "../navigation";
 import { useWorkspace } from "../workspace";
@@ -24,6 +26,45 @@ function capabilityItems(capabilities: Record<string, unknown>): string[] {
         : String(value);
     return `${key}: ${shown}`;
   });
+}
+
+/** Drain / undrain / remove for admins and owners (the server checks the role again). */
+function WorkerActions({ worker }: { worker: { _id: Id<"workers">; displayName: string; drainRequested?: boolean } }) {
+  const workspace = useWorkspace();
+  const drain = useMutation(api.workerAdmin.drain);
+  const undrain = useMutation(api.workerAdmin.undrain);
+  const remove = useMutation(api.workerAdmin.remove);
+  const [error, setError] = useState<unknown>(null);
+  if (workspace.role !== "admin" && workspace.role !== "owner") return null;
+  const args = { workspaceId: workspace._id, workerId: worker._id };
+  const run = (action: () => Promise<unknown>) => {
+    setError(null);
+    action().catch(setError);
+  };
+  return (
+    <div className="actions">
+      {worker.drainRequested ? (
+        <button type="button" onClick={() => run(() => undrain(args))}>
+          Undrain
+        </button>
+      ) : (
+        <button type="button" onClick={() => run(() => drain(args))}>
+          Drain
+        </button>
+      )}
+      <button
+        type="button"
+        className="danger"
+        onClick={() => {
+          if (window.confirm(`Remove ${worker.displayName}? Its running jobs are recovered now.`))
+            run(() => remove(args));
+        }}
+      >
+        Remove
+      </button>
+      {error !== null && <ErrorNote error={error} />}
+    </div>
+  );
 }
 
 export function WorkersPage() {
@@ -55,6 +96,7 @@ export function WorkersPage() {
                   <th scope="col">Current job</th>
                   <th scope="col">Last seen</th>
                   <th scope="col">Capabilities</th>
+                  <th scope="col">Actions</th>
                 </tr>
               </thead>
               <tbody>
@@ -72,6 +114,7 @@ export function WorkersPage() {
                       </td>
                       <td>
                         <Badge value={state} />
+                        {worker.drainRequested && <div className="muted">drained by an admin</div>}
                       </td>
                       <td>
                         {worker.currentJobs.length === 0
@@ -91,6 +134,9 @@ export function WorkersPage() {
                             <li key={item}>{item}</li>
                           ))}
                         </ul>
+                      </td>
+                      <td>
+                        <WorkerActions worker={worker} />
                       </td>
                     </tr>
                   );
