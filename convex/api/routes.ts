@@ -10,6 +10,7 @@ import { contextPackRoutes } from "./routes/contextPacks";
 import { integrationRoutes } from "./routes/integrations";
 import { jobRoutes } from "./routes/jobs";
 import { metaRoutes } from "./routes/meta";
+import { metricsRoutes } from "./routes/metrics";
 import { runRoutes } from "./routes/runs";
 import { uncertaintyRoutes } from "./routes/uncertainties";
 import { uploadRoutes } from "./routes/uploads";
@@ -18,6 +19,7 @@ import { workspaceRoutes } from "./routes/workspaces";
 
 export const routes: readonly Route[] = [
   ...metaRoutes(() => openApi()),
+  ...metricsRoutes,
   ...workspaceRoutes,
   ...authRoutes,
   ...workerRoutes,
