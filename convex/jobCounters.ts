@@ -7,7 +7,15 @@
  */
 import type { Doc, Id } from "./_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
-import { COUNTER_SHARDS, addDelta, laneCounts, shardOf, type CounterDelta, type LaneCounts } from "./model/jobCounters";
+import {
+  COUNTER_SHARDS,
+  addDelta,
+  emptyDelta,
+  laneCounts,
+  shardOf,
+  type CounterDelta,
+  type LaneCounts,
+} from "./model/jobCounters";
 import { LANES, type Lane } from "./model/jobs";
 
 type CountedJob = Pick<Doc<"jobs">, "_id" | "workspaceId" | "lane">;
@@ -48,11 +56,25 @@ async function writeShard(ctx: MutationCtx, { workspaceId, lane, shard, delta }:
     .query("jobCounters")
     .withIndex("by_workspace_lane_shard", (q) => q.eq("workspaceId", workspaceId).eq("lane", lane).eq("shard", shard))
     .unique();
-  if (existing === null) {
-    await ctx.db.insert("jobCounters", { workspaceId, lane, shard, ...addDelta({ statuses: {}, moves: {} }, delta) });
-    return;
-  }
+  if (existing === null) return await createShards(ctx, { workspaceId, lane, shard, delta });
   await ctx.db.patch("jobCounters", existing._id, addDelta(existing, delta));
+}
+
+/**
+ * The first change of a (workspace, lane) creates all its shards, so every later change finds its
+ * shard and costs the same (one index read and one patch), whichever shard a job hashes to.
+ */
+async function createShards(ctx: MutationCtx, { workspaceId, lane, shard, delta }: ShardChange): Promise<void> {
+  const existing = await ctx.db
+    .query("jobCounters")
+    .withIndex("by_workspace_lane_shard", (q) => q.eq("workspaceId", workspaceId).eq("lane", lane))
+    .take(COUNTER_SHARDS);
+  const present = new Set(existing.map((row) => row.shard));
+  for (let each = 0; each < COUNTER_SHARDS; each++) {
+    if (present.has(each)) continue;
+    const counts = addDelta(emptyDelta(), each === shard ? delta : emptyDelta());
+    await ctx.db.insert("jobCounters", { workspaceId, lane, shard: each, ...counts });
+  }
 }
 
 /** The counts of each lane of a workspace: one bounded index range (at most LANES × COUNTER_SHARDS documents). */
