@@ -3,7 +3,7 @@
  * Only `moveJob` sets a job's status (docs/job-states.md). Checked on the source with the
  * TypeScript checker, since a patch names no table: every `db.insert/patch/replace/delete` in
  * convex/ whose table is `jobs` (by its literal table name or the `Id<"jobs">` type of its id) must
- * be one of the two writes of convex/jobState.ts, and there a `status` may be written only by
+ * be one of the writes of convex/jobState.ts, and there a `status` may be written only by
  * `moveJob` and `insertJob` (a birth). `updateJob`'s patch type has no `status` at all.
  */
 import { join, relative } from "node:path";
