@@ -22,70 +22,88 @@ export type WorkspaceStats = {
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 type Labels = Record<string, string>;
-type Family = {
-  name: string;
-  help: string;
-  type: "gauge" | "counter";
-  samples: Array<{ labels: Labels; value: number }>;
-};
+type Sample = { labels: Labels; value: number };
+type Family = { name: string; help: string; type: "gauge" | "counter"; samples: Sample[] };
 
-/** Every family, with a sample for each workspace and lane (zeros included, so series do not appear and vanish). */
-export function metricFamilies(workspaces: readonly WorkspaceStats[], now: number): Family[] {
-  const family = (name: string, type: Family["type"], help: string): Family => ({ name, help, type, samples: [] });
-  const jobs = family("ias_jobs", "gauge", "Jobs in each status now.");
-  const enqueued = family("ias_jobs_enqueued_total", "counter", "Jobs created.");
-  const claims = family("ias_job_claims_total", "counter", "Jobs handed to a worker by claim-next.");
-  const completions = family(
+/** One sample per entry of `record`, its key under `label`. */
+const perKey = (labels: Labels, label: string, record: Record<string, number>): Sample[] =>
+  Object.entries(record).map(([key, value]) => ({ labels: { ...labels, [label]: key }, value }));
+
+/** The families of one lane's numbers: name, type, help, and the samples of a (workspace, lane). */
+const LANE_FAMILIES: Array<
+  [string, Family["type"], string, (stats: LaneStats, labels: Labels, now: number) => Sample[]]
+> = [
+  ["ias_jobs", "gauge", "Jobs in each status now.", (stats, labels) => perKey(labels, "status", stats.jobs)],
+  ["ias_jobs_enqueued_total", "counter", "Jobs created.", (stats, labels) => [{ labels, value: stats.enqueued }]],
+  [
+    "ias_job_claims_total",
+    "counter",
+    "Jobs handed to a worker by claim-next.",
+    (stats, labels) => [{ labels, value: stats.claims }],
+  ],
+  [
     "ias_job_completions_total",
     "counter",
     "Running jobs completed, by outcome (the worker's report, or the server's on its behalf).",
-  );
-  const failures = family(
+    (stats, labels) => perKey(labels, "outcome", stats.completions),
+  ],
+  [
     "ias_job_failures_total",
     "counter",
     "Jobs that became failed, whatever failed them (a completion, a lease lost for good).",
-  );
-  const recoveries = family(
+    (stats, labels) => [{ labels, value: stats.failures }],
+  ],
+  [
     "ias_job_recoveries_total",
     "counter",
     "Expired leases recovered, by the status the job went to.",
-  );
-  const retries = family("ias_job_retries_total", "counter", "Finished jobs put back in line (retry).");
-  const transitions = family(
+    (stats, labels) => perKey(labels, "to", stats.recoveries),
+  ],
+  [
+    "ias_job_retries_total",
+    "counter",
+    "Finished jobs put back in line (retry).",
+    (stats, labels) => [{ labels, value: stats.retries }],
+  ],
+  [
     "ias_job_transitions_total",
     "counter",
     "Every status change, by from, to and the event recording it (from=new: a birth).",
-  );
-  const oldest = family(
+    (stats, labels) =>
+      stats.transitions.map(({ count, ...move }) => ({ labels: { ...labels, ...move }, value: count })),
+  ],
+  [
     "ias_job_oldest_pending_age_seconds",
     "gauge",
     "How long the pending job waiting longest has waited (0 when none waits).",
-  );
-  const workers = family("ias_workers_online", "gauge", "Workers flagged online (seen in the last 60 s).");
+    (stats, labels, now) => [
+      { labels, value: stats.oldestPendingSince === null ? 0 : Math.max(0, now - stats.oldestPendingSince) / 1000 },
+    ],
+  ],
+];
 
-  for (const workspace of workspaces) {
-    const base = { workspace: workspace.slug, workspace_id: workspace.workspaceId };
-    workers.samples.push({ labels: base, value: workspace.workersOnline });
-    for (const lane of LANES) {
-      const stats = workspace.lanes[lane];
-      const labels = { ...base, lane };
-      for (const [status, count] of Object.entries(stats.jobs))
-        jobs.samples.push({ labels: { ...labels, status }, value: count });
-      enqueued.samples.push({ labels, value: stats.enqueued });
-      claims.samples.push({ labels, value: stats.claims });
-      for (const [outcome, count] of Object.entries(stats.completions))
-        completions.samples.push({ labels: { ...labels, outcome }, value: count });
-      failures.samples.push({ labels, value: stats.failures });
-      for (const [to, count] of Object.entries(stats.recoveries))
-        recoveries.samples.push({ labels: { ...labels, to }, value: count });
-      retries.samples.push({ labels, value: stats.retries });
-      for (const { from, to, event, count } of stats.transitions)
-        transitions.samples.push({ labels: { ...labels, from, to, event }, value: count });
-      const waited = stats.oldestPendingSince === null ? 0 : Math.max(0, now - stats.oldestPendingSince) / 1000;
-      oldest.samples.push({ labels, value: waited });
-    }
-  }
-  return [jobs, enqueued, claims, completions, failures, recoveries, retries, transitions, oldest, workers];
+/** Every family, with a sample for each workspace and lane (zeros included, so series do not appear and vanish). */
+export function metricFamilies(workspaces: readonly WorkspaceStats[], now: number): Family[] {
+  const laneFamilies: Family[] = LANE_FAMILIES.map(([name, type, help, samplesOf]) => ({
+    name,
+    type,
+    help,
+    samples: workspaces.flatMap((workspace) =>
+      LANES.flatMap((lane) =>
+        samplesOf(workspace.lanes[lane], { workspace: workspace.slug, workspace_id: workspace.workspaceId, lane }, now),
+      ),
+    ),
+  }));
+  const workers: Family = {
+    name: "ias_workers_online",
+    type: "gauge",
+    help: "Workers flagged online (seen in the last 60 s).",
+    samples: workspaces.map((workspace) => ({
+      labels: { workspace: workspace.slug, workspace_id: workspace.workspaceId },
+      value: workspace.workersOnline,
+    })),
+  };
+  return [...laneFamilies, workers];
 }
 
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
