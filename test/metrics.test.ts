@@ -7,6 +7,7 @@
 import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-text-format";
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
+import { shardOf } from "../convex/model/jobCounters";
 import { expectError, ok, rejection } from "./support/api";
 import { addMember, createUser, deviceToken, SERVICE_TOKEN } from "./support/fixtures";
 import { useFreshConvex, type Json } from "./support/harness";
@@ -184,6 +185,24 @@ describe("GET /control-plane/metrics", () => {
     expect(value(families, "ias_jobs", { ...worker, status: "canceled" })).toBe(0);
     expect(value(families, "ias_jobs", { ...worker, status: "pending" })).toBe(3);
     expect(value(families, "ias_job_completions_total", { ...worker, outcome: "done" })).toBe(1);
+  });
+});
+
+describe("sharding", () => {
+  test("each job counts in the shard its id hashes to, among 16 per workspace lane", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await acme.enqueue({ prompt: `job ${i}` }));
+    const shards = await t.run((ctx) =>
+      ctx.db
+        .query("jobCounters")
+        .withIndex("by_workspace_lane_shard", (q) => q.eq("workspaceId", acme.workspaceId).eq("lane", "worker"))
+        .take(100),
+    );
+    expect(shards.map((shard) => shard.shard)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    const expected = Array.from({ length: 16 }, (_, shard) => ids.filter((id) => shardOf(id) === shard).length);
+    expect(shards.map((shard) => shard.statuses.pending ?? 0)).toEqual(expected);
+    // Spread: the 40 jobs' changes do not all land on a few documents.
+    expect(expected.filter((count) => count > 0).length).toBeGreaterThan(8);
   });
 });
 
