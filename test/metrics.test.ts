@@ -170,8 +170,20 @@ describe("GET /control-plane/metrics", () => {
       expect(refused.status).toBe(403);
       expect(JSON.parse(refused.text)).toMatchObject({ ok: false, error: "FORBIDDEN" });
     }
-    expect((await scrape(undefined)).status).toBe(401);
-    expect((await scrape("ias_not_a_token_at_all_0123456789abcdefghijkl")).status).toBe(401);
+    // Another workspace's admin sees its own workspace only (above); no token or a broken one: 401.
+    const unauthorized = async (authorization: string | undefined, code: string) => {
+      const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+      const response = await t.fetch("/control-plane/metrics", { headers });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ ok: false, error: code });
+    };
+    await unauthorized(undefined, "MISSING_TOKEN");
+    await unauthorized("Token abc", "INVALID_TOKEN");
+    await unauthorized("Bearer ias_not_a_token_at_all_0123456789abcdefghijkl", "INVALID_TOKEN");
+    const expired = await deviceToken(t, acme.workspaceId, acme.owner, { expiresAt: Date.now() - 1 });
+    await unauthorized(`Bearer ${expired.token}`, "EXPIRED_TOKEN");
+    const revoked = await deviceToken(t, acme.workspaceId, acme.owner, { revokedAt: Date.now() - 1 });
+    await unauthorized(`Bearer ${revoked.token}`, "INVALID_TOKEN");
   });
 
   test("retention's deletions leave the gauges, the counters keep counting", async () => {
