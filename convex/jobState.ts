@@ -2,16 +2,17 @@
  * The one writer of the `jobs` table (SPEC §6). A job is born through `insertJob`, changes status
  * only through `moveJob` (the moves model/jobStates.ts allows) and changes anything else through
  * `updateJob`; retention deletes it through `deleteFinishedJob`. Each write appends its event
- * (jobEvents.ts) in the same transaction, and a move runs the reactions other domains registered
- * (jobReactions.ts). claim-next finds pending jobs through their own `by_queue` index (queue.ts),
- * so no queue document needs keeping in step. Also the reads other domains share: requireJob,
- * jobView, jobsOfRun, pageOfJobs.
+ * (jobEvents.ts) in the same transaction, keeps the metrics counters (jobCounters.ts) in step, and
+ * a move runs the reactions other domains registered (jobReactions.ts). claim-next finds pending
+ * jobs through their own `by_queue` index (queue.ts), so no queue document needs keeping in step.
+ * Also the reads other domains share: requireJob, jobView, jobsOfRun, pageOfJobs.
  */
 import type { PaginationOptions, PaginationResult, WithoutSystemFields } from "convex/server";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
+import { countJobChange, withCounterBatch } from "./jobCounters";
 import { appendJobEvent, coalesceHeartbeat, type JobEventFields } from "./jobEvents";
 import { JOB_REACTIONS, type JobMoved } from "./jobReactions";
 import { oversizedDocumentProblem } from "./model/convexValues";
@@ -19,13 +20,16 @@ import { apiError, type ApiErrorData } from "./model/errors";
 import { JOB_NOTE_EVENTS, birthProblem, moveProblem } from "./model/jobStates";
 import { isFinished, type JobKind, type JobStatus, type Lane } from "./model/jobs";
 import { requirementsForWorkers } from "./model/matching";
+import { birthDelta, moveDelta, presenceDelta } from "./model/jobCounters";
 import { boundedPage } from "./model/pages";
 
 type JobFields = WithoutSystemFields<Doc<"jobs">>;
-/** What a write may set: anything but the status (moveJob's alone) and the bookkeeping kept here. */
-export type JobPatch = Partial<Omit<JobFields, "status" | "nextEventSeq" | "updatedAt">>;
+/** Fields only this file writes: the status (moveJob's alone) and the bookkeeping of events and counters. */
+type KeptHere = "status" | "nextEventSeq" | "updatedAt" | "pendingSince" | "counted";
+/** What a write may set: anything but the fields kept here. */
+export type JobPatch = Partial<Omit<JobFields, KeptHere>>;
 /** A new job's fields, without its status (insertJob's argument) and the bookkeeping kept here. */
-export type NewJob = Omit<JobFields, "status" | "nextEventSeq" | "updatedAt">;
+export type NewJob = Omit<JobFields, KeptHere>;
 
 /** How a job moves: the event that records it, the other fields it sets. */
 export type JobChange = { event: JobEventFields; patch?: JobPatch };
@@ -47,11 +51,12 @@ export async function insertJob(
   const problem = birthProblem(status, event.type);
   if (problem !== null) refuse(problem);
   const now = Date.now();
-  const born = { ...fields, status };
+  const born = { ...fields, status, ...(status === "pending" ? { pendingSince: now } : {}), counted: true };
   requireStorable(born, Object.keys(born));
   const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
   await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
   const job = (await ctx.db.get("jobs", jobId))!;
+  await countJobChange(ctx, job, birthDelta(status, event.type));
   await startTimers(ctx, job);
   return job;
 }
@@ -81,7 +86,9 @@ export async function moveJob(
   const problem = moveProblem(job.status, to, change.event.type);
   if (problem !== null) refuse(problem);
   return await withJobBatch(ctx, async () => {
-    const moved = await writeJob(ctx, job, { ...change.patch, status: to }, change.event);
+    const since = to === "pending" ? { pendingSince: Date.now() } : {};
+    const moved = await writeJob(ctx, job, { ...change.patch, ...since, status: to }, change.event);
+    if (job.counted === true) await countJobChange(ctx, moved, moveDelta(job.status, to, change.event.type));
     await startTimers(ctx, moved);
     openBatches.get(ctx.db)!.push({ job: moved, from: job.status });
     return moved;
@@ -114,6 +121,21 @@ export async function heartbeatJob(
 export async function deleteFinishedJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<void> {
   if (!isFinished(job.status)) refuse({ code: "INVALID_JOB_STATE", message: `A ${job.status} job is not deleted.` });
   await ctx.db.delete("jobs", job._id);
+  if (job.counted === true) await countJobChange(ctx, job, presenceDelta(job.status, -1));
+}
+
+/**
+ * The counters' backfill (metricsBackfill.ts): counts a job older than the counters in its status
+ * and marks it counted, in one transaction, so its later moves count and it is never counted
+ * twice. A pending job gets `pendingSince` from its last change. Not a change of the job:
+ * `updatedAt` stays. Returns whether it counted the job (false: it already was).
+ */
+export async function countExistingJob(ctx: MutationCtx, job: Doc<"jobs">): Promise<boolean> {
+  if (job.counted === true) return false;
+  const since = job.status === "pending" && job.pendingSince === undefined ? { pendingSince: job.updatedAt } : {};
+  await ctx.db.patch("jobs", job._id, { counted: true, ...since });
+  await countJobChange(ctx, job, presenceDelta(job.status, 1));
+  return true;
 }
 
 /** The one patch of a job: every write is measured whole and stamped, its event takes the next `seq`. */
@@ -147,7 +169,7 @@ export async function withJobBatch<T>(ctx: MutationCtx, work: () => Promise<T>):
   openBatches.set(ctx.db, moves);
   let result: T;
   try {
-    result = await work();
+    result = await withCounterBatch(ctx, work);
   } finally {
     openBatches.delete(ctx.db);
   }
@@ -185,6 +207,8 @@ export function jobView(job: Doc<"jobs">) {
     completionKey: _completion,
     leaseMs: _lease,
     jobTokenHash: _tokenHash,
+    pendingSince: _since,
+    counted: _counted,
     ...visible
   } = job;
   return { ...visible, requirements: requirementsForWorkers(job.requirements) };

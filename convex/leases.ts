@@ -296,7 +296,6 @@ async function retryIfRetryable(ctx: MutationCtx, job: Doc<"jobs">, completion: 
   });
 }
 
-
 /** A complete-and-enqueue-children key already used for another job or outcome is IDEMPOTENCY_KEY_REUSED. */
 async function requireUnusedCompletionKey(ctx: AccessCtx, job: Doc<"jobs">, outcome: string, key: string) {
   const earlier = await ctx.db

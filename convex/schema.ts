@@ -284,7 +284,9 @@ export default defineSchema({
   })
     .index("by_workspace_identity", ["workspaceId", "machineFingerprint", "displayName"])
     .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"])
-    .index("by_online_last_seen", ["online", "lastSeenAt"]),
+    .index("by_online_last_seen", ["online", "lastSeenAt"])
+    // Metrics (metrics.ts): a workspace's online workers, counted in a bounded range.
+    .index("by_workspace_online", ["workspaceId", "online"]),
 
   /**
    * Repositories, known by the SHA-256 of their normalised remote URL. Written by
@@ -357,6 +359,13 @@ export default defineSchema({
     cancelRequestedAt: v.optional(v.number()),
     /** Set when the current claim passed `timeoutMs`: its end after the grace is `failed` (`timeout`). */
     timedOut: v.optional(v.boolean()),
+    /** When the job last became `pending` (metrics: the oldest waiting job per lane). */
+    pendingSince: v.optional(v.number()),
+    /**
+     * True once the job is in the counters (jobCounters.ts): from birth, or when the one-time
+     * backfill counted a job older than the counters. Moves of an uncounted job change no counter.
+     */
+    counted: v.optional(v.boolean()),
   })
     .index("by_queue", ["workspaceId", "lane", "status", "repoId", "requirementsKey", "priority"])
     .index("by_status_lease", ["status", "leaseExpiresAt"])
@@ -376,7 +385,36 @@ export default defineSchema({
     .index("by_workspace_completion_key", ["workspaceId", "completionKey"])
     // Retention (retention.ts): finished jobs by `finishedAt`, and whether a parent's children are finished.
     .index("by_workspace_finished", ["workspaceId", "finishedAt"])
-    .index("by_parent_status", ["parentJobId", "status"]),
+    .index("by_parent_status", ["parentJobId", "status"])
+    // Metrics: the first entry of a (workspace, lane) range of pending jobs is the one waiting longest.
+    .index("by_workspace_lane_status_pending", ["workspaceId", "lane", "status", "pendingSince"]),
+
+  /**
+   * Job counters (SPEC §9b), COUNTER_SHARDS documents per (workspace, lane), a job counting in
+   * the shard its id hashes to (model/jobCounters.ts). Written only by jobCounters.ts, from
+   * jobState.ts's insertJob, moveJob and deleteFinishedJob and by the backfill; read by metrics.ts.
+   */
+  jobCounters: defineTable({
+    workspaceId: v.id("workspaces"),
+    lane: laneValidator,
+    shard: v.number(),
+    /** Jobs in each status now. */
+    statuses: v.record(v.string(), v.number()),
+    /** Moves made, keyed `<from>><to>:<event>` (births from `new`). */
+    moves: v.record(v.string(), v.number()),
+  }).index("by_workspace_lane_shard", ["workspaceId", "lane", "shard"]),
+
+  /**
+   * The one-time backfill of the job counters (jobCounters.ts): at most one row, its `generation`
+   * naming the chain of scheduled pages allowed to go on, `cursor` where it is, `finishedAt` once done.
+   */
+  jobCounterBackfills: defineTable({
+    generation: v.number(),
+    cursor: v.union(v.string(), v.null()),
+    counted: v.number(),
+    startedAt: v.number(),
+    finishedAt: v.optional(v.number()),
+  }),
 
   /**
    * What a job's command reported with its job token during one claim (SPEC §7 decision flow):

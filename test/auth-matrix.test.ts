@@ -15,7 +15,8 @@ import { SERVICE_TOKEN, addMember, createUser, deviceToken, workspaceWithMember 
 import { freshConvex, post, type TestConvex } from "./support/harness";
 import { sampleBody } from "./support/route-samples";
 
-const bearerRoutes = routes.filter((route) => route.auth === "bearer");
+/** The JSON routes; the one GET bearer route, `/metrics` (admins only, no body), has its own matrix in metrics.test.ts. */
+const bearerRoutes = routes.filter((route) => route.auth === "bearer" && route.method === "POST");
 /** SPEC §3: what a viewer may call. Everything else needs member. */
 const READ_ROUTE = /\/(list|get|resolve|list-for-job|resolve-run-v1)$/;
 /** SPEC §6 "Pause": routes for admins (and the service token) only. */
@@ -101,6 +102,11 @@ test("the table has bearer routes, and every one has a sample body its own schem
     const parsed = route.request!.safeParse(sampleBody(route, world.ids));
     expect(parsed.success, `${route.path}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
   }
+});
+
+test("the only bearer route without a JSON body is GET /metrics (test/metrics.test.ts)", () => {
+  const others = routes.filter((route) => route.auth === "bearer" && route.method !== "POST");
+  expect(others.map((route) => `${route.method} ${route.path}`)).toEqual([`GET ${CP}/metrics`]);
 });
 
 test("every bearer route without a workspaceId in its body is listed with its own rule", () => {

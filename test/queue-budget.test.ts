@@ -44,8 +44,9 @@ describe("documents read per call", () => {
 
   test("claim-next reads the worker, its workspace, the lane's pause document, one head per stream of its repos and the job it claims", () => {
     // The busy worker allows every ordinary repo, each holding one stream; the workload pauses one other repo.
-    expect(small["claim-next (job available)"]!.documentsRead).toBe(4 + SMALL.repos);
-    expect(large["claim-next (job available)"]!.documentsRead).toBe(4 + LARGE.repos);
+    // And the job's metrics counter shard (jobCounters.ts), read and then patched (convex-test counts both).
+    expect(small["claim-next (job available)"]!.documentsRead).toBe(6 + SMALL.repos);
+    expect(large["claim-next (job available)"]!.documentsRead).toBe(6 + LARGE.repos);
     expect(large["claim-next (job available)"]!.documentsRead).toBeLessThanOrEqual(64);
   });
 
@@ -62,9 +63,9 @@ describe("documents read per call", () => {
 });
 
 describe("written per call", () => {
-  test("a claim writes the claimed job and its event, the same whatever the queue holds, under 16 KiB", () => {
+  test("a claim writes the claimed job, its event and its counter shard, the same whatever the queue holds, under 16 KiB", () => {
     for (const metrics of [small, large]) {
-      expect(metrics["claim-next (job available)"]!.documentsWritten).toBe(2);
+      expect(metrics["claim-next (job available)"]!.documentsWritten).toBe(3);
       expect(metrics["claim-next (job available)"]!.bytesWritten).toBeLessThanOrEqual(16_384);
     }
     expect(large["claim-next (job available)"]!.bytesWritten).toBe(small["claim-next (job available)"]!.bytesWritten);
@@ -75,8 +76,8 @@ describe("written per call", () => {
     expect(large["claim-next (nothing claimable)"]!.documentsWritten).toBe(0);
   });
 
-  test("enqueue writes its job and its event, whatever the queue holds", () => {
-    expect(large.enqueue!.documentsWritten).toBe(2);
+  test("enqueue writes its job, its event and its counter shard, whatever the queue holds", () => {
+    expect(large.enqueue!.documentsWritten).toBe(3);
     expect(large.enqueue!.bytesWritten).toBe(small.enqueue!.bytesWritten);
   });
 });

@@ -72,7 +72,10 @@ function operation(route: Route): OperationObject {
   const responses: OperationObject["responses"] = {
     "200": {
       description: "Success",
-      content: { "application/json": { schema: successSchema(route) } },
+      content:
+        route.responseContentType === undefined
+          ? { "application/json": { schema: successSchema(route) } }
+          : { [route.responseContentType]: { schema: jsonSchema(route.response, "output") } },
     },
   };
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {

@@ -41,8 +41,10 @@ export type RouteSpec<Req extends z.ZodType, Res extends z.ZodType, A extends Au
   description?: string;
   /** Required for POST routes: the JSON body. Unknown fields are dropped, known ones checked strictly. */
   request?: Req;
-  /** The success fields that sit next to `ok: true`. */
+  /** The success fields that sit next to `ok: true`, or the whole body when `responseContentType` is set. */
   response: Res;
+  /** For routes whose success is not a JSON envelope (metrics): the content type of the body `response` describes. */
+  responseContentType?: string;
   /**
    * For routes with `auth: "none"` that carry their own secret (integrations): checked where bearer
    * auth would be, after the JSON parse and before validation, so an unauthenticated caller learns

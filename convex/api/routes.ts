@@ -12,6 +12,7 @@ import { jobRoutes } from "./routes/jobs";
 import { jobTokenRoutes } from "./routes/jobToken";
 import { metaRoutes } from "./routes/meta";
 import { queueRoutes } from "./routes/queues";
+import { metricsRoutes } from "./routes/metrics";
 import { runRoutes } from "./routes/runs";
 import { uncertaintyRoutes } from "./routes/uncertainties";
 import { uploadRoutes } from "./routes/uploads";
@@ -20,6 +21,7 @@ import { workspaceRoutes } from "./routes/workspaces";
 
 export const routes: readonly Route[] = [
   ...metaRoutes(() => openApi()),
+  ...metricsRoutes,
   ...workspaceRoutes,
   ...authRoutes,
   ...workerRoutes,

@@ -90,6 +90,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const scheduled = rearmScheduledFunctions(engine, log);
     await scheduled.markInterrupted();
     const workspace = await engine.t.mutation(internal.workspaces.ensureLocalWorkspace, { slug: LOCAL_WORKSPACE_SLUG });
+    // Jobs stored before the metrics counters existed are counted once, in scheduled pages (docs/deploying.md).
+    const backfill = await engine.t.mutation(internal.metricsBackfill.resume, {});
+    if (backfill !== "not_needed") log(`Counting the stored jobs for the metrics (backfill ${backfill}).`);
     const crons = await loadCrons(modules);
     const cronRunner = crons === null ? null : startCronRunner(crons, engine.call, log);
     if (cronRunner) log(`Running ${cronRunner.identifiers.length} cron job(s): ${cronRunner.identifiers.join(", ")}.`);

@@ -2,11 +2,12 @@
 /**
  * Local mode loading a data directory written by the previous version (SPEC §6 statuses): a job
  * its journal holds as `claimed` is `running` once the server starts on it, over HTTP, in
- * `jobs/list` by `running` and by the older name `claimed`, and its worker can still finish it.
+ * `jobs/list` by `running` and by the older name `claimed`, and its worker can still finish it; the metrics backfill counts its stored jobs at start.
  */
 import { appendFileSync, cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { afterAll, expect, test } from "vitest";
 import { localServerPool, makeTempDir, removeTempDirs, type LocalProcess } from "../support/local-process";
 
@@ -133,4 +134,31 @@ test("a job stored as `claimed` by the previous version is `running` after the u
   expect((await call(again, "/v1/jobs/get", { workspaceId, jobId })).job).toMatchObject({ status: "done" });
   expect((await call(again, "/v1/jobs/list", { workspaceId, status: "running" })).jobs).toEqual([]);
   expect(await again.stop()).toBe(0);
+});
+
+test("the metrics count the jobs the previous version stored: the backfill runs at start", async () => {
+  const dataDir = join(makeTempDir(), "data");
+  cpSync(PREVIOUS_VERSION, dataDir, { recursive: true });
+  const server = await servers.start({ dataDir });
+  const pendingCount = async () => {
+    const response = await fetch(`${server.apiUrl}/metrics`, {
+      headers: { authorization: `Bearer ${server.serviceToken}` },
+    });
+    expect(response.status).toBe(200);
+    const families = parsePrometheusTextFormat(await response.text());
+    const jobs = families.find((family) => family.name === "ias_jobs")!;
+    const sample = jobs.metrics.find(
+      (metric) =>
+        metric.labels?.workspace_id === WORKSPACE_ID &&
+        metric.labels.lane === "worker" &&
+        metric.labels.status === "pending",
+    );
+    return Number(sample?.value);
+  };
+  // The backfill pages on in scheduled functions; the two pending jobs of the fixture appear once it is through.
+  const deadline = Date.now() + 10_000;
+  while ((await pendingCount()) !== 2 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(await pendingCount()).toBe(2);
+  expect(await server.stop()).toBe(0);
 });
