@@ -3,7 +3,7 @@
  * The live Console (issue 18's "must be shown"), in headless Chromium against the real local
  * server over the Convex sync protocol: sign up, create and switch workspaces, a job enqueued
  * over the worker HTTP API appearing without a reload, its log lines arriving, cancel reaching
- * the worker's heartbeat, an Inbox answer enqueuing apply_decision, the chart's real numbers,
+ * the worker's heartbeat, drain / undrain / remove of a worker reaching its calls, an Inbox answer enqueuing apply_decision, the chart's real numbers,
  * the paginated list growing live, and the page catching up after the server restarts. Each
  * test's last page is saved as a PNG (test-artifacts/console-live/); the chart also alone.
  * The real `ias` worker and CLI are in browser-console-developer.test.ts.
@@ -162,6 +162,44 @@ describe("the live Console", () => {
     expect(problems()).toEqual([]);
   });
 
+  test("an owner drains, undrains and removes a worker on the Workers page; the worker's calls follow", async () => {
+    const { page, problems } = await browser.newPage();
+    const { slug } = await signUpWithWorkspace(page, server, "Drain");
+    const workspaceId = await api.workspaceId(slug);
+    const repoId = await api.repo(workspaceId);
+    const workerId = await api.worker(workspaceId, repoId, "laptop");
+    await page.goto(`${server.baseUrl}/#/w/${slug}/workers`);
+    const row = page.locator(`tr[data-worker-id="${workerId}"]`);
+    await row.getByRole("button", { name: "Drain" }).click();
+    await expect.poll(() => row.textContent()).toContain("drained by an admin");
+    // The drain beats the worker's own `online`: its heartbeat says so and claim-next refuses.
+    await api.enqueue(workspaceId, repoId);
+    const heartbeat = await api.ok("/v1/workers/heartbeat", {
+      workspaceId,
+      displayName: "laptop",
+      machineFingerprint: "fp-laptop",
+      status: "online",
+      capabilities: { reposAllowed: [repoId], canWrite: true },
+    });
+    expect(heartbeat.drainRequested).toBe(true);
+    expect(await api.ok("/v1/jobs/claim-next", { workspaceId, workerId })).toMatchObject({
+      jobId: null,
+      reason: "WORKER_DRAINING",
+    });
+
+    await row.getByRole("button", { name: "Undrain" }).click();
+    await expect.poll(() => row.textContent()).not.toContain("drained by an admin");
+    const lease = await api.claim(workspaceId, workerId);
+
+    // Remove (after the confirm dialog) recovers the running job at once.
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row.getByRole("button", { name: "Remove" }).click();
+    await expect.poll(() => row.count()).toBe(0);
+    const { job } = await api.ok("/v1/jobs/get", { workspaceId, jobId: lease.jobId });
+    expect(job.status).toBe("pending");
+    expect(problems()).toEqual([]);
+  });
+
   test("a decision raised over HTTP appears in the Inbox; answering enqueues apply_decision", async () => {
     const { page, problems } = await browser.newPage({ viewport: PHONE });
     const { slug } = await signUpWithWorkspace(page, server, "Inbox");
@@ -231,6 +269,7 @@ describe("the live Console", () => {
     const table = figure.getByRole("table", { name: "Jobs created per 5 minutes, by status" });
     expect(await table.locator("thead th").allTextContents()).toEqual([
       "From",
+      "scheduled",
       "pending",
       "running",
       "done",
@@ -240,8 +279,8 @@ describe("the live Console", () => {
     ]);
     const rows = table.locator("tbody tr");
     expect(await rows.count()).toBe(12);
-    await expect.poll(() => rows.last().locator("td").allTextContents()).toEqual(["2", "1", "1", "1", "0", "0"]);
-    for (let i = 0; i < 11; i++) expect(await rows.nth(i).locator("td").allTextContents()).toEqual(Array(6).fill("0"));
+    await expect.poll(() => rows.last().locator("td").allTextContents()).toEqual(["0", "2", "1", "1", "1", "0", "0"]);
+    for (let i = 0; i < 11; i++) expect(await rows.nth(i).locator("td").allTextContents()).toEqual(Array(7).fill("0"));
     // The bars: one per status present, in the last slot, each titled with its number.
     const bars = figure.locator("rect.bar");
     expect(await bars.evaluateAll((rects) => rects.map((rect) => rect.getAttribute("class")))).toEqual([
