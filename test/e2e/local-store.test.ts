@@ -40,6 +40,15 @@ function trackLive(store: JournalStore) {
 }
 
 /** A journal file that records every call, and can hold fsyncs until released or fail writes. */
+/** Waits for the next fsync to start (and be held): its write may take a while on a loaded machine. */
+async function untilSyncHeld(files: { heldCount: () => number }) {
+  const deadline = Date.now() + 60_000;
+  while (files.heldCount() === 0) {
+    if (Date.now() > deadline) throw new Error("the next fsync never started");
+    await tick(5);
+  }
+}
+
 function recordingFiles(options: { holdSyncs?: boolean; failWrite?: (count: number) => Error | null } = {}) {
   const events: string[] = [];
   let held: Array<() => void> = [];
@@ -135,7 +144,7 @@ describe("journal store", () => {
     await tick();
     expect(files.events).toEqual(["write 1", "fsync start"]); // nothing answered, nothing else written
     files.release();
-    for (let i = 0; i < 50 && files.heldCount() === 0; i++) await tick(5);
+    await untilSyncHeld(files);
     await tick();
     // The three waiting commits go out in one write; only "a" (fsynced) is answered meanwhile.
     const midway = [...files.events];
@@ -199,7 +208,7 @@ describe("journal store", () => {
     await tick();
     for (const name of ["x", "y", "z"]) store.append(entry(2, [[name, doc(name, 1)]]));
     files.release();
-    for (let i = 0; i < 50 && files.heldCount() === 0; i++) await tick(5);
+    await untilSyncHeld(files);
     files.release();
     await store.durable();
     await store.close();
