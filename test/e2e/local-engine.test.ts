@@ -143,7 +143,7 @@ describe("durable engine", () => {
     const rearmed = rearmScheduledFunctions(second.engine, (message) => logs.push(message));
     await rearmed.markInterrupted();
     const stateOf = (id: string) => (second.engine.db.get("_scheduled_functions", id)?.state as { kind: string }).kind;
-    for (let i = 0; i < 100 && stateOf(pendingId) !== "success"; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 1000 && stateOf(pendingId) !== "success"; i++) await new Promise((r) => setTimeout(r, 10));
     expect(stateOf(pendingId)).toBe("success");
     expect(stateOf(interruptedId)).toBe("failed");
     const slugs = await second.engine.t.run(async (ctx) =>
@@ -177,7 +177,7 @@ describe("durable engine", () => {
           body: JSON.stringify({ slug: "from-cron" }),
         }).then((response) => response.json());
       let found: { workspaceId: string | null } = { workspaceId: null };
-      for (let i = 0; i < 40 && found.workspaceId === null; i++) {
+      for (let i = 0; i < 400 && found.workspaceId === null; i++) {
         await new Promise((r) => setTimeout(r, 50));
         found = await resolve();
       }

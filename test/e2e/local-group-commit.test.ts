@@ -50,7 +50,7 @@ test("commits during an fsync share the next one; no answer, not even a read of 
     return (await response.json()) as Record<string, any>;
   };
   const waitFor = async (condition: () => boolean) => {
-    for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 2000 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(condition()).toBe(true);
   };
   try {
