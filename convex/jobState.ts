@@ -112,9 +112,10 @@ export async function heartbeatJob(
   patch: JobPatch,
   message: string | undefined,
 ): Promise<Doc<"jobs">> {
-  if (message === undefined || (await coalesceHeartbeat(ctx, job, message, Date.now())))
+  const now = Date.now();
+  if (message === undefined || (await coalesceHeartbeat(ctx, job, message, now)))
     return await updateJob(ctx, job, patch);
-  return await updateJob(ctx, job, patch, { type: "heartbeat", message, count: 1, lastAt: Date.now() });
+  return await updateJob(ctx, job, patch, { type: "heartbeat", message, count: 1, lastAt: now });
 }
 
 /** Retention's end of a job (SPEC §6): only a finished job goes; its events are deleted first by the caller. */

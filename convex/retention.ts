@@ -306,15 +306,15 @@ async function hasUnfinishedChildren(ctx: QueryCtx, job: Doc<"jobs">): Promise<b
  */
 async function deleteEventsOf(ctx: MutationCtx, job: Doc<"jobs">, budget: Budget): Promise<boolean> {
   const events = ctx.db.query("jobEvents").withIndex("by_job_seq", (q) => q.eq("jobId", job._id));
-  for await (const event of events) {
-    spend(budget, event);
-    await ctx.db.delete("jobEvents", event._id);
-    if (spent(budget)) return false;
-  }
   const reports = ctx.db.query("jobReports").withIndex("by_job_generation", (q) => q.eq("jobId", job._id));
-  for await (const report of reports) {
-    spend(budget, report);
-    await ctx.db.delete("jobReports", report._id);
+  return (await deleteEach(ctx, "jobEvents", events, budget)) && (await deleteEach(ctx, "jobReports", reports, budget));
+}
+
+/** Deletes every row of a range, each paid from the budget; false when the budget ran out first. */
+async function deleteEach(ctx: MutationCtx, table: TableNames, range: Range, budget: Budget): Promise<boolean> {
+  for await (const row of range) {
+    spend(budget, row);
+    await ctx.db.delete(table, row._id);
     if (spent(budget)) return false;
   }
   return true;

@@ -174,14 +174,7 @@ describe("the live Console", () => {
     await expect.poll(() => row.textContent()).toContain("drained by an admin");
     // The drain beats the worker's own `online`: its heartbeat says so and claim-next refuses.
     await api.enqueue(workspaceId, repoId);
-    const heartbeat = await api.ok("/v1/workers/heartbeat", {
-      workspaceId,
-      displayName: "laptop",
-      machineFingerprint: "fp-laptop",
-      status: "online",
-      capabilities: { reposAllowed: [repoId], canWrite: true },
-    });
-    expect(heartbeat.drainRequested).toBe(true);
+    expect((await api.workerHeartbeat(workspaceId, repoId, "laptop")).drainRequested).toBe(true);
     expect(await api.ok("/v1/jobs/claim-next", { workspaceId, workerId })).toMatchObject({
       jobId: null,
       reason: "WORKER_DRAINING",

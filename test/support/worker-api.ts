@@ -24,9 +24,20 @@ export function workerApi(server: LocalProcess) {
     }
     return answer.body;
   }
+  /** A worker's heartbeat (online, allowing `repoId`); the whole answer. */
+  async function workerHeartbeat(workspaceId: string, repoId: string, name = "box"): Promise<Json> {
+    return await ok("/v1/workers/heartbeat", {
+      workspaceId,
+      displayName: name,
+      machineFingerprint: `fp-${name}`,
+      status: "online",
+      capabilities: { reposAllowed: [repoId], canWrite: true },
+    });
+  }
   return {
     call,
     ok,
+    workerHeartbeat,
     async workspaceId(slug: string): Promise<string> {
       const { workspaceId } = await ok("/v1/workspaces/resolve", { slug });
       if (workspaceId === null) throw new Error(`No workspace ${slug}.`);
@@ -52,14 +63,7 @@ export function workerApi(server: LocalProcess) {
       return body.jobId;
     },
     async worker(workspaceId: string, repoId: string, name = "box"): Promise<string> {
-      const body = await ok("/v1/workers/heartbeat", {
-        workspaceId,
-        displayName: name,
-        machineFingerprint: `fp-${name}`,
-        status: "online",
-        capabilities: { reposAllowed: [repoId], canWrite: true },
-      });
-      return body.workerId;
+      return (await workerHeartbeat(workspaceId, repoId, name)).workerId;
     },
     /** Claims the next job; resolves to what the lease calls need. */
     async claim(workspaceId: string, workerId: string) {
