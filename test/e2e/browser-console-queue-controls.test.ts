@@ -11,8 +11,9 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { useBrowser } from "../support/browser";
-import { signUpWithWorkspace } from "../support/console-pages";
-import { signUp } from "../support/convex-clients";
+import { api as functions } from "../../convex/_generated/api";
+import { consoleJwt, signInToConsole, signUpWithWorkspace } from "../support/console-pages";
+import { httpClient, signUp } from "../support/convex-clients";
 import { localServerPool, removeTempDirs, type LocalProcess } from "../support/local-process";
 import { workerApi } from "../support/worker-api";
 
@@ -81,6 +82,29 @@ describe("queue controls on the Queue page", () => {
     await expect.poll(() => pausedState(page, "lane")).toBe("false");
     expect((await api.ok("/v1/jobs/claim-next", { workspaceId, workerId: siteWorker })).jobId).not.toBeNull();
 
+    expect(problems()).toEqual([]);
+  });
+
+  test("a viewer sees which queues are paused and the cancel grace, with no buttons or field", async () => {
+    const { page: ownerPage } = await browser.newPage();
+    const { slug } = await signUpWithWorkspace(ownerPage, server, "Viewer ops");
+    const workspaceId = await api.workspaceId(slug);
+    const app = await api.repo(workspaceId, "app");
+    await api.ok("/v1/queues/pause", { workspaceId, lane: "cloud_ai", repoId: app });
+    const email = `viewer-${Date.now()}@example.com`;
+    await signUp(server, email);
+    const owner = httpClient(server, await consoleJwt(ownerPage));
+    await owner.mutation(functions.members.add, { workspaceId: workspaceId as never, email, role: "viewer" });
+
+    const { page, problems } = await browser.newPage();
+    await signInToConsole(page, server, email);
+    await page.goto(`${server.baseUrl}/#/w/${slug}/queue`);
+    await expect.poll(() => pausedState(page, app, "cloud_ai"), { timeout: 15_000 }).toBe("true");
+    expect(await cell(page, app, "cloud_ai").locator(".badge").textContent()).toBe("paused");
+    expect(await pausedState(page, app)).toBe("false");
+    expect(await controls(page).locator("[data-cancel-grace-ms]").getAttribute("data-cancel-grace-ms")).toBe("120000");
+    expect(await controls(page).getByRole("button").count()).toBe(0);
+    expect(await page.getByLabel("Cancel grace (seconds)").count()).toBe(0);
     expect(problems()).toEqual([]);
   });
 
