@@ -3,7 +3,8 @@
  * The Queue page's pause and cancel grace controls (SPEC §6 "Pause", "Cancel grace"), in headless
  * Chromium against the real local server: an admin pauses one repo, a worker of that repo gets
  * QUEUE_PAUSED while a worker of another repo still claims, resume makes it claimable again; a
- * lane paused from the page stops every repo of it; the cancel grace set on the page is the one
+ * lane paused from the page stops every repo of it; a viewer sees the state but no controls; the
+ * cancel grace set on the page is the one
  * the server then applies (its cancel_requested event and the server's own end of the job), and
  * bad values are refused with a message. Each test's last page is saved as a PNG
  * (test-artifacts/console-queue-controls/).
