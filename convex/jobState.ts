@@ -210,6 +210,7 @@ export function jobView(job: Doc<"jobs">) {
     jobTokenHash: _tokenHash,
     pendingSince: _since,
     counted: _counted,
+    lastCompletion: _lastCompletion,
     ...visible
   } = job;
   return { ...visible, requirements: requirementsForWorkers(job.requirements) };

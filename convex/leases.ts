@@ -22,9 +22,9 @@ import {
 import { workspaceInternalMutation } from "./functions";
 import { reportOf, type ProposedChild } from "./jobReports";
 import { enqueueJob } from "./jobs";
-import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch } from "./jobState";
+import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch, type JobPatch } from "./jobState";
 import { apiError, refusal, type Refusal } from "./model/errors";
-import { OUTCOME_EVENT, isFinished, laneValidator } from "./model/jobs";
+import { OUTCOME_EVENT, laneValidator, type JobOutcome } from "./model/jobs";
 import { mergeReport, mintJobToken, spawnsProposedChildren, type WorkerCompletion } from "./model/jobTokens";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { nextClaimableJob } from "./queue";
@@ -208,8 +208,8 @@ type Spawn = { children: ProposedChild[]; completionKey?: string };
  * schema checks it), merged with what the job's command reported during this claim (a reported
  * `blocked` wins over `done` and `failed`; model/jobTokens.ts), and enqueues the children: the
  * ones the command proposed (when the job ends `done` or `blocked`), then `spawn`'s. The same
- * completion repeated (same worker, generation and outcome) answers the finished job with
- * `idempotent: true`.
+ * completion repeated (same worker, generation and outcome) answers the job as it is now with
+ * `idempotent: true`, also after it became a retry (`repeatOfLastCompletion`).
  */
 async function completeIfLeaseHeld(
   ctx: AccessCtx,
@@ -221,16 +221,25 @@ async function completeIfLeaseHeld(
   const recorded = mergeReport(args, report);
   if (spawn.completionKey !== undefined)
     await requireUnusedCompletionKey(ctx, job, recorded.outcome, spawn.completionKey);
-  const repeated =
-    isFinished(job.status) &&
-    job.outcome === recorded.outcome &&
-    job.claimedBy === holder.workerId &&
-    (holder.claimGeneration === undefined || holder.claimGeneration === job.claimGeneration);
-  if (repeated) return { job, idempotent: true };
+  const repeat = repeatOfLastCompletion(job, holder, recorded.outcome);
+  if (repeat === "same") return { job, idempotent: true };
+  if (repeat === "other_outcome") {
+    const outcome = job.lastCompletion!.outcome;
+    throw apiError(
+      "LEASE_MISMATCH",
+      `This claim was already completed with outcome ${outcome}; the job is ${job.status}.`,
+    );
+  }
   if (!(await leaseStillHeld(ctx, job, holder, Date.now()))) return LEASE_LOST;
 
   const run = args.runId === undefined ? undefined : await requireRun(ctx, workspaceId, args.runId);
-  const retried = await retryIfRetryable(ctx, job, recorded);
+  // Remembered whatever the completion leads to (an end, a retry, a timeout's end), for its repeat.
+  const lastCompletion = {
+    workerId: job.claimedBy!,
+    claimGeneration: job.claimGeneration,
+    outcome: recorded.outcome,
+  };
+  const retried = await retryIfRetryable(ctx, job, recorded, { lastCompletion });
   if (retried !== null) return { job: retried, idempotent: false };
   if (job.timedOut === true && recorded.outcome === "canceled") {
     // The worker stopped because the timeout asked it to: the attempt timed out (timeouts.ts).
@@ -239,10 +248,11 @@ async function completeIfLeaseHeld(
       claimGeneration: job.claimGeneration,
       workerOutcomeReason: recorded.outcomeReason,
     };
-    return { job: await endTimedOut(ctx, job, data), idempotent: false };
+    return { job: await endTimedOut(ctx, job, data, { lastCompletion }), idempotent: false };
   }
   const finished = await moveJob(ctx, job, recorded.outcome, {
     patch: {
+      lastCompletion,
       outcome: recorded.outcome,
       message: recorded.message,
       outcomeReason: recorded.outcomeReason,
@@ -281,10 +291,35 @@ async function completeIfLeaseHeld(
 }
 
 /**
+ * Whether this completion repeats the last one a worker made (SPEC §6 "Lease": network retries
+ * are safe): same worker, same outcome, and the claim it completed is still the job's latest one
+ * (a job claimed again since is the new claim's to complete; a repeat of the old generation is
+ * fenced like any stale call). When the repeat names its generation it must be that claim's. Only
+ * a worker's completion counts: a job the server ended (cancel grace, timeout, lost lease) answers
+ * its worker's late completion LEASE_MISMATCH. A repeat with another outcome is `other_outcome`
+ * (LEASE_MISMATCH: the claim is over).
+ */
+function repeatOfLastCompletion(
+  job: Doc<"jobs">,
+  holder: LeaseHolder,
+  outcome: JobOutcome,
+): "same" | "other_outcome" | null {
+  const last = job.lastCompletion;
+  const sameClaim =
+    last !== undefined &&
+    job.status !== "running" &&
+    last.claimGeneration === job.claimGeneration &&
+    last.workerId === holder.workerId &&
+    (holder.claimGeneration === undefined || holder.claimGeneration === last.claimGeneration);
+  if (!sameClaim) return null;
+  return last.outcome === outcome ? "same" : "other_outcome";
+}
+
+/**
  * A `failed` completion whose reason says `retryable: true`, of a job with a retry policy and
  * attempts left, schedules the next attempt (its `recommendedDelayMs` clamped) instead of ending it.
  */
-async function retryIfRetryable(ctx: MutationCtx, job: Doc<"jobs">, completion: WorkerCompletion) {
+async function retryIfRetryable(ctx: MutationCtx, job: Doc<"jobs">, completion: WorkerCompletion, patch: JobPatch) {
   const reason = completion.outcomeReason;
   if (completion.outcome !== "failed" || typeof reason !== "object" || !reason.retryable) return null;
   const policy = retryPolicyFor(job);
@@ -292,6 +327,7 @@ async function retryIfRetryable(ctx: MutationCtx, job: Doc<"jobs">, completion: 
   return await scheduleRetry(ctx, job, policy, {
     cause: "failed",
     recommendedDelayMs: reason.recommendedDelayMs,
+    patch,
     data: { outcomeReason: reason, ...(completion.message === undefined ? {} : { workerMessage: completion.message }) },
   });
 }

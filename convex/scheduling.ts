@@ -9,7 +9,7 @@ import { v } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
-import { moveJob, withJobBatch } from "./jobState";
+import { moveJob, withJobBatch, type JobPatch } from "./jobState";
 import { retryDelayMs, type RetryPolicy } from "./model/scheduling";
 import { sweepBatch } from "./sweeps";
 
@@ -81,12 +81,20 @@ export async function scheduleRetry(
   ctx: MutationCtx,
   job: Doc<"jobs">,
   policy: RetryPolicy,
-  retry: { cause: RetryCause; recommendedDelayMs?: number; message?: string; data?: Record<string, unknown> },
+  retry: {
+    cause: RetryCause;
+    recommendedDelayMs?: number;
+    message?: string;
+    data?: Record<string, unknown>;
+    /** More fields to set with the move (a worker's completion records itself: `lastCompletion`). */
+    patch?: JobPatch;
+  },
 ): Promise<Doc<"jobs">> {
   const delayMs = retryDelayMs(policy, job.attempts, retry.recommendedDelayMs);
   const availableAt = Date.now() + delayMs;
   return await moveJob(ctx, job, "scheduled", {
     patch: {
+      ...retry.patch,
       availableAt,
       claimedBy: undefined,
       claimedAt: undefined,

@@ -339,6 +339,14 @@ export default defineSchema({
     /** A string, or the v1 object of SPEC §12 (model/outcomeReasons.ts); stored as sent. */
     outcomeReason: v.optional(outcomeReasonValidator),
     evidence: v.optional(v.any()),
+    /**
+     * The last completion a worker made (leases.ts): who, in which claim, with which outcome
+     * (after the command's report was merged in). Kept after the job leaves the claim (a retry, a
+     * timeout's end), so the same completion repeated answers `idempotent: true`.
+     */
+    lastCompletion: v.optional(
+      v.object({ workerId: v.id("workers"), claimGeneration: v.number(), outcome: jobOutcomeValidator }),
+    ),
     idempotencyKey: v.optional(v.string()),
     /** complete-and-enqueue-children: the key of the completion and the children it spawned. */
     completionKey: v.optional(v.string()),

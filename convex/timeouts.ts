@@ -10,7 +10,7 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalMutation, type MutationCtx } from "./_generated/server";
-import { moveJob, updateJob } from "./jobState";
+import { moveJob, updateJob, type JobPatch } from "./jobState";
 import { SYSTEM_REASON_CODES, systemReason } from "./model/outcomeReasons";
 import { DEFAULT_CANCEL_GRACE_MS } from "./model/scheduling";
 import { retryPolicyFor, scheduleRetry } from "./scheduling";
@@ -66,15 +66,26 @@ export const timeOutIfRunning = internalMutation({
 /**
  * Ends the claim of a timed-out job: `scheduled` under its retry policy with attempts left, else
  * `failed` with reason code `timeout`. Also used when its worker completes it `canceled` (it was
- * asked to stop by the timeout): that attempt failed, whatever word the worker chose.
+ * asked to stop by the timeout): that attempt failed, whatever word the worker chose. `patch` is
+ * set with the move (the worker's completion records itself there).
  */
-export async function endTimedOut(ctx: MutationCtx, job: Doc<"jobs">, data: Record<string, unknown>) {
+export async function endTimedOut(
+  ctx: MutationCtx,
+  job: Doc<"jobs">,
+  data: Record<string, unknown>,
+  patch: JobPatch = {},
+) {
   const policy = retryPolicyFor(job);
   if (policy !== null)
-    return await scheduleRetry(ctx, job, policy, { cause: "timeout", data: { ...data, timeoutMs: job.timeoutMs } });
+    return await scheduleRetry(ctx, job, policy, {
+      cause: "timeout",
+      data: { ...data, timeoutMs: job.timeoutMs },
+      patch,
+    });
   const summary = `Attempt ${job.attempts} passed its timeout of ${job.timeoutMs} ms.`;
   return await moveJob(ctx, job, "failed", {
     patch: {
+      ...patch,
       outcome: "failed",
       outcomeReason: systemReason("failed", SYSTEM_REASON_CODES.timeout, summary),
       leaseExpiresAt: undefined,

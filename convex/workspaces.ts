@@ -5,7 +5,7 @@ import { canSeeWorkspace } from "./access";
 import { bodyArgs } from "./api/convexArgs";
 import { resolveWorkspaceRequest } from "./api/requests/misc";
 import { recordAudit } from "./audit";
-import { callerInternalQuery, userMutation, userQuery, workspaceMutation } from "./functions";
+import { callerInternalQuery, userMutation, userQuery, workspaceMutation, workspaceQuery } from "./functions";
 import { addMembership, membersOf, membershipsOfUser } from "./memberships";
 import { apiError } from "./model/errors";
 import { dataPolicyValidator, type DataPolicy } from "./model/roles";
@@ -120,6 +120,18 @@ export const setDataPolicy = workspaceMutation({
       details: { from: workspace.dataPolicy, to: dataPolicy },
     });
     return null;
+  },
+});
+
+/** Console: the workspace's cancel grace (any member sees it), and whether it is the default. */
+export const cancelGrace = workspaceQuery({
+  args: {},
+  handler: async (ctx) => {
+    const workspace = (await ctx.db.get("workspaces", ctx.workspace.workspaceId))!;
+    return {
+      cancelGraceMs: workspace.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS,
+      isDefault: workspace.cancelGraceMs === undefined,
+    };
   },
 });
 

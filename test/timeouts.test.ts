@@ -6,6 +6,8 @@
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { expectError, ok, rejection } from "./support/api";
+import type { Id } from "../convex/_generated/dataModel";
+import { addMember, createUser } from "./support/fixtures";
 import { useFreshConvex } from "./support/harness";
 import { elapse as elapseAndRun, eventTypes, queueWorkspace, type QueueWorkspace } from "./support/queue-fixtures";
 
@@ -114,6 +116,46 @@ describe("cancel grace", () => {
     await elapse(1);
     expect((await acme.job(jobId)).status).toBe("canceled");
   });
+});
+
+test("Console: every member (a viewer too) reads the cancel grace; only admins change it, audited", async () => {
+  const { workspaceId } = acme;
+  const viewer = await createUser(t, "viewer@acme.test");
+  await addMember(t, workspaceId as Id<"workspaces">, viewer, "viewer");
+  const asViewer = t.withIdentity(viewer.identity);
+  const asOwner = t.withIdentity(acme.owner.identity);
+  expect(await asViewer.query(api.workspaces.cancelGrace, { workspaceId })).toEqual({
+    cancelGraceMs: 120_000,
+    isDefault: true,
+  });
+  expect(
+    (await rejection(asViewer.mutation(api.workspaces.setCancelGrace, { workspaceId, cancelGraceMs: 5_000 }))).code,
+  ).toBe("FORBIDDEN");
+  for (const bad of [-1, 1.5, 86_400_001]) {
+    const refused = await rejection(
+      asOwner.mutation(api.workspaces.setCancelGrace, { workspaceId, cancelGraceMs: bad }),
+    );
+    expect(refused).toMatchObject({ code: "INVALID_REQUEST", message: expect.stringContaining("cancelGraceMs") });
+  }
+  await asOwner.mutation(api.workspaces.setCancelGrace, { workspaceId, cancelGraceMs: 0 });
+  expect(await asViewer.query(api.workspaces.cancelGrace, { workspaceId })).toEqual({
+    cancelGraceMs: 0,
+    isDefault: false,
+  });
+  const rows = await t.run((ctx) =>
+    ctx.db
+      .query("auditLog")
+      .withIndex("by_workspace", (q) => q.eq("workspaceId", workspaceId as Id<"workspaces">))
+      .collect(),
+  );
+  expect(
+    rows.filter((row) => row.action === "workspace.cancel_grace_changed").map((row) => [row.actor, row.details]),
+  ).toEqual([
+    [
+      { kind: "user", userId: acme.owner.userId },
+      { from: 120_000, to: 0 },
+    ],
+  ]);
 });
 
 describe("timeouts", () => {

@@ -53,6 +53,7 @@ export const BUDGET = {
   complete: 8,
   "enqueue (delayed)": 6,
   "complete (retry scheduled)": 8,
+  "complete (repeated after a retry)": 8,
 } as const;
 export type Operation = keyof typeof BUDGET;
 
@@ -259,7 +260,7 @@ export async function measureCalls(t: Runner, workload: Workload): Promise<Recor
     prompt: "Measured delayed job",
     delayMs: 60_000,
   });
-  const retried = await retryableFailure(t, workload);
+  const { failed: retried, repeated } = await retryableFailure(t, workload);
   return {
     "bearer auth": auth.metrics,
     enqueue: enqueued.metrics,
@@ -271,10 +272,14 @@ export async function measureCalls(t: Runner, workload: Workload): Promise<Recor
     complete: done.metrics,
     "enqueue (delayed)": delayed.metrics,
     "complete (retry scheduled)": retried.metrics,
+    "complete (repeated after a retry)": repeated.metrics,
   };
 }
 
-/** A job with a retry policy, claimed, then failed with a retryable reason (it goes `scheduled`). */
+/**
+ * A job with a retry policy, claimed, then failed with a retryable reason (it goes `scheduled`);
+ * then the same completion again (a network retry: `idempotent: true`).
+ */
 async function retryableFailure(t: Runner, { caller, workspaceId, busyWorkerId, repoIds }: Workload) {
   const ws = { caller, workspaceId };
   await metered(t, enqueue, {
@@ -286,14 +291,17 @@ async function retryableFailure(t: Runner, { caller, workspaceId, busyWorkerId, 
     retry: { backoff: "exponential" },
   });
   const claimed = await metered(t, claimNext, { ...ws, workerId: busyWorkerId, lane: "worker" });
-  const failed = await metered(t, complete, {
+  const completion = {
     ...ws,
     jobId: claimed.result.jobId,
     workerId: busyWorkerId,
     claimGeneration: claimed.result.claimGeneration,
     outcome: "failed",
     outcomeReason: { version: 1, category: "failed", code: "flaky", retryable: true },
-  });
+  } as const;
+  const failed = await metered(t, complete, completion);
   if (failed.result.result?.status !== "scheduled") throw new Error("The measured failure was not retried.");
-  return failed;
+  const repeated = await metered(t, complete, completion);
+  if (repeated.result.result?.idempotent !== true) throw new Error("The repeated completion was not idempotent.");
+  return { failed, repeated };
 }

@@ -1,6 +1,7 @@
 /**
  * The queue: counts by status, the last hour's chart, a live list of jobs filtered by status,
- * repo and kind (usePaginatedQuery over jobsConsole.list), and the enqueue form.
+ * repo and kind (usePaginatedQuery over jobsConsole.list), the enqueue form, and the pause and
+ * cancel grace controls (QueueControls.tsx).
  */
 import { usePaginatedQuery, useQuery } from "convex/react";
 import { useEffect, useRef } from "react";
@@ -14,6 +15,7 @@ import type { QueueFilters } from "../routes";
 import { canChange, useWorkspace } from "../workspace";
 import { ActivityChart } from "./ActivityChart";
 import { EnqueueForm, repoChoices, repoLabel } from "./EnqueueForm";
+import { QueueControls } from "./QueueControls";
 
 const PAGE_SIZE = 25;
 /** The kind filter is applied per page; load on by itself this many times before asking. */
@@ -168,6 +170,7 @@ export function QueuePage({ filters }: { filters: QueueFilters }) {
         <Filters filters={filters} repos={repoList} />
         <JobList filters={filters} repos={repoList} />
       </section>
+      <QueueControls repos={repoList} />
     </>
   );
 }
