@@ -1,5 +1,6 @@
 import { cronJobs } from "convex/server";
 import { internal } from "./_generated/api";
+import { ROLLUP_INTERVAL_SECONDS } from "./jobCounters";
 
 const crons = cronJobs();
 
@@ -11,6 +12,8 @@ crons.interval("release due scheduled jobs", { seconds: 5 }, internal.scheduling
 crons.interval("mark silent workers offline", { seconds: 5 }, internal.workers.markSilentWorkersOffline, {});
 // Expired tokens are marked so the Console lists show it without reading the clock (tokens.ts).
 crons.interval("mark expired tokens", { minutes: 1 }, internal.tokens.markExpiredTokens, {});
+// Job counter deltas are folded into their (workspace, lane) totals (jobCounters.ts; going on at once while a backlog remains).
+crons.interval("fold job counter deltas", { seconds: ROLLUP_INTERVAL_SECONDS }, internal.jobCounters.rollup, {});
 // Device logins and their secret hashes are deleted an hour after they expire (deviceSessions.ts).
 crons.interval("scrub finished device logins", { minutes: 10 }, internal.deviceSessions.scrubFinished, {});
 // Rate-limit buckets idle long enough to be full again carry no information (rateLimits.ts).

@@ -1,7 +1,7 @@
 /**
  * The numbers of `/control-plane/metrics` and the Console `stats` query (SPEC §9, §9b), read the
- * same way for both: a workspace's job counters (jobCounters.ts, at most LANES × COUNTER_SHARDS
- * documents), the first pending job of each lane in `pendingSince` order (one document per lane)
+ * same way for both: a workspace's job counters (jobCounters.ts: its totals and its not yet folded
+ * deltas, two bounded index ranges), the first pending job of each lane in `pendingSince` order (one document per lane)
  * and its online workers (a bounded index range). Nothing here reads more as jobs accumulate.
  */
 import { paginationOptsValidator } from "convex/server";
@@ -40,13 +40,14 @@ async function workspaceStats(ctx: QueryCtx, workspace: Doc<"workspaces">): Prom
   const counts = await countsOfWorkspace(ctx, workspace._id);
   const lanes = {} as Record<Lane, LaneStats>;
   for (const lane of LANES) {
-    lanes[lane] = { ...counts[lane], oldestPendingSince: await oldestPendingSince(ctx, workspace._id, lane) };
+    lanes[lane] = { ...counts.lanes[lane], oldestPendingSince: await oldestPendingSince(ctx, workspace._id, lane) };
   }
   return {
     workspaceId: workspace._id,
     slug: workspace.slug,
     lanes,
     workersOnline: await workersOnline(ctx, workspace._id),
+    pendingCounterDeltas: counts.pendingDeltas,
   };
 }
 

@@ -12,8 +12,8 @@
  *  - calls of different repos read and write disjoint index ranges and documents (nothing shared
  *    by a workspace's claimers exists); within a repo a claim's read set ends at each stream's
  *    head, so an enqueue behind a head or a heartbeat of a running job never conflicts with it;
- *  - a claim writes the claimed job, its event and its metrics counter shard, whatever the queue
- *    holds; an idle poll writes nothing.
+ *  - a claim writes the claimed job, its event and its metrics counter delta (an insert nobody on a
+ *    hot path reads, jobCounters.ts), whatever the queue holds; an idle poll writes nothing.
  * Bounded reads: at most MAX_HEADS_READ heads per claim. A worker whose allowed repos hold more
  * non-empty streams than that sees a window of them that rotates from poll to poll (`windowStart`).
  */
@@ -27,9 +27,10 @@ import { meetsRequirements, requirementsKey } from "./model/matching";
 import { compareClaimOrder, rotated } from "./model/queueHeads";
 
 /**
- * Stream heads one claim reads at most. With the workspace, the worker, the lane's pause document,
- * the claimed job's patch and its metrics counter shard, a claim reads ≤ 64 documents (SPEC §6);
- * a job stored before `runRef` existed reads its run once more, at its first claim after the upgrade.
+ * Stream heads one claim reads at most. With the workspace, the worker, the lane's pause document
+ * and the claimed job's patch, a claim reads ≤ 62 documents (its metrics counter delta is an
+ * insert and reads nothing); a job stored before `runRef` existed reads its run once more, at its
+ * first claim after the upgrade: ≤ 63, within SPEC §6's 64.
  */
 export const MAX_HEADS_READ = 58;
 

@@ -398,14 +398,17 @@ export default defineSchema({
     .index("by_workspace_lane_status_pending", ["workspaceId", "lane", "status", "pendingSince"]),
 
   /**
-   * Job counters (SPEC §9b), COUNTER_SHARDS documents per (workspace, lane), a job counting in
-   * the shard its id hashes to (model/jobCounters.ts). Written only by jobCounters.ts, from
-   * jobState.ts's insertJob, moveJob and deleteFinishedJob and by the backfill; read by metrics.ts.
+   * Job counter totals (SPEC §9b): one per (workspace, lane), the sum of every delta folded so
+   * far. Written only by jobCounters.ts `rollup`; read by it and by metrics.ts (with the pending
+   * deltas). A deployment from before the deltas may still hold a (workspace, lane)'s 16 legacy
+   * shards (`shard` set): they are read and summed the same way, and the first rollup that
+   * touches that (workspace, lane) merges them into one total (no `shard`).
    */
   jobCounters: defineTable({
     workspaceId: v.id("workspaces"),
     lane: laneValidator,
-    shard: v.number(),
+    /** Legacy shards only (0-15); a total written by the rollup has none. */
+    shard: v.optional(v.number()),
     /** Jobs in each status now. */
     statuses: v.record(v.string(), v.number()),
     /** Moves made, keyed `<from>><to>:<event>` (births from `new`). */
@@ -413,7 +416,24 @@ export default defineSchema({
   }).index("by_workspace_lane_shard", ["workspaceId", "lane", "shard"]),
 
   /**
-   * The one-time backfill of the job counters (jobCounters.ts): at most one row, its `generation`
+   * Job counter changes not yet folded into `jobCounters` (SPEC §9b): one inserted per (workspace,
+   * lane) by each transaction that births, moves or deletes counted jobs (jobCounters.ts, from
+   * jobState.ts's insertJob, moveJob and deleteFinishedJob, and the backfill). Never read on a hot
+   * path, so concurrent moves never conflict through them; read by metrics.ts (a workspace's
+   * pending ones, `by_workspace`) and by `rollup` (oldest first, `by_creation_time`), which
+   * deletes what it folds.
+   */
+  jobCounterDeltas: defineTable({
+    workspaceId: v.id("workspaces"),
+    lane: laneValidator,
+    /** What the change adds to each status (non-zero entries only). */
+    statuses: v.record(v.string(), v.number()),
+    /** What it adds to each move key (non-zero entries only). */
+    moves: v.record(v.string(), v.number()),
+  }).index("by_workspace", ["workspaceId"]),
+
+  /**
+   * The one-time backfill of the job counters (metricsBackfill.ts): at most one row, its `generation`
    * naming the chain of scheduled pages allowed to go on, `cursor` where it is, `finishedAt` once done.
    */
   jobCounterBackfills: defineTable({

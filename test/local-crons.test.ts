@@ -93,3 +93,13 @@ describe("startCronRunner", () => {
     runner.stop();
   });
 });
+
+describe("the deployment's crons, as local mode loads them", () => {
+  test("the metrics counters' rollup runs every 5 s, so local mode folds counter deltas too", async () => {
+    const crons = (await import("../convex/crons")).default as unknown as { crons: Record<string, CronSpec> };
+    expect(crons.crons["fold job counter deltas"]).toMatchObject({
+      name: "jobCounters:rollup",
+      schedule: { type: "interval", seconds: 5 },
+    });
+  });
+});

@@ -7,7 +7,6 @@
 import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-text-format";
 import { beforeEach, describe, expect, test, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
-import { shardOf } from "../convex/model/jobCounters";
 import { expectError, ok, rejection } from "./support/api";
 import { addMember, createUser, deviceToken, SERVICE_TOKEN } from "./support/fixtures";
 import { useFreshConvex, type Json } from "./support/harness";
@@ -200,21 +199,151 @@ describe("GET /control-plane/metrics", () => {
   });
 });
 
-describe("sharding", () => {
-  test("each job counts in the shard its id hashes to, among 16 per workspace lane", async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 40; i++) ids.push(await acme.enqueue({ prompt: `job ${i}` }));
-    const shards = await t.run((ctx) =>
-      ctx.db
+describe("deltas and their rollup", () => {
+  const counterDocuments = () =>
+    t.run(async (ctx) => ({
+      totals: await ctx.db
         .query("jobCounters")
-        .withIndex("by_workspace_lane_shard", (q) => q.eq("workspaceId", acme.workspaceId).eq("lane", "worker"))
+        .withIndex("by_workspace_lane_shard", (q) => q.eq("workspaceId", acme.workspaceId as never))
         .take(100),
-    );
-    expect(shards.map((shard) => shard.shard)).toEqual(Array.from({ length: 16 }, (_, i) => i));
-    const expected = Array.from({ length: 16 }, (_, shard) => ids.filter((id) => shardOf(id) === shard).length);
-    expect(shards.map((shard) => shard.statuses.pending ?? 0)).toEqual(expected);
-    // Spread: the 40 jobs' changes do not all land on a few documents.
-    expect(expected.filter((count) => count > 0).length).toBeGreaterThan(8);
+      pending: (await ctx.db.query("jobCounterDeltas").take(5_000)).length,
+    }));
+  /** The metrics of acme without the backlog gauge, which is the one series a fold changes. */
+  const numbers = async () =>
+    (await scrape(acmeAdminToken)).text
+      .split("\n")
+      .filter((line) => !line.startsWith("ias_job_counter_pending_deltas"))
+      .join("\n");
+  const pendingGauge = async () =>
+    value(parse((await scrape(acmeAdminToken)).text), "ias_job_counter_pending_deltas", { workspace: "acme" });
+
+  test("a move writes one small delta and no total; the numbers are exact before, during and after the rollup", async () => {
+    const { j1 } = await scriptedAcme(acme);
+    // 6 births, 3 claims, 2 completions, a recovery, a retry, a cancel: one delta each, nothing folded.
+    expect(await counterDocuments()).toEqual({ totals: [], pending: 14 });
+    expect(await pendingGauge()).toBe(14);
+    const before = await numbers();
+    expect(value(parse(before), "ias_jobs", { workspace: "acme", lane: "worker", status: "pending" })).toBe(3);
+
+    // At T0 + 600 s only the changes of T0 have settled (ROLLUP_SETTLE_MS = 5 s): the 10 births,
+    // claims and completions fold (11), the recovery, retry and cancel of T0 + 700 s stay pending.
+    vi.setSystemTime(T0 + 600_000);
+    expect(await t.mutation(internal.jobCounters.rollup, {})).toEqual({ folded: 11, more: false });
+    vi.setSystemTime(SCRAPE_AT);
+    const partly = await counterDocuments();
+    expect(partly.totals.map((total) => total.lane).sort()).toEqual(["cloud_ai", "worker"]);
+    expect(partly.pending).toBe(3);
+    expect(await pendingGauge()).toBe(3);
+    expect(await numbers()).toBe(before);
+
+    expect(await t.mutation(internal.jobCounters.rollup, {})).toEqual({ folded: 3, more: false });
+    expect((await counterDocuments()).pending).toBe(0);
+    expect(await pendingGauge()).toBe(0);
+    expect(await numbers()).toBe(before);
+    expect(await t.mutation(internal.jobCounters.rollup, {})).toEqual({ folded: 0, more: false });
+
+    // Later changes add to the folded totals: retention deletes j1 (done) and j5 (canceled).
+    vi.setSystemTime(SCRAPE_AT + 31 * 86_400_000);
+    await t.mutation(internal.retention.sweepWorkspace, { workspaceId: acme.workspaceId });
+    expect(await t.run((ctx) => ctx.db.get("jobs", j1 as never))).toBeNull();
+    const worker = { workspace: "acme", lane: "worker" };
+    for (const fold of [false, true]) {
+      if (fold) {
+        vi.setSystemTime(SCRAPE_AT + 32 * 86_400_000);
+        await t.mutation(internal.jobCounters.rollup, {});
+        expect((await counterDocuments()).pending).toBe(0);
+      }
+      const families = parse((await scrape(SERVICE_TOKEN)).text);
+      expect(value(families, "ias_jobs", { ...worker, status: "done" })).toBe(0);
+      expect(value(families, "ias_jobs", { ...worker, status: "canceled" })).toBe(0);
+      expect(value(families, "ias_jobs", { ...worker, status: "pending" })).toBe(3);
+      expect(value(families, "ias_job_completions_total", { ...worker, outcome: "done" })).toBe(1);
+      expect(value(families, "ias_jobs_enqueued_total", worker)).toBe(5);
+    }
+  });
+
+  test("a batch of moves writes one delta per (workspace, lane)", async () => {
+    const workerId = await acme.worker("w1");
+    for (let i = 0; i < 3; i++) await acme.enqueue({ prompt: `job ${i}` });
+    for (let i = 0; i < 3; i++) await acme.claimJob(workerId, { leaseMs: 10_000 });
+    const pendingBefore = (await counterDocuments()).pending;
+    // The lease sweep recovers the three expired claims in one transaction: one delta.
+    vi.setSystemTime(T0 + 60_000);
+    await t.mutation(internal.recovery.sweepExpiredLeases, {});
+    expect((await counterDocuments()).pending).toBe(pendingBefore + 1);
+    const families = parse((await scrape(acmeAdminToken)).text);
+    expect(value(families, "ias_job_recoveries_total", { workspace: "acme", lane: "worker", to: "pending" })).toBe(3);
+    expect(value(families, "ias_jobs", { workspace: "acme", lane: "worker", status: "pending" })).toBe(3);
+  });
+
+  test("more deltas than one batch (500) all fold: each full batch schedules the next", async () => {
+    const beta = await queueWorkspace(t, "beta");
+    const count = 2 * 500 + 17;
+    await t.run(async (ctx) => {
+      for (let i = 0; i < count; i++) {
+        const workspaceId = (i % 3 === 0 ? beta.workspaceId : acme.workspaceId) as never;
+        const lane = i % 2 === 0 ? ("worker" as const) : ("cloud_ai" as const);
+        await ctx.db.insert("jobCounterDeltas", {
+          workspaceId,
+          lane,
+          statuses: { pending: 1 },
+          moves: { "new>pending:enqueued": 1 },
+        });
+      }
+    });
+    const expected = (workspace: "acme" | "beta", lane: "worker" | "cloud_ai") =>
+      Array.from({ length: count }, (_, i) => i).filter(
+        (i) => (i % 3 === 0) === (workspace === "beta") && (i % 2 === 0) === (lane === "worker"),
+      ).length;
+    const check = async () => {
+      const families = parse((await scrape(SERVICE_TOKEN)).text);
+      for (const workspace of ["acme", "beta"] as const)
+        for (const lane of ["worker", "cloud_ai"] as const) {
+          expect(value(families, "ias_jobs", { workspace, lane, status: "pending" })).toBe(expected(workspace, lane));
+          expect(value(families, "ias_jobs_enqueued_total", { workspace, lane })).toBe(expected(workspace, lane));
+        }
+    };
+    await check();
+    vi.useFakeTimers({ now: T0 + 10_000 });
+    expect(await t.mutation(internal.jobCounters.rollup, {})).toEqual({ folded: 500, more: true });
+    await check();
+    await t.finishAllScheduledFunctions(vi.runAllTimers);
+    const left = await t.run(async (ctx) => (await ctx.db.query("jobCounterDeltas").take(10)).length);
+    expect(left).toBe(0);
+    const totals = await t.run(async (ctx) => (await ctx.db.query("jobCounters").take(100)).length);
+    expect(totals).toBe(4);
+    await check();
+  });
+
+  test("the 16 shards of a deployment from before the deltas are read as they are, then merged into one total", async () => {
+    const shards = Array.from({ length: 16 }, (_, shard) => ({
+      workspaceId: acme.workspaceId as never,
+      lane: "worker" as const,
+      shard,
+      statuses: { pending: shard % 3, done: 1 },
+      moves: { "new>pending:enqueued": 1 + (shard % 3), "pending>running:claimed": 1, "running>done:completed": 1 },
+    }));
+    await t.run(async (ctx) => {
+      for (const shard of shards) await ctx.db.insert("jobCounters", shard);
+    });
+    const pending = shards.reduce((sum, shard) => sum + shard.statuses.pending, 0);
+    await acme.enqueue();
+    const worker = { workspace: "acme", lane: "worker" };
+    const check = async () => {
+      const families = parse((await scrape(acmeAdminToken)).text);
+      expect(value(families, "ias_jobs", { ...worker, status: "pending" })).toBe(pending + 1);
+      expect(value(families, "ias_jobs", { ...worker, status: "done" })).toBe(16);
+      expect(value(families, "ias_jobs_enqueued_total", worker)).toBe(pending + 16 + 1);
+      expect(value(families, "ias_job_claims_total", worker)).toBe(16);
+    };
+    await check();
+    vi.setSystemTime(T0 + 10_000);
+    await t.mutation(internal.jobCounters.rollup, {});
+    const totals = (await counterDocuments()).totals;
+    expect(totals).toHaveLength(1);
+    expect(totals[0]).not.toHaveProperty("shard");
+    expect(totals[0]!.statuses).toEqual({ pending: pending + 1, done: 16 });
+    await check();
   });
 });
 

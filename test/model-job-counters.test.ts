@@ -1,5 +1,5 @@
 /**
- * The pure side of the metrics (model/jobCounters.ts, model/metricsText.ts): sharding, what each
+ * The pure side of the metrics (model/jobCounters.ts, model/metricsText.ts): compacting, what each
  * change adds, how the named counters derive from the move counts, and the text format's escaping
  * as the real parser reads it back.
  */
@@ -8,25 +8,25 @@ import { describe, expect, test } from "vitest";
 import {
   addDelta,
   birthDelta,
+  compactDelta,
   emptyDelta,
   knownMoves,
   laneCounts,
   moveDelta,
   parseMoveKey,
   presenceDelta,
-  shardOf,
 } from "../convex/model/jobCounters";
 import { exposition, metricFamilies, type WorkspaceStats } from "../convex/model/metricsText";
 
-describe("shards", () => {
-  test("a job always counts in the same shard, and jobs spread over all 16", () => {
-    const ids = Array.from({ length: 1_600 }, (_, i) => `k17${i.toString(36).padStart(6, "0")}ab${i % 7}`);
-    expect(ids.map(shardOf)).toEqual(ids.map(shardOf));
-    const perShard = new Map<number, number>();
-    for (const id of ids) perShard.set(shardOf(id), (perShard.get(shardOf(id)) ?? 0) + 1);
-    expect([...perShard.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i));
-    // Roughly even: no shard holds more than twice its share (100), so no shard is a hot spot.
-    expect(Math.max(...perShard.values())).toBeLessThan(200);
+describe("compacting a delta", () => {
+  test("zero entries go; a delta that nets out to nothing is not written", () => {
+    const bornAndDeleted = addDelta(presenceDelta("done", 1), presenceDelta("done", -1));
+    expect(compactDelta(bornAndDeleted)).toBeNull();
+    const moved = addDelta(birthDelta("pending", "enqueued"), moveDelta("pending", "running", "claimed"));
+    expect(compactDelta(moved)).toEqual({
+      statuses: { running: 1 },
+      moves: { "new>pending:enqueued": 1, "pending>running:claimed": 1 },
+    });
   });
 });
 
@@ -48,7 +48,7 @@ describe("deltas and derived counts", () => {
     expect(addDelta(total, presenceDelta("failed", -1)).statuses.failed).toBe(0);
   });
 
-  test("claims, completions, failures, recoveries and retries come from the moves, summed over shards", () => {
+  test("claims, completions, failures, recoveries and retries come from the moves, summed over the total and its deltas", () => {
     const counts = laneCounts([
       lifeOfAJob.slice(0, 4).reduce(addDelta, emptyDelta()),
       lifeOfAJob.slice(4).reduce(addDelta, emptyDelta()),
@@ -91,11 +91,14 @@ describe("the text format", () => {
       slug: awkward,
       lanes: { worker: lane, cloud_ai: { ...lane, oldestPendingSince: null } },
       workersOnline: 7,
+      pendingCounterDeltas: 3,
     };
     const families = parsePrometheusTextFormat(exposition(metricFamilies([stats], 3_500)));
     const workers = families.find((family) => family.name === "ias_workers_online")!;
     expect(workers.type).toBe("GAUGE");
     expect(workers.metrics).toEqual([{ labels: { workspace: awkward, workspace_id: "ws1" }, value: "7" }]);
+    const pending = families.find((family) => family.name === "ias_job_counter_pending_deltas")!;
+    expect(pending.metrics).toEqual([{ labels: { workspace: awkward, workspace_id: "ws1" }, value: "3" }]);
     const age = families.find((family) => family.name === "ias_job_oldest_pending_age_seconds")!;
     expect(age.metrics.map((metric) => [metric.labels?.lane, metric.value])).toEqual([
       ["worker", "2.5"],

@@ -1,9 +1,9 @@
 /**
  * The job counters behind `/control-plane/metrics` and the Console `stats` query (SPEC §9b), as
- * pure functions: which shard a job counts in, what each birth, move and deletion adds, and how
- * the shards of a (workspace, lane) sum into the numbers shown. jobCounters.ts stores them.
+ * pure functions: what each birth, move and deletion adds, and how the totals and pending deltas
+ * of a (workspace, lane) sum into the numbers shown. jobCounters.ts stores them.
  *
- * Each shard holds two records: `statuses` (jobs in each status now, a gauge) and `moves` (how
+ * Each delta and each total holds two records: `statuses` (jobs in each status now, a gauge) and `moves` (how
  * many times each move of the state table happened, keyed `<from>><to>:<event>`, births with
  * `from` = `new`; monotonic). Every named counter (claims, completions, recoveries, retries) is
  * derived from `moves` here, so a status or move added to model/jobStates.ts is counted with no
@@ -13,22 +13,20 @@ import { JOB_BIRTHS, JOB_STATES } from "./jobStates";
 import { JOB_OUTCOMES, JOB_STATUSES, OUTCOME_EVENT, type JobOutcome, type JobStatus } from "./jobs";
 
 /**
- * Shards per (workspace, lane). Two moves of different jobs write the same counter document
- * (and so may conflict) only when their ids hash to the same shard: 1 in 16 for a pair.
+ * Counter documents a (workspace, lane) may still hold from before the deltas: the 16 shards the
+ * counters were once split into. The rollup folds them into one total the first time it touches
+ * that (workspace, lane); until then the readers sum them (at most this many per lane).
  */
-export const COUNTER_SHARDS = 16;
+export const LEGACY_COUNTER_SHARDS = 16;
 
-/** FNV-1a of the job id, so a job counts in the same shard all its life (its gauges never go below zero). */
-export function shardOf(jobId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < jobId.length; i++) {
-    hash ^= jobId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % COUNTER_SHARDS;
-}
+/**
+ * Pending deltas a read of one workspace's counts takes at most. At the cap the numbers are the
+ * totals plus the workspace's oldest MAX_PENDING_DELTAS_READ changes (a moment behind), and
+ * `pendingDeltas` says so; docs/operations.md (jobCounters.ts reads them).
+ */
+export const MAX_PENDING_DELTAS_READ = 4_000;
 
-/** What a change adds to a shard: per status, per move key. */
+/** What a change adds to the counts: per status, per move key (also a total, the sum of all changes). */
 export type CounterDelta = { statuses: Record<string, number>; moves: Record<string, number> };
 
 export const BIRTH = "new";
@@ -65,6 +63,14 @@ export function addDelta(into: CounterDelta, delta: CounterDelta): CounterDelta 
 }
 
 export const emptyDelta = (): CounterDelta => ({ statuses: {}, moves: {} });
+
+/** `delta` without its zero entries (a job born and deleted in one batch nets out), or null when nothing is left. */
+export function compactDelta(delta: CounterDelta): CounterDelta | null {
+  const nonZero = (record: Record<string, number>) =>
+    Object.fromEntries(Object.entries(record).filter(([, value]) => value !== 0));
+  const compact = { statuses: nonZero(delta.statuses), moves: nonZero(delta.moves) };
+  return Object.keys(compact.statuses).length + Object.keys(compact.moves).length === 0 ? null : compact;
+}
 
 /** Events that put a job back in line after it failed or stopped: `retried` today, `retry_scheduled` with retry policies. */
 export const RETRY_EVENTS: readonly string[] = ["retried", "retry_scheduled"];
@@ -106,9 +112,9 @@ function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }
 
-/** Sums the shards of one (workspace, lane) into its numbers. */
-export function laneCounts(shards: ReadonlyArray<CounterDelta>): LaneCounts {
-  const total = shards.reduce(addDelta, emptyDelta());
+/** Sums the counter documents of one (workspace, lane) (its total and pending deltas) into its numbers. */
+export function laneCounts(parts: ReadonlyArray<CounterDelta>): LaneCounts {
+  const total = parts.reduce(addDelta, emptyDelta());
   const jobs = zeros(JOB_STATUSES);
   for (const [status, count] of Object.entries(total.statuses)) jobs[status as JobStatus] = count;
   const recoveryTargets = knownMoves()

@@ -3,7 +3,7 @@
  * families, their labels and how they are written. The numbers come from metrics.ts; the names
  * and what each counts are listed in docs/operations.md.
  */
-import type { LaneCounts } from "./jobCounters";
+import { MAX_PENDING_DELTAS_READ, type LaneCounts } from "./jobCounters";
 import { LANES, type Lane } from "./jobs";
 
 /** What metrics.ts reads for one workspace (also the Console `stats` answer). */
@@ -17,6 +17,11 @@ export type WorkspaceStats = {
   lanes: Record<Lane, LaneStats>;
   /** Workers flagged online (capped at MAX_COUNTED_WORKERS). */
   workersOnline: number;
+  /**
+   * Counter changes not yet folded into the totals, all added into the numbers above (jobCounters.ts);
+   * at MAX_PENDING_DELTAS_READ more may wait, and the numbers lag by those.
+   */
+  pendingCounterDeltas: number;
 };
 
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -103,7 +108,16 @@ export function metricFamilies(workspaces: readonly WorkspaceStats[], now: numbe
       value: workspace.workersOnline,
     })),
   };
-  return [...laneFamilies, workers];
+  const pending: Family = {
+    name: "ias_job_counter_pending_deltas",
+    type: "gauge",
+    help: `Job counter changes not yet folded into the totals, all counted in the numbers above (at most ${MAX_PENDING_DELTAS_READ} read: at that value more may wait and the numbers lag).`,
+    samples: workspaces.map((workspace) => ({
+      labels: { workspace: workspace.slug, workspace_id: workspace.workspaceId },
+      value: workspace.pendingCounterDeltas,
+    })),
+  };
+  return [...laneFamilies, workers, pending];
 }
 
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");

@@ -7,6 +7,7 @@
  */
 import type { Id } from "../../convex/_generated/dataModel";
 import type { MutationCtx } from "../../convex/_generated/server";
+import { rollup } from "../../convex/jobCounters";
 import { enqueue, enqueueJob } from "../../convex/jobs";
 import { claimNext, complete, extendLeaseIfHeld } from "../../convex/leases";
 import {
@@ -23,8 +24,12 @@ import { seedWorkload, type Runner, type Workload } from "./queue-workload";
 /** A hot call: its registered function, arguments, and what its result must show (it did its work). */
 type Call = { name: string; fn: object; args: Record<string, unknown>; did: (result: any) => boolean };
 
-/** One pair of the matrix: its calls, whether they share a repo, and the verdict. */
-export type PairResult = { pair: string; scope: "different repos" | "same repo"; conflict: string | null };
+/** One pair of the matrix: its calls, whether they share a repo (or run beside the counters' rollup), and the verdict. */
+export type PairResult = {
+  pair: string;
+  scope: "different repos" | "same repo" | "beside the rollup";
+  conflict: string | null;
+};
 
 const ROLLBACK = "conflict-matrix: rolled back";
 
@@ -38,12 +43,21 @@ function indexFieldsOf(internals: Internals): IndexFields {
   };
 }
 
+/**
+ * The calls run this long after the fleet was seeded (the clock is shifted while they run), so
+ * the seed's counter deltas have settled (ROLLUP_SETTLE_MS) and the rollup has some to fold, as
+ * on a live deployment; leases (600 s by default) are still held.
+ */
+const CALLS_AFTER_SEED_MS = 6_000;
+
 /** Runs `call` in a transaction that is rolled back, and returns what it read and wrote. */
 async function recorded(t: TestConvex, internals: Internals, call: Call): Promise<Transaction> {
   const handler = handlerOf<MutationCtx, Record<string, unknown>, unknown>(call.fn);
   const access = recordDatabaseAccess(internals);
   let writes: Transaction["writes"] = [];
   let result: any;
+  const realNow = Date.now;
+  Date.now = () => realNow() + CALLS_AFTER_SEED_MS;
   try {
     await t.run(async (ctx) => {
       result = await handler(ctx, call.args);
@@ -53,6 +67,7 @@ async function recorded(t: TestConvex, internals: Internals, call: Call): Promis
   } catch (error) {
     if (!(error instanceof Error) || !error.message.includes(ROLLBACK)) throw error;
   } finally {
+    Date.now = realNow;
     access.stop();
   }
   if (!call.did(result)) {
@@ -69,9 +84,12 @@ type Fleet = Workload & {
   claimerA2: Id<"workers">;
   claimerAGpu: Id<"workers">;
   claimerB: Id<"workers">;
-  /** A running job in repo A, held by its worker. */
-  heldA: { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
+  /** Running jobs, each held by its own worker: two in repo A, one in repo B. */
+  heldA: Held;
+  heldA2: Held;
+  heldB: Held;
 };
+type Held = { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
 
 async function insertWorker(t: Runner, workload: Workload, name: string, repoId: Id<"repos">, models?: string[]) {
   return await t.run(
@@ -88,19 +106,33 @@ async function insertWorker(t: Runner, workload: Workload, name: string, repoId:
   );
 }
 
-/** Two repos with three pending jobs each, a running job and a waiting `gpu` job in repo A. */
-async function seedFleet(t: Runner): Promise<Fleet> {
-  const workload = await seedWorkload(t, { repos: 2, workers: 0, pendingJobs: 6, unclaimableJobs: 0, finishedJobs: 0 });
-  const [repoA, repoB] = workload.repoIds as [Id<"repos">, Id<"repos">];
-  const holder = await insertWorker(t, workload, "holder-a", repoA);
+/** Claims a job of `repoId` for a new worker of its own. */
+async function holdJob(t: Runner, workload: Workload, name: string, repoId: Id<"repos">): Promise<Held> {
+  const workerId = await insertWorker(t, workload, name, repoId);
   const claimed = await t.run(async (ctx) =>
     handlerOf<MutationCtx, Record<string, unknown>, any>(claimNext)(ctx, {
       caller: workload.caller,
       workspaceId: workload.workspaceId,
-      workerId: holder,
+      workerId,
       lane: "worker",
     }),
   );
+  return { jobId: claimed.jobId, workerId, claimGeneration: claimed.claimGeneration };
+}
+
+/** Two repos with five jobs each (two running in repo A, one in repo B), and a waiting `gpu` job in repo A. */
+async function seedFleet(t: Runner): Promise<Fleet> {
+  const workload = await seedWorkload(t, {
+    repos: 2,
+    workers: 0,
+    pendingJobs: 10,
+    unclaimableJobs: 0,
+    finishedJobs: 0,
+  });
+  const [repoA, repoB] = workload.repoIds as [Id<"repos">, Id<"repos">];
+  const heldA = await holdJob(t, workload, "holder-a", repoA);
+  const heldA2 = await holdJob(t, workload, "holder-a2", repoA);
+  const heldB = await holdJob(t, workload, "holder-b", repoB);
   await t.run(async (ctx) => {
     const fields = { workspaceId: workload.workspaceId, repoId: repoA, kind: "work" as const, prompt: "Needs a GPU" };
     await enqueueJob(ctx, { ...fields, priority: -5, requirements: { model: "gpu" } });
@@ -113,7 +145,9 @@ async function seedFleet(t: Runner): Promise<Fleet> {
     claimerA2: await insertWorker(t, workload, "claimer-a2", repoA),
     claimerB: await insertWorker(t, workload, "claimer-b", repoB),
     claimerAGpu: await insertWorker(t, workload, "claimer-a-gpu", repoA, ["gpu"]),
-    heldA: { jobId: claimed.jobId, workerId: holder, claimGeneration: claimed.claimGeneration },
+    heldA,
+    heldA2,
+    heldB,
   };
 }
 
@@ -132,6 +166,12 @@ function calls(fleet: Fleet) {
     args: { ...ws, repoId, kind: "work", prompt: "Matrix job", priority },
     did: (result) => typeof result?.jobId === "string",
   });
+  const completeOf = (held: Held): Call => ({
+    name: "complete",
+    fn: complete,
+    args: { ...ws, ...held, outcome: "done" },
+    did: (result: any) => result?.result?.status === "done",
+  });
   const held = { ...ws, ...fleet.heldA };
   return {
     claimA1: claim(fleet.claimerA1),
@@ -148,12 +188,11 @@ function calls(fleet: Fleet) {
       args: held,
       did: (result: any) => typeof result?.leaseExpiresAt === "number",
     },
-    completeA: {
-      name: "complete",
-      fn: complete,
-      args: { ...held, outcome: "done" },
-      did: (result: any) => result?.result?.status === "done",
-    },
+    completeA: completeOf(fleet.heldA),
+    completeA2: completeOf(fleet.heldA2),
+    completeB: completeOf(fleet.heldB),
+    // The counters' rollup (jobCounters.ts), folding the seed's settled deltas.
+    rollup: { name: "rollup", fn: rollup, args: {}, did: (result: any) => result?.folded > 0 },
   };
 }
 
@@ -172,6 +211,16 @@ function pairsOf(c: ReturnType<typeof calls>): Array<[string, PairResult["scope"
     ["enqueue / enqueue", "same repo", c.enqueueA, c.enqueueA2],
     ["heartbeat / claim", "same repo", c.heartbeatA, c.claimA1],
     ["complete / claim", "same repo", c.completeA, c.claimA1],
+    // Moves of different jobs: before the counter deltas, 1 pair in 16 met on a counter shard.
+    ["complete / complete", "different repos", c.completeA, c.completeB],
+    ["complete / enqueue", "different repos", c.completeA, c.enqueueB],
+    ["complete / complete (different jobs)", "same repo", c.completeA, c.completeA2],
+    ["complete / enqueue", "same repo", c.completeA, c.enqueueA],
+    ["claim / complete (different jobs)", "same repo", c.claimA1, c.completeA2],
+    ["rollup / enqueue", "beside the rollup", c.rollup, c.enqueueA],
+    ["rollup / claim", "beside the rollup", c.rollup, c.claimB],
+    ["rollup / complete", "beside the rollup", c.rollup, c.completeA],
+    ["rollup / heartbeat", "beside the rollup", c.rollup, c.heartbeatA],
   ];
 }
 

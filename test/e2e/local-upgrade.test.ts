@@ -2,7 +2,7 @@
 /**
  * Local mode loading a data directory written by the previous version (SPEC §6 statuses): a job
  * its journal holds as `claimed` is `running` once the server starts on it, over HTTP, in
- * `jobs/list` by `running` and by the older name `claimed`, and its worker can still finish it; the metrics backfill counts its stored jobs at start.
+ * `jobs/list` by `running` and by the older name `claimed`, and its worker can still finish it; the metrics backfill counts its stored jobs at start, and the rollup cron folds the counter deltas.
  */
 import { appendFileSync, cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -160,5 +160,56 @@ test("the metrics count the jobs the previous version stored: the backfill runs 
   while ((await pendingCount()) !== 2 && Date.now() < deadline)
     await new Promise((resolve) => setTimeout(resolve, 100));
   expect(await pendingCount()).toBe(2);
+  expect(await server.stop()).toBe(0);
+});
+
+test("local mode's rollup cron folds the counter deltas; the numbers stay exact while it does", async () => {
+  const dataDir = join(makeTempDir(), "data");
+  cpSync(PREVIOUS_VERSION, dataDir, { recursive: true });
+  const server = await servers.start({ dataDir });
+  const scrape = async () => {
+    const response = await fetch(`${server.apiUrl}/metrics`, {
+      headers: { authorization: `Bearer ${server.serviceToken}` },
+    });
+    expect(response.status).toBe(200);
+    const families = parsePrometheusTextFormat(await response.text());
+    const sample = (name: string, labels: Record<string, string>) =>
+      Number(
+        families
+          .find((family) => family.name === name)!
+          .metrics.find(
+            (metric) =>
+              metric.labels?.workspace_id === WORKSPACE_ID &&
+              Object.entries(labels).every(([key, text]) => metric.labels?.[key] === text),
+          )?.value,
+      );
+    return {
+      pending: sample("ias_jobs", { lane: "worker", status: "pending" }),
+      enqueued: sample("ias_jobs_enqueued_total", { lane: "worker" }),
+      deltas: sample("ias_job_counter_pending_deltas", {}),
+    };
+  };
+  const waitFor = async (done: (numbers: Awaited<ReturnType<typeof scrape>>) => boolean) => {
+    // The rollup takes deltas older than 5 s, every 5 s: well inside this on a loaded machine.
+    const deadline = Date.now() + 60_000;
+    let numbers = await scrape();
+    while (!done(numbers) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      numbers = await scrape();
+    }
+    return numbers;
+  };
+  await waitFor((numbers) => numbers.pending === 2);
+  await call(server, "/v1/jobs/enqueue", {
+    workspaceId: WORKSPACE_ID,
+    repoId: REPO_ID,
+    kind: "work",
+    prompt: "Fold me",
+  });
+  // Counted at once (totals + pending deltas), folded later with the same numbers.
+  const counted = await scrape();
+  expect(counted).toMatchObject({ pending: 3, enqueued: 1 });
+  expect(counted.deltas).toBeGreaterThan(0);
+  expect(await waitFor((numbers) => numbers.deltas === 0)).toEqual({ pending: 3, enqueued: 1, deltas: 0 });
   expect(await server.stop()).toBe(0);
 });
