@@ -23,9 +23,10 @@ const workers = Number(process.argv[2] ?? 32);
 const jobs = Number(process.argv[3] ?? 800);
 const dir = process.argv[4] ?? "/tmp/prof";
 
-function cpuMsOf(pid: number): number {
+/** User and system CPU milliseconds of a process so far (Linux /proc, 100 ticks a second). */
+function cpuOf(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
 /** The local server with extra Node flags (NODE_OPTIONS refuses --cpu-prof). */
@@ -91,16 +92,20 @@ async function main() {
   await driveCycles(pool);
   await enqueueMany(api, workspaceId, repoId, jobs);
   if (profiling) await server.signal("PROFILING");
-  const before = cpuMsOf(server.proc.pid!);
+  const before = cpuOf(server.proc.pid!);
   const client = process.cpuUsage();
   const result = await driveCycles(pool);
-  const cpu = cpuMsOf(server.proc.pid!) - before;
+  const after = cpuOf(server.proc.pid!);
+  const user = after.user - before.user;
+  const system = after.system - before.system;
+  const cpu = user + system;
   const clientUsed = process.cpuUsage(client);
   const clientMs = (clientUsed.user + clientUsed.system) / 1000;
   if (profiling) await server.signal("PROFILED");
   console.log(
     `${workers} workers, ${result.cycles} cycles: ${result.perSecond.toFixed(1)}/s, claim p50/p99 ` +
-      `${result.claimP50.toFixed(1)}/${result.claimP99.toFixed(1)} ms, server CPU ${(cpu / result.cycles).toFixed(2)} ms/cycle, ` +
+      `${result.claimP50.toFixed(1)}/${result.claimP99.toFixed(1)} ms, server CPU ${(cpu / result.cycles).toFixed(2)} ms/cycle ` +
+      `(user ${(user / result.cycles).toFixed(2)}, system ${(system / result.cycles).toFixed(2)}), ` +
       `client CPU ${(clientMs / result.cycles).toFixed(2)} ms/cycle`,
   );
   await server.stop();

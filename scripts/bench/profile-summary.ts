@@ -52,7 +52,7 @@ export function summarize(profile: Profile) {
       .join("\n");
   console.log(`\nSelf time by file (total ${(total / 1000).toFixed(0)} ms sampled):\n${top(byFile, 25)}`);
   console.log(`\nSelf time by function:\n${top(byFunction, 45)}`);
-  console.log(`\nInclusive time:\n${top(inclusive, 70)}`);
+  console.log(`\nInclusive time:\n${top(inclusive, Number(process.env.PROFILE_TOP ?? 70))}`);
 }
 
 if (process.argv[1]?.endsWith("profile-summary.ts") && process.argv[2] && !process.argv[3]) {

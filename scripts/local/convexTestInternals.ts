@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { convexTest } from "convex-test";
 import { getDocumentSize, jsonToConvex, type Value } from "convex/values";
+import { parseOnce } from "./parsedOnce";
 import { compileCheck, type ValidatorJson } from "./validatorCheck";
 
 export const CONVEX_TEST_VERSION = "0.0.60";
@@ -200,7 +201,8 @@ export function handlerOf<Ctx, Args, Result>(registered: object): (ctx: Ctx, arg
 /**
  * convex-test parses `exportArgs()` and `exportReturns()` on every call, and convex rebuilds that
  * JSON from the validators each time. Validators never change once registered, so each
- * registered function of `module` answers the first result from then on.
+ * registered function of `module` answers the first result from then on, and its parse is kept
+ * too (parsedOnce.ts).
  */
 export function memoizeValidatorExports(module: Record<string, unknown>) {
   for (const value of Object.values(module)) {
@@ -210,7 +212,8 @@ export function memoizeValidatorExports(module: Record<string, unknown>) {
       const compute = registered[name];
       if (typeof compute !== "function" || MEMOIZED.has(compute)) continue;
       let json: string | undefined;
-      const memoized = () => (json ??= (compute as () => string).call(registered));
+      // Parsed once as well: convex-test calls JSON.parse on it each time (parsedOnce.ts).
+      const memoized = () => (json ??= parseOnce((compute as () => string).call(registered)));
       MEMOIZED.add(memoized);
       registered[name] = memoized;
     }
@@ -222,7 +225,9 @@ const MEMOIZED = new WeakSet<object>();
 
 /** The table of a convex-test document id (its own format): the letters after the numeric prefix. */
 export function tableOf(id: string): string {
-  return id.replace(/^[0-9]+/, "");
+  let start = 0;
+  while (start < id.length && id.charCodeAt(start) >= 48 && id.charCodeAt(start) <= 57) start++;
+  return start === 0 ? id : id.slice(start);
 }
 
 /** The committed documents by id (read-only use: writes go through transactions). */

@@ -20,7 +20,7 @@ import {
 import { orderedExecution, type WalkStats } from "./orderedWalk";
 import { SortedIndex } from "./sortedIndex";
 
-type Table = { ids: Set<string>; indexes: Map<string, SortedIndex> };
+type Table = { ids: Set<string>; indexes: Map<string, SortedIndex>; each: Array<[name: string, index: SortedIndex]> };
 
 /** Every table's committed ids and sorted indexes. */
 export class IndexSet {
@@ -48,7 +48,7 @@ export class IndexSet {
       const ordered = [...byCreation.walk({ chunk: 0, offset: 0 }, byCreation.end(), "asc")];
       const indexes = new Map<string, SortedIndex>([[creation!.name, byCreation]]);
       for (const { name: index, fields } of declared) indexes.set(index, SortedIndex.build(fields, ordered, 2));
-      this.tables.set(name, { ids: new Set(rows.ids), indexes });
+      this.tables.set(name, { ids: new Set(rows.ids), indexes, each: [...indexes] });
     }
   }
 
@@ -58,7 +58,8 @@ export class IndexSet {
       const table = this.table(tableOf(id));
       if (current === undefined) table.ids.delete(id);
       else table.ids.add(id);
-      for (const [name, index] of table.indexes) {
+      for (let i = 0; i < table.each.length; i++) {
+        const [name, index] = table.each[i]!;
         // A write that leaves this index's key alone (most patches) swaps the entry in place.
         const sameKey = previous !== undefined && current !== undefined && index.compare(previous, current) === 0;
         const found = sameKey ? index.replace(previous, current!) : previous === undefined || index.remove(previous);
@@ -83,7 +84,7 @@ export class IndexSet {
     let table = this.tables.get(name);
     if (table === undefined) {
       const indexes = new Map(this.definitions(name).map(({ name, fields }) => [name, new SortedIndex(fields)]));
-      this.tables.set(name, (table = { ids: new Set(), indexes }));
+      this.tables.set(name, (table = { ids: new Set(), indexes, each: [...indexes] }));
     }
     return table;
   }

@@ -21,16 +21,12 @@ export class SortedIndex {
   /** Reads each field as convex-test reads field paths (`a.b` steps only into plain objects). */
   private readonly getters: Array<(document: Document) => Value | undefined>;
 
+  /** Orders two documents by the whole key (compiled once per index: see compileCompare). */
+  readonly compare: (a: Document, b: Document) => number;
+
   constructor(readonly fields: string[]) {
-    this.getters = fields.map((field) => {
-      const path = field.split(".");
-      if (path.length === 1) return (document: Document) => document[field];
-      return (document: Document) => {
-        let value: unknown = document;
-        for (const part of path) value = isSimpleObject(value) ? value[part] : undefined;
-        return value as Value | undefined;
-      };
-    });
+    this.getters = fields.map(compileGetter);
+    this.compare = compileCompare(this.getters);
   }
 
   /**
@@ -43,15 +39,7 @@ export class SortedIndex {
     const index = new SortedIndex(fields);
     const sorted = Array.from(documents);
     const getters = index.getters.slice(0, fields.length - orderedBy);
-    if (getters.length > 0) {
-      sorted.sort((a, b) => {
-        for (const get of getters) {
-          const order = compareFieldValues(get(a), get(b));
-          if (order !== 0) return order;
-        }
-        return 0;
-      });
-    }
+    if (getters.length > 0) sorted.sort(getters.length === fields.length ? index.compare : compileCompare(getters));
     for (let start = 0; start < sorted.length; start += MAX_CHUNK / 2) {
       index.chunks.push(sorted.slice(start, start + MAX_CHUNK / 2));
     }
@@ -73,15 +61,6 @@ export class SortedIndex {
     return this.getters.map((get) => get(document));
   }
 
-  /** Orders two documents by the whole key. */
-  compare(a: Document, b: Document): number {
-    for (const get of this.getters) {
-      const order = compareFieldValues(get(a), get(b));
-      if (order !== 0) return order;
-    }
-    return 0;
-  }
-
   /** Compares a document's key with a (shorter or equal) key prefix, field by field. */
   compareToKey(document: Document, key: Key): number {
     for (let i = 0; i < key.length; i++) {
@@ -96,7 +75,7 @@ export class SortedIndex {
       this.chunks.push([document]);
       return;
     }
-    const at = this.seek((order) => order > 0, this.keyOf(document));
+    const at = this.locate(document, true);
     // The end position appends to the last chunk.
     const chunkIndex = at.chunk === this.chunks.length ? at.chunk - 1 : at.chunk;
     const chunk = this.chunks[chunkIndex]!;
@@ -106,7 +85,7 @@ export class SortedIndex {
 
   /** Removes the entry of the document with `document._id`, found by `document`'s key. */
   remove(document: Document): boolean {
-    const at = this.seek((order) => order >= 0, this.keyOf(document));
+    const at = this.locate(document, false);
     const chunk = this.chunks[at.chunk];
     if (chunk === undefined || chunk[at.offset]?._id !== document._id) return false;
     chunk.splice(at.offset, 1);
@@ -117,7 +96,7 @@ export class SortedIndex {
 
   /** Puts `current` where `previous` (same `_id`, same key) is; false when it is not there. */
   replace(previous: Document, current: Document): boolean {
-    const at = this.seek((order) => order >= 0, this.keyOf(previous));
+    const at = this.locate(previous, false);
     const chunk = this.chunks[at.chunk];
     if (chunk === undefined || chunk[at.offset]?._id !== previous._id) return false;
     chunk[at.offset] = current;
@@ -144,6 +123,33 @@ export class SortedIndex {
     while (from < to) {
       const middle = (from + to) >>> 1;
       if (passes(this.compareToKey(chunk[middle]!, key))) to = middle;
+      else from = middle + 1;
+    }
+    return { chunk: low, offset: from };
+  }
+
+  /**
+   * `seek` for a whole document's key, without building the key: the first entry at or after
+   * `document` (`after`: strictly after it). Keys end with `_id`, so at most one entry equals it.
+   */
+  private locate(document: Document, after: boolean): Position {
+    const compare = this.compare;
+    const bound = after ? 0 : -1;
+    let low = 0;
+    let high = this.chunks.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const chunk = this.chunks[middle]!;
+      if (compare(chunk[chunk.length - 1]!, document) > bound) high = middle;
+      else low = middle + 1;
+    }
+    if (low === this.chunks.length) return this.end();
+    const chunk = this.chunks[low]!;
+    let from = 0;
+    let to = chunk.length - 1;
+    while (from < to) {
+      const middle = (from + to) >>> 1;
+      if (compare(chunk[middle]!, document) > bound) to = middle;
       else from = middle + 1;
     }
     return { chunk: low, offset: from };
@@ -189,6 +195,39 @@ export class SortedIndex {
   }
 }
 
+/** A plain field name, read with a property load of its own (fast, and each index's load site sees only its table's documents). */
+const PLAIN_FIELD = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Reads `field` as convex-test reads field paths (`a.b` steps only into plain objects). */
+function compileGetter(field: string): (document: Document) => Value | undefined {
+  const path = field.split(".");
+  if (path.length === 1) {
+    if (PLAIN_FIELD.test(field)) return new Function("document", `return document.${field};`) as never;
+    return (document: Document) => document[field];
+  }
+  return (document: Document) => {
+    let value: unknown = document;
+    for (const part of path) value = isSimpleObject(value) ? value[part] : undefined;
+    return value as Value | undefined;
+  };
+}
+
+/**
+ * The whole-key comparison as one function per index with the getters unrolled, so comparing
+ * two documents allocates nothing and calls no closure per field in a loop.
+ */
+function compileCompare(
+  getters: Array<(document: Document) => Value | undefined>,
+): (a: Document, b: Document) => number {
+  const steps = getters.map((_, i) => `order = compare(g${i}(a), g${i}(b)); if (order !== 0) return order;`);
+  const make = new Function(
+    "compare",
+    ...getters.map((_, i) => `g${i}`),
+    `return function compareDocuments(a, b) { let order; ${steps.join(" ")} return 0; };`,
+  ) as (...args: unknown[]) => (a: Document, b: Document) => number;
+  return make(compareFieldValues, ...getters);
+}
+
 /** Field paths step only into plain objects, as convex-test's do (not arrays or byte buffers). */
 function isSimpleObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== "object") return false;
@@ -198,7 +237,8 @@ function isSimpleObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * `compareValues` (Convex's order: UTF-8 for strings, -0 before 0, NaNs by bits) with fast paths
- * for the common cases of an index key: equal strings, ordinary numbers, ASCII-ordered strings.
+ * for the common cases of an index key: equal strings, ordinary numbers, ASCII-ordered strings,
+ * missing fields, nulls and booleans.
  */
 export function compareFieldValues(a: Value | undefined, b: Value | undefined): number {
   if (typeof a === "string" && typeof b === "string") {
@@ -219,6 +259,11 @@ export function compareFieldValues(a: Value | undefined, b: Value | undefined): 
     if (a > b) return 1;
     if (a !== 0 && a === b) return 0;
   }
-  if (a === undefined && b === undefined) return 0;
+  // Convex orders types undefined < null < bigint < number < boolean < string < ...
+  if (a === undefined) return b === undefined ? 0 : -1;
+  if (b === undefined) return 1;
+  if (a === null) return b === null ? 0 : -1;
+  if (b === null) return 1;
+  if (typeof a === "boolean" && typeof b === "boolean") return a === b ? 0 : a ? 1 : -1;
   return compareValues(a, b);
 }

@@ -8,7 +8,8 @@
  */
 import { convexTest } from "convex-test";
 import { afterAll, expect, test, vi } from "vitest";
-import { SortedIndex, type Document } from "../../scripts/local/sortedIndex";
+import { compareValues, type Value } from "convex/values";
+import { SortedIndex, compareFieldValues, type Document } from "../../scripts/local/sortedIndex";
 import { openEngine } from "../support/local-engine";
 import { CONVEX_TEST_OPTIONS } from "../support/harness";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
@@ -68,6 +69,76 @@ test("SortedIndex keeps entries in key order through inserts, removals, chunk sp
     expect([...index.walk(from, to, "asc")]).toEqual(expected);
     expect([...index.walk(from, to, "desc")]).toEqual([...expected].reverse());
   }
+});
+
+test("compareFieldValues orders every pair of key values exactly as Convex's compareValues", () => {
+  const values: Array<Value | undefined> = [
+    undefined,
+    null,
+    false,
+    true,
+    -Infinity,
+    -1.5,
+    -0,
+    0,
+    1,
+    Infinity,
+    Number.NaN,
+    -2n,
+    3n,
+    "",
+    "a",
+    "ab",
+    "b",
+    "é",
+    "\u{1F600}",
+    "\uFFFF",
+    new Uint8Array([1, 2]).buffer,
+    [1],
+    { a: 1 },
+  ];
+  const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0);
+  for (const a of values) {
+    for (const b of values) {
+      expect([a, b, sign(compareFieldValues(a, b))]).toEqual([a, b, sign(compareValues(a as Value, b as Value))]);
+    }
+  }
+});
+
+test("SortedIndex reads nested field paths and unusual field names as convex-test does", () => {
+  const documents: Document[] = [
+    { _id: "1t", meta: { rank: 2 }, "odd-name": "b" },
+    { _id: "2t", meta: [3] as never, "odd-name": "a" }, // a path does not step into arrays
+    { _id: "3t", "odd-name": "a" },
+    { _id: "4t", meta: { rank: 1 } },
+    { _id: "5t", meta: { rank: null } as never, "odd-name": "c" },
+  ];
+  const rank = (d: Document) => {
+    const meta = d.meta as unknown;
+    return meta !== null && typeof meta === "object" && !Array.isArray(meta)
+      ? (meta as { rank?: Value }).rank
+      : undefined;
+  };
+  const expected = (key: (d: Document) => Array<Value | undefined>) =>
+    [...documents]
+      .sort((x, y) => {
+        const [p, q] = [key(x), key(y)];
+        for (let i = 0; i < p.length; i++) {
+          const order = compareFieldValues(p[i], q[i]);
+          if (order !== 0) return order;
+        }
+        return 0;
+      })
+      .map((d) => d._id);
+  const walk = (index: SortedIndex) => [...index.walk({ chunk: 0, offset: 0 }, index.end(), "asc")].map((d) => d._id);
+  const byRank = SortedIndex.build(["meta.rank", "_id"], documents);
+  expect(walk(byRank)).toEqual(["2t", "3t", "5t", "4t", "1t"]);
+  expect(walk(byRank)).toEqual(expected((d) => [rank(d), d._id]));
+  const byOdd = new SortedIndex(["odd-name", "_id"]);
+  for (const document of documents) byOdd.insert(document);
+  expect(walk(byOdd)).toEqual(expected((d) => [d["odd-name"], d._id]));
+  expect(byOdd.remove(documents[2]!)).toBe(true);
+  expect(walk(byOdd)).toEqual(["4t", "2t", "1t", "5t"]);
 });
 
 type Bounds = {
