@@ -8,7 +8,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { convexTest } from "convex-test";
 import { getDocumentSize, jsonToConvex, type Value } from "convex/values";
-import { parseOnce } from "./parsedOnce";
 import { compileCheck, type ValidatorJson } from "./validatorCheck";
 
 export const CONVEX_TEST_VERSION = "0.0.60";
@@ -201,8 +200,7 @@ export function handlerOf<Ctx, Args, Result>(registered: object): (ctx: Ctx, arg
 /**
  * convex-test parses `exportArgs()` and `exportReturns()` on every call, and convex rebuilds that
  * JSON from the validators each time. Validators never change once registered, so each
- * registered function of `module` answers the first result from then on, and its parse is kept
- * too (parsedOnce.ts).
+ * registered function of `module` answers the first result from then on.
  */
 export function memoizeValidatorExports(module: Record<string, unknown>) {
   for (const value of Object.values(module)) {
@@ -212,8 +210,7 @@ export function memoizeValidatorExports(module: Record<string, unknown>) {
       const compute = registered[name];
       if (typeof compute !== "function" || MEMOIZED.has(compute)) continue;
       let json: string | undefined;
-      // Parsed once as well: convex-test calls JSON.parse on it each time (parsedOnce.ts).
-      const memoized = () => (json ??= parseOnce((compute as () => string).call(registered)));
+      const memoized = () => (json ??= (compute as () => string).call(registered));
       MEMOIZED.add(memoized);
       registered[name] = memoized;
     }

@@ -17,7 +17,6 @@ import {
   probeQueryExecution,
 } from "../../scripts/local/convexTestInternals";
 import type { Engine } from "../../scripts/local/engine";
-import { parseOnce } from "../../scripts/local/parsedOnce";
 import type { ModuleMap } from "../../scripts/local/modules";
 import { localModules as modules, openEngine } from "../support/local-engine";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
@@ -91,27 +90,6 @@ test("each module is imported once, however many calls run its functions", async
   for (let i = 0; i < 5; i++) await engine.call("workspaces:ensureLocalWorkspace", { slug: "local" });
   expect(loads.get("../convex/workspaces.ts")).toBe(1);
   expect(loads.get("../convex/schema.ts")).toBe(1);
-});
-
-test("a remembered validator text parses to one frozen value; any other text parses afresh", () => {
-  const text = parseOnce(JSON.stringify({ type: "object", value: { slug: { fieldType: { type: "string" } } } }));
-  const first = JSON.parse(text);
-  expect(JSON.parse(text)).toBe(first); // the same value, not parsed again
-  expect(first).toEqual({ type: "object", value: { slug: { fieldType: { type: "string" } } } });
-  expect(Object.isFrozen(first.value.slug.fieldType)).toBe(true);
-  expect(() => {
-    first.value.slug.fieldType.type = "number";
-  }).toThrow(TypeError);
-  // A copy of the same characters is the same text; a text of the same length is not.
-  expect(JSON.parse(` ${text}`.slice(1))).toBe(first);
-  const sameLength = text.replace("slug", "name");
-  expect(JSON.parse(sameLength)).toEqual({ type: "object", value: { name: { fieldType: { type: "string" } } } });
-  expect(Object.isFrozen(JSON.parse(sameLength))).toBe(false);
-  // With a reviver the original parse runs.
-  expect(JSON.parse(text, (key, value) => (key === "type" && value === "string" ? "revived" : value))).toEqual({
-    type: "object",
-    value: { slug: { fieldType: { type: "revived" } } },
-  });
 });
 
 test("Convex's read limit applies in local mode, counting documents that `.filter()` skipped", async () => {
