@@ -103,7 +103,8 @@ describe("schedule run triggers in local mode", () => {
     await server.stop();
     expect(Date.now()).toBeLessThan(due);
     await sleep(due + 1_500 - Date.now());
-    server = await spawnLocalServer({ dataDir });
+    // The same port and cwd: the session token names the origin as its issuer and is signed by the keys there.
+    server = await spawnLocalServer({ dataDir, port: server.port, cwd: server.cwd });
     const ticks = async () =>
       ((await callAsService(server, "/v1/jobs/list", { workspaceId, limit: 50 })).jobs as { prompt?: string }[])
         .map((job) => job.prompt ?? "")
