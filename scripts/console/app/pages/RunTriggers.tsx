@@ -149,34 +149,36 @@ export function RunTriggersPage() {
       ) : results.length === 0 ? (
         <p>No run triggers yet.</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">Fired by</th>
-              <th scope="col">State</th>
-              <th scope="col">Next runs</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(results as ListedTrigger[]).map((trigger) => (
-              <tr key={trigger._id}>
-                <td>{trigger.name}</td>
-                <td>
-                  <Badge value={trigger.type} />
-                </td>
-                <td>
-                  <FiredBy trigger={trigger} />
-                </td>
-                <td>{trigger.enabled ? "enabled" : "disabled"}</td>
-                <td>
-                  <Runs trigger={trigger} />
-                </td>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Type</th>
+                <th scope="col">Fired by</th>
+                <th scope="col">State</th>
+                <th scope="col">Next runs</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {(results as ListedTrigger[]).map((trigger) => (
+                <tr key={trigger._id}>
+                  <td>{trigger.name}</td>
+                  <td>
+                    <Badge value={trigger.type} />
+                  </td>
+                  <td>
+                    <FiredBy trigger={trigger} />
+                  </td>
+                  <td>{trigger.enabled ? "enabled" : "disabled"}</td>
+                  <td>
+                    <Runs trigger={trigger} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <LoadMore status={status} loadMore={loadMore} count={50} label="Load more triggers" />
     </>
