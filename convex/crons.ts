@@ -23,5 +23,7 @@ crons.interval("sweep idle rate-limit buckets", { minutes: 10 }, internal.rateLi
 crons.interval("apply retention", { hours: 1 }, internal.retention.sweepAll, {});
 // Webhook attempts that never reported (an action runs at most once) are sent again (webhookDelivery.ts).
 crons.interval("resend stalled webhook deliveries", { minutes: 1 }, internal.webhookDelivery.resendStalled, {});
+// Schedule run triggers whose firing call ended without firing are fired again (runTriggerSchedule.ts).
+crons.interval("repair stalled schedule triggers", { minutes: 1 }, internal.runTriggerSchedule.repairStalled, {});
 
 export default crons;

@@ -4,18 +4,18 @@
  * data policy applied before anything is stored, the item upserted into the Context Lake and the
  * matching run triggers scheduled. Each fired trigger records its outcome on the event.
  */
-import { ConvexError, v } from "convex/values";
+import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalMutation, type MutationCtx } from "./_generated/server";
 import { requireId } from "./access";
 import { upsertIntegrationItem } from "./contextLake";
 import { applyDataPolicy, type IncomingEvent } from "./model/dataPolicy";
-import { apiError, isApiErrorData } from "./model/errors";
+import { apiError } from "./model/errors";
 import { systemIdempotencyKey } from "./model/jobs";
 import { settleTriggerOutcome, type SettledOutcome } from "./model/runTriggers";
 import type { TemplateContext } from "./model/templates";
-import { executeTriggerAction, matchingEventTriggers } from "./runTriggers";
+import { executeTriggerAction, matchingEventTriggers, triggerFailureReason } from "./runTriggers";
 import { findBySlug } from "./workspaces";
 
 export type IngestFields = IncomingEvent & { source: string; eventType: string; idempotencyKey: string };
@@ -140,11 +140,7 @@ export const fireTrigger = internalMutation({
     try {
       await ctx.runMutation(internal.integrations.applyTrigger, args);
     } catch (error) {
-      const reason =
-        error instanceof ConvexError && isApiErrorData(error.data)
-          ? `${error.data.code}: ${error.data.message}`
-          : "INTERNAL_ERROR: the trigger failed unexpectedly.";
-      if (!(error instanceof ConvexError)) console.error(`Run trigger ${args.runTriggerId} failed: ${String(error)}`);
+      const reason = triggerFailureReason(error, args.runTriggerId);
       const event = await ctx.db.get("integrationEvents", args.eventId);
       if (event !== null)
         await settleOutcome(ctx, event, { runTriggerId: args.runTriggerId, status: "failed", error: reason });

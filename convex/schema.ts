@@ -32,7 +32,8 @@ import { storedDeviceStatusValidator } from "./model/deviceCodes";
 import { runStatusValidator } from "./model/runs";
 import { promotionStateValidator } from "./model/contextLake";
 import { packEntryValidator } from "./model/contextPacks";
-import { triggerActionValidator, triggerOutcomeValidator } from "./model/runTriggers";
+import { scheduleValidator } from "./model/cronSchedule";
+import { scheduledRunOutcomeValidator, triggerActionValidator, triggerOutcomeValidator } from "./model/runTriggers";
 import { retentionSettingsValidator } from "./model/retention";
 import {
   webhookDeliveryStateValidator,
@@ -539,20 +540,32 @@ export default defineSchema({
     .index("by_workspace_received", ["workspaceId", "receivedAt"]),
 
   /**
-   * Run triggers of type `event`: managed by admins in the Console (runTriggers.ts). Read by
-   * ingest (matching source and eventType, enabled) and when a fired trigger runs.
+   * Run triggers: managed by admins in the Console (runTriggers.ts). Type `event` (source and
+   * eventType set) is read by ingest (matching, enabled) and when a fired trigger runs. Type
+   * `schedule` (schedule set) fires by a chain of scheduled functions (runTriggerSchedule.ts):
+   * while enabled, `nextRunAt` is its next firing and `scheduledFunctionId` the one call that
+   * fires it; `scheduleGeneration` grows with every (re)arming so an older call does nothing.
+   * The repair sweep finds enabled schedule triggers whose firing is overdue by `by_type_next`.
    */
   runTriggers: defineTable({
     workspaceId: v.id("workspaces"),
     name: v.string(),
-    type: v.literal("event"),
-    source: v.string(),
-    eventType: v.string(),
+    type: v.union(v.literal("event"), v.literal("schedule")),
+    source: v.optional(v.string()),
+    eventType: v.optional(v.string()),
+    schedule: v.optional(scheduleValidator),
     enabled: v.boolean(),
     action: triggerActionValidator,
+    nextRunAt: v.optional(v.number()),
+    scheduledFunctionId: v.optional(v.id("_scheduled_functions")),
+    scheduleGeneration: v.optional(v.number()),
+    /** The last firing of a schedule trigger: when it was due, and what it did. */
+    lastRun: v.optional(scheduledRunOutcomeValidator),
     createdBy: v.optional(v.id("users")),
     updatedAt: v.number(),
-  }).index("by_workspace_match", ["workspaceId", "type", "source", "eventType", "enabled"]),
+  })
+    .index("by_workspace_match", ["workspaceId", "type", "source", "eventType", "enabled"])
+    .index("by_type_next", ["type", "enabled", "nextRunAt"]),
 
   /** Slack team -> workspace. Managed by admins in the Console (slack.ts); read by the Slack route. */
   slackBindings: defineTable({

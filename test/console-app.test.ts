@@ -29,6 +29,7 @@ describe("routes", () => {
     });
     expect(at("#/w/acme/jobs/j1")).toEqual({ page: "job", slug: "acme", jobId: "j1" });
     expect(at("#/w/acme/workers")).toEqual({ page: "workers", slug: "acme" });
+    expect(at("#/w/acme/triggers")).toEqual({ page: "triggers", slug: "acme" });
     expect(at("#/w/acme/inbox")).toEqual({ page: "inbox", slug: "acme", view: "open", decisionId: undefined });
     expect(at("#/w/acme/inbox/d1?view=all")).toEqual({ page: "inbox", slug: "acme", view: "all", decisionId: "d1" });
   });
@@ -54,6 +55,7 @@ describe("routes", () => {
       { page: "queue", slug: "acme", filters: { status: "running", repoId: "r 1", kind: "work" } },
       { page: "job", slug: "team-2", jobId: "abc" },
       { page: "workers", slug: "acme" },
+      { page: "triggers", slug: "acme" },
       { page: "inbox", slug: "acme", view: "all", decisionId: "d1" },
       { page: "inbox", slug: "acme", view: "open", decisionId: undefined },
     ];

@@ -65,3 +65,14 @@ export function settleTriggerOutcome(
   if (index === -1) return outcomes;
   return outcomes.map((entry, at) => (at === index ? { ...outcome, finishedAt: now } : entry));
 }
+
+/** What the last firing of a schedule trigger did (`at`: the time it was due). */
+export const scheduledRunOutcomeValidator = v.object({
+  at: v.number(),
+  firedAt: v.number(),
+  status: v.union(v.literal("done"), v.literal("failed")),
+  runId: v.optional(v.id("runs")),
+  jobId: v.optional(v.id("jobs")),
+  error: v.optional(v.string()),
+});
+export type ScheduledRunOutcome = Infer<typeof scheduledRunOutcomeValidator>;

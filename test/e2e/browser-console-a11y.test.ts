@@ -88,6 +88,7 @@ function pages() {
     { name: "job", path: `/#/w/local/jobs/${runningJobId}`, ready: "pre.log" },
     { name: "workers", path: "/#/w/local/workers", ready: "tr[data-worker-id]" },
     { name: "inbox", path: "/#/w/local/inbox?view=all", ready: "ul.decisions a" },
+    { name: "triggers", path: "/#/w/local/triggers", ready: "#trigger-cron" },
     { name: "new-workspace", path: "/#/new-workspace", ready: "#workspace-slug" },
     { name: "device", path: `/auth/device?id=${deviceId}`, ready: ".code" },
   ];
@@ -207,13 +208,13 @@ describe("keyboard", () => {
     await page.reload(); // a fresh load: Tab starts at the top
     await page.locator("tr[data-job-id]").first().waitFor();
     const order: string[] = [];
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 8; i++) {
       await page.keyboard.press("Tab");
       order.push(await page.evaluate(() => (document.activeElement as HTMLElement).innerText.split("\n")[0]!.trim()));
     }
     expect(order.slice(0, 2)).toEqual(["Skip to content", "IAS Console"]);
     expect(order[2]).toMatch(/^Local workspace \(local\)/); // the switcher shows its choice
-    expect(order.slice(3)).toEqual(["Queue", "Workers", "Inbox", "Sign out"]);
+    expect(order.slice(3)).toEqual(["Queue", "Workers", "Inbox", "Triggers", "Sign out"]);
   });
 
   test("enqueue, open the job, cancel and retry it with the keyboard alone", async () => {

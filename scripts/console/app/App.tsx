@@ -13,6 +13,7 @@ import { DeviceApproval } from "./pages/DeviceApproval";
 import { InboxPage } from "./pages/Inbox";
 import { JobPage } from "./pages/Job";
 import { QueuePage } from "./pages/Queue";
+import { RunTriggersPage } from "./pages/RunTriggers";
 import { SignIn } from "./pages/SignIn";
 import { WorkersPage } from "./pages/Workers";
 import { CreateWorkspace, Home, useMyWorkspaces, WorkspaceSwitcher } from "./pages/Workspaces";
@@ -37,7 +38,7 @@ function Header({ route }: { route: Route }) {
   const { signOut } = useAuthActions();
   const slug = slugOf(route);
   const section = route.page;
-  const nav = (page: "queue" | "workers" | "inbox", label: string) => {
+  const nav = (page: "queue" | "workers" | "inbox" | "triggers", label: string) => {
     if (slug === undefined) return null;
     const target: Route =
       page === "queue" ? { page, slug, filters: {} } : page === "inbox" ? { page, slug, view: "open" } : { page, slug };
@@ -61,6 +62,7 @@ function Header({ route }: { route: Route }) {
           {nav("queue", "Queue")}
           {nav("workers", "Workers")}
           {nav("inbox", "Inbox")}
+          {nav("triggers", "Triggers")}
         </ul>
       </nav>
       <button type="button" className="secondary" onClick={() => void signOut()}>
@@ -118,6 +120,12 @@ function Page({ route }: { route: Route }) {
       return (
         <InWorkspace slug={route.slug}>
           <WorkersPage />
+        </InWorkspace>
+      );
+    case "triggers":
+      return (
+        <InWorkspace slug={route.slug}>
+          <RunTriggersPage />
         </InWorkspace>
       );
     case "inbox":

@@ -14,6 +14,7 @@ export type Route =
   | { page: "queue"; slug: string; filters: QueueFilters }
   | { page: "job"; slug: string; jobId: string }
   | { page: "workers"; slug: string }
+  | { page: "triggers"; slug: string }
   | { page: "inbox"; slug: string; view: "open" | "all"; decisionId?: string }
   | { page: "not-found"; slug?: string };
 
@@ -50,6 +51,7 @@ export function parseRoute(pathname: string, search: string, hash: string): Rout
   }
   if (section === "jobs" && id !== undefined) return { page: "job", slug, jobId: id };
   if (section === "workers" && id === undefined) return { page: "workers", slug };
+  if (section === "triggers" && id === undefined) return { page: "triggers", slug };
   if (section === "inbox") {
     return { page: "inbox", slug, view: params.get("view") === "all" ? "all" : "open", decisionId: id };
   }
@@ -78,6 +80,8 @@ export function hrefOf(route: Route): string {
       return `${w(route.slug)}/jobs/${encodeURIComponent(route.jobId)}`;
     case "workers":
       return `${w(route.slug)}/workers`;
+    case "triggers":
+      return `${w(route.slug)}/triggers`;
     case "inbox": {
       const base = `${w(route.slug)}/inbox${route.decisionId ? `/${encodeURIComponent(route.decisionId)}` : ""}`;
       return route.view === "all" ? `${base}?view=all` : base;
