@@ -63,9 +63,12 @@ export async function insertJob(
   const now = Date.now();
   const born = { ...fields, status, ...(status === "pending" ? { pendingSince: now } : {}), counted: true };
   requireStorable(born, Object.keys(born));
-  const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
+  const stored = { ...born, nextEventSeq: 2, updatedAt: now };
+  const jobId = await ctx.db.insert("jobs", stored);
   await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
-  const job = (await ctx.db.get("jobs", jobId))!;
+  // Not read back (enqueue's budget, SPEC §6: a keyed enqueue also reads its key): `_creationTime`
+  // here is the insert's clock, within the transaction of the stored one; read the job for the exact value.
+  const job = { ...stored, _id: jobId, _creationTime: now } as Doc<"jobs">;
   await countJobChange(ctx, job, birthDelta(status, event.type));
   await startTimers(ctx, job);
   return job;
