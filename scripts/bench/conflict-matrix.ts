@@ -24,7 +24,11 @@ import { seedWorkload, type Runner, type Workload } from "./queue-workload";
 type Call = { name: string; fn: object; args: Record<string, unknown>; did: (result: any) => boolean };
 
 /** One pair of the matrix: its calls, whether they share a repo, and the verdict. */
-export type PairResult = { pair: string; scope: "different repos" | "same repo"; conflict: string | null };
+export type PairResult = {
+  pair: string;
+  scope: "different repos" | "same repo" | "same concurrency key";
+  conflict: string | null;
+};
 
 const ROLLBACK = "conflict-matrix: rolled back";
 
@@ -71,7 +75,21 @@ type Fleet = Workload & {
   claimerB: Id<"workers">;
   /** A running job in repo A, held by its worker. */
   heldA: { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
+  /** A running job in repo A with concurrency key `held` (SPEC §6 Concurrency), held by its worker. */
+  heldKeyedA: { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
 };
+
+/** Claims the best job for `workerId` (seeding). */
+async function seedClaim(t: Runner, workload: Workload, workerId: Id<"workers">) {
+  return await t.run(async (ctx) =>
+    handlerOf<MutationCtx, Record<string, unknown>, any>(claimNext)(ctx, {
+      caller: workload.caller,
+      workspaceId: workload.workspaceId,
+      workerId,
+      lane: "worker",
+    }),
+  );
+}
 
 async function insertWorker(t: Runner, workload: Workload, name: string, repoId: Id<"repos">, models?: string[]) {
   return await t.run(
@@ -93,14 +111,19 @@ async function seedFleet(t: Runner): Promise<Fleet> {
   const workload = await seedWorkload(t, { repos: 2, workers: 0, pendingJobs: 6, unclaimableJobs: 0, finishedJobs: 0 });
   const [repoA, repoB] = workload.repoIds as [Id<"repos">, Id<"repos">];
   const holder = await insertWorker(t, workload, "holder-a", repoA);
-  const claimed = await t.run(async (ctx) =>
-    handlerOf<MutationCtx, Record<string, unknown>, any>(claimNext)(ctx, {
-      caller: workload.caller,
-      workspaceId: workload.workspaceId,
-      workerId: holder,
-      lane: "worker",
-    }),
-  );
+  const claimed = await seedClaim(t, workload, holder);
+  // Concurrency keys: `roomy` has room (limit 10), `full` is full (its one admitted job runs elsewhere);
+  // a keyed job of key `held` runs in repo A.
+  const keyedHolder = await insertWorker(t, workload, "holder-keyed-a", repoA);
+  await t.run(async (ctx) => {
+    const { workspaceId } = workload;
+    await ctx.db.insert("concurrencyKeys", { workspaceId, key: "roomy", admitted: 0, limit: 10, updatedAt: Date.now() });
+    await ctx.db.insert("concurrencyKeys", { workspaceId, key: "full", admitted: 1, updatedAt: Date.now() });
+    const fields = { workspaceId, repoId: repoA, kind: "work" as const, prompt: "Keyed" };
+    await enqueueJob(ctx, { ...fields, priority: -10, concurrencyKey: "held" });
+    await enqueueJob(ctx, { ...fields, priority: -10, concurrencyKey: "held" });
+  });
+  const keyedClaim = await seedClaim(t, workload, keyedHolder);
   await t.run(async (ctx) => {
     const fields = { workspaceId: workload.workspaceId, repoId: repoA, kind: "work" as const, prompt: "Needs a GPU" };
     await enqueueJob(ctx, { ...fields, priority: -5, requirements: { model: "gpu" } });
@@ -114,6 +137,7 @@ async function seedFleet(t: Runner): Promise<Fleet> {
     claimerB: await insertWorker(t, workload, "claimer-b", repoB),
     claimerAGpu: await insertWorker(t, workload, "claimer-a-gpu", repoA, ["gpu"]),
     heldA: { jobId: claimed.jobId, workerId: holder, claimGeneration: claimed.claimGeneration },
+    heldKeyedA: { jobId: keyedClaim.jobId, workerId: keyedHolder, claimGeneration: keyedClaim.claimGeneration },
   };
 }
 
@@ -126,10 +150,10 @@ function calls(fleet: Fleet) {
     did: (result) => typeof result?.jobId === "string",
   });
   // The seeded jobs have priorities 0-2: 5 queues behind them, -1 ahead.
-  const enqueueIn = (repoId: Id<"repos">, priority = 5): Call => ({
+  const enqueueIn = (repoId: Id<"repos">, priority = 5, concurrencyKey?: string): Call => ({
     name: "enqueue",
     fn: enqueue,
-    args: { ...ws, repoId, kind: "work", prompt: "Matrix job", priority },
+    args: { ...ws, repoId, kind: "work", prompt: "Matrix job", priority, concurrencyKey },
     did: (result) => typeof result?.jobId === "string",
   });
   const held = { ...ws, ...fleet.heldA };
@@ -154,6 +178,17 @@ function calls(fleet: Fleet) {
       args: { ...held, outcome: "done" },
       did: (result: any) => result?.result?.status === "done",
     },
+    enqueueRoomyA: enqueueIn(fleet.repoA, 5, "roomy"),
+    enqueueRoomyB: enqueueIn(fleet.repoB, 5, "roomy"),
+    enqueueFullA: enqueueIn(fleet.repoA, -20, "full"),
+    enqueueFullB: enqueueIn(fleet.repoB, -20, "full"),
+    enqueueHeldB: enqueueIn(fleet.repoB, 5, "held"),
+    completeKeyedA: {
+      name: "complete (keyed)",
+      fn: complete,
+      args: { ...ws, ...fleet.heldKeyedA, outcome: "done" },
+      did: (result: any) => result?.result?.status === "done",
+    },
   };
 }
 
@@ -172,6 +207,17 @@ function pairsOf(c: ReturnType<typeof calls>): Array<[string, PairResult["scope"
     ["enqueue / enqueue", "same repo", c.enqueueA, c.enqueueA2],
     ["heartbeat / claim", "same repo", c.heartbeatA, c.claimA1],
     ["complete / claim", "same repo", c.completeA, c.claimA1],
+    // Concurrency keys: keys are per workspace, so only calls of the same key share its document.
+    ["enqueue (key with room) / enqueue (another key)", "different repos", c.enqueueRoomyA, c.enqueueFullB],
+    ["enqueue (key with room) / claim", "different repos", c.enqueueRoomyA, c.claimB],
+    ["enqueue (full key) / claim", "different repos", c.enqueueFullA, c.claimB],
+    ["complete (keyed) / claim", "different repos", c.completeKeyedA, c.claimB],
+    ["complete (keyed) / enqueue (another key)", "different repos", c.completeKeyedA, c.enqueueRoomyB],
+    ["enqueue (full key) / claim", "same repo", c.enqueueFullA, c.claimA1],
+    ["complete (keyed) / claim", "same repo", c.completeKeyedA, c.claimA1],
+    ["enqueue / enqueue (key with room)", "same concurrency key", c.enqueueRoomyA, c.enqueueRoomyB],
+    ["enqueue / enqueue (full key)", "same concurrency key", c.enqueueFullA, c.enqueueFullB],
+    ["complete (keyed) / enqueue", "same concurrency key", c.completeKeyedA, c.enqueueHeldB],
   ];
 }
 
