@@ -96,7 +96,13 @@ describe("concurrency keys and worker capacity (SPEC §6 Concurrency) stay in th
     const ws = { caller, workspaceId };
     // 200 full keys, each with a waiting job more urgent than anything else in the busy worker's first repo.
     await t.run(async (ctx) => {
-      await ctx.db.insert("concurrencyKeys", { workspaceId, key: "solo", admitted: 0, limit: 2, updatedAt: Date.now() });
+      await ctx.db.insert("concurrencyKeys", {
+        workspaceId,
+        key: "solo",
+        admitted: 0,
+        limit: 2,
+        updatedAt: Date.now(),
+      });
       for (let i = 0; i < FULL_KEYS; i++) {
         await ctx.db.insert("concurrencyKeys", { workspaceId, key: `full-${i}`, admitted: 1, updatedAt: Date.now() });
         await enqueueJob(ctx, {

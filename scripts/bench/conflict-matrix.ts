@@ -117,7 +117,13 @@ async function seedFleet(t: Runner): Promise<Fleet> {
   const keyedHolder = await insertWorker(t, workload, "holder-keyed-a", repoA);
   await t.run(async (ctx) => {
     const { workspaceId } = workload;
-    await ctx.db.insert("concurrencyKeys", { workspaceId, key: "roomy", admitted: 0, limit: 10, updatedAt: Date.now() });
+    await ctx.db.insert("concurrencyKeys", {
+      workspaceId,
+      key: "roomy",
+      admitted: 0,
+      limit: 10,
+      updatedAt: Date.now(),
+    });
     await ctx.db.insert("concurrencyKeys", { workspaceId, key: "full", admitted: 1, updatedAt: Date.now() });
     const fields = { workspaceId, repoId: repoA, kind: "work" as const, prompt: "Keyed" };
     await enqueueJob(ctx, { ...fields, priority: -10, concurrencyKey: "held" });

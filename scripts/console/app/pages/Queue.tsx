@@ -14,6 +14,7 @@ import type { QueueFilters } from "../routes";
 import { canChange, useWorkspace } from "../workspace";
 import { ActivityChart } from "./ActivityChart";
 import { EnqueueForm, repoChoices, repoLabel } from "./EnqueueForm";
+import { ConcurrencyLimits } from "./Concurrency";
 
 const PAGE_SIZE = 25;
 /** The kind filter is applied per page; load on by itself this many times before asking. */
@@ -168,6 +169,7 @@ export function QueuePage({ filters }: { filters: QueueFilters }) {
         <Filters filters={filters} repos={repoList} />
         <JobList filters={filters} repos={repoList} />
       </section>
+      <ConcurrencyLimits />
     </>
   );
 }
