@@ -39,7 +39,7 @@ describe("concurrency limits in the Console", () => {
     const { slug } = await signUpWithWorkspace(page, server, "Keyed Ops");
     const workspaceId = await api.workspaceId(slug);
     const repoId = await api.repo(workspaceId);
-    const jobs = [];
+    const jobs: string[] = [];
     for (let i = 0; i < 3; i++) jobs.push(await api.enqueue(workspaceId, repoId, { concurrencyKey: "deploy" }));
     const statuses = async () =>
       await Promise.all(

@@ -66,7 +66,7 @@ test("8 workers racing: a key of limit 1 never runs two at once; unkeyed jobs ru
   await Promise.all(Array.from({ length: 8 }, (_, i) => worker(`racer-${i}`)));
   expect([...completed].sort()).toEqual([...all].sort());
 
-  const spans = [];
+  const spans: Array<{ jobId: string; claimed: number; completed: number }> = [];
   for (const jobId of keyed) {
     const { events } = await api("/v1/job-events/list-for-job", { workspaceId, jobId });
     const at = (type: string) => events.find((event: { type: string }) => event.type === type).at as number;
@@ -75,7 +75,7 @@ test("8 workers racing: a key of limit 1 never runs two at once; unkeyed jobs ru
   spans.sort((a, b) => a.claimed - b.claimed);
   for (let i = 1; i < spans.length; i++) expect(spans[i]!.claimed).toBeGreaterThanOrEqual(spans[i - 1]!.completed);
   // The plain jobs did not wait for the key: some ran while a keyed job was running.
-  const plainClaims = [];
+  const plainClaims: number[] = [];
   for (const jobId of plain) {
     const { events } = await api("/v1/job-events/list-for-job", { workspaceId, jobId });
     plainClaims.push(events.find((event: { type: string }) => event.type === "claimed").at as number);
