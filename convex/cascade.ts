@@ -18,7 +18,7 @@ import type { JobStatus } from "./model/jobs";
 /** Jobs canceled per transaction. */
 export const CASCADE_BATCH = 100;
 /** Statuses a cascade cancels at once (running jobs are asked to stop). */
-const WAITING: readonly JobStatus[] = ["scheduled", "pending"];
+const WAITING: readonly JobStatus[] = ["scheduled", "waiting", "pending"];
 
 type Target = CascadeTarget;
 

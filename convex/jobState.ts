@@ -12,6 +12,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import type { MutationCtx, QueryCtx } from "./_generated/server";
 import { requireId } from "./access";
+import { admitIfRoom, isAdmitted } from "./concurrencyKeys";
 import { countJobChange, withCounterBatch } from "./jobCounters";
 import { appendJobEvent, coalesceHeartbeat, type JobEventFields } from "./jobEvents";
 import { JOB_REACTIONS, type JobMoved } from "./jobReactions";
@@ -41,21 +42,33 @@ function refuse(problem: ApiErrorData): never {
   throw apiError(problem.code, problem.message);
 }
 
-/** Inserts a job in `status` with its first event (`seq` 1). */
+/**
+ * Inserts a job in `status` with its first event (`seq` 1). A job of a full concurrency key asked
+ * to be born `pending` is born `waiting` (concurrencyKeys.ts).
+ */
 export async function insertJob(
   ctx: MutationCtx,
   fields: NewJob,
-  status: JobStatus,
+  asked: JobStatus,
   event: JobEventFields,
 ): Promise<Doc<"jobs">> {
-  const problem = birthProblem(status, event.type);
+  const problem = birthProblem(asked, event.type);
   if (problem !== null) refuse(problem);
+  const status =
+    asked === "pending" && fields.concurrencyKey !== undefined
+      ? (await admitIfRoom(ctx, fields.workspaceId, fields.concurrencyKey))
+        ? "pending"
+        : "waiting"
+      : asked;
   const now = Date.now();
   const born = { ...fields, status, ...(status === "pending" ? { pendingSince: now } : {}), counted: true };
   requireStorable(born, Object.keys(born));
-  const jobId = await ctx.db.insert("jobs", { ...born, nextEventSeq: 2, updatedAt: now });
+  const stored = { ...born, nextEventSeq: 2, updatedAt: now };
+  const jobId = await ctx.db.insert("jobs", stored);
   await appendJobEvent(ctx, { _id: jobId, workspaceId: fields.workspaceId }, 1, now, event);
-  const job = (await ctx.db.get("jobs", jobId))!;
+  // Not read back (enqueue's budget, SPEC §6: a keyed enqueue also reads its key): `_creationTime`
+  // here is the insert's clock, within the transaction of the stored one; read the job for the exact value.
+  const job = { ...stored, _id: jobId, _creationTime: now } as Doc<"jobs">;
   await countJobChange(ctx, job, birthDelta(status, event.type));
   await startTimers(ctx, job);
   return job;
@@ -76,15 +89,28 @@ async function startTimers(ctx: MutationCtx, job: Doc<"jobs">) {
  * job with the change and appends its event, and queues the move for the reactions, run when the
  * transaction's batch of job changes is done. Pass the job as read in this transaction; the
  * result is the job after the move.
+ * Concurrency keys (concurrencyKeys.ts): a keyed job asked back to `pending` from outside its
+ * key's admitted jobs (released, retried) goes `waiting` instead when the key is full; an admitted
+ * job leaving (finished, canceled, retry-scheduled) schedules its key's recount and next admission.
  */
 export async function moveJob(
   ctx: MutationCtx,
   job: Doc<"jobs">,
-  to: JobStatus,
+  asked: JobStatus,
   change: JobChange,
 ): Promise<Doc<"jobs">> {
-  const problem = moveProblem(job.status, to, change.event.type);
+  const problem = moveProblem(job.status, asked, change.event.type);
   if (problem !== null) refuse(problem);
+  const key = job.concurrencyKey;
+  let to = asked;
+  if (key !== undefined && asked === "pending" && !isAdmitted(job.status) && job.status !== "waiting") {
+    if (!(await admitIfRoom(ctx, job.workspaceId, key))) to = "waiting";
+    const redirected = moveProblem(job.status, to, change.event.type);
+    if (redirected !== null) refuse(redirected);
+  }
+  if (key !== undefined && isAdmitted(job.status) && !isAdmitted(to)) {
+    await ctx.scheduler.runAfter(0, internal.concurrency.jobLeft, { workspaceId: job.workspaceId, key });
+  }
   return await withJobBatch(ctx, async () => {
     const since = to === "pending" ? { pendingSince: Date.now() } : {};
     const moved = await writeJob(ctx, job, { ...change.patch, ...since, status: to }, change.event);

@@ -18,6 +18,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
   DEFAULT_ROLE,
+  MAX_CONCURRENCY_KEY_CHARS,
   MAX_PROMPT_BYTES,
   utf8Bytes,
   type JobKind,
@@ -57,6 +58,8 @@ export type EnqueueFields = {
   delayMs?: number;
   retry?: Partial<RetryPolicy> & Pick<RetryPolicy, "backoff"> & { maxAttempts?: number };
   timeoutMs?: number;
+  /** SPEC §6 "Concurrency": 1–200 characters; jobs of a full key wait (concurrency.ts). */
+  concurrencyKey?: string;
 };
 
 function invalid(path: string, message: string) {
@@ -96,6 +99,11 @@ export async function enqueueJob(
     throw invalid("delayMs", "must be between 0 and 365 days.");
   if (fields.timeoutMs !== undefined && !(fields.timeoutMs >= MIN_TIMEOUT_MS && fields.timeoutMs <= MAX_TIMEOUT_MS))
     throw invalid("timeoutMs", "must be between 10 seconds and 7 days.");
+  if (
+    fields.concurrencyKey !== undefined &&
+    !(fields.concurrencyKey.length >= 1 && fields.concurrencyKey.length <= MAX_CONCURRENCY_KEY_CHARS)
+  )
+    throw invalid("concurrencyKey", `must be 1 to ${MAX_CONCURRENCY_KEY_CHARS} characters.`);
   const availableAt = availableAtOf(now, fields);
   if (!Number.isSafeInteger(priority)) throw invalid("priority", "must be an integer.");
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw invalid("maxAttempts", "must be an integer ≥ 1.");
@@ -119,6 +127,7 @@ export async function enqueueJob(
     idempotencyKey: fields.idempotencyKey,
     retryPolicy: retry === undefined ? undefined : retryPolicyOf(retry),
     timeoutMs: fields.timeoutMs,
+    concurrencyKey: fields.concurrencyKey,
   };
   if (fields.idempotencyKey !== undefined) {
     const existing = await ctx.db
@@ -129,7 +138,7 @@ export async function enqueueJob(
       .first();
     if (existing !== null) {
       const same = (
-        ["repoId", "runId", "kind", "role", "prompt", "requirementsKey", "priority", "lane"] as const
+        ["repoId", "runId", "kind", "role", "prompt", "requirementsKey", "priority", "lane", "concurrencyKey"] as const
       ).every((key) => existing[key] === job[key]);
       if (!same) {
         throw apiError("IDEMPOTENCY_KEY_REUSED", "This idempotencyKey was already used for a different job.");
@@ -162,7 +171,7 @@ export async function cancelJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: str
 }
 
 async function cancelThisJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string): Promise<Doc<"jobs">> {
-  if (job.status === "pending" || job.status === "scheduled") {
+  if (job.status === "pending" || job.status === "scheduled" || job.status === "waiting") {
     return await moveJob(ctx, job, "canceled", {
       patch: {
         outcomeReason: systemReason(
@@ -181,7 +190,7 @@ async function cancelThisJob(ctx: MutationCtx, job: Doc<"jobs">, reason?: string
   if ((job.spawnedJobIds ?? []).length > 0) return job;
   throw apiError(
     "INVALID_JOB_STATE",
-    `Only scheduled, pending or running jobs can be canceled; this one is ${job.status}.`,
+    `Only scheduled, waiting, pending or running jobs can be canceled; this one is ${job.status}.`,
   );
 }
 

@@ -24,10 +24,10 @@ import { reportOf, type ProposedChild } from "./jobReports";
 import { enqueueJob } from "./jobs";
 import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch, type JobPatch } from "./jobState";
 import { apiError, refusal, type Refusal } from "./model/errors";
-import { OUTCOME_EVENT, laneValidator, type JobOutcome } from "./model/jobs";
+import { MAX_WORKER_CONCURRENT_JOBS, OUTCOME_EVENT, isFinished, laneValidator, type JobOutcome } from "./model/jobs";
 import { mergeReport, mintJobToken, spawnsProposedChildren, type WorkerCompletion } from "./model/jobTokens";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
-import { nextClaimableJob } from "./queue";
+import { MAX_HEADS_READ, nextClaimableJob } from "./queue";
 import { pausedFor } from "./queuePauses";
 import { recoverExpiredLease } from "./recovery";
 import { requireRun } from "./runs";
@@ -88,6 +88,9 @@ export const claimNext = workspaceInternalMutation({
     // An admin's drain wins over the worker's own `online` (SPEC §6 "Drain from the Console").
     if (worker.drainRequested === true) return none("WORKER_DRAINING");
     if (worker.status !== "online") return none("WORKER_NOT_ONLINE");
+    // `capabilities.maxConcurrentJobs` (SPEC §6 "Concurrency"): the worker's own running jobs, at most that many read.
+    const held = await heldJobCount(ctx, workspaceId, worker);
+    if (held.atCapacity) return none("WORKER_AT_CAPACITY");
     const reposAllowed = worker.capabilities.reposAllowed ?? [];
     if (reposAllowed.length === 0) return none("NO_REPOS_ALLOWED");
     // Paused repos leave the allowlist before any stream is read (queuePauses.ts).
@@ -106,6 +109,7 @@ export const claimNext = workspaceInternalMutation({
             lane,
             { ...worker.capabilities, reposAllowed: unpaused },
             Math.floor(now / 1000),
+            MAX_HEADS_READ - held.read,
           );
     if (job === null) return none(someRepoPaused ? "QUEUE_PAUSED" : "NO_JOBS");
     const grantedMs = clampLeaseMs(leaseMs);
@@ -140,6 +144,26 @@ export const claimNext = workspaceInternalMutation({
     return { jobId: job._id, job: jobView(claimed), claimGeneration, leaseExpiresAt, jobToken };
   },
 });
+
+/**
+ * Whether the worker holds `capabilities.maxConcurrentJobs` running jobs: a range of its own
+ * running jobs (`by_workspace_claimed_by_status`), at most that many (≤ MAX_WORKER_CONCURRENT_JOBS)
+ * documents, which claim-next takes off the stream heads it reads, so it stays within its budget.
+ * Without the capability nothing is read. The range is the worker's own: another worker's claims
+ * and completions never touch it.
+ */
+async function heldJobCount(ctx: MutationCtx, workspaceId: Id<"workspaces">, worker: Doc<"workers">) {
+  const max = worker.capabilities.maxConcurrentJobs;
+  if (max === undefined) return { atCapacity: false, read: 0 };
+  const cap = Math.max(0, Math.min(Math.floor(max), MAX_WORKER_CONCURRENT_JOBS));
+  const held = await ctx.db
+    .query("jobs")
+    .withIndex("by_workspace_claimed_by_status", (q) =>
+      q.eq("workspaceId", workspaceId).eq("claimedBy", worker._id).eq("status", "running"),
+    )
+    .take(cap);
+  return { atCapacity: held.length >= cap, read: held.length };
+}
 
 /**
  * Jobs enqueued before jobs carried `runRef` get it at their claim (one read of the run, only for

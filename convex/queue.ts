@@ -14,7 +14,10 @@
  *    head, so an enqueue behind a head or a heartbeat of a running job never conflicts with it;
  *  - a claim writes the claimed job, its event and its metrics counter delta (an insert nobody on a
  *    hot path reads, jobCounters.ts), whatever the queue holds; an idle poll writes nothing.
- * Bounded reads: at most MAX_HEADS_READ heads per claim. A worker whose allowed repos hold more
+ * Jobs of a full concurrency key are `waiting`, not `pending` (concurrency.ts): outside every
+ * range read here, they neither sit at a stream's head nor cost a read, however many keys are full.
+ * Bounded reads: at most MAX_HEADS_READ heads per claim (fewer by the running jobs a worker with
+ * `capabilities.maxConcurrentJobs` had read for its capacity check, leases.ts). A worker whose allowed repos hold more
  * non-empty streams than that sees a window of them that rotates from poll to poll (`windowStart`).
  */
 import { internal } from "./_generated/api";
@@ -73,6 +76,7 @@ export async function nextClaimableJob(
   lane: Lane,
   capabilities: Capabilities,
   pollKey: number,
+  maxHeads: number = MAX_HEADS_READ,
 ): Promise<Doc<"jobs"> | null> {
   const repoIds: Id<"repos">[] = [];
   for (const raw of new Set(capabilities.reposAllowed ?? [])) {
@@ -83,7 +87,7 @@ export async function nextClaimableJob(
   let headsRead = 0;
   for (const repoId of rotated(repoIds, pollKey)) {
     let after: string | undefined;
-    while (headsRead < MAX_HEADS_READ) {
+    while (headsRead < maxHeads) {
       const head = await nextStreamHead(ctx, { workspaceId, lane, repoId }, after);
       if (head === null) break;
       headsRead++;
@@ -95,7 +99,7 @@ export async function nextClaimableJob(
         best = head;
       after = head.requirementsKey;
     }
-    if (headsRead >= MAX_HEADS_READ) break;
+    if (headsRead >= maxHeads) break;
   }
   return best;
 }

@@ -375,6 +375,11 @@ export default defineSchema({
      * backfill counted a job older than the counters. Moves of an uncounted job change no counter.
      */
     counted: v.optional(v.boolean()),
+    /**
+     * Enqueue's `concurrencyKey` (SPEC §6 "Concurrency"): at most the key's limit of its jobs are
+     * admitted (`pending` or `running`) at once; the others wait in `waiting` (concurrency.ts).
+     */
+    concurrencyKey: v.optional(v.string()),
   })
     .index("by_queue", ["workspaceId", "lane", "status", "repoId", "requirementsKey", "priority"])
     .index("by_status_lease", ["status", "leaseExpiresAt"])
@@ -396,7 +401,24 @@ export default defineSchema({
     .index("by_workspace_finished", ["workspaceId", "finishedAt"])
     .index("by_parent_status", ["parentJobId", "status"])
     // Metrics: the first entry of a (workspace, lane) range of pending jobs is the one waiting longest.
-    .index("by_workspace_lane_status_pending", ["workspaceId", "lane", "status", "pendingSince"]),
+    .index("by_workspace_lane_status_pending", ["workspaceId", "lane", "status", "pendingSince"])
+    // Concurrency (concurrency.ts): a key's waiting jobs in admission order (lowest priority, then oldest).
+    .index("by_workspace_concurrency_key", ["workspaceId", "concurrencyKey", "status", "priority"]),
+
+  /**
+   * One per (workspace, concurrency key) ever used (SPEC §6 "Concurrency"): how many of its jobs
+   * are admitted now (`pending` or `running`, counted up at admission and down shortly after the
+   * job leaves) and the admin's limit (absent: 1). Read and written only by jobs of that key's
+   * transitions and the Console's limit change (concurrencyKeys.ts, concurrency.ts); claim-next
+   * never reads it.
+   */
+  concurrencyKeys: defineTable({
+    workspaceId: v.id("workspaces"),
+    key: v.string(),
+    admitted: v.number(),
+    limit: v.optional(v.number()),
+    updatedAt: v.number(),
+  }).index("by_workspace_key", ["workspaceId", "key"]),
 
   /**
    * Job counter totals (SPEC §9b): one per (workspace, lane), the sum of every delta folded so

@@ -113,11 +113,14 @@ describe("counts by status", () => {
     await finishNext(worker, "done");
     await finishNext(worker, "failed");
     await acme.claimJob(worker);
+    // Two jobs of one concurrency key (limit 1): one pending, one waiting.
+    for (let i = 0; i < 2; i++) await acme.enqueue({ prompt: `keyed ${i}`, concurrencyKey: "deploy", priority: 9 });
 
     const counts = await asMember().query(api.jobsConsole.counts, { workspaceId });
     expect(counts).toEqual([
       { status: "scheduled", count: 0, complete: true },
-      { status: "pending", count: 1, complete: true },
+      { status: "waiting", count: 1, complete: true },
+      { status: "pending", count: 2, complete: true },
       { status: "running", count: 1, complete: true },
       { status: "done", count: 1, complete: true },
       { status: "failed", count: 1, complete: true },

@@ -24,7 +24,10 @@ import { queueWorkspace } from "./support/queue-fixtures";
 /** Every allowed move as `from > to: event`, written out by hand. */
 const ALLOWED_MOVES = [
   "scheduled > pending: released",
+  "scheduled > waiting: released",
   "scheduled > canceled: canceled",
+  "waiting > pending: admitted",
+  "waiting > canceled: canceled",
   "pending > running: claimed",
   "pending > canceled: canceled",
   "running > done: completed",
@@ -36,8 +39,11 @@ const ALLOWED_MOVES = [
   "running > pending: recovered",
   "running > scheduled: retry_scheduled",
   "failed > pending: retried",
+  "failed > waiting: retried",
   "blocked > pending: retried",
+  "blocked > waiting: retried",
   "canceled > pending: retried",
+  "canceled > waiting: retried",
 ];
 
 describe("the transition table", () => {
@@ -46,7 +52,7 @@ describe("the transition table", () => {
   );
 
   test("covers every status pair with every event type", () => {
-    expect(triples).toHaveLength(7 * 7 * 15);
+    expect(triples).toHaveLength(8 * 8 * 16);
   });
 
   test("allows exactly the listed moves", () => {
@@ -76,10 +82,10 @@ describe("the transition table", () => {
     expect(RETRYABLE_STATUSES).toEqual(["failed", "blocked", "canceled"]);
   });
 
-  test("a job is born pending or scheduled with an enqueued event, and no other way", () => {
+  test("a job is born pending, scheduled or waiting (a full concurrency key) with an enqueued event, and no other way", () => {
     for (const status of JOB_STATUSES) {
       for (const event of JOB_EVENT_TYPES) {
-        const born = (status === "pending" || status === "scheduled") && event === "enqueued";
+        const born = (status === "pending" || status === "scheduled" || status === "waiting") && event === "enqueued";
         expect(birthProblem(status, event) === null).toBe(born);
       }
     }

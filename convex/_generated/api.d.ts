@@ -43,6 +43,8 @@ import type * as audit from "../audit.js";
 import type * as auth from "../auth.js";
 import type * as cascade from "../cascade.js";
 import type * as cascadeStart from "../cascadeStart.js";
+import type * as concurrency from "../concurrency.js";
+import type * as concurrencyKeys from "../concurrencyKeys.js";
 import type * as contextLake from "../contextLake.js";
 import type * as contextPacks from "../contextPacks.js";
 import type * as crons from "../crons.js";
@@ -171,6 +173,8 @@ declare const fullApi: ApiFromModules<{
   auth: typeof auth;
   cascade: typeof cascade;
   cascadeStart: typeof cascadeStart;
+  concurrency: typeof concurrency;
+  concurrencyKeys: typeof concurrencyKeys;
   contextLake: typeof contextLake;
   contextPacks: typeof contextPacks;
   crons: typeof crons;

@@ -2,6 +2,7 @@
 import { v } from "convex/values";
 import { z } from "zod";
 import {
+  DEFAULT_CONCURRENCY_LIMIT,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
   DEFAULT_ROLE,
@@ -10,7 +11,9 @@ import {
   JOB_OUTCOMES,
   JOB_STATUSES,
   LANES,
+  MAX_CONCURRENCY_KEY_CHARS,
   MAX_PROMPT_BYTES,
+  MAX_WORKER_CONCURRENT_JOBS,
   SYSTEM_KEY_PREFIX,
   isSystemIdempotencyKey,
   utf8Bytes,
@@ -89,6 +92,15 @@ export const capabilitiesSchema = z
     }),
     enforcedAllowlistHash: z.string().max(200).nullable().optional(),
     openaiAuthMode: z.string().max(200).optional(),
+    maxConcurrentJobs: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_WORKER_CONCURRENT_JOBS)
+      .optional()
+      .meta({
+        description: `The most jobs this worker holds at once (1–${MAX_WORKER_CONCURRENT_JOBS}); absent: unlimited. claim-next answers \`WORKER_AT_CAPACITY\` when it holds that many.`,
+      }),
   })
   .meta({
     description:
@@ -196,6 +208,11 @@ export const enqueueFields = z.object({
     description:
       "Counted from each claim (10 s – 7 days): then the job's cancel is requested (`timed_out`), and after the cancel grace it ends `failed` (code `timeout`). None by default.",
   }),
+  concurrencyKey: shortText(MAX_CONCURRENCY_KEY_CHARS)
+    .optional()
+    .meta({
+      description: `At most the key's limit (default ${DEFAULT_CONCURRENCY_LIMIT}; admins set it in the Console) of the workspace's jobs with this key are \`pending\` or \`running\` at once; the others are \`waiting\` until one leaves. 1–${MAX_CONCURRENCY_KEY_CHARS} characters.`,
+    }),
 });
 
 /** The v1 structured reason (SPEC §12). Checks that can fail without a type error keep their exact path. */
@@ -283,6 +300,7 @@ export const jobSchema = z
     timeoutMs: z.number().optional(),
     cancelRequestedAt: z.number().optional(),
     timedOut: z.boolean().optional().meta({ description: "The current claim passed `timeoutMs`." }),
+    concurrencyKey: z.string().optional(),
   })
   .meta({ description: "A job (SPEC §6)." });
 

@@ -21,6 +21,8 @@ export const capabilitiesValidator = v.object({
   enforcedAllowlistHash: v.optional(v.union(v.string(), v.null())),
   /** How the runner authenticates to OpenAI (for example `codex_cli_sso_supervised`). Shown, not matched. */
   openaiAuthMode: v.optional(v.string()),
+  /** The most jobs the worker holds at once (SPEC §6 "Concurrency"); absent: unlimited. */
+  maxConcurrentJobs: v.optional(v.number()),
 });
 export type Capabilities = Infer<typeof capabilitiesValidator>;
 

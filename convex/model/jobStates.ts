@@ -17,7 +17,8 @@ type StateRow = {
 };
 
 export const JOB_STATES = {
-  scheduled: { queued: false, moves: { pending: ["released"], canceled: ["canceled"] } },
+  scheduled: { queued: false, moves: { pending: ["released"], waiting: ["released"], canceled: ["canceled"] } },
+  waiting: { queued: false, moves: { pending: ["admitted"], canceled: ["canceled"] } },
   pending: { queued: true, moves: { running: ["claimed"], canceled: ["canceled"] } },
   running: {
     queued: false,
@@ -31,15 +32,16 @@ export const JOB_STATES = {
     },
   },
   done: { queued: false, moves: {} },
-  failed: { queued: false, moves: { pending: ["retried"] } },
-  blocked: { queued: false, moves: { pending: ["retried"] } },
-  canceled: { queued: false, moves: { pending: ["retried"] } },
+  failed: { queued: false, moves: { pending: ["retried"], waiting: ["retried"] } },
+  blocked: { queued: false, moves: { pending: ["retried"], waiting: ["retried"] } },
+  canceled: { queued: false, moves: { pending: ["retried"], waiting: ["retried"] } },
 } as const satisfies Record<JobStatus, StateRow>;
 
 /** The statuses a job may be inserted in, with the event that records its birth. */
 export const JOB_BIRTHS: Partial<Record<JobStatus, readonly JobEventType[]>> = {
   scheduled: ["enqueued"],
   pending: ["enqueued"],
+  waiting: ["enqueued"],
 };
 
 /** Events that record something other than a status change (`updateJob`). */

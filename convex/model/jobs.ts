@@ -23,8 +23,21 @@ export type JobKind = (typeof JOB_KINDS)[number];
 export const LANES = ["worker", "cloud_ai"] as const;
 export type Lane = (typeof LANES)[number];
 
-/** `scheduled`: waiting for its `availableAt` (a delayed enqueue, a retry's back-off); never claimable. */
-export const JOB_STATUSES = ["scheduled", "pending", "running", "done", "failed", "blocked", "canceled"] as const;
+/**
+ * `scheduled`: waiting for its `availableAt` (a delayed enqueue, a retry's back-off); never claimable.
+ * `waiting`: its `concurrencyKey` is full (SPEC §6 "Concurrency"); never claimable, admitted (→ `pending`)
+ * when a job of the key leaves (concurrency.ts).
+ */
+export const JOB_STATUSES = [
+  "scheduled",
+  "waiting",
+  "pending",
+  "running",
+  "done",
+  "failed",
+  "blocked",
+  "canceled",
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /**
@@ -66,6 +79,8 @@ export const JOB_EVENT_TYPES = [
   "timed_out",
   /** A scheduled job became pending (its `availableAt` came). */
   "released",
+  /** A waiting job became pending: its concurrency key had room again (concurrency.ts). */
+  "admitted",
 ] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
@@ -97,6 +112,12 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 export const MAX_PROMPT_BYTES = 64 * 1024;
 export const MAX_LOG_LINES = 500;
 export const MAX_LOG_BYTES = 64 * 1024;
+/** SPEC §6 "Concurrency": the longest `concurrencyKey`, and a key's limit when no admin set one. */
+export const MAX_CONCURRENCY_KEY_CHARS = 200;
+export const DEFAULT_CONCURRENCY_LIMIT = 1;
+/** The highest per-key limit an admin may set, and the highest `capabilities.maxConcurrentJobs`. */
+export const MAX_CONCURRENCY_LIMIT = 1_000;
+export const MAX_WORKER_CONCURRENT_JOBS = 32;
 
 export const jobKindValidator = v.union(...JOB_KINDS.map((kind) => v.literal(kind)));
 export const laneValidator = v.union(...LANES.map((lane) => v.literal(lane)));

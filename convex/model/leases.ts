@@ -69,6 +69,7 @@ export function checkLease(
 export const NO_CLAIM_REASONS = [
   "WORKER_NOT_ONLINE",
   "WORKER_DRAINING",
+  "WORKER_AT_CAPACITY",
   "NO_REPOS_ALLOWED",
   "QUEUE_PAUSED",
   "NO_JOBS",

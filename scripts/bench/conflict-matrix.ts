@@ -24,10 +24,10 @@ import { seedWorkload, type Runner, type Workload } from "./queue-workload";
 /** A hot call: its registered function, arguments, and what its result must show (it did its work). */
 type Call = { name: string; fn: object; args: Record<string, unknown>; did: (result: any) => boolean };
 
-/** One pair of the matrix: its calls, whether they share a repo (or run beside the counters' rollup), and the verdict. */
+/** One pair of the matrix: its calls, whether they share a repo or a concurrency key (or run beside the counters' rollup), and the verdict. */
 export type PairResult = {
   pair: string;
-  scope: "different repos" | "same repo" | "beside the rollup";
+  scope: "different repos" | "same repo" | "same concurrency key" | "beside the rollup";
   conflict: string | null;
 };
 
@@ -88,8 +88,22 @@ type Fleet = Workload & {
   heldA: Held;
   heldA2: Held;
   heldB: Held;
+  /** A running job in repo A with concurrency key `held` (SPEC §6 Concurrency), held by its worker. */
+  heldKeyedA: Held;
 };
 type Held = { jobId: Id<"jobs">; workerId: Id<"workers">; claimGeneration: number };
+
+/** Claims the best job for `workerId` (seeding). */
+async function seedClaim(t: Runner, workload: Workload, workerId: Id<"workers">) {
+  return await t.run(async (ctx) =>
+    handlerOf<MutationCtx, Record<string, unknown>, any>(claimNext)(ctx, {
+      caller: workload.caller,
+      workspaceId: workload.workspaceId,
+      workerId,
+      lane: "worker",
+    }),
+  );
+}
 
 async function insertWorker(t: Runner, workload: Workload, name: string, repoId: Id<"repos">, models?: string[]) {
   return await t.run(
@@ -109,18 +123,14 @@ async function insertWorker(t: Runner, workload: Workload, name: string, repoId:
 /** Claims a job of `repoId` for a new worker of its own. */
 async function holdJob(t: Runner, workload: Workload, name: string, repoId: Id<"repos">): Promise<Held> {
   const workerId = await insertWorker(t, workload, name, repoId);
-  const claimed = await t.run(async (ctx) =>
-    handlerOf<MutationCtx, Record<string, unknown>, any>(claimNext)(ctx, {
-      caller: workload.caller,
-      workspaceId: workload.workspaceId,
-      workerId,
-      lane: "worker",
-    }),
-  );
+  const claimed = await seedClaim(t, workload, workerId);
   return { jobId: claimed.jobId, workerId, claimGeneration: claimed.claimGeneration };
 }
 
-/** Two repos with five jobs each (two running in repo A, one in repo B), and a waiting `gpu` job in repo A. */
+/**
+ * Two repos with five jobs each (two running in repo A, one in repo B), a waiting `gpu` job in repo
+ * A, and concurrency keys: `roomy` with room, `full` full, `held` with a job running in repo A.
+ */
 async function seedFleet(t: Runner): Promise<Fleet> {
   const workload = await seedWorkload(t, {
     repos: 2,
@@ -133,6 +143,24 @@ async function seedFleet(t: Runner): Promise<Fleet> {
   const heldA = await holdJob(t, workload, "holder-a", repoA);
   const heldA2 = await holdJob(t, workload, "holder-a2", repoA);
   const heldB = await holdJob(t, workload, "holder-b", repoB);
+  // Concurrency keys: `roomy` has room (limit 10), `full` is full (its one admitted job runs elsewhere);
+  // a keyed job of key `held` runs in repo A.
+  const keyedHolder = await insertWorker(t, workload, "holder-keyed-a", repoA);
+  await t.run(async (ctx) => {
+    const { workspaceId } = workload;
+    await ctx.db.insert("concurrencyKeys", {
+      workspaceId,
+      key: "roomy",
+      admitted: 0,
+      limit: 10,
+      updatedAt: Date.now(),
+    });
+    await ctx.db.insert("concurrencyKeys", { workspaceId, key: "full", admitted: 1, updatedAt: Date.now() });
+    const fields = { workspaceId, repoId: repoA, kind: "work" as const, prompt: "Keyed" };
+    await enqueueJob(ctx, { ...fields, priority: -10, concurrencyKey: "held" });
+    await enqueueJob(ctx, { ...fields, priority: -10, concurrencyKey: "held" });
+  });
+  const keyedClaim = await seedClaim(t, workload, keyedHolder);
   await t.run(async (ctx) => {
     const fields = { workspaceId: workload.workspaceId, repoId: repoA, kind: "work" as const, prompt: "Needs a GPU" };
     await enqueueJob(ctx, { ...fields, priority: -5, requirements: { model: "gpu" } });
@@ -148,6 +176,7 @@ async function seedFleet(t: Runner): Promise<Fleet> {
     heldA,
     heldA2,
     heldB,
+    heldKeyedA: { jobId: keyedClaim.jobId, workerId: keyedHolder, claimGeneration: keyedClaim.claimGeneration },
   };
 }
 
@@ -160,10 +189,10 @@ function calls(fleet: Fleet) {
     did: (result) => typeof result?.jobId === "string",
   });
   // The seeded jobs have priorities 0-2: 5 queues behind them, -1 ahead.
-  const enqueueIn = (repoId: Id<"repos">, priority = 5): Call => ({
+  const enqueueIn = (repoId: Id<"repos">, priority = 5, concurrencyKey?: string): Call => ({
     name: "enqueue",
     fn: enqueue,
-    args: { ...ws, repoId, kind: "work", prompt: "Matrix job", priority },
+    args: { ...ws, repoId, kind: "work", prompt: "Matrix job", priority, concurrencyKey },
     did: (result) => typeof result?.jobId === "string",
   });
   const completeOf = (held: Held): Call => ({
@@ -193,6 +222,17 @@ function calls(fleet: Fleet) {
     completeB: completeOf(fleet.heldB),
     // The counters' rollup (jobCounters.ts), folding the seed's settled deltas.
     rollup: { name: "rollup", fn: rollup, args: {}, did: (result: any) => result?.folded > 0 },
+    enqueueRoomyA: enqueueIn(fleet.repoA, 5, "roomy"),
+    enqueueRoomyB: enqueueIn(fleet.repoB, 5, "roomy"),
+    enqueueFullA: enqueueIn(fleet.repoA, -20, "full"),
+    enqueueFullB: enqueueIn(fleet.repoB, -20, "full"),
+    enqueueHeldB: enqueueIn(fleet.repoB, 5, "held"),
+    completeKeyedA: {
+      name: "complete (keyed)",
+      fn: complete,
+      args: { ...ws, ...fleet.heldKeyedA, outcome: "done" },
+      did: (result: any) => result?.result?.status === "done",
+    },
   };
 }
 
@@ -221,6 +261,17 @@ function pairsOf(c: ReturnType<typeof calls>): Array<[string, PairResult["scope"
     ["rollup / claim", "beside the rollup", c.rollup, c.claimB],
     ["rollup / complete", "beside the rollup", c.rollup, c.completeA],
     ["rollup / heartbeat", "beside the rollup", c.rollup, c.heartbeatA],
+    // Concurrency keys: keys are per workspace, so only calls of the same key share its document.
+    ["enqueue (key with room) / enqueue (another key)", "different repos", c.enqueueRoomyA, c.enqueueFullB],
+    ["enqueue (key with room) / claim", "different repos", c.enqueueRoomyA, c.claimB],
+    ["enqueue (full key) / claim", "different repos", c.enqueueFullA, c.claimB],
+    ["complete (keyed) / claim", "different repos", c.completeKeyedA, c.claimB],
+    ["complete (keyed) / enqueue (another key)", "different repos", c.completeKeyedA, c.enqueueRoomyB],
+    ["enqueue (full key) / claim", "same repo", c.enqueueFullA, c.claimA1],
+    ["complete (keyed) / claim", "same repo", c.completeKeyedA, c.claimA1],
+    ["enqueue / enqueue (key with room)", "same concurrency key", c.enqueueRoomyA, c.enqueueRoomyB],
+    ["enqueue / enqueue (full key)", "same concurrency key", c.enqueueFullA, c.enqueueFullB],
+    ["complete (keyed) / enqueue", "same concurrency key", c.completeKeyedA, c.enqueueHeldB],
   ];
 }
 

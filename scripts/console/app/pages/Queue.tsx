@@ -15,6 +15,7 @@ import type { QueueFilters } from "../routes";
 import { canChange, useWorkspace } from "../workspace";
 import { ActivityChart } from "./ActivityChart";
 import { EnqueueForm, repoChoices, repoLabel } from "./EnqueueForm";
+import { ConcurrencyLimits } from "./Concurrency";
 import { QueueControls } from "./QueueControls";
 
 const PAGE_SIZE = 25;
@@ -171,6 +172,7 @@ export function QueuePage({ filters }: { filters: QueueFilters }) {
         <JobList filters={filters} repos={repoList} />
       </section>
       <QueueControls repos={repoList} />
+      <ConcurrencyLimits />
     </>
   );
 }
