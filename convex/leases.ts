@@ -24,7 +24,7 @@ import { reportOf, type ProposedChild } from "./jobReports";
 import { enqueueJob } from "./jobs";
 import { heartbeatJob, jobView, moveJob, requireJob, updateJob, withJobBatch, type JobPatch } from "./jobState";
 import { apiError, refusal, type Refusal } from "./model/errors";
-import { MAX_WORKER_CONCURRENT_JOBS, OUTCOME_EVENT, isFinished, laneValidator, type JobOutcome } from "./model/jobs";
+import { MAX_WORKER_CONCURRENT_JOBS, OUTCOME_EVENT, laneValidator, type JobOutcome } from "./model/jobs";
 import { mergeReport, mintJobToken, spawnsProposedChildren, type WorkerCompletion } from "./model/jobTokens";
 import { checkLease, clampLeaseMs, type LeaseHolder, type NoClaimReason } from "./model/leases";
 import { MAX_HEADS_READ, nextClaimableJob } from "./queue";

@@ -60,6 +60,7 @@ describe("bucketJobsByStatus", () => {
     expect(buckets[1]!.start).toBe(since + 5 * minute);
     expect(buckets[0]!.counts).toEqual({
       scheduled: 0,
+      waiting: 0,
       pending: 0,
       running: 0,
       done: 1,
