@@ -263,6 +263,7 @@ describe("the live Console", () => {
     expect(await table.locator("thead th").allTextContents()).toEqual([
       "From",
       "scheduled",
+      "waiting",
       "pending",
       "running",
       "done",
@@ -272,8 +273,10 @@ describe("the live Console", () => {
     ]);
     const rows = table.locator("tbody tr");
     expect(await rows.count()).toBe(12);
-    await expect.poll(() => rows.last().locator("td").allTextContents()).toEqual(["0", "2", "1", "1", "1", "0", "0"]);
-    for (let i = 0; i < 11; i++) expect(await rows.nth(i).locator("td").allTextContents()).toEqual(Array(7).fill("0"));
+    await expect
+      .poll(() => rows.last().locator("td").allTextContents())
+      .toEqual(["0", "0", "2", "1", "1", "1", "0", "0"]);
+    for (let i = 0; i < 11; i++) expect(await rows.nth(i).locator("td").allTextContents()).toEqual(Array(8).fill("0"));
     // The bars: one per status present, in the last slot, each titled with its number.
     const bars = figure.locator("rect.bar");
     expect(await bars.evaluateAll((rects) => rects.map((rect) => rect.getAttribute("class")))).toEqual([
