@@ -5,8 +5,9 @@
  *
  *   npx tsx scripts/bench/profile-cycles.ts [workers] [jobs] [profile dir]
  *
- * PROFILE=0 skips the profiler (rates and CPU only). The profiler is started and stopped by
- * SIGUSR2 through profile-hook.mjs (PROFILE_HOOK names another), so only the measured round counts.
+ * PROFILE=0 skips the profiler (rates and CPU only); QUIET=1 starts the server without its
+ * request log. The profiler is started and stopped by SIGUSR2 through profile-hook.mjs
+ * (PROFILE_HOOK names another), so only the measured round counts.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -37,7 +38,17 @@ async function startServer(nodeFlags: string[], extraEnv: Record<string, string>
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   const proc = spawn(
     process.execPath,
-    [...nodeFlags, "--import", tsx, script, "--port", "0", "--data-dir", join(cwd, "data")],
+    [
+      ...nodeFlags,
+      "--import",
+      tsx,
+      script,
+      "--port",
+      "0",
+      "--data-dir",
+      join(cwd, "data"),
+      ...(process.env.QUIET === "1" ? ["--quiet"] : []),
+    ],
     {
       cwd,
       env: { ...process.env, ...extraEnv, IAS_CONTROL_PLANE_SERVICE_TOKEN: serviceToken },
