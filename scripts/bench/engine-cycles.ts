@@ -14,14 +14,7 @@ const cycles = Number(process.argv[2] ?? 600);
 const concurrency = Number(process.argv[3] ?? 32);
 
 async function main() {
-  const { engine, post, close } = await inProcessEngine("engine-cycles");
-  const api = async (route: string, body: object) => {
-    const response = await post(route, body);
-    await engine.durable();
-    const answer = (await response.json()) as Record<string, any>;
-    if (answer.ok !== true) throw new Error(`${route}: ${JSON.stringify(answer)}`);
-    return answer;
-  };
+  const { engine, api, close } = await inProcessEngine("engine-cycles");
   const { workspaceId } = await engine.t.mutation(internal.workspaces.ensureLocalWorkspace, { slug: "local" });
   const { repoId } = await api("/v1/repos/upsert", { workspaceId, remoteUrlHash: "bench", status: "active" });
   const workers = await Promise.all(

@@ -1,6 +1,6 @@
 /**
  * Profiling aid: what one counter rollup costs in the local engine after `cycles` worker cycles
- * (each leaves deltas behind), batch by batch: milliseconds and documents.
+ * (each leaves deltas behind), batch by batch: deltas folded and milliseconds.
  *
  *   npx tsx scripts/bench/rollup-cost.ts [cycles]
  */
@@ -10,8 +10,7 @@ import { inProcessEngine } from "./in-process-engine";
 const cycles = Number(process.argv[2] ?? 1000);
 
 async function main() {
-  const { engine, post, close } = await inProcessEngine("rollup-cost");
-  const api = async (route: string, body: object) => (await (await post(route, body)).json()) as Record<string, any>;
+  const { engine, api, close } = await inProcessEngine("rollup-cost");
   const { workspaceId } = await engine.t.mutation(internal.workspaces.ensureLocalWorkspace, { slug: "local" });
   const { repoId } = await api("/v1/repos/upsert", { workspaceId, remoteUrlHash: "bench", status: "active" });
   const { workerId } = await api("/v1/workers/heartbeat", {
