@@ -95,6 +95,7 @@ export type DatabaseFake = {
 };
 
 type TransactionManager = {
+  begin(isNested: boolean, transactionLimits?: unknown): Promise<void>;
   commit(isNested: boolean): unknown;
   rollback(isNested: boolean): void;
   getMetricsTracker(): { trackRead(bytes: number): void } | null;
@@ -127,7 +128,12 @@ const DATABASE_FIELDS = {
   get: "function",
   patch: "function",
 } as const;
-const MANAGER_FIELDS = { commit: "function", rollback: "function", getMetricsTracker: "function" } as const;
+const MANAGER_FIELDS = {
+  begin: "function",
+  commit: "function",
+  rollback: "function",
+  getMetricsTracker: "function",
+} as const;
 
 function versionError(what: string): Error {
   return new Error(
@@ -326,6 +332,66 @@ export function onTransactionEnd({ manager }: Internals, listener: () => void) {
     if (!isNested) listener();
   };
 }
+
+/**
+ * Top-level transactions take turns in arrival order, and after TURN_SLICE_MS of them the event
+ * loop turns before the next. convex-test starts a transaction as soon as the last one ends (a
+ * microtask), so a burst of calls (32 workers' requests read from one socket or message port)
+ * ran back to back for 30 ms while no fsync completion, timer or socket was handled, and every
+ * answer waited for the last. An uncontended transaction starts at once; nested ones run inside
+ * their parent's turn, as before.
+ */
+export function takeTurns(internals: Internals) {
+  const { manager } = internals;
+  const begin = manager.begin.bind(manager);
+  const waiting: Array<() => void> = [];
+  let taken = false;
+  let started = 0;
+  /** Milliseconds of transactions since the event loop last turned. */
+  let slice = 0;
+  let turning = false;
+  const handOn = () => {
+    const next = waiting.shift();
+    if (next === undefined) return;
+    taken = true;
+    next();
+  };
+  const turnThenHandOn = () => {
+    if (turning) return;
+    turning = true;
+    setImmediate(() => {
+      turning = false;
+      slice = 0;
+      if (!taken) handOn();
+    });
+  };
+  manager.begin = async (isNested, transactionLimits) => {
+    if (isNested) return begin(isNested, transactionLimits);
+    if (taken || slice >= TURN_SLICE_MS) {
+      const turn = new Promise<void>((resolve) => waiting.push(resolve));
+      if (!taken) turnThenHandOn();
+      await turn;
+    }
+    taken = true;
+    started = performance.now();
+    try {
+      await begin(isNested, transactionLimits);
+    } catch (error) {
+      ended();
+      throw error;
+    }
+  };
+  const ended = () => {
+    taken = false;
+    slice += performance.now() - started;
+    if (slice < TURN_SLICE_MS) handOn();
+    else if (waiting.length > 0) turnThenHandOn();
+  };
+  onTransactionEnd(internals, ended);
+}
+
+/** How long transactions may run back to back before I/O and timers get their turn. */
+export const TURN_SLICE_MS = 5;
 
 // ---- files -----------------------------------------------------------------------------------
 

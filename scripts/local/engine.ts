@@ -19,6 +19,7 @@ import {
   probeQueryExecution,
   restoreDocuments,
   tableOf,
+  takeTurns,
   committedDocuments,
   type DatabaseFake,
   type Document,
@@ -79,6 +80,7 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.
   const t = convexTest({ schema, modules: once, transactionLimits: true });
   const internals = await openInternals(t, { hasSchema: schema !== undefined });
+  takeTurns(internals);
   const restored = restoreState(internals, store);
   compileDocumentValidation(internals);
   const walks = installIndexes(internals);

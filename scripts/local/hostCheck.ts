@@ -27,9 +27,11 @@ function refusal(port: number): string {
   });
 }
 
-/** Answers 421 and returns true when the request's Host is not ours; call first for every request. */
-export function refusedForeignHost(request: IncomingMessage, response: ServerResponse): boolean {
-  const port = request.socket.localPort ?? 0;
+/**
+ * Answers 421 and returns true when the request's Host is not ours; call first for every request.
+ * `port` is the one clients address (the HTTP front's, when the request was passed through it).
+ */
+export function refusedForeignHost(request: IncomingMessage, response: ServerResponse, port: number): boolean {
   if (isLoopbackHost(request.headers.host, port)) return false;
   response.writeHead(ERROR_STATUS.HOST_NOT_ALLOWED, { "content-type": "application/json; charset=utf-8" });
   response.end(refusal(port));
@@ -37,8 +39,7 @@ export function refusedForeignHost(request: IncomingMessage, response: ServerRes
 }
 
 /** The same guard for a WebSocket upgrade (the sync protocol): 421 on the raw socket, then closed. */
-export function refusedForeignHostUpgrade(request: IncomingMessage, socket: Duplex): boolean {
-  const port = request.socket.localPort ?? 0;
+export function refusedForeignHostUpgrade(request: IncomingMessage, socket: Duplex, port: number): boolean {
   if (isLoopbackHost(request.headers.host, port)) return false;
   const body = refusal(port);
   socket.end(

@@ -2,7 +2,6 @@
  * The local-mode server: a Node HTTP server on 127.0.0.1 that hands every request to the real
  * `convex/http.ts` router running in the durable engine, after restoring its state.
  */
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { internal } from "../../convex/_generated/api";
 import { LOCAL_WORKSPACE_SLUG } from "../../convex/model/slug";
@@ -12,6 +11,7 @@ import { convexModuleMap, type ModuleMap } from "./modules";
 import { startCronRunner, type CronSpec } from "./crons";
 import { rearmScheduledFunctions } from "./scheduled";
 import { openJournalStore } from "./store";
+import type { FrontConfig } from "./httpFrontProtocol";
 import type { OpenJournalFile } from "./journalWriter";
 import { answerLocalFiles } from "./files";
 import { answerDevicePage } from "./devicePage";
@@ -19,8 +19,10 @@ import { answerConsole } from "../console/serve";
 import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
 import { logRequest } from "./requestLog";
+import { fetchInitOf, HOST, pathOf, pathOnlyOf, sendFetchResponse, sendInternalError } from "./fetchBridge";
+import { FrontListenError, startHttpFront, type HttpFront } from "./httpFrontThread";
 
-export const HOST = "127.0.0.1";
+export { HOST };
 export { LOCAL_WORKSPACE_SLUG };
 /** How long a graceful shutdown waits for requests already being answered. */
 const DRAIN_MS = 5_000;
@@ -37,6 +39,11 @@ export type LocalServerOptions = {
   requestLog?: boolean;
   /** Defaults to the repo's `convex/` folder. */
   modules?: ModuleMap;
+  /**
+   * Serve the public port from the HTTP front thread (httpFront.ts), which runs the control-plane
+   * routes of the repo's `convex/http.ts` itself. Default: on unless `modules` is given.
+   */
+  httpFront?: boolean;
 };
 
 export type LocalServer = {
@@ -70,17 +77,30 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     const convexApi = createConvexApi(engine, modules, log);
 
     const inFlight = new Set<Promise<void>>();
+    // The port clients address: the front's when there is one (this server is then its upstream).
+    let port = 0;
     const httpServer = createServer((request, response) => {
       if (options.requestLog !== false) logRequest(request, response, log);
-      const handled = answer(engine, convexApi, request, response, log).finally(() => inFlight.delete(handled));
+      const handled = answer(engine, convexApi, port, request, response, log).finally(() => inFlight.delete(handled));
       inFlight.add(handled);
     });
     server = httpServer;
     // The Convex sync protocol (ConvexClient / ConvexReactClient). Host checks apply here too.
     httpServer.on("upgrade", (request, socket, head) => {
-      if (!refusedForeignHostUpgrade(request, socket)) convexApi.handleUpgrade(request, socket, head);
+      if (!refusedForeignHostUpgrade(request, socket, port)) convexApi.handleUpgrade(request, socket, head);
     });
-    const port = await listen(httpServer, options.port);
+    const useFront = options.httpFront ?? options.modules === undefined;
+    const ownPort = await listen(httpServer, useFront ? 0 : options.port);
+    let front: HttpFront | undefined;
+    if (useFront) {
+      front = await startFront(
+        engine,
+        { port: options.port, internalPort: ownPort, requestLog: options.requestLog !== false },
+        log,
+      );
+      cleanups.unshift(() => void front?.close(0));
+    }
+    port = front?.port ?? ownPort;
     const url = `http://${HOST}:${port}`;
     // Read by later features (device approval page) and by @convex-dev/auth's config.
     process.env.IAS_LOCAL_MODE = "true";
@@ -107,6 +127,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
           cronRunner?.stop();
           scheduled.stop();
           convexApi.close();
+          await front?.close(DRAIN_MS);
           await drain(httpServer, inFlight);
           // Scheduled functions already running may still commit; give them the same grace.
           await Promise.race([engine.t.finishInProgressScheduledFunctions(), delay(DRAIN_MS)]);
@@ -133,22 +154,34 @@ async function drain(server: Server, inFlight: Set<Promise<void>>) {
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE") {
-        reject(
-          new ListenError(
-            `Port ${port} on ${HOST} is already in use. Stop the other process or choose another port with --port N (or PORT=N).`,
-          ),
-        );
-      } else {
-        reject(new ListenError(`Cannot listen on ${HOST}:${port}: ${reason(error)}.`));
-      }
-    });
+    server.once("error", (error: NodeJS.ErrnoException) => reject(listenError(port, error.code, reason(error))));
     server.listen(port, HOST, () => {
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });
   });
+}
+
+function listenError(port: number, code: string | undefined, why: string): ListenError {
+  if (code === "EADDRINUSE") {
+    return new ListenError(
+      `Port ${port} on ${HOST} is already in use. Stop the other process or choose another port with --port N (or PORT=N).`,
+    );
+  }
+  return new ListenError(`Cannot listen on ${HOST}:${port}: ${why}.`);
+}
+
+/** The HTTP front thread on the public port; a port it cannot take is a ListenError, as above. */
+async function startFront(engine: Engine, config: FrontConfig, log: (message: string) => void): Promise<HttpFront> {
+  try {
+    return await startHttpFront(engine, config, log, (error) => {
+      console.error(`FATAL: the local server's HTTP thread stopped (${reason(error)}).`);
+      process.exit(70);
+    });
+  } catch (error) {
+    if (error instanceof FrontListenError) throw listenError(config.port, error.code, error.message);
+    throw error;
+  }
 }
 
 /** `convex/crons.ts` is optional: without it there is nothing to run. */
@@ -159,169 +192,34 @@ async function loadCrons(modules: ModuleMap): Promise<{ crons: Record<string, Cr
   return crons?.isCrons ? crons : null;
 }
 
-/** Headers that describe the hop between client and us, not the request itself. */
-const HOP_BY_HOP = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "transfer-encoding",
-  "upgrade",
-  "proxy-connection",
-  "expect",
-]);
-
 async function answer(
   engine: Engine,
   convexApi: ConvexApi,
+  port: number,
   request: IncomingMessage,
   response: ServerResponse,
   log: (message: string) => void,
 ) {
   try {
-    if (refusedForeignHost(request, response)) return;
+    if (refusedForeignHost(request, response, port)) return;
     if (await answerLocalFiles(engine, request, response)) return;
     if (await answerDevicePage(engine, request, response)) return;
     if (await answerConsole(request, response)) return;
     if (await convexApi.answerHttp(request, response)) return;
-    const method = request.method ?? "GET";
-    const headers = new Headers();
-    for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
-      const name = request.rawHeaders[i]!;
-      if (!HOP_BY_HOP.has(name.toLowerCase())) headers.append(name, request.rawHeaders[i + 1]!);
-    }
-    const hasBody = method !== "GET" && method !== "HEAD";
-    const result = await engine.t.fetch(pathOf(request.url), {
-      method,
-      headers,
-      body: hasBody ? await bodyOf(request) : undefined,
-      duplex: "half",
-    } as RequestInit);
+    const result = await engine.t.fetch(pathOf(request.url), await fetchInitOf(request));
     // Every commit so far (this request's and any it read) and every blob is on disk first.
     await engine.durable();
-    const outgoing: Record<string, string | string[]> = {};
-    result.headers.forEach((value, name) => {
-      if (name !== "set-cookie") outgoing[name] = value;
-    });
-    const cookies = result.headers.getSetCookie();
-    if (cookies.length > 0) outgoing["set-cookie"] = cookies;
-    response.writeHead(result.status, outgoing);
-    if (result.body === null || method === "HEAD") {
-      response.end();
-      return;
-    }
-    // A one-chunk body (every JSON answer) goes out with the headers in one write.
-    const reader = result.body.getReader();
-    let chunk = await reader.read();
-    for (;;) {
-      if (chunk.done) {
-        response.end();
-        return;
-      }
-      const next = await reader.read();
-      if (next.done) {
-        response.end(chunk.value);
-        return;
-      }
-      if (!response.write(chunk.value)) await once(response, "drain");
-      chunk = next;
-    }
+    await sendFetchResponse(result, request.method ?? "GET", response);
   } catch (error) {
     // The path only: query strings may carry signed file URLs.
-    log(
-      `Local server: ${request.method} ${pathOf(request.url).split("?")[0]} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-    if (response.headersSent) {
-      response.destroy();
-      return;
-    }
-    await engine.durable().catch(() => undefined); // a failed disk has already stopped the process
-    response.writeHead(500, { "content-type": "application/json; charset=utf-8" });
-    response.end(JSON.stringify({ ok: false, error: "INTERNAL_ERROR", message: "The local server failed to answer." }));
+    log(`Local server: ${request.method} ${pathOnlyOf(request.url)} failed: ${messageOf(error)}`);
+    if (!response.headersSent) await engine.durable().catch(() => undefined); // a failed disk has already stopped the process
+    sendInternalError(response);
   }
 }
 
-function pathOf(url: string | undefined): string {
-  if (url === undefined || url === "") return "/";
-  if (url.startsWith("/")) return url;
-  const parsed = new URL(url, `http://${HOST}`); // absolute-form request target
-  return parsed.pathname + parsed.search;
-}
-
-/** Bodies up to this size are read whole before the route runs; larger ones are streamed. */
-const BUFFERED_BODY_BYTES = 64 * 1024;
-
-/**
- * The request body: the bytes themselves when it is small (no stream to bridge), else a web
- * stream that starts with what was read, so the endpoint's own size limit stops reading early.
- */
-function bodyOf(request: IncomingMessage): Promise<Uint8Array | ReadableStream<Uint8Array>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.byteLength;
-      if (size > BUFFERED_BODY_BYTES) {
-        detach();
-        request.pause();
-        resolve(bodyStreamOf(request, chunks));
-      }
-    };
-    const onEnd = () => {
-      detach();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      detach();
-      reject(error);
-    };
-    const detach = () => {
-      request.off("data", onData);
-      request.off("end", onEnd);
-      request.off("error", onError);
-    };
-    request.on("data", onData);
-    request.on("end", onEnd);
-    request.on("error", onError);
-  });
-}
-
-/**
- * The rest of the request body as a web stream (after `first`), read on demand. Cancelling
- * (413) drains the rest instead of destroying the socket, which would kill the connection
- * before the 413 is written.
- */
-function bodyStreamOf(request: IncomingMessage, first: Buffer[]): ReadableStream<Uint8Array> {
-  let done = false;
-  const bytes = (chunk: Buffer) => new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        for (const chunk of first) controller.enqueue(bytes(chunk));
-        request.on("data", (chunk: Buffer) => {
-          if (done) return;
-          controller.enqueue(bytes(chunk));
-          if ((controller.desiredSize ?? 0) <= 0) request.pause();
-        });
-        request.on("end", () => {
-          if (!done) controller.close();
-          done = true;
-        });
-        request.on("error", (error) => {
-          if (!done) controller.error(error);
-          done = true;
-        });
-      },
-      pull() {
-        request.resume();
-      },
-      cancel() {
-        done = true;
-        request.resume(); // discard the rest
-      },
-    },
-    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
-  );
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function delay(ms: number): Promise<void> {

@@ -84,7 +84,7 @@ export function readSnapshot(path: string): LoadedSnapshot {
   return { state, seq: checked ? header!.seq! : null, version: checked ? 2 : 1 };
 }
 
-const WRITE_CHUNK_BYTES = 1024 * 1024;
+const WRITE_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Writes `content` to `path` via `path.tmp`: fsynced, then renamed (the caller fsyncs the

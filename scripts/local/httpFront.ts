@@ -1,0 +1,181 @@
+/**
+ * The local server's HTTP front, run in a worker thread (started by httpFrontThread.ts) so that
+ * sockets, HTTP parsing, `Request`/`Response` objects, JSON and the request schemas of the
+ * control-plane API use the second core. It owns the public port:
+ *
+ * - `/control-plane/…` requests run their route of `convex/http.ts` here; each `ctx.runQuery`,
+ *   `runMutation` or `runAction` is one message to the engine thread, which answers once the
+ *   call's commit (and every commit before it) is on disk;
+ * - everything else (the Console, the sync WebSocket, the device page, local files, Convex Auth
+ *   routes) is passed through, bytes unchanged, to the engine thread's own HTTP server.
+ */
+import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { connect } from "node:net";
+import type { Duplex } from "node:stream";
+import { parentPort, workerData } from "node:worker_threads";
+import { getFunctionName, type FunctionReference } from "convex/server";
+import { fetchInitOf, HOST, pathOf, sendFetchResponse, sendInternalError, pathOnlyOf } from "./fetchBridge";
+import type { Value } from "convex/values";
+import { decodeError, type EngineMessage, type FrontConfig, type FrontMessage } from "./httpFrontProtocol";
+import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
+import { logRequest } from "./requestLog";
+
+/** Requests under this prefix run here; their routes call only functions (`convex/api/`). */
+export const FRONT_PREFIX = "/control-plane/";
+
+type Router = { lookup(path: string, method: string): [object, string, string] | null };
+type Handler = (ctx: object, request: Request) => Promise<Response>;
+
+const config = workerData as FrontConfig;
+const port = parentPort!;
+const post = (message: FrontMessage) => port.postMessage(message);
+
+const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+let nextId = 0;
+
+function call(reference: FunctionReference<any>, args: Record<string, unknown> = {}): Promise<any> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    post({ type: "call", id, udfPath: getFunctionName(reference), args: args as Record<string, Value> });
+  });
+}
+
+const unavailable = (what: string) => () => {
+  throw new Error(`${what} is not available to control-plane routes in local mode (scripts/local/httpFront.ts).`);
+};
+
+/** What a control-plane route may use of its HTTP action context. */
+const ctx = {
+  runQuery: call,
+  runMutation: call,
+  runAction: call,
+  auth: { getUserIdentity: unavailable("ctx.auth") },
+  storage: { getUrl: unavailable("ctx.storage"), store: unavailable("ctx.storage"), get: unavailable("ctx.storage") },
+  scheduler: { runAfter: unavailable("ctx.scheduler"), runAt: unavailable("ctx.scheduler") },
+  vectorSearch: unavailable("ctx.vectorSearch"),
+};
+
+async function main() {
+  const router = (await import("../../convex/http")).default as unknown as Router;
+  const inFlight = new Set<Promise<void>>();
+  const upstream = new Agent({ keepAlive: true });
+  let publicPort = 0;
+
+  const server = createServer((request, response) => {
+    const path = pathOf(request.url);
+    const here = path.startsWith(FRONT_PREFIX);
+    if (here && config.requestLog) logRequest(request, response, (line) => post({ type: "log", line }));
+    const handled = (here ? answerHere(router, request, response) : passThrough(request, response))
+      .catch((error: unknown) => {
+        post({
+          type: "log",
+          line: `Local server: ${request.method} ${pathOnlyOf(request.url)} failed: ${messageOf(error)}`,
+        });
+        sendInternalError(response);
+      })
+      .finally(() => inFlight.delete(handled));
+    inFlight.add(handled);
+  });
+
+  async function answerHere(router: Router, request: IncomingMessage, response: ServerResponse) {
+    if (refusedForeignHost(request, response, publicPort)) return;
+    const method = request.method ?? "GET";
+    // The same URL convex-test's t.fetch gives an HTTP action.
+    const url = new URL(`https://some.convex.site${pathOf(request.url)}`);
+    const [route] = router.lookup(url.pathname, method)!;
+    const handler = (route as { _handler: Handler })._handler;
+    const result = await handler(ctx, new Request(url, await fetchInitOf(request)));
+    await sendFetchResponse(result, method, response);
+  }
+
+  /** Forwards the request to the engine thread's server and its answer back, unchanged. */
+  function passThrough(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const forwarded = httpRequest(
+        {
+          host: HOST,
+          port: config.internalPort,
+          method: request.method,
+          path: request.url,
+          headers: request.rawHeaders,
+          agent: upstream,
+        },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, endToEnd(answer.rawHeaders));
+          answer.pipe(response);
+          answer.once("end", resolve);
+          answer.once("error", reject);
+        },
+      );
+      forwarded.once("error", reject);
+      request.pipe(forwarded);
+    });
+  }
+
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (refusedForeignHostUpgrade(request, socket, publicPort)) return;
+    const inner = connect(config.internalPort, HOST, () => {
+      let lines = `${request.method} ${request.url} HTTP/${request.httpVersion}\r\n`;
+      for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
+        lines += `${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}\r\n`;
+      }
+      inner.write(`${lines}\r\n`);
+      if (head.length > 0) inner.write(head);
+      socket.pipe(inner).pipe(socket);
+    });
+    const close = () => {
+      inner.destroy();
+      socket.destroy();
+    };
+    inner.once("error", close).once("close", close);
+    socket.once("error", close).once("close", close);
+  });
+
+  port.on("message", (message: EngineMessage) => {
+    if (message.type === "result") {
+      const waiting = pending.get(message.id);
+      pending.delete(message.id);
+      if (message.ok) waiting?.resolve(message.value);
+      else waiting?.reject(decodeError(message.error));
+      return;
+    }
+    void drain(message.withinMs).then(() => post({ type: "drained" }));
+  });
+
+  async function drain(withinMs: number) {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, withinMs).unref())]);
+    server.closeAllConnections();
+    upstream.destroy();
+    await stopped;
+  }
+
+  server.once("error", (error: NodeJS.ErrnoException) =>
+    post({ type: "listenError", code: error.code, message: error.message }),
+  );
+  server.listen(config.port, HOST, () => {
+    const address = server.address();
+    publicPort = typeof address === "object" && address !== null ? address.port : config.port;
+    post({ type: "listening", port: publicPort });
+  });
+}
+
+/** Raw headers without the hop-by-hop ones of the inner connection. */
+function endToEnd(rawHeaders: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (name !== "connection" && name !== "keep-alive") kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
+  }
+  return kept;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+main().catch((error: unknown) => {
+  post({ type: "listenError", code: undefined, message: `the HTTP front could not start: ${messageOf(error)}` });
+});
