@@ -1,6 +1,7 @@
 /**
  * Profiling aid: claim → heartbeat → complete cycles straight through the engine's `t.fetch`
- * (no sockets), `concurrency` at a time, printing CPU per cycle of this process.
+ * (no sockets), `concurrency` at a time, printing CPU per cycle of this process. DIRECT=1 calls
+ * the lease functions themselves instead, as the HTTP front thread's calls reach the engine.
  *
  *   npx tsx scripts/bench/engine-cycles.ts [cycles] [concurrency]
  */
@@ -30,6 +31,17 @@ async function main() {
       return registered.workerId as string;
     }),
   );
+  /** One lease step: its route, or (DIRECT=1) the function the route calls, answered once durable. */
+  const step = async (route: string, path: string, args: Record<string, unknown>) => {
+    if (process.env.DIRECT !== "1") return api(route, args);
+    const result = (await engine.call(path, {
+      caller: { kind: "service" },
+      lane: "worker",
+      ...args,
+    } as never)) as Record<string, any>;
+    await engine.durable();
+    return result;
+  };
   const enqueue = async (count: number) => {
     for (let i = 0; i < count; i++)
       await api("/v1/jobs/enqueue", { workspaceId, repoId, kind: "work", prompt: `Job ${i}` });
@@ -41,11 +53,11 @@ async function main() {
     await Promise.all(
       workers.map(async (workerId) => {
         for (;;) {
-          const claimed = await api("/v1/jobs/claim-next", { workspaceId, workerId });
+          const claimed = await step("/v1/jobs/claim-next", "leases:claimNext", { workspaceId, workerId });
           if (claimed.jobId === null) return;
           const lease = { workspaceId, workerId, jobId: claimed.jobId, claimGeneration: claimed.claimGeneration };
-          await api("/v1/jobs/heartbeat", { ...lease, message: "working" });
-          await api("/v1/jobs/complete", { ...lease, outcome: "done" });
+          await step("/v1/jobs/heartbeat", "leases:extendLeaseIfHeld", { ...lease, message: "working" });
+          await step("/v1/jobs/complete", "leases:complete", { ...lease, outcome: "done" });
           done++;
         }
       }),

@@ -18,9 +18,14 @@ import {
   type Internals,
 } from "./convexTestInternals";
 import { orderedExecution, type WalkStats } from "./orderedWalk";
-import { SortedIndex } from "./sortedIndex";
+import { SortedIndex, type Slot } from "./sortedIndex";
 
-type Table = { ids: Set<string>; indexes: Map<string, SortedIndex>; each: Array<[name: string, index: SortedIndex]> };
+/** A table's documents (their slots, by id, in convex-test's visiting order) and its indexes. */
+type Table = {
+  slots: Map<string, Slot>;
+  indexes: Map<string, SortedIndex>;
+  each: Array<[name: string, index: SortedIndex]>;
+};
 
 /** Every table's committed ids and sorted indexes. */
 export class IndexSet {
@@ -34,57 +39,76 @@ export class IndexSet {
    * sort by its own fields. O(n log n) for n documents.
    */
   load(documents: Readonly<Record<string, Document>>) {
-    const byTable = new Map<string, { ids: string[]; documents: Document[] }>();
+    const byTable = new Map<string, Map<string, Slot>>();
     for (const id of Object.keys(documents)) {
       const table = tableOf(id);
-      let rows = byTable.get(table);
-      if (rows === undefined) byTable.set(table, (rows = { ids: [], documents: [] }));
-      rows.ids.push(id);
-      rows.documents.push(documents[id]!);
+      let slots = byTable.get(table);
+      if (slots === undefined) byTable.set(table, (slots = new Map()));
+      slots.set(id, { document: documents[id]! });
     }
-    for (const [name, rows] of byTable) {
+    for (const [name, slots] of byTable) {
       const [creation, ...declared] = this.definitions(name);
-      const byCreation = SortedIndex.build(creation!.fields, rows.documents);
-      const ordered = [...byCreation.walk({ chunk: 0, offset: 0 }, byCreation.end(), "asc")];
+      const byCreation = SortedIndex.build(creation!.fields, slots.values());
+      const ordered = [...byCreation.walk({ chunk: 0, offset: 0 }, byCreation.end(), "asc")].map((document) =>
+        slots.get(document._id as string)!,
+      );
       const indexes = new Map<string, SortedIndex>([[creation!.name, byCreation]]);
       for (const { name: index, fields } of declared) indexes.set(index, SortedIndex.build(fields, ordered, 2));
-      this.tables.set(name, { ids: new Set(rows.ids), indexes, each: [...indexes] });
+      this.tables.set(name, { slots, indexes, each: [...indexes] });
     }
   }
 
-  /** Applies one top-level commit. */
+  /**
+   * Applies one top-level commit. An index whose key the write leaves alone (most of them for
+   * most patches) is not touched: the slot it holds gets the new document for all of them.
+   */
   apply(writes: CommittedWrite[]) {
     for (const { id, previous, current } of writes) {
       const table = this.table(tableOf(id));
-      if (current === undefined) table.ids.delete(id);
-      else table.ids.add(id);
-      for (let i = 0; i < table.each.length; i++) {
-        const [name, index] = table.each[i]!;
-        // A write that leaves this index's key alone (most patches) swaps the entry in place.
-        const sameKey = previous !== undefined && current !== undefined && index.compare(previous, current) === 0;
-        const found = sameKey ? index.replace(previous, current!) : previous === undefined || index.remove(previous);
-        if (!found) {
-          throw new Error(`Local index ${tableOf(id)}.${name} lost document ${id}; restart the local server.`);
-        }
-        if (current !== undefined && !sameKey) index.insert(current);
+      let slot = table.slots.get(id);
+      if (slot === undefined) {
+        if (previous !== undefined) this.lost(id, "by_creation_time");
+        if (current === undefined) continue;
+        slot = { document: current };
+        table.slots.set(id, slot);
+        for (const [, index] of table.each) index.insert(slot);
+        continue;
       }
+      if (previous === undefined) this.lost(id, "by_creation_time");
+      const moved: SortedIndex[] = [];
+      for (const [name, index] of table.each) {
+        if (current !== undefined && index.compare(previous, current) === 0) continue;
+        // Found by the key it was filed under: the slot still holds `previous`.
+        if (!index.remove(slot)) this.lost(id, name);
+        moved.push(index);
+      }
+      if (current === undefined) {
+        table.slots.delete(id);
+        continue;
+      }
+      slot.document = current;
+      for (const index of moved) index.insert(slot);
     }
+  }
+
+  private lost(id: string, index: string): never {
+    throw new Error(`Local index ${tableOf(id)}.${index} lost document ${id}; restart the local server.`);
   }
 
   index(table: string, name: string): SortedIndex | undefined {
     return this.table(table).indexes.get(name);
   }
 
-  /** The committed ids of `table`, in the order convex-test would visit them. */
-  ids(table: string): ReadonlySet<string> {
-    return this.table(table).ids;
+  /** The committed ids of `table` (keys), in the order convex-test would visit them. */
+  ids(table: string): ReadonlyMap<string, Slot> {
+    return this.table(table).slots;
   }
 
   private table(name: string): Table {
     let table = this.tables.get(name);
     if (table === undefined) {
       const indexes = new Map(this.definitions(name).map(({ name, fields }) => [name, new SortedIndex(fields)]));
-      this.tables.set(name, (table = { ids: new Set(), indexes, each: [...indexes] }));
+      this.tables.set(name, (table = { slots: new Map(), indexes, each: [...indexes] }));
     }
     return table;
   }
@@ -113,7 +137,7 @@ export function installIndexes(internals: Internals): WalkStats {
       // Search results are not sorted afterwards, so this order is part of the answer.
       const pending = pendingWrites(internals, (id) => tableOf(id) === table);
       const documents = committedDocuments(internals);
-      for (const id of indexes.ids(table)) {
+      for (const id of indexes.ids(table).keys()) {
         const document = pending.has(id) ? pending.get(id)! : documents[id]!;
         if (document !== null) visit(document);
       }

@@ -1,8 +1,10 @@
 /**
  * One index of the local engine: committed documents sorted by (index fields, _creationTime, _id),
- * the order Convex and convex-test give an index range. Entries are the documents themselves (no
- * key copies) in chunks of at most MAX_CHUNK, so a write moves at most one chunk, a range is found
- * by binary search and walked either way without copying it, and a bulk build is one sort.
+ * the order Convex and convex-test give an index range. Entries are the documents' slots (no key
+ * copies) in chunks of at most MAX_CHUNK, so a write moves at most one chunk, a range is found by
+ * binary search and walked either way without copying it, and a bulk build is one sort. A table's
+ * indexes share one slot per document: a write that leaves an index's key alone changes nothing
+ * in that index, the slot's document is swapped once for all of them (indexes.ts).
  */
 import { compareValues, type Value } from "convex/values";
 
@@ -11,22 +13,27 @@ export type Document = Record<string, Value>;
 export type Key = Array<Value | undefined>;
 /** A place between entries: `offset` within `chunk`; the end is (chunks.length, 0). */
 export type Position = { chunk: number; offset: number };
+/** A document's entry in every index of its table; `document` is its committed version. */
+export type Slot = { document: Document };
 
 const MAX_CHUNK = 512;
 /** A chunk this small is merged into a neighbour when both fit in one. */
 const MIN_CHUNK = MAX_CHUNK / 4;
 
 export class SortedIndex {
-  private chunks: Document[][] = [];
+  private chunks: Slot[][] = [];
   /** Reads each field as convex-test reads field paths (`a.b` steps only into plain objects). */
   private readonly getters: Array<(document: Document) => Value | undefined>;
 
   /** Orders two documents by the whole key (compiled once per index: see compileCompare). */
   readonly compare: (a: Document, b: Document) => number;
+  /** The same order for two slots' documents. */
+  private readonly compareSlots: (a: Slot, b: Slot) => number;
 
   constructor(readonly fields: string[]) {
     this.getters = fields.map(compileGetter);
     this.compare = compileCompare(this.getters);
+    this.compareSlots = compileCompare(this.getters, ".document");
   }
 
   /**
@@ -35,11 +42,13 @@ export class SortedIndex {
    * for input in by_creation_time order): a stable sort by the other fields then finishes it,
    * comparing fewer fields and allocating no keys. TimSort also runs in O(n) on ordered input.
    */
-  static build(fields: string[], documents: Iterable<Document>, orderedBy = 0): SortedIndex {
+  static build(fields: string[], slots: Iterable<Slot>, orderedBy = 0): SortedIndex {
     const index = new SortedIndex(fields);
-    const sorted = Array.from(documents);
+    const sorted = Array.from(slots);
     const getters = index.getters.slice(0, fields.length - orderedBy);
-    if (getters.length > 0) sorted.sort(getters.length === fields.length ? index.compare : compileCompare(getters));
+    if (getters.length > 0) {
+      sorted.sort(getters.length === fields.length ? index.compareSlots : compileCompare(getters, ".document"));
+    }
     for (let start = 0; start < sorted.length; start += MAX_CHUNK / 2) {
       index.chunks.push(sorted.slice(start, start + MAX_CHUNK / 2));
     }
@@ -70,36 +79,27 @@ export class SortedIndex {
     return 0;
   }
 
-  insert(document: Document) {
+  insert(slot: Slot) {
     if (this.chunks.length === 0) {
-      this.chunks.push([document]);
+      this.chunks.push([slot]);
       return;
     }
-    const at = this.locate(document, true);
+    const at = this.locate(slot.document, true);
     // The end position appends to the last chunk.
     const chunkIndex = at.chunk === this.chunks.length ? at.chunk - 1 : at.chunk;
     const chunk = this.chunks[chunkIndex]!;
-    chunk.splice(at.chunk === this.chunks.length ? chunk.length : at.offset, 0, document);
+    chunk.splice(at.chunk === this.chunks.length ? chunk.length : at.offset, 0, slot);
     if (chunk.length > MAX_CHUNK) this.chunks.splice(chunkIndex + 1, 0, chunk.splice(chunk.length >>> 1));
   }
 
-  /** Removes the entry of the document with `document._id`, found by `document`'s key. */
-  remove(document: Document): boolean {
-    const at = this.locate(document, false);
+  /** Removes `slot`, found by its document's key (so before the slot gets another document). */
+  remove(slot: Slot): boolean {
+    const at = this.locate(slot.document, false);
     const chunk = this.chunks[at.chunk];
-    if (chunk === undefined || chunk[at.offset]?._id !== document._id) return false;
+    if (chunk === undefined || chunk[at.offset] !== slot) return false;
     chunk.splice(at.offset, 1);
     if (chunk.length === 0) this.chunks.splice(at.chunk, 1);
     else if (chunk.length < MIN_CHUNK) this.mergeSmall(at.chunk);
-    return true;
-  }
-
-  /** Puts `current` where `previous` (same `_id`, same key) is; false when it is not there. */
-  replace(previous: Document, current: Document): boolean {
-    const at = this.locate(previous, false);
-    const chunk = this.chunks[at.chunk];
-    if (chunk === undefined || chunk[at.offset]?._id !== previous._id) return false;
-    chunk[at.offset] = current;
     return true;
   }
 
@@ -113,7 +113,7 @@ export class SortedIndex {
     while (low < high) {
       const middle = (low + high) >>> 1;
       const chunk = this.chunks[middle]!;
-      if (passes(this.compareToKey(chunk[chunk.length - 1]!, key))) high = middle;
+      if (passes(this.compareToKey(chunk[chunk.length - 1]!.document, key))) high = middle;
       else low = middle + 1;
     }
     if (low === this.chunks.length) return this.end();
@@ -122,7 +122,7 @@ export class SortedIndex {
     let to = chunk.length - 1;
     while (from < to) {
       const middle = (from + to) >>> 1;
-      if (passes(this.compareToKey(chunk[middle]!, key))) to = middle;
+      if (passes(this.compareToKey(chunk[middle]!.document, key))) to = middle;
       else from = middle + 1;
     }
     return { chunk: low, offset: from };
@@ -140,7 +140,7 @@ export class SortedIndex {
     while (low < high) {
       const middle = (low + high) >>> 1;
       const chunk = this.chunks[middle]!;
-      if (compare(chunk[chunk.length - 1]!, document) > bound) high = middle;
+      if (compare(chunk[chunk.length - 1]!.document, document) > bound) high = middle;
       else low = middle + 1;
     }
     if (low === this.chunks.length) return this.end();
@@ -149,7 +149,7 @@ export class SortedIndex {
     let to = chunk.length - 1;
     while (from < to) {
       const middle = (from + to) >>> 1;
-      if (compare(chunk[middle]!, document) > bound) to = middle;
+      if (compare(chunk[middle]!.document, document) > bound) to = middle;
       else from = middle + 1;
     }
     return { chunk: low, offset: from };
@@ -164,7 +164,7 @@ export class SortedIndex {
     if (order === "asc") {
       for (let c = from.chunk, o = from.offset; c < to.chunk || (c === to.chunk && o < to.offset);) {
         const chunk = this.chunks[c]!;
-        yield chunk[o]!;
+        yield chunk[o]!.document;
         if (++o === chunk.length) [c, o] = [c + 1, 0];
       }
       return;
@@ -179,7 +179,7 @@ export class SortedIndex {
       }
       o -= 1;
       if (c < from.chunk || (c === from.chunk && o < from.offset)) return;
-      yield this.chunks[c]![o]!;
+      yield this.chunks[c]![o]!.document;
     }
   }
 
@@ -214,17 +214,25 @@ function compileGetter(field: string): (document: Document) => Value | undefined
 
 /**
  * The whole-key comparison as one function per index with the getters unrolled, so comparing
- * two documents allocates nothing and calls no closure per field in a loop.
+ * two documents allocates nothing and calls no closure per field in a loop. `member` compares
+ * what two entries hold there (their slots' `.document`).
  */
 function compileCompare(
   getters: Array<(document: Document) => Value | undefined>,
-): (a: Document, b: Document) => number {
-  const steps = getters.map((_, i) => `order = compare(g${i}(a), g${i}(b)); if (order !== 0) return order;`);
+): (a: Document, b: Document) => number;
+function compileCompare(
+  getters: Array<(document: Document) => Value | undefined>,
+  member: ".document",
+): (a: Slot, b: Slot) => number;
+function compileCompare(getters: Array<(document: Document) => Value | undefined>, member = "") {
+  const steps = getters.map(
+    (_, i) => `order = compare(g${i}(a${member}), g${i}(b${member})); if (order !== 0) return order;`,
+  );
   const make = new Function(
     "compare",
     ...getters.map((_, i) => `g${i}`),
     `return function compareDocuments(a, b) { let order; ${steps.join(" ")} return 0; };`,
-  ) as (...args: unknown[]) => (a: Document, b: Document) => number;
+  ) as (...args: unknown[]) => (a: never, b: never) => number;
   return make(compareFieldValues, ...getters);
 }
 
