@@ -188,12 +188,47 @@ export async function openInternals(t: TestConvex, options: { hasSchema: boolean
   return { db: captured.components[""]!.db, manager: captured.transactionManager };
 }
 
-/** Calls any function by path ("jobs:sweepExpiredLeases"), as a scheduled function is called. */
-export function callerByPath(t: TestConvex): (udfPath: string, args: Record<string, Value>) => Promise<unknown> {
-  const fun = (
-    t as unknown as { fun(path: { componentPath: string; udfPath: string }, args: unknown): Promise<unknown> }
-  ).fun;
-  return (udfPath, args) => fun({ componentPath: "", udfPath }, args);
+type FunctionKind = "query" | "mutation" | "action";
+type ByPath = (path: { componentPath: string; udfPath: string }, args: unknown) => Promise<unknown>;
+
+/**
+ * Calls any function by path ("jobs:sweepExpiredLeases"), as a scheduled function is called.
+ * The kind of each path is read from its module once; convex-test's `fun` would resolve the
+ * function (a `JSON.parse` of its validators) once to learn it and again to run it.
+ */
+export function callerByPath(
+  t: TestConvex,
+  modules: Record<string, () => Promise<any>>,
+): (udfPath: string, args: Record<string, Value>) => Promise<unknown> {
+  const accessor = t as unknown as Record<"fun" | `${FunctionKind}FromPath`, ByPath>;
+  for (const name of ["fun", "queryFromPath", "mutationFromPath", "actionFromPath"] as const) {
+    if (typeof accessor[name] !== "function") throw versionError(`the test accessor has no \`${name}\``);
+  }
+  const kinds = new Map<string, Promise<FunctionKind | null>>();
+  return async (udfPath, args) => {
+    let kind = kinds.get(udfPath);
+    if (kind === undefined) kinds.set(udfPath, (kind = functionKindOf(modules, udfPath)));
+    const path = { componentPath: "", udfPath };
+    const known = await kind;
+    // Anything else (no such module or export) gets convex-test's own error.
+    return known === null ? accessor.fun(path, args) : accessor[`${known}FromPath`](path, args);
+  };
+}
+
+async function functionKindOf(
+  modules: Record<string, () => Promise<any>>,
+  udfPath: string,
+): Promise<FunctionKind | null> {
+  const [modulePath, exportName = "default"] = udfPath.split(":");
+  const key = Object.keys(modules).find(
+    (name) => name.replace(/^(\.\.\/)+convex\//, "").replace(/\.[cm]?[jt]s$/, "") === modulePath,
+  );
+  if (key === undefined) return null;
+  const registered = (await modules[key]!())[exportName!] as { isQuery?: true; isMutation?: true; isAction?: true };
+  if (registered?.isQuery) return "query";
+  if (registered?.isMutation) return "mutation";
+  if (registered?.isAction) return "action";
+  return null;
 }
 
 /** A registered Convex function's handler (convex keeps it on `_handler`), for the benchmark. */

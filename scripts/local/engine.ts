@@ -108,7 +108,7 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   return {
     t,
     db: internals.db,
-    call: callerByPath(t),
+    call: callerByPath(t, once),
     filesFlushed: async () => {
       while (pendingFiles.size > 0) await Promise.all(pendingFiles);
     },

@@ -92,6 +92,19 @@ test("each module is imported once, however many calls run its functions", async
   expect(loads.get("../convex/schema.ts")).toBe(1);
 });
 
+test("engine.call runs a query, a mutation and an action by path (their kind read from the module)", async () => {
+  const engine = await engineWith();
+  const { workspaceId } = (await engine.call("workspaces:ensureLocalWorkspace", { slug: "local" })) as any;
+  expect(await engine.call("readiness:probe", {})).toBeNull();
+  // An action by path: delivering a webhook that does not exist does nothing.
+  const deliver = engine.call("webhookDelivery:deliver", { deliveryId: "10000webhookDeliveries", attempt: 1 });
+  await expect(deliver).resolves.toBeNull();
+  expect(workspaceId).toMatch(/workspaces$/);
+  // A path with no such module or export gets convex-test's own error.
+  await expect(engine.call("nothing:here", {})).rejects.toThrow(/nothing/);
+  await expect(engine.call("workspaces:nothingHere", {})).rejects.toThrow(/nothingHere/);
+});
+
 test("Convex's read limit applies in local mode, counting documents that `.filter()` skipped", async () => {
   const engine = await engineWith();
   const plainWithLimits = convexTest({ schema, modules, transactionLimits: true });
