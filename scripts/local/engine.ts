@@ -5,7 +5,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { convexTest } from "convex-test";
-import { convexToJson, jsonToConvex, type Value } from "convex/values";
+import { jsonToConvex, type Value } from "convex/values";
 import {
   callerByPath,
   documentCounters,
@@ -26,6 +26,7 @@ import {
   type Internals,
   type TestConvex,
 } from "./convexTestInternals";
+import { documentJson } from "./documentJson";
 import { installFastDigest } from "./fastDigest";
 import { collectGarbage } from "./heap";
 import { installIndexes } from "./indexes";
@@ -206,7 +207,7 @@ function captureDocuments(internals: Internals) {
     ...documentCounters(internals),
     count: documents.length,
     documents: (function* () {
-      for (const document of documents) yield convexToJson(document) as JsonDocument;
+      for (const document of documents) yield documentJson(document) as JsonDocument;
     })(),
   };
 }
@@ -222,7 +223,7 @@ function journalCommits(internals: Internals, store: JournalStore, onFatal: (err
       store.append({
         writes: writes.map(({ id, current }) => [
           id,
-          current === undefined ? null : (convexToJson(current) as JsonDocument),
+          current === undefined ? null : (documentJson(current) as JsonDocument),
         ]),
         ...documentCounters(internals),
       });
