@@ -27,8 +27,8 @@ type Router = { lookup(path: string, method: string): [object, string, string] |
 type Handler = (ctx: object, request: Request) => Promise<Response>;
 
 const config = workerData as FrontConfig;
-const port = parentPort!;
-const post = (message: FrontMessage) => port.postMessage(message);
+const engineThread = parentPort!;
+const post = (message: FrontMessage) => engineThread.postMessage(message);
 
 const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
 let nextId = 0;
@@ -63,10 +63,9 @@ async function main() {
   let publicPort = 0;
 
   const server = createServer((request, response) => {
-    const path = pathOf(request.url);
-    const here = path.startsWith(FRONT_PREFIX);
-    if (here && config.requestLog) logRequest(request, response, (line) => post({ type: "log", line }));
-    const handled = (here ? answerHere(router, request, response) : passThrough(request, response))
+    const route = routeOf(router, request);
+    if (route !== null && config.requestLog) logRequest(request, response, (line) => post({ type: "log", line }));
+    const handled = (route !== null ? answerHere(route, request, response) : passThrough(request, response))
       .catch((error: unknown) => {
         post({
           type: "log",
@@ -78,15 +77,10 @@ async function main() {
     inFlight.add(handled);
   });
 
-  async function answerHere(router: Router, request: IncomingMessage, response: ServerResponse) {
+  async function answerHere(handler: Handler, request: IncomingMessage, response: ServerResponse) {
     if (refusedForeignHost(request, response, publicPort)) return;
-    const method = request.method ?? "GET";
-    // The same URL convex-test's t.fetch gives an HTTP action.
-    const url = new URL(`https://some.convex.site${pathOf(request.url)}`);
-    const [route] = router.lookup(url.pathname, method)!;
-    const handler = (route as { _handler: Handler })._handler;
-    const result = await handler(ctx, new Request(url, await fetchInitOf(request)));
-    await sendFetchResponse(result, method, response);
+    const result = await handler(ctx, new Request(actionUrlOf(request), await fetchInitOf(request)));
+    await sendFetchResponse(result, request.method ?? "GET", response);
   }
 
   /** Forwards the request to the engine thread's server and its answer back, unchanged. */
@@ -109,6 +103,11 @@ async function main() {
         },
       );
       forwarded.once("error", reject);
+      // A client that goes away stops the inner request too (a download, a long poll).
+      response.once("close", () => {
+        if (!response.writableFinished) forwarded.destroy();
+        resolve();
+      });
       request.pipe(forwarded);
     });
   }
@@ -132,7 +131,7 @@ async function main() {
     socket.once("error", close).once("close", close);
   });
 
-  port.on("message", (message: EngineMessage) => {
+  engineThread.on("message", (message: EngineMessage) => {
     if (message.type === "result") {
       const waiting = pending.get(message.id);
       pending.delete(message.id);
@@ -160,6 +159,18 @@ async function main() {
     publicPort = typeof address === "object" && address !== null ? address.port : config.port;
     post({ type: "listening", port: publicPort });
   });
+}
+
+/** The same URL convex-test's t.fetch gives an HTTP action. */
+function actionUrlOf(request: IncomingMessage): URL {
+  return new URL(`https://some.convex.site${pathOf(request.url)}`);
+}
+
+/** The HTTP action of a control-plane request; null for anything the engine thread answers. */
+function routeOf(router: Router, request: IncomingMessage): Handler | null {
+  if (!pathOf(request.url).startsWith(FRONT_PREFIX)) return null;
+  const found = router.lookup(actionUrlOf(request).pathname, request.method ?? "GET");
+  return found === null ? null : (found[0] as { _handler: Handler })._handler;
 }
 
 /** Raw headers without the hop-by-hop ones of the inner connection. */

@@ -35,7 +35,11 @@ export function startHttpFront(
   log: (line: string) => void,
   onFatal: (error: unknown) => void,
 ): Promise<HttpFront> {
-  const worker = new Worker(new URL("./httpFrontEntry.mjs", import.meta.url), { workerData: config, env: SHARE_ENV });
+  const worker = new Worker(new URL("./httpFrontEntry.mjs", import.meta.url), {
+    workerData: config,
+    env: SHARE_ENV,
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
   const send = (message: EngineMessage) => worker.postMessage(message);
   let drained: (() => void) | undefined;
   let started = false;
@@ -48,18 +52,21 @@ export function startHttpFront(
         case "log":
           log(message.line);
           return;
-        case "listening":
+        case "listening": {
           started = true;
+          let closing: Promise<void> | undefined;
           resolve({
             port: message.port,
-            close: async (withinMs) => {
-              const done = new Promise<void>((resolve) => (drained = resolve));
-              send({ type: "drain", withinMs });
-              await done;
-              await worker.terminate();
-            },
+            close: (withinMs) =>
+              (closing ??= (async () => {
+                const done = new Promise<void>((resolve) => (drained = resolve));
+                send({ type: "drain", withinMs });
+                await done;
+                await worker.terminate();
+              })()),
           });
           return;
+        }
         case "listenError":
           void worker.terminate();
           reject(new FrontListenError(message.code, message.message));

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ConvexError } from "convex/values";
 import { startLocalServer, type LocalServer } from "../../scripts/local/server";
 import { decodeError, encodeError, resultOf } from "../../scripts/local/httpFrontProtocol";
+import { openJournalFile, type JournalFile, type OpenJournalFile } from "../../scripts/local/journalWriter";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 const TOKEN = "ias_front_test_token_0123456789abcdef";
@@ -189,4 +190,44 @@ test("errors cross the threads with their ConvexError data, or their name and me
   // A function that returns nothing answers null, as on a deployment.
   expect(resultOf(undefined)).toBeNull();
   expect(resultOf(0)).toBe(0);
+});
+
+test("closing lets a request in flight through the front finish, then stops listening", async () => {
+  let release: () => void = () => {};
+  let holding = false;
+  let openedWith: OpenJournalFile = openJournalFile;
+  const syncRequested = new Promise<void>((requested) => {
+    const openHeld = (path: string): JournalFile => {
+      const real = openJournalFile(path);
+      return {
+        write: (bytes) => real.write(bytes),
+        async sync() {
+          if (holding) {
+            requested();
+            await new Promise<void>((resolve) => (release = resolve));
+          }
+          await real.sync();
+        },
+        close: () => real.close(),
+      };
+    };
+    openedWith = openHeld;
+  });
+  const server = await startLocalServer({
+    port: 0,
+    dataDir: makeTempDir(),
+    log: () => {},
+    openJournalFile: openedWith,
+  });
+  const { workspaceId } = (await send(server, "POST", "/control-plane/v1/workspaces/resolve", '{"slug":"local"}'))
+    .body as Record<string, string>;
+  holding = true;
+  const body = JSON.stringify({ workspaceId, remoteUrlHash: "closing", status: "active" });
+  const answer = send(server, "POST", "/control-plane/v1/repos/upsert", body);
+  await syncRequested; // the commit is made, its fsync held: nobody has been answered
+  const closed = server.close();
+  release();
+  expect((await answer).status).toBe(200);
+  await closed;
+  await expect(fetch(`${server.url}/control-plane/health`)).rejects.toThrow();
 });
