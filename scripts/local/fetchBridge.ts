@@ -4,7 +4,7 @@
  * (server.ts) and by its HTTP front thread (httpFront.ts).
  */
 import { once } from "node:events";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 
 export const HOST = "127.0.0.1";
 
@@ -80,6 +80,22 @@ export function sendInternalError(response: ServerResponse): void {
   }
   response.writeHead(500, { "content-type": "application/json; charset=utf-8" });
   response.end(JSON.stringify({ ok: false, error: "INTERNAL_ERROR", message: "The local server failed to answer." }));
+}
+
+/**
+ * Stops accepting, lets the requests in flight finish for at most `withinMs`, then drops every
+ * connection; resolves once the server is closed.
+ */
+export async function drainServer(
+  server: Server,
+  inFlight: Iterable<Promise<unknown>>,
+  withinMs: number,
+): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, withinMs).unref())]);
+  server.closeAllConnections();
+  await stopped;
 }
 
 /** The path and query of a request target (origin-form or absolute-form). */

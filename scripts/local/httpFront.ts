@@ -14,7 +14,15 @@ import { connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { parentPort, workerData } from "node:worker_threads";
 import { getFunctionName, type FunctionReference } from "convex/server";
-import { fetchInitOf, HOST, pathOf, sendFetchResponse, sendInternalError, pathOnlyOf } from "./fetchBridge";
+import {
+  drainServer,
+  fetchInitOf,
+  HOST,
+  pathOf,
+  sendFetchResponse,
+  sendInternalError,
+  pathOnlyOf,
+} from "./fetchBridge";
 import type { Value } from "convex/values";
 import { decodeError, type EngineMessage, type FrontConfig, type FrontMessage } from "./httpFrontProtocol";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
@@ -143,12 +151,8 @@ async function main() {
   });
 
   async function drain(withinMs: number) {
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, withinMs).unref())]);
-    server.closeAllConnections();
+    await drainServer(server, inFlight, withinMs);
     upstream.destroy();
-    await stopped;
   }
 
   server.once("error", (error: NodeJS.ErrnoException) =>

@@ -19,7 +19,15 @@ import { answerConsole } from "../console/serve";
 import { createConvexApi, type ConvexApi } from "./convexApi/syncServer";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
 import { logRequest } from "./requestLog";
-import { fetchInitOf, HOST, pathOf, pathOnlyOf, sendFetchResponse, sendInternalError } from "./fetchBridge";
+import {
+  drainServer,
+  fetchInitOf,
+  HOST,
+  pathOf,
+  pathOnlyOf,
+  sendFetchResponse,
+  sendInternalError,
+} from "./fetchBridge";
 import { FrontListenError, startHttpFront, type HttpFront } from "./httpFrontThread";
 
 export { HOST };
@@ -128,7 +136,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
           scheduled.stop();
           convexApi.close();
           await front?.close(DRAIN_MS);
-          await drain(httpServer, inFlight);
+          await drainServer(httpServer, inFlight, DRAIN_MS);
           // Scheduled functions already running may still commit; give them the same grace.
           await Promise.race([engine.t.finishInProgressScheduledFunctions(), delay(DRAIN_MS)]);
           await engine.filesFlushed();
@@ -141,15 +149,6 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     for (const cleanup of cleanups) cleanup();
     throw error;
   }
-}
-
-/** Stops accepting, lets in-flight requests finish (bounded), then drops every connection. */
-async function drain(server: Server, inFlight: Set<Promise<void>>) {
-  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await Promise.race([Promise.all(inFlight), delay(DRAIN_MS)]);
-  server.closeAllConnections();
-  await stopped;
 }
 
 function listen(server: Server, port: number): Promise<number> {
