@@ -1,7 +1,16 @@
 // @vitest-environment node
 /** Local mode's journal store, data-directory checks and lock, without any server. */
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  constants,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { LocalDataError, lockDataDir, prepareDataDir } from "../../scripts/local/data-dir";
@@ -161,6 +170,34 @@ describe("journal store", () => {
     expect(files.events.slice(-4)).toEqual(["fsync done", "answer b", "answer c", "answer d"]);
     expect(files.events.filter((event) => event === "fsync done")).toHaveLength(2); // 4 commits, 2 fsyncs
     await store.close();
+  });
+
+  test("the real journal file is opened O_DSYNC, so each write is durable when it returns, and it appends", async () => {
+    const path = join(makeTempDir(), "journal-1.jsonl");
+    writeFileSync(path, "before\n");
+    const file = openJournalFile(path);
+    try {
+      // Linux names every open descriptor in /proc; its fdinfo has the open flags in octal.
+      const fd = readdirSync("/proc/self/fd").find((n) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${n}`) === path;
+        } catch {
+          return false;
+        }
+      });
+      expect(fd).toBeDefined();
+      const flags = Number.parseInt(
+        /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!,
+        8,
+      );
+      expect(flags & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      expect(flags & constants.O_APPEND).toBe(constants.O_APPEND);
+      await file.write(Buffer.from("after\n"));
+      await file.sync();
+      expect(readFileSync(path, "utf8")).toBe("before\nafter\n");
+    } finally {
+      await file.close();
+    }
   });
 
   test("a write the disk refuses (disk full) is never acknowledged; what was acknowledged survives", async () => {
