@@ -6,7 +6,7 @@
  *   npx tsx scripts/bench/profile-cycles.ts [workers] [jobs] [profile dir]
  *
  * PROFILE=0 skips the profiler (rates and CPU only); QUIET=1 starts the server without its
- * request log. The profiler is started and stopped by SIGUSR2 through profile-hook.mjs
+ * request log; SERVER_FLAGS="--flag ..." gives the server's Node extra flags. The profiler is started and stopped by SIGUSR2 through profile-hook.mjs
  * (PROFILE_HOOK names another), so only the measured round counts.
  */
 import { spawn } from "node:child_process";
@@ -91,7 +91,8 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const profiling = process.env.PROFILE !== "0";
   const hook = process.env.PROFILE_HOOK ?? fileURLToPath(new URL("./profile-hook.mjs", import.meta.url));
-  const server = await startServer(profiling && hook ? ["--import", hook] : [], {
+  const extraFlags = (process.env.SERVER_FLAGS ?? "").split(" ").filter(Boolean);
+  const server = await startServer([...extraFlags, ...(profiling && hook ? ["--import", hook] : [])], {
     PROFILE_OUT: join(dir, "window.cpuprofile"),
   });
   const api = apiClient(server.apiUrl, server.serviceToken);

@@ -24,6 +24,7 @@ import {
   pathOnlyOf,
 } from "./fetchBridge";
 import type { Value } from "convex/values";
+import { installFastDigest } from "./fastDigest";
 import { decodeError, type EngineMessage, type FrontConfig, type FrontMessage } from "./httpFrontProtocol";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
 import { logRequest } from "./requestLog";
@@ -65,6 +66,8 @@ const ctx = {
 };
 
 async function main() {
+  // Every request hashes its bearer token; this thread needs the engine thread's fast digest too.
+  installFastDigest();
   const router = (await import("../../convex/http")).default as unknown as Router;
   const inFlight = new Set<Promise<void>>();
   const upstream = new Agent({ keepAlive: true });
