@@ -259,6 +259,57 @@ export function memoizeValidatorExports(module: Record<string, unknown>) {
 }
 const MEMOIZED = new WeakSet<object>();
 
+/**
+ * Arguments checked by a compiled check (validatorCheck.ts) inside the handler instead of by
+ * convex-test before it: convex-test parses each function's `exportArgs()` JSON and walks it on
+ * every call (~10 % of a lease call's CPU). Each registered function of `module` whose
+ * arguments are an object validator reports `{"type":"any"}` to convex-test and gets a handler
+ * that checks first; arguments the check is not sure of go through convex-test's own
+ * `validateValidator` (`validate`), so the answer and the message stay convex-test's. The
+ * handler sees the arguments convex-test would have checked (their placeholders resolved), and
+ * a refusal throws before the function body runs, inside a transaction that wrote nothing.
+ * Call after `memoizeValidatorExports`.
+ */
+export function checkArgumentsInHandler(
+  module: Record<string, unknown>,
+  validate: () => (validator: ValidatorJson, value: unknown) => void,
+) {
+  for (const value of Object.values(module)) {
+    if (value === null || (typeof value !== "object" && typeof value !== "function")) continue;
+    const registered = value as { exportArgs?: () => string; _handler?: unknown };
+    if (typeof registered.exportArgs !== "function") continue;
+    const handler = registered._handler;
+    if (typeof handler !== "function" || CHECKING.has(handler)) continue;
+    const validator = JSON.parse(registered.exportArgs()) as ValidatorJson;
+    if (validator.type !== "object") continue;
+    const check = compileCheck(validator);
+    const checking = function (this: unknown, ctx: unknown, args: unknown) {
+      if (!check(args)) validate()(validator, args);
+      return handler.call(this, ctx, args);
+    };
+    CHECKING.add(checking);
+    registered._handler = checking;
+    registered.exportArgs = () => ANY_ARGS;
+  }
+}
+const CHECKING = new WeakSet<object>();
+const ANY_ARGS = JSON.stringify({ type: "any" });
+
+/**
+ * convex-test's `validateValidator` for any validator: DatabaseFake's `_validate` runs it on the
+ * validator its schema gives a table, so a stand-in schema with one table lends it ours.
+ */
+export function convexTestValidate({ db }: Internals): (validator: ValidatorJson, value: unknown) => void {
+  const validate = (Object.getPrototypeOf(db) as Record<string, unknown>)._validate;
+  if (typeof validate !== "function") throw versionError("DatabaseFake.prototype._validate is missing");
+  return (validator, value) =>
+    validate.call(
+      { _schema: { schemaValidation: true, tables: new Map([["value", { documentType: validator }]]) } },
+      "value",
+      value,
+    );
+}
+
 // ---- documents -------------------------------------------------------------------------------
 
 /** The table of a convex-test document id (its own format): the letters after the numeric prefix. */

@@ -12,6 +12,8 @@ import {
   compileDocumentValidation,
   hookFiles,
   memoizeValidatorExports,
+  checkArgumentsInHandler,
+  convexTestValidate,
   onRead,
   onTopLevelCommit,
   openInternals,
@@ -33,6 +35,7 @@ import { installIndexes } from "./indexes";
 import { importedOnce, type ModuleMap } from "./modules";
 import type { JournalStore, JsonDocument } from "./store";
 import { upgradeDocument } from "./upgrades";
+import type { ValidatorJson } from "./validatorCheck";
 
 /** The test accessor plus a way to call any function by path. */
 export type Engine = {
@@ -75,7 +78,11 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   // convex-test calls a module's loader on every function call; through tsx that is a loader
   // round trip per call, so each module is imported once here.
   installFastDigest();
-  const once = importedOnce(modules, memoizeValidatorExports);
+  let validate: ((validator: ValidatorJson, value: unknown) => void) | undefined;
+  const once = importedOnce(modules, (module) => {
+    memoizeValidatorExports(module);
+    checkArgumentsInHandler(module, () => (validate ??= convexTestValidate(internals)));
+  });
   const schemaModule = once[Object.keys(once).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
   const schema = schemaModule ? (await schemaModule()).default : undefined;
   // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.

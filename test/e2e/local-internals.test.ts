@@ -105,6 +105,43 @@ test("engine.call runs a query, a mutation and an action by path (their kind rea
   await expect(engine.call("workspaces:nothingHere", {})).rejects.toThrow(/nothingHere/);
 });
 
+test("arguments are checked inside the handler, not by convex-test's per-call JSON walk, with its answers and messages", async () => {
+  const engine = await engineWith();
+  const { workspaceId } = (await engine.call("workspaces:ensureLocalWorkspace", { slug: "local" })) as any;
+  // The engine's modules hand convex-test no validator to parse and walk on each call...
+  const workspaces = await import("../../convex/workspaces");
+  const registered = workspaces.ensureLocalWorkspace as unknown as { exportArgs(): string };
+  expect(JSON.parse(registered.exportArgs())).toEqual({ type: "any" });
+  // ...and still refuse what convex-test 0.0.60 refuses, with its words (pinned here, since the
+  // modules are shared with any plain convexTest in this process).
+  const service = { kind: "service" };
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ["workspaces:ensureLocalWorkspace", { slug: 5 }, "Validator error: Expected `string`, got `5`"],
+    ["workspaces:ensureLocalWorkspace", {}, "Validator error: Missing required field `slug` in object"],
+    ["workspaces:ensureLocalWorkspace", { slug: "x", extra: 1 }, "Validator error: Unexpected field `extra` in object"],
+    // A union of objects (the caller) and a union of literals (the lane), as on every lease call.
+    [
+      "leases:claimNext",
+      { workspaceId, workerId: "w", lane: "worker", caller: { kind: "robot" } },
+      'Validator error: Expected one of object, object, object, got `{"kind":"robot"}`',
+    ],
+    [
+      "leases:claimNext",
+      { workspaceId, workerId: "w", lane: "boat", caller: service },
+      'Validator error: Expected one of literal, literal, got `"boat"`',
+    ],
+  ];
+  const before = engine.documentsOf("workspaces").length;
+  for (const [path, args, message] of cases) {
+    await expect(engine.call(path, args as never)).rejects.toThrow(message);
+  }
+  expect(engine.documentsOf("workspaces")).toHaveLength(before);
+  // Arguments that pass reach the function (which then looks for the worker).
+  await expect(
+    engine.call("leases:claimNext", { workspaceId, workerId: "w", lane: "worker", caller: service }),
+  ).rejects.toThrow(/worker/i);
+});
+
 test("Convex's read limit applies in local mode, counting documents that `.filter()` skipped", async () => {
   const engine = await engineWith();
   const plainWithLimits = convexTest({ schema, modules, transactionLimits: true });
