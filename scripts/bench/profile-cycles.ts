@@ -6,8 +6,10 @@
  *   npx tsx scripts/bench/profile-cycles.ts [workers] [jobs] [profile dir]
  *
  * PROFILE=0 skips the profiler (rates and CPU only); QUIET=1 starts the server without its
- * request log; SERVER_FLAGS="--flag ..." gives the server's Node extra flags. The profiler is started and stopped by SIGUSR2 through profile-hook.mjs
- * (PROFILE_HOOK names another), so only the measured round counts.
+ * request log; SERVER_FLAGS="--flag ..." gives the server's Node extra flags (say --trace-gc, or
+ * --cpu-prof --cpu-prof-dir=D, which profiles the worker threads too). The profiler is started
+ * and stopped by SIGUSR2 through profile-hook.mjs (PROFILE_HOOK names another), so only the
+ * measured round counts.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
