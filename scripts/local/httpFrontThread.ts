@@ -5,6 +5,7 @@
  */
 import { SHARE_ENV, Worker } from "node:worker_threads";
 import type { Engine } from "./engine";
+import { frontEntry } from "./frontBundle";
 import {
   encodeError,
   resultOf,
@@ -35,7 +36,7 @@ export function startHttpFront(
   log: (line: string) => void,
   onFatal: (error: unknown) => void,
 ): Promise<HttpFront> {
-  const worker = new Worker(new URL("./httpFrontEntry.mjs", import.meta.url), {
+  const worker = new Worker(frontEntry(log).url, {
     workerData: config,
     env: SHARE_ENV,
     resourceLimits: { maxYoungGenerationSizeMb: 4 },

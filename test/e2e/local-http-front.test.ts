@@ -4,23 +4,33 @@
  * the engine thread once per function, everything else passes through to the engine thread's
  * own server. Both ways must answer exactly as the single-threaded server does.
  */
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ConvexError } from "convex/values";
 import { startLocalServer, type LocalServer } from "../../scripts/local/server";
 import { decodeError, encodeError, resultOf } from "../../scripts/local/httpFrontProtocol";
 import { openJournalFile, type JournalFile, type OpenJournalFile } from "../../scripts/local/journalWriter";
+import { frontEntry } from "../../scripts/local/frontBundle";
 import { makeTempDir, removeTempDirs } from "../support/local-process";
 
 const TOKEN = "ias_front_test_token_0123456789abcdef";
 
 let front: LocalServer;
 let single: LocalServer;
+const frontLog: string[] = [];
 let previousToken: string | undefined;
 beforeAll(async () => {
   previousToken = process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN;
   process.env.IAS_CONTROL_PLANE_SERVICE_TOKEN = TOKEN;
-  front = await startLocalServer({ port: 0, dataDir: makeTempDir(), log: () => {}, httpFront: true });
+  front = await startLocalServer({
+    port: 0,
+    dataDir: makeTempDir(),
+    log: (line) => frontLog.push(line),
+    httpFront: true,
+  });
   single = await startLocalServer({ port: 0, dataDir: makeTempDir(), log: () => {}, httpFront: false });
 });
 afterAll(async () => {
@@ -176,6 +186,49 @@ describe("everything else passes through to the engine thread unchanged", () => 
     });
     expect(await refused).toBe(421);
     expect(await status("/api/1.48.0/sync", { ...upgrade, host: `127.0.0.1:${port}` })).toBe(101);
+  });
+});
+
+describe("the front's code is one bundled JavaScript module, not TypeScript through tsx", () => {
+  test("the server's front was started from its bundle", () => {
+    expect(frontLog.filter((line) => line.includes("through tsx"))).toEqual([]);
+  });
+
+  test("the same sources give the same file; only plain imports remain; old files are removed", () => {
+    const cacheDir = join(makeTempDir(), "cache");
+    const logged: string[] = [];
+    const first = frontEntry((line) => logged.push(line), cacheDir);
+    expect(first.bundled).toBe(true);
+    const file = fileURLToPath(first.url);
+    expect(dirname(file)).toBe(cacheDir);
+    const code = readFileSync(file, "utf8");
+    // Every import left is a package or a Node module; nothing of the repo's own sources.
+    const specifiers = [...code.matchAll(/^import .* from "([^"]+)";$/gm)].map((match) => match[1]!);
+    expect(specifiers.length).toBeGreaterThan(3);
+    expect(specifiers.filter((specifier) => specifier.startsWith(".") || specifier.endsWith(".ts"))).toEqual([]);
+    expect(code).toContain("/control-plane/"); // httpFront.ts itself is in it
+
+    const old = join(cacheDir, "httpFront-0000000000000000.mjs");
+    const recent = join(cacheDir, "httpFront-1111111111111111.mjs");
+    writeFileSync(old, "");
+    writeFileSync(recent, "");
+    const dayAndMinuteAgo = (Date.now() - 24 * 60 * 60 * 1000 - 60_000) / 1000;
+    utimesSync(old, dayAndMinuteAgo, dayAndMinuteAgo);
+    const second = frontEntry((line) => logged.push(line), cacheDir);
+    expect(second.url.href).toBe(first.url.href);
+    expect(readdirSync(cacheDir).sort()).toEqual([basename(file), basename(recent)].sort());
+    expect(logged).toEqual([]);
+  });
+
+  test("where the bundle cannot be written, the front runs through tsx and says so", () => {
+    const notADirectory = join(makeTempDir(), "file");
+    writeFileSync(notADirectory, "");
+    const logged: string[] = [];
+    const entry = frontEntry((line) => logged.push(line), join(notADirectory, "cache"));
+    expect(entry.bundled).toBe(false);
+    expect(basename(fileURLToPath(entry.url))).toBe("httpFrontEntry.mjs");
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/^Local server: the HTTP front runs through tsx \(bundling it failed: .+\)\.$/);
   });
 });
 
