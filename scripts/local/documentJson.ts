@@ -1,7 +1,8 @@
 /**
  * A stored document as Convex JSON (`convexToJson`), without copying it when it is plain JSON
- * already: strings, finite numbers other than -0, booleans, null, arrays and objects. Most
- * documents are; encoding each written document for the journal was a copy of it per commit.
+ * already: strings, finite numbers other than -0, booleans, null, arrays and objects (whose
+ * undefined fields both leave out). Most documents are; encoding each written document for the
+ * journal was a copy of it per commit.
  * Documents are never changed in place (convex-test replaces them), so sharing one is safe.
  */
 import { convexToJson, type Value } from "convex/values";
@@ -31,8 +32,9 @@ export function isPlainJson(value: unknown): boolean {
       if (prototype !== Object.prototype && prototype !== null) return false; // ArrayBuffer and the like
       for (const key in value) {
         const field = (value as Record<string, unknown>)[key];
-        // A `$` name is refused by convexToJson (its encodings use them); undefined it leaves out.
-        if (key.startsWith("$") || field === undefined || !isPlainJson(field)) return false;
+        // A `$` name is refused by convexToJson (its encodings use them). An undefined field both
+        // leave out: a field a patch removed stays in convex-test's document as undefined.
+        if (key.startsWith("$") || (field !== undefined && !isPlainJson(field))) return false;
       }
       return true;
     }
