@@ -207,7 +207,8 @@ async function restarts() {
     const result = await measureRestart(jobs);
     const jsonMiB = result.jsonBytes / 1048576;
     if (jobs === 0) emptyMiB = result.rssMiB;
-    const ratio = (mib: number) => (jsonMiB > 0 ? `${(mib / jsonMiB).toFixed(2)} ×` : "—");
+    // An empty directory's snapshot is a header line: no ratio.
+    const ratio = (mib: number) => (jobs > 0 ? `${(mib / jsonMiB).toFixed(2)} ×` : "—");
     rows.push([
       String(jobs),
       `${jsonMiB.toFixed(1)} MiB`,
