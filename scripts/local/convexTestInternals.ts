@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { convexTest } from "convex-test";
 import { getDocumentSize, jsonToConvex, type Value } from "convex/values";
+import { valuesOfFrame } from "./sharedAsyncContext";
 import { compileCheck, type ValidatorJson } from "./validatorCheck";
 
 export const CONVEX_TEST_VERSION = "0.0.60";
@@ -174,7 +175,10 @@ export async function openInternals(t: TestConvex, options: { hasSchema: boolean
   const originalRun = AsyncLocalStorage.prototype.run;
   let captured: unknown;
   AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, store: any, ...rest: any[]) {
-    if (captured === undefined && store?.components && store.transactionManager) captured = store;
+    // convex-test's state is the store itself, or one value of a shared frame (sharedAsyncContext.ts).
+    for (const candidate of [store, ...valuesOfFrame(store)] as any[]) {
+      if (captured === undefined && candidate?.components && candidate.transactionManager) captured = candidate;
+    }
     return (originalRun as any).call(this, store, ...rest);
   } as typeof originalRun;
   let probe: Promise<unknown>;

@@ -4,7 +4,6 @@
  * internals goes through convexTestInternals.ts, checked at start.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { convexTest } from "convex-test";
 import { jsonToConvex, type Value } from "convex/values";
 import {
   callerByPath,
@@ -30,6 +29,7 @@ import {
 } from "./convexTestInternals";
 import { documentJson } from "./documentJson";
 import { installFastDigest } from "./fastDigest";
+import { withSharedStores } from "./sharedAsyncContext";
 import { collectGarbage } from "./heap";
 import { installIndexes } from "./indexes";
 import { importedOnce, type ModuleMap } from "./modules";
@@ -86,6 +86,8 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   const schemaModule = once[Object.keys(once).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
   const schema = schemaModule ? (await schemaModule()).default : undefined;
   // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.
+  // Imported here, its module-level stores made views of one (sharedAsyncContext.ts).
+  const { convexTest } = await withSharedStores(() => import("convex-test"));
   const t = convexTest({ schema, modules: once, transactionLimits: true });
   const internals = await openInternals(t, { hasSchema: schema !== undefined });
   takeTurns(internals);
