@@ -4,6 +4,7 @@
  * that next run skip, and a failure is logged without stopping the schedule.
  */
 import { jsonToConvex, type JSONValue, type Value } from "convex/values";
+import { messageOf } from "./messageOf";
 
 export type CronSchedule =
   | { type: "interval"; seconds?: number; minutes?: number; hours?: number }
@@ -53,9 +54,7 @@ export function startCronRunner(
       running.add(identifier);
       const args = (spec.args[0] === undefined ? {} : jsonToConvex(spec.args[0])) as Record<string, Value>;
       call(spec.name, args)
-        .catch((error) =>
-          log(`Cron "${identifier}" (${spec.name}) failed: ${error instanceof Error ? error.message : String(error)}`),
-        )
+        .catch((error) => log(`Cron "${identifier}" (${spec.name}) failed: ${messageOf(error)}`))
         .finally(() => running.delete(identifier));
     };
     wait();

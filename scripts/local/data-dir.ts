@@ -16,6 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { messageOf } from "./messageOf";
 
 /** A problem with the data directory, worded for the person running `npm start`. */
 export class LocalDataError extends Error {
@@ -86,6 +87,6 @@ function isAlive(pid: number): boolean {
 
 export function reason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return code ? `${code} (${message})` : message;
 }

@@ -36,6 +36,7 @@ import { importedOnce, type ModuleMap } from "./modules";
 import type { JournalStore, JsonDocument } from "./store";
 import { upgradeDocument } from "./upgrades";
 import type { ValidatorJson } from "./validatorCheck";
+import { messageOf } from "./messageOf";
 
 /** The test accessor plus a way to call any function by path. */
 export type Engine = {
@@ -85,9 +86,9 @@ export async function createEngine({ modules, store, onFatal = exitOnFatal }: En
   });
   const schemaModule = once[Object.keys(once).find((key) => /^(\.\.\/)+convex\/schema\.[jt]s$/.test(key)) ?? ""];
   const schema = schemaModule ? (await schemaModule()).default : undefined;
-  // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.
   // Imported here, its module-level stores made views of one (sharedAsyncContext.ts).
   const { convexTest } = await withSharedStores(() => import("convex-test"));
+  // What a deployment refuses (documents scanned, bytes read and written...) is refused here too.
   const t = convexTest({ schema, modules: once, transactionLimits: true });
   const internals = await openInternals(t, { hasSchema: schema !== undefined });
   takeTurns(internals);
@@ -271,7 +272,7 @@ function persistFiles(
 }
 
 function exitOnFatal(error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   console.error(`FATAL: could not write the local journal (${message}). Stopping so no unsaved write is acknowledged.`);
   process.exit(70);
 }

@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } fr
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { messageOf } from "./messageOf";
 
 export type FrontEntry = { url: URL; bundled: boolean };
 
@@ -56,7 +57,7 @@ export function frontEntry(log: (line: string) => void, cacheDir = FRONT_CACHE_D
     } catch {
       // The folder itself is unusable.
     }
-    log(`Local server: the HTTP front runs through tsx (bundling it failed: ${messageOf(error)}).`);
+    log(`Local server: the HTTP front runs through tsx (bundling it failed: ${messageOf(error).split("\n")[0]}).`);
     return { url: THROUGH_TSX, bundled: false };
   }
 }
@@ -72,8 +73,4 @@ function removeStale(cacheDir: string, keep: string) {
       // Another start removed it first.
     }
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message.split("\n")[0]! : String(error);
 }

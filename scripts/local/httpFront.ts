@@ -28,6 +28,7 @@ import { installFastDigest } from "./fastDigest";
 import { decodeError, type EngineMessage, type FrontConfig, type FrontMessage } from "./httpFrontProtocol";
 import { refusedForeignHost, refusedForeignHostUpgrade } from "./hostCheck";
 import { logRequest } from "./requestLog";
+import { messageOf } from "./messageOf";
 
 /** Requests under this prefix run here; their routes call only functions (`convex/api/`). */
 export const FRONT_PREFIX = "/control-plane/";
@@ -188,10 +189,6 @@ function endToEnd(rawHeaders: string[]): string[] {
     if (name !== "connection" && name !== "keep-alive") kept.push(rawHeaders[i]!, rawHeaders[i + 1]!);
   }
   return kept;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 main().catch((error: unknown) => {

@@ -6,6 +6,7 @@
  */
 import type { Value } from "convex/values";
 import type { Engine } from "./engine";
+import { messageOf } from "./messageOf";
 
 type ScheduledRow = {
   _id: string;
@@ -64,13 +65,13 @@ async function run(engine: Engine, row: ScheduledRow, log: (message: string) => 
     try {
       await engine.call(row.name, (row.args[0] ?? {}) as Record<string, Value>);
     } catch (error) {
-      log(`Scheduled function ${row.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      log(`Scheduled function ${row.name} failed: ${messageOf(error)}`);
       await setState(engine, row._id, "inProgress", { state: { kind: "failed" }, completedTime: Date.now() });
       return;
     }
     await setState(engine, row._id, "inProgress", { state: { kind: "success" }, completedTime: Date.now() });
   } catch (error) {
-    log(`Could not run scheduled function ${row.name}: ${error instanceof Error ? error.message : String(error)}`);
+    log(`Could not run scheduled function ${row.name}: ${messageOf(error)}`);
   }
 }
 

@@ -29,6 +29,7 @@ import {
   sendInternalError,
 } from "./fetchBridge";
 import { FrontListenError, startHttpFront, type HttpFront } from "./httpFrontThread";
+import { messageOf } from "./messageOf";
 
 export { HOST };
 export { LOCAL_WORKSPACE_SLUG };
@@ -215,10 +216,6 @@ async function answer(
     if (!response.headersSent) await engine.durable().catch(() => undefined); // a failed disk has already stopped the process
     sendInternalError(response);
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function delay(ms: number): Promise<void> {

@@ -43,6 +43,7 @@ import {
 } from "./journalRecovery";
 import { GroupCommitWriter, openJournalFile, type OpenJournalFile } from "./journalWriter";
 import { readSnapshot, writeSnapshot, type SnapshotContent } from "./snapshotFile";
+import { messageOf } from "./messageOf";
 
 export type JsonDocument = Record<string, unknown>;
 
@@ -219,7 +220,7 @@ export function openJournalStore(dir: string, options: StoreOptions = {}): Journ
       );
     } catch (error) {
       retryAfter = Date.now() + COMPACTION_RETRY_MS;
-      log(`Journal compaction failed (${error instanceof Error ? error.message : String(error)}); will retry later.`);
+      log(`Journal compaction failed (${messageOf(error)}); will retry later.`);
       throw error;
     }
   }
