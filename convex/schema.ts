@@ -397,9 +397,8 @@ export default defineSchema({
     .index("by_workspace_claimed_by_status", ["workspaceId", "claimedBy", "status"])
     .index("by_workspace_idempotency_key", ["workspaceId", "idempotencyKey"])
     .index("by_workspace_completion_key", ["workspaceId", "completionKey"])
-    // Retention (retention.ts): finished jobs by `finishedAt`, and whether a parent's children are finished.
+    // Retention (retention.ts): finished jobs by `finishedAt` (and by_parent_status above: whether a parent's children are finished).
     .index("by_workspace_finished", ["workspaceId", "finishedAt"])
-    .index("by_parent_status", ["parentJobId", "status"])
     // Metrics: the first entry of a (workspace, lane) range of pending jobs is the one waiting longest.
     .index("by_workspace_lane_status_pending", ["workspaceId", "lane", "status", "pendingSince"])
     // Concurrency (concurrency.ts): a key's waiting jobs in admission order (lowest priority, then oldest).

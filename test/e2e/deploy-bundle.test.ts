@@ -3,19 +3,21 @@
  * The real deploy path, offline: the installed `convex` CLI bundles and pushes this project to a
  * loopback HTTP server posing as a self-hosted Convex backend (scripts/deploy/). The push payload
  * is then checked the way the backend would check it, which neither tsc, convex-test nor local
- * mode does: module paths (a hyphen refuses the whole push), Node built-ins outside "use node"
- * files, every function module present, total size. And convex/_generated must be byte for byte
+ * mode does: module paths (a hyphen refuses the whole push), the schema's tables and indexes (a
+ * second index of one name refuses it too), Node built-ins outside "use node" files, every
+ * function module present, total size. And convex/_generated must be byte for byte
  * what that deploy writes, so a real deploy never leaves it stale.
  */
 import { build } from "esbuild";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { deployOffline, type OfflineDeploy } from "../../scripts/deploy/offline-deploy";
 import { modulePathProblem } from "../support/module-paths";
+import { schemaProblems, type SchemaJson } from "../support/schema-rules";
 
 const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const CONVEX_DIR = join(PROJECT_DIR, "convex");
@@ -54,6 +56,23 @@ afterAll(() => {
 test("every module path in the push payload passes the backend's check", () => {
   expect(modules.length).toBeGreaterThan(50);
   expect(modules.map((module) => modulePathProblem(module.path)).filter((problem) => problem !== null)).toEqual([]);
+});
+
+test("the pushed schema.js, evaluated as the backend does, passes its table and index rules", async () => {
+  // The schema travels in start_push as one self-contained module; the backend runs it and reads
+  // its default export's `export()`.
+  const startPush = push.requests.find((request) => request.path === "/api/deploy2/start_push");
+  const pushed = (startPush?.body as { appDefinition: { schema: PushedModule | null } }).appDefinition.schema;
+  expect(pushed?.path).toBe("schema.js");
+  const file = join(scratch, "schema.mjs");
+  writeFileSync(file, pushed!.source);
+  const { default: schema } = (await import(pathToFileURL(file).href)) as { default: { export(): string } };
+  const json = JSON.parse(schema.export()) as SchemaJson;
+  const jobs = json.tables.find((table) => table.tableName === "jobs");
+  expect(jobs?.indexes.map((index) => index.indexDescriptor)).toEqual(
+    expect.arrayContaining(["by_queue", "by_parent_status"]),
+  );
+  expect(schemaProblems(json)).toEqual([]);
 });
 
 test("http.js, crons.js and a module for every file under convex/ are pushed", () => {
