@@ -8,7 +8,7 @@ import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
 import { expect, test } from "vitest";
 import schema from "../convex/schema";
-import { schemaProblems, type SchemaJson } from "./support/schema-rules";
+import { schemaProblems, validatorProblems, type SchemaJson, type ValidatorJson } from "./support/schema-rules";
 
 /** `export()` is what the backend calls on schema.js's default export (internal in convex's types). */
 const exported = (definition: object) => JSON.parse((definition as { export(): string }).export()) as SchemaJson;
@@ -79,4 +79,34 @@ test("the rules refuse what the backend refuses", () => {
   expect(schemaProblems(exported(defineSchema({ _things: defineTable(doc) })))).toEqual([
     "_things is a reserved table name.",
   ]);
+});
+
+test("validators: field names are identifiers without $, records have string keys, literal keys need optional values", () => {
+  // `.json` is what exportArgs() writes for a validator (internal in convex's types).
+  const problems = (validator: object) => validatorProblems((validator as { json: ValidatorJson }).json, "f args");
+  expect(
+    problems(
+      v.object({ ok_1: v.string(), _internal: v.optional(v.number()), nested: v.array(v.object({ x: v.id("jobs") })) }),
+    ),
+  ).toEqual([]);
+  expect(problems(v.object({ "x-request-id": v.string() }))).toEqual([
+    'f args: field "x-request-id" is not an identifier.',
+  ]);
+  expect(problems(v.object({ outer: v.union(v.null(), v.object({ $ref: v.string() })) }))).toEqual([
+    'f args.outer | 1: field "$ref" starts with "$".',
+  ]);
+  expect(problems(v.object({ __: v.string(), [`f${"x".repeat(64)}`]: v.string() }))).toHaveLength(2);
+  expect(problems(v.record(v.string(), v.number()))).toEqual([]);
+  expect(problems(v.record(v.id("jobs"), v.number()))).toEqual([]);
+  expect(problems(v.record(v.number() as never, v.number()))).toEqual(["f args: records can only have string keys."]);
+  expect(problems(v.record(v.union(v.literal("a"), v.literal("b")), v.number()))).toEqual([
+    "f args: records with string literal keys must have an optional value.",
+  ]);
+  expect(problems(v.id("no-such table"))).toEqual(['f args: invalid table name "no-such table" in v.id.']);
+  expect(problems(v.id("_storage"))).toEqual([]);
+});
+
+test("a table's document validator is checked with the schema", () => {
+  const json = exported(defineSchema({ things: defineTable({ "bad-name": v.string() }) }));
+  expect(schemaProblems(json)).toEqual(['table "things": field "bad-name" is not an identifier.']);
 });

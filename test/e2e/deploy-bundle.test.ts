@@ -9,15 +9,15 @@
  * what that deploy writes, so a real deploy never leaves it stale.
  */
 import { build } from "esbuild";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { deployOffline, type OfflineDeploy } from "../../scripts/deploy/offline-deploy";
 import { modulePathProblem } from "../support/module-paths";
-import { schemaProblems, type SchemaJson } from "../support/schema-rules";
+import { schemaProblems, validatorProblems, type SchemaJson, type ValidatorJson } from "../support/schema-rules";
 
 const PROJECT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 const CONVEX_DIR = join(PROJECT_DIR, "convex");
@@ -73,6 +73,44 @@ test("the pushed schema.js, evaluated as the backend does, passes its table and 
     expect.arrayContaining(["by_queue", "by_parent_status"]),
   );
   expect(schemaProblems(json)).toEqual([]);
+});
+
+test("every pushed function's argument and return validators pass the backend's rules", async () => {
+  // The backend loads each module and reads every function's exportArgs() and exportReturns().
+  const dir = join(scratch, "pushed");
+  for (const module of modules) {
+    mkdirSync(dirname(join(dir, module.path)), { recursive: true });
+    writeFileSync(join(dir, module.path), module.source);
+  }
+  writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
+  type Registered = {
+    isQuery?: true;
+    isMutation?: true;
+    isAction?: true;
+    exportArgs(): string;
+    exportReturns(): string;
+  };
+  const problems: string[] = [];
+  let functions = 0;
+  for (const module of modules.filter((candidate) => candidate.environment === "isolate")) {
+    if (module.path.startsWith("_deps/")) continue;
+    const exports = (await import(pathToFileURL(join(dir, module.path)).href)) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(exports)) {
+      const fn = value as Registered;
+      if (typeof value !== "function" || !(fn.isQuery || fn.isMutation || fn.isAction)) continue;
+      functions++;
+      const where = `${module.path.replace(/\.js$/, "")}:${name}`;
+      for (const [part, json] of [
+        ["args", fn.exportArgs()],
+        ["returns", fn.exportReturns()],
+      ] as const) {
+        const validator = JSON.parse(json) as ValidatorJson | null;
+        if (validator !== null) problems.push(...validatorProblems(validator, `${where} ${part}`));
+      }
+    }
+  }
+  expect(functions).toBeGreaterThan(100);
+  expect(problems).toEqual([]);
 });
 
 test("http.js, crons.js and a module for every file under convex/ are pushed", () => {

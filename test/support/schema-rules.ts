@@ -17,6 +17,13 @@
  *   (`MAX_INDEX_FIELDS_SIZE`), each once.
  * - Convex docs, "Limits": 32 indexes per table on Convex Cloud (the open-source backend allows
  *   64; the stricter one is kept).
+ * - Validators (`validatorProblems`), for table documents and every function's arguments and
+ *   return value, from the same json.rs (`TryFrom<ValidatorJson> for Validator`,
+ *   `TryFrom<JsonValue> for ObjectValidator`) and `crates/value/src/field_name.rs` and
+ *   `identifier.rs`: an object's field names are identifiers (64 characters at most, a letter or
+ *   `_` first, then letters, digits, `_`, not only `_`) and never start with `$`; a record's keys
+ *   are a subtype of `v.string()`, and string-literal keys need optional values; an id names a
+ *   valid table.
  */
 
 const MAX_INDEXES_PER_TABLE = 32;
@@ -24,6 +31,18 @@ const MAX_INDEX_FIELDS = 16;
 const MAX_SEARCH_INDEXES_PER_TABLE = 4;
 const MAX_IDENTIFIER_LENGTH = 64;
 const RESERVED_INDEX_NAMES = new Set(["by_id", "by_creation_time"]);
+
+/** A validator as `v.*().json` (and `exportArgs()`/`exportReturns()`) write it. */
+export type ValidatorJson =
+  | { type: "null" | "number" | "bigint" | "boolean" | "string" | "bytes" | "any" }
+  | { type: "literal"; value: unknown }
+  | { type: "id"; tableName: string }
+  | { type: "array" | "set"; value: ValidatorJson }
+  | { type: "map"; keys: ValidatorJson; values: ValidatorJson }
+  | { type: "record"; keys: ValidatorJson; values: FieldJson }
+  | { type: "object"; value: Record<string, FieldJson> }
+  | { type: "union"; value: ValidatorJson[] };
+type FieldJson = { fieldType: ValidatorJson; optional: boolean };
 
 type IndexJson = { indexDescriptor: string; fields: string[] };
 type SearchIndexJson = { indexDescriptor: string; searchField: string };
@@ -33,15 +52,73 @@ export type TableJson = {
   indexes: IndexJson[];
   searchIndexes?: SearchIndexJson[];
   vectorIndexes?: VectorIndexJson[];
+  documentType?: ValidatorJson | null;
 };
 /** What `defineSchema(…).export()` returns, parsed: the JSON the backend evaluates from schema.js. */
 export type SchemaJson = { tables: TableJson[] };
 
 const isIdentifier = (name: string) => name.length <= MAX_IDENTIFIER_LENGTH && /^[A-Za-z][A-Za-z0-9_]*$/.test(name);
+/** A field name in a validator (`IdentifierFieldName`): `_` may start it, but not be all of it. */
+const isFieldIdentifier = (name: string) =>
+  name.length <= MAX_IDENTIFIER_LENGTH && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && /[A-Za-z0-9]/.test(name);
 
 /** Every reason the backend would refuse `schema` (empty when it would accept it). */
 export function schemaProblems(schema: SchemaJson): string[] {
-  return schema.tables.flatMap(tableProblems);
+  return schema.tables.flatMap((table) => [
+    ...tableProblems(table),
+    ...(table.documentType ? validatorProblems(table.documentType, `table "${table.tableName}"`) : []),
+  ]);
+}
+
+/** Every reason the backend would refuse `validator`; `where` names it in the messages. */
+export function validatorProblems(validator: ValidatorJson, where: string): string[] {
+  switch (validator.type) {
+    case "id":
+      return isIdentifier(validator.tableName.replace(/^_/, ""))
+        ? []
+        : [`${where}: invalid table name "${validator.tableName}" in v.id.`];
+    case "array":
+    case "set":
+      return validatorProblems(validator.value, `${where}[]`);
+    case "map":
+      return [
+        ...validatorProblems(validator.keys, `${where} keys`),
+        ...validatorProblems(validator.values, `${where} values`),
+      ];
+    case "union":
+      return validator.value.flatMap((member, i) => validatorProblems(member, `${where} | ${i}`));
+    case "record": {
+      const problems = [
+        ...validatorProblems(validator.keys, `${where} keys`),
+        ...validatorProblems(validator.values.fieldType, `${where} values`),
+      ];
+      if (!isStringSubtype(validator.keys)) problems.push(`${where}: records can only have string keys.`);
+      else if (hasStringLiteral(validator.keys) && !validator.values.optional) {
+        problems.push(`${where}: records with string literal keys must have an optional value.`);
+      }
+      return problems;
+    }
+    case "object":
+      return Object.entries(validator.value).flatMap(([field, { fieldType }]) => {
+        const problems = validatorProblems(fieldType, `${where}.${field}`);
+        if (field.startsWith("$")) problems.unshift(`${where}: field "${field}" starts with "$".`);
+        else if (!isFieldIdentifier(field)) problems.unshift(`${where}: field "${field}" is not an identifier.`);
+        return problems;
+      });
+    default:
+      return [];
+  }
+}
+
+function isStringSubtype(validator: ValidatorJson): boolean {
+  if (validator.type === "union") return validator.value.every(isStringSubtype);
+  if (validator.type === "literal") return typeof validator.value === "string";
+  return validator.type === "string" || validator.type === "id";
+}
+
+function hasStringLiteral(validator: ValidatorJson): boolean {
+  if (validator.type === "union") return validator.value.some(hasStringLiteral);
+  return validator.type === "literal";
 }
 
 function tableProblems(table: TableJson): string[] {
