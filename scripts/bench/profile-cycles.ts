@@ -7,13 +7,14 @@
  *
  * PROFILE=0 skips the profiler (rates and CPU only); QUIET=1 starts the server without its
  * request log; SERVER_FLAGS="--flag ..." gives the server's Node extra flags (say --trace-gc, or
- * --cpu-prof --cpu-prof-dir=D, which profiles the worker threads too). The profiler is started
+ * --cpu-prof --cpu-prof-dir=D, which profiles the worker threads too); SERVER_LOG=FILE appends
+ * the server's standard output (its log, --trace-gc lines) to FILE. The profiler is started
  * and stopped by SIGUSR2 through profile-hook.mjs (PROFILE_HOOK names another), so only the
  * measured round counts.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,6 +62,7 @@ async function startServer(nodeFlags: string[], extraEnv: Record<string, string>
   const url = await new Promise<string>((resolve, reject) => {
     proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       printed += chunk;
+      if (process.env.SERVER_LOG) appendFileSync(process.env.SERVER_LOG, chunk);
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(printed);
       if (match) resolve(match[1]!);
     });

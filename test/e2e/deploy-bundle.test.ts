@@ -77,12 +77,6 @@ test("the pushed schema.js, evaluated as the backend does, passes its table and 
 
 test("every pushed function's argument and return validators pass the backend's rules", async () => {
   // The backend loads each module and reads every function's exportArgs() and exportReturns().
-  const dir = join(scratch, "pushed");
-  for (const module of modules) {
-    mkdirSync(dirname(join(dir, module.path)), { recursive: true });
-    writeFileSync(join(dir, module.path), module.source);
-  }
-  writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
   type Registered = {
     isQuery?: true;
     isMutation?: true;
@@ -94,7 +88,7 @@ test("every pushed function's argument and return validators pass the backend's 
   let functions = 0;
   for (const module of modules.filter((candidate) => candidate.environment === "isolate")) {
     if (module.path.startsWith("_deps/")) continue;
-    const exports = (await import(pathToFileURL(join(dir, module.path)).href)) as Record<string, unknown>;
+    const exports = await importPushed(module.path);
     for (const [name, value] of Object.entries(exports)) {
       const fn = value as Registered;
       if (typeof value !== "function" || !(fn.isQuery || fn.isMutation || fn.isAction)) continue;
@@ -110,6 +104,24 @@ test("every pushed function's argument and return validators pass the backend's 
     }
   }
   expect(functions).toBeGreaterThan(100);
+  expect(problems).toEqual([]);
+});
+
+test("the pushed crons.js names each job in printable ASCII and runs an existing mutation or action", async () => {
+  // The backend reads the default export's export(): { [identifier]: { name: "module:function", args, schedule } }.
+  const { default: crons } = (await importPushed("crons.js")) as { default: { export(): string } };
+  const jobs = Object.entries(JSON.parse(crons.export()) as Record<string, { name: string }>);
+  expect(jobs.length).toBeGreaterThanOrEqual(10);
+  const problems: string[] = [];
+  for (const [identifier, { name }] of jobs) {
+    if (!/^[\x20-\x7e]+$/.test(identifier)) problems.push(`cron "${identifier}": not printable ASCII`);
+    const [path, exported = "default"] = name.split(":");
+    const target = modules.some((module) => module.path === `${path}.js`)
+      ? ((await importPushed(`${path}.js`))[exported] as { isMutation?: true; isAction?: true } | undefined)
+      : undefined;
+    if (!target?.isMutation && !target?.isAction)
+      problems.push(`cron "${identifier}": ${name} is no pushed mutation or action`);
+  }
   expect(problems).toEqual([]);
 });
 
@@ -176,6 +188,19 @@ test("the loopback backend is shut down and the temporary copies are removed", a
   expect(offlineDeployDirs().filter((name) => !leftoversBefore.includes(name))).toEqual([]);
   expect(existsSync(join(PROJECT_DIR, "convex", "_generated"))).toBe(true);
 });
+
+/** Imports a pushed module as the backend would load it (all pushed modules are written out once). */
+async function importPushed(path: string): Promise<Record<string, unknown>> {
+  const dir = join(scratch, "pushed");
+  if (!existsSync(dir)) {
+    for (const module of modules) {
+      mkdirSync(dirname(join(dir, module.path)), { recursive: true });
+      writeFileSync(join(dir, module.path), module.source);
+    }
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
+  }
+  return (await import(pathToFileURL(join(dir, path)).href)) as Record<string, unknown>;
+}
 
 /** Every module specifier `source` imports (static, dynamic, require), as esbuild parses it. */
 async function importsOf(source: string): Promise<string[]> {
