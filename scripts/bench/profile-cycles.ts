@@ -15,10 +15,9 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { driveCycles, localWorkers } from "./cycles";
 import { summarize, type Profile } from "./profile-summary";
 import { apiClient, enqueueMany } from "./socket-workers";
@@ -37,14 +36,12 @@ function cpuOf(pid: number): { user: number; system: number } {
 async function startServer(nodeFlags: string[], extraEnv: Record<string, string>) {
   const cwd = mkdtempSync(join(tmpdir(), "ias-prof-"));
   const serviceToken = `ias_${randomBytes(32).toString("base64url")}`;
-  const script = fileURLToPath(new URL("../local-server.ts", import.meta.url));
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+  // What `npm start` runs (the server bundled, or through tsx).
+  const script = fileURLToPath(new URL("../start.mjs", import.meta.url));
   const proc = spawn(
     process.execPath,
     [
       ...nodeFlags,
-      "--import",
-      tsx,
       script,
       "--port",
       "0",

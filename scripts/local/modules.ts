@@ -3,18 +3,21 @@
  * process we build the same shape by walking `convex/`: keys are `../convex/<path>` (convex-test
  * finds the root through the `_generated` entries), values lazy `import()`s of the file.
  */
-import { readdirSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { sourceFiles } from "./mainBundle.mjs";
 
 export type ModuleMap = Record<string, () => Promise<any>>;
 
 /** `convex/` next to `scripts/`, independent of the current directory. */
 export const CONVEX_DIR = fileURLToPath(new URL("../../convex/", import.meta.url));
 
-const SOURCE_FILE = /\.(ts|js|mjs|cjs)$/;
+/** Where `npm start`'s bundle hands over its static module map (mainBundle.mjs `MODULES_KEY`). */
+const BUNDLED_MODULES = Symbol.for("ias.local.convexModules");
 
 export function convexModuleMap(convexDir: string = CONVEX_DIR): ModuleMap {
+  const bundled = (globalThis as { [BUNDLED_MODULES]?: ModuleMap })[BUNDLED_MODULES];
+  if (bundled !== undefined && convexDir === CONVEX_DIR) return { ...bundled };
   const map: ModuleMap = {};
   for (const file of sourceFiles(convexDir)) {
     const key = `../convex/${relative(convexDir, file).split(sep).join("/")}`;
@@ -27,19 +30,6 @@ export function convexModuleMap(convexDir: string = CONVEX_DIR): ModuleMap {
     throw new Error(`${convexDir} has no _generated/ folder; run \`npm run codegen\` first.`);
   }
   return map;
-}
-
-function sourceFiles(dir: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (entry.name !== "node_modules") found.push(...sourceFiles(path));
-    } else if (SOURCE_FILE.test(entry.name) && !entry.name.endsWith(".d.ts") && !entry.name.includes(".test.")) {
-      found.push(path);
-    }
-  }
-  return found.sort();
 }
 
 /**

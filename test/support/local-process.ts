@@ -11,13 +11,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseDotEnv, SERVICE_TOKEN_VAR } from "../../scripts/local/env";
 
-const SCRIPT = fileURLToPath(new URL("../../scripts/local-server.ts", import.meta.url));
+/** What `npm start` runs: the server bundled (scripts/local/mainBundle.mjs), or through tsx. */
+const SCRIPT = fileURLToPath(new URL("../../scripts/start.mjs", import.meta.url));
+const SOURCES = fileURLToPath(new URL("../../scripts/local-server.ts", import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const LISTENING = /IAS local control plane listening on (http:\/\/127\.0\.0\.1:(\d+))/;
 const PRINTED_TOKEN = /Service token: (ias_[A-Za-z0-9_-]+)/;
@@ -38,6 +40,8 @@ export type SpawnOptions = {
   cwd?: string;
   /** Extra command-line arguments. */
   args?: string[];
+  /** Run scripts/local-server.ts through tsx, as `npm start` does when it cannot bundle it. */
+  throughTsx?: boolean;
   startTimeoutMs?: number;
 };
 
@@ -159,7 +163,8 @@ function startProcess(options: SpawnOptions) {
   };
   if (options.env?.PORT === undefined) delete env.PORT; // a developer's PORT must not leak in
   const portFlag = options.port === null ? [] : ["--port", String(options.port ?? 0)];
-  const args = ["--import", TSX_LOADER, SCRIPT, ...portFlag, "--data-dir", dataDir, ...(options.args ?? [])];
+  const entry = options.throughTsx ? ["--import", TSX_LOADER, SOURCES] : [SCRIPT];
+  const args = [...entry, ...portFlag, "--data-dir", dataDir, ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let printed = "";
   proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => (printed += chunk));
