@@ -5,7 +5,7 @@
  * from a bundle for that reason (frontBundle.ts). Plain JavaScript, since it runs before any
  * TypeScript can be loaded.
  *
- * At each start (~0.5 s, in a child process: esbuild's JavaScript API keeps memory in the
+ * At each start (~0.3 s, in a child process: esbuild's JavaScript API keeps memory in the
  * process that calls it) esbuild bundles scripts/local-server.ts, what it imports from the repo,
  * and every module under convex/ (as a static module map: there is no loader left to import
  * them one by one), packages left to Node. Each file's `import.meta.url` becomes its own source
